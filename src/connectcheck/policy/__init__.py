@@ -1,0 +1,1 @@
+"""The organisation's profile and its procedure for lessons the technology stops."""
