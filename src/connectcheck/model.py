@@ -155,6 +155,7 @@ class BandwidthResult:
     stop_reason: str | None = None  # "stable" | "time cap" | "data cap" | "cancelled" | …
     window_mbps: list[float] = field(default_factory=list)  # throughput per sample window
     window_s: float | None = None
+    ramp_up_s: float | None = None  # time at the start left out of the rate (TCP ramp-up)
     loaded: LoadedLatency | None = None
 
 
