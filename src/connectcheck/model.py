@@ -178,6 +178,137 @@ class Summary:
     udp_ok: bool | None = None  # STUN over UDP answered
 
 
+# --- this computer (local/) ------------------------------------------------------------
+
+
+@dataclass
+class ProcessUsage:
+    """One program on this computer and what it does to the connection and the machine.
+
+    ``name`` comes from the operating system and is untrusted: escape it wherever it is shown.
+    """
+
+    name: str
+    pid: int | None = None
+    app: str | None = None  # the catalogue's display name, e.g. "Steam"
+    category: str | None = None  # catalogue category, e.g. "game_launcher", "video_streaming", "browser"
+    advice_key: str | None = None  # the advice rule the catalogue points to
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+    rate_source: str = "none"  # "measured" (socket byte counts) | "estimate" (activity hint) | "none"
+    connections: int = 0
+    cpu_pct: float | None = None  # of one core
+    memory_mb: float | None = None
+
+
+@dataclass
+class BrowserUsage:
+    app: str  # "Chrome", "Firefox", …
+    processes: int = 0
+    content_processes: int = 0  # renderer/content processes: a rough load indication, not a tab count
+    cpu_pct: float | None = None
+    memory_mb: float | None = None
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+
+
+@dataclass
+class InterfaceUsage:
+    name: str
+    kind: str = "other"  # "ethernet" | "wifi" | "mobile" | "vpn" | "loopback" | "other"
+    is_default: bool = False  # carries the default route
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+    link_mbps: float | None = None
+
+
+@dataclass
+class WifiInfo:
+    status: Status = Status.OK
+    error: str | None = None
+    interface: str | None = None
+    ssid: str | None = None  # identifying: masked in reports unless the user allows it
+    signal_dbm: float | None = None
+    signal_pct: float | None = None
+    link_rate_mbps: float | None = None
+    frequency_mhz: float | None = None
+
+
+@dataclass
+class SystemLoad:
+    cpu_pct: float | None = None  # whole machine, 0..100
+    cpu_pct_per_core: list[float] = field(default_factory=list)
+    memory_used_pct: float | None = None
+    memory_available_mb: float | None = None
+    battery_pct: float | None = None
+    on_battery: bool | None = None
+    power_saver: bool | None = None
+    busiest: list[ProcessUsage] = field(default_factory=list)  # by CPU
+
+
+@dataclass
+class LocalFindings:
+    """What on this computer may be eating the connection, sampled over ``window_s``."""
+
+    status: Status = Status.OK
+    error: str | None = None
+    os: str = ""  # "linux" | "macos" | "windows"
+    backend: str = ""  # how per-program rates were obtained, e.g. "sock_diag", "nettop", "estimate"
+    window_s: float | None = None
+    connection_type: str | None = None  # of the default route: "ethernet" | "wifi" | "mobile" | "vpn"
+    interfaces: list[InterfaceUsage] = field(default_factory=list)
+    processes: list[ProcessUsage] = field(default_factory=list)  # top network users, busiest first
+    unattributed_down_mbps: float | None = None  # traffic no program could be named for (UDP, others)
+    unattributed_up_mbps: float | None = None
+    hungry_apps: list[ProcessUsage] = field(default_factory=list)  # catalogue apps running, rates or not
+    browsers: list[BrowserUsage] = field(default_factory=list)
+    wifi: WifiInfo | None = None
+    system: SystemLoad | None = None
+    sections: dict[str, Section] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what this OS cannot tell, in plain words
+
+
+# --- verdicts and advice (assess/) -------------------------------------------------------
+
+
+@dataclass
+class MetricVerdict:
+    metric: str  # a Summary field name, e.g. "upload_mbps", "jitter_ms"
+    state: str  # "good" | "degraded" | "fail" | "unknown"
+    value: float | None = None
+    good: float | None = None  # the limit for "good"
+    fail: float | None = None  # the limit beyond which it fails
+    margin: float | None = None  # how far inside (+) or outside (-) the limit that decided the state
+
+
+@dataclass
+class ActivityVerdict:
+    activity: str  # "sound" | "video" | "whiteboard"
+    state: str  # "good" | "degraded" | "fail" | "unknown"
+    sentence: str  # one plain sentence for the tutor
+    deciding: list[MetricVerdict] = field(default_factory=list)
+    metrics: list[MetricVerdict] = field(default_factory=list)
+    mos: float | None = None  # sound only: estimated call quality out of 5 (E-model)
+
+
+@dataclass
+class Advice:
+    key: str  # the rule that produced it
+    rank: int  # 1 = do this first
+    action: str  # what to do, in plain words
+    evidence: str = ""  # why, with the numbers
+    program: str | None = None  # the program it names, if any (untrusted text)
+
+
+@dataclass
+class Assessment:
+    overall: str  # "ready" | "limited" | "cannot" | "unknown"
+    sentence: str  # the overall line for the lesson
+    verdicts: list[ActivityVerdict] = field(default_factory=list)
+    advice: list[Advice] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # compared with the previous check
+
+
 @dataclass
 class CheckResult:
     kind: CheckKind
@@ -196,6 +327,8 @@ class CheckResult:
     engine: str | None = None  # "adaptive" | "classic"
     bytes_used: int = 0  # all bytes the check moved (both directions, all probes)
     notes: list[str] = field(default_factory=list)  # plain-words remarks of the check
+    local: LocalFindings | None = None  # this computer: programs, Wi-Fi, load
+    assessment: Assessment | None = None  # verdicts and advice
 
 
 # ---------------------------------------------------------------------------------------
