@@ -1,0 +1,1053 @@
+"""Latency, jitter and loss: round trips to a target by STUN over UDP, TCP connect, HTTP, or ICMP.
+
+* **STUN** (RFC 5389 Binding requests over UDP) takes the path of the lesson's sound and video:
+  it is the measurement the verdicts rest on.
+* **TCP connect** times the three-way handshake to the platform or the speed server.
+* **HTTP** times a small request on a kept-alive connection (the connection itself is not
+  timed): what a page or a whiteboard update waits for.
+* **ICMP** echo where the system allows it without privileges (a bonus, see :mod:`.icmp`).
+
+Every target is driven by one loop in one thread (:class:`_SampleLoop`): it sends a probe every
+``interval_s`` on a fixed schedule, waits in a single ``poll``/``select`` for answers, matches
+them to the probe they answer, and gives up on a probe after ``timeout_s``.  A late answer
+counts as lost; duplicates and packets from strangers are ignored; a lost probe never enters
+the RTT statistics.  Round trips are timed with ``time.perf_counter()`` taken next to the
+system calls, not after a thread has slept.
+
+The connection helpers here (bounded, cancellable TCP connect, TLS handshake, reading an HTTP
+answer, and plain-words error texts) are shared with :mod:`.reachability`.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import itertools
+import math
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from connectcheck import __version__
+from connectcheck.model import LatencyResult, Status
+from connectcheck.probes import icmp, stun
+from connectcheck.probes.base import Cancelled, Deadline, ProgressFn, fill_latency_stats, report
+from connectcheck.probes.dns import resolve, seconds_text
+
+METHODS = ("stun", "tcp", "http", "icmp")
+DEFAULT_STUN_PORT = 3478
+DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+USER_AGENT = f"connectcheck/{__version__}"
+
+SockAddr = tuple[Any, ...]  # a socket address as getaddrinfo gives it
+
+_POLL_S = 0.2  # longest wait without looking at the cancel event or the stop request
+# Rough bytes on the wire per probe, headers included (IPv4 figures; IPv6 adds 20 a packet).
+_UDP_IP_HEADERS = 28
+_TCP_HANDSHAKE_BYTES = 6 * 52  # SYN, SYN-ACK, ACK, then FIN, FIN, ACK
+_TCP_SEGMENT_HEADERS = 52
+
+
+# ---------------------------------------------------------------------------------------
+# targets
+
+
+@dataclass(frozen=True)
+class LatencyTarget:
+    """What to measure and how: ``method`` is "stun", "tcp", "http" or "icmp".
+
+    ``url`` is the address requested by the "http" method; ``label`` is what the user
+    configured, used as the result's ``target``.
+    """
+
+    method: str
+    host: str
+    port: int = 0
+    url: str | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown latency method {self.method!r} (use {', '.join(METHODS)})")
+        if self.method == "http" and not self.url:
+            raise ValueError("an http latency target needs a url")
+
+    @property
+    def name(self) -> str:
+        """How the target is shown: the label, else host:port, URL or host."""
+        if self.label:
+            return self.label
+        if self.url:
+            return self.url
+        return f"{_host_text(self.host)}:{self.port}" if self.port else self.host
+
+    @classmethod
+    def from_host_port(cls, method: str, spec: str) -> LatencyTarget:
+        """From "host:port", "[v6 address]:port" or "stun:host:port", as users write them.
+
+        For "stun" the port may be left out (3478); "icmp" takes a bare host.
+        """
+        if method == "icmp":
+            return cls(method, spec.strip("[]"), label=spec)
+        host, port = split_host_port(spec.removeprefix("stun:"), DEFAULT_STUN_PORT if method == "stun" else 0)
+        if not port:
+            raise ValueError(f"{spec!r} has no port (write host:port)")
+        return cls(method, host, port, label=spec)
+
+    @classmethod
+    def from_url(cls, method: str, url: str) -> LatencyTarget:
+        """From an http(s):// or ws(s):// URL, for the "tcp", "http" or "icmp" method."""
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http://, https://, ws:// or wss:// address")
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        if method == "icmp":
+            return cls(method, parts.hostname, label=parts.hostname)
+        return cls(method, parts.hostname, port, url=url if method == "http" else None, label=url)
+
+
+def _host_text(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def split_host_port(spec: str, default_port: int) -> tuple[str, int]:
+    """Split "host", "host:port", "[v6]" or "[v6]:port"; raises ValueError when malformed."""
+    host, port = spec.strip(), ""
+    if host.startswith("["):
+        host, bracket, rest = host[1:].partition("]")
+        port = rest.removeprefix(":")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"{spec!r} is not host:port")
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise ValueError(f"{spec!r} is not host:port")
+    return host, int(port) if port else default_port
+
+
+# ---------------------------------------------------------------------------------------
+# bounded, cancellable socket operations (shared with reachability)
+
+
+class ProtocolError(Exception):
+    """The other side answered, but not with what was expected; the text says what."""
+
+
+def wait_sockets(
+    readers: Sequence[socket.socket], writers: Sequence[socket.socket], timeout_s: float,
+    cancel: threading.Event | None = None,
+) -> tuple[list[socket.socket], list[socket.socket]]:
+    """Wait up to ``timeout_s`` for sockets to become readable or writable.
+
+    Uses ``poll`` where the system has it (no limit on descriptor numbers), else ``select``.
+    A socket in error counts as both readable and writable, so that the next operation on it
+    reports the error.  With no sockets at all, it just waits (waking at once on ``cancel``).
+    """
+    if not readers and not writers:
+        (cancel or threading.Event()).wait(timeout_s)
+        return [], []
+    if not hasattr(select, "poll"):  # Windows
+        readable, writable, _ = select.select(readers, writers, [], timeout_s)
+        return readable, writable
+    poller = select.poll()
+    by_fd: dict[int, socket.socket] = {}
+    masks: dict[int, int] = {}
+    for socks, mask in ((readers, select.POLLIN), (writers, select.POLLOUT)):
+        for sock in socks:
+            fd = sock.fileno()
+            by_fd[fd] = sock
+            masks[fd] = masks.get(fd, 0) | mask
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
+    trouble = select.POLLERR | select.POLLHUP | select.POLLNVAL
+    events = poller.poll(max(0.0, timeout_s) * 1000.0)
+    readable = [by_fd[fd] for fd, ev in events if ev & (select.POLLIN | trouble)]
+    writable = [by_fd[fd] for fd, ev in events if ev & (select.POLLOUT | trouble)]
+    return readable, writable
+
+
+def wait_ready(sock: socket.socket, deadline: Deadline, *, write: bool = False) -> None:
+    """Wait until ``sock`` can be read (or written); raises Cancelled or TimeoutError."""
+    while True:
+        deadline.check()
+        if deadline.expired:
+            raise TimeoutError()
+        if not write and isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return
+        ready = wait_sockets([] if write else [sock], [sock] if write else [],
+                             min(deadline.remaining(), _POLL_S))
+        if ready[0] or ready[1]:
+            return
+
+
+def connect_tcp(family: int, address: SockAddr, deadline: Deadline) -> socket.socket:
+    """A non-blocking TCP connection to ``address``; raises OSError, TimeoutError or Cancelled."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        err = sock.connect_ex(address)
+        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            raise OSError(err, os.strerror(err))
+        if err:
+            wait_ready(sock, deadline, write=True)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, os.strerror(err))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+@functools.lru_cache(maxsize=8)
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS client context: the system's authorities, or only ``ca_file``'s."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def start_tls(
+    sock: socket.socket, server_name: str, deadline: Deadline, ca_file: str | None = None
+) -> ssl.SSLSocket:
+    """Run a verified TLS handshake on a connected non-blocking socket (which it takes over)."""
+    tls = tls_context(ca_file).wrap_socket(sock, server_hostname=server_name,
+                                           do_handshake_on_connect=False)
+    try:
+        while True:
+            try:
+                tls.do_handshake()
+                return tls
+            except ssl.SSLWantReadError:
+                wait_ready(tls, deadline)
+            except ssl.SSLWantWriteError:
+                wait_ready(tls, deadline, write=True)
+    except BaseException:
+        tls.close()
+        raise
+
+
+def send_all(sock: socket.socket, data: bytes, deadline: Deadline) -> None:
+    """Send all of ``data`` on a non-blocking (TLS) socket within the deadline."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view):]
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            wait_ready(sock, deadline, write=True)
+        except ssl.SSLWantReadError:
+            wait_ready(sock, deadline)
+
+
+def recv_some(sock: socket.socket, deadline: Deadline, size: int = 65536) -> bytes:
+    """The next bytes from a non-blocking (TLS) socket; ``b""`` when the other side closed."""
+    while True:
+        try:
+            return sock.recv(size)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            wait_ready(sock, deadline)
+        except ssl.SSLWantWriteError:
+            wait_ready(sock, deadline, write=True)
+
+
+@dataclass
+class HttpHead:
+    """The status line and headers of an HTTP answer (header names in lower case)."""
+
+    status: int
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def parse_http_head(raw: bytes) -> HttpHead:
+    """Parse the head of an HTTP/1.x answer (without the blank line); raises ProtocolError."""
+    lines = raw.decode("iso-8859-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/1.") or not (code.isdigit() and len(code) == 3):
+        raise ProtocolError("the server answered, but not in HTTP")
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return HttpHead(int(code), reason.strip(), headers)
+
+
+def read_http_head(sock: socket.socket, deadline: Deadline, limit: int = 65536) -> HttpHead:
+    """Read an HTTP answer up to the end of its headers; raises ProtocolError, OSError, …"""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = recv_some(sock, deadline)
+        if not chunk:
+            raise ProtocolError("the server closed the connection without answering")
+        data += chunk
+        if len(data) > limit:
+            raise ProtocolError("the server answered, but not in HTTP")
+    return parse_http_head(data.partition(b"\r\n\r\n")[0])
+
+
+def http_request(method: str, url: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """The bytes of a small HTTP/1.1 request for ``url``."""
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}",
+             f"User-Agent: {USER_AGENT}", "Accept: */*", *(f"{k}: {v}" for k, v in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+_UNTRUSTED_CERT = {18, 19, 20, 21, 27}  # self-signed, unknown issuer, untrusted (OpenSSL codes)
+_CERT_TEXTS = {
+    9: "the server's certificate is not valid yet (is this computer's clock right?)",
+    10: "the server's certificate has expired (or this computer's clock is wrong)",
+    23: "the server's certificate has been revoked",
+    62: "the certificate is not valid for this name (the server sent one for another name)",
+    64: "the certificate is not valid for this address (the server sent one for another name)",
+}
+
+
+def describe_error(exc: BaseException, *, stage: str, timeout_s: float, port: int | None = None) -> str:
+    """What went wrong, in words for a tutor and for support staff.
+
+    ``stage`` is what was being done: "connect", "tls", "http" (waiting for an answer) or
+    "send".
+    """
+    within = seconds_text(timeout_s)
+    if isinstance(exc, TimeoutError):
+        return {
+            "connect": f"the server did not answer within {within} (no reply to the connection "
+                       "request: a firewall may be dropping it)",
+            "tls": f"the server accepted the connection but did not complete the secure "
+                   f"handshake within {within}",
+        }.get(stage, f"the server accepted the connection but did not answer within {within}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if exc.verify_code in _UNTRUSTED_CERT:
+            return ("the certificate is not signed by an authority this computer trusts "
+                    "(a firewall or antivirus that inspects secure connections can cause this)")
+        return _CERT_TEXTS.get(exc.verify_code,
+                               f"the certificate could not be verified ({exc.verify_message})")
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
+        stage == "tls" and isinstance(exc, (ConnectionResetError, ProtocolError))
+    ):
+        return "the server closed the connection during the secure handshake"
+    if isinstance(exc, ssl.SSLError):
+        return f"the secure connection (TLS) failed ({exc.reason or exc})"
+    if isinstance(exc, ProtocolError):
+        return str(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        where = f" on port {port}" if port else ""
+        return f"the server refused the connection (nothing is listening{where})"
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return "the connection was cut off (by the server or by something in between)"
+    if isinstance(exc, OSError) and exc.errno == errno.ENETUNREACH:
+        return "this computer has no route to the internet (is it connected?)"
+    if isinstance(exc, OSError) and exc.errno == errno.EHOSTUNREACH:
+        return "the server's address cannot be reached (no route to it)"
+    if isinstance(exc, OSError):
+        return f"the connection failed ({exc.strerror or exc})"
+    return f"the connection failed ({exc})"
+
+
+# ---------------------------------------------------------------------------------------
+# probers: one method against one address; the sampling loop does the timing and bookkeeping
+
+
+class _Prober:
+    """Sends probes and recognises their answers.
+
+    ``send()`` returns the probe's key and the ``perf_counter()`` time it left (or None when
+    no probe could be sent now); ``collect()`` returns ``(key, time of the answer)`` for the
+    probes answered, or ``(key, None)`` for probes that failed outright (refused…).  Keys
+    that are no longer awaited (duplicates, late answers) are ignored by the loop.
+    """
+
+    address: str | None = None
+    error: str | None = None  # the last failure, in plain words
+    bytes_used: int = 0  # approximate bytes on the wire, packet headers included
+    timeout_s: float = 0.0  # how long one probe may take (for error texts)
+
+    def __init__(self) -> None:
+        self._failed: list[tuple[Hashable, float | None]] = []
+
+    def readers(self) -> list[socket.socket]:
+        return []
+
+    def writers(self) -> list[socket.socket]:
+        return []
+
+    def send(self) -> tuple[Hashable, float] | None:
+        raise NotImplementedError
+
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
+            tuple[Hashable, float | None]]:
+        raise NotImplementedError
+
+    def forget(self, key: Hashable) -> None:
+        """The loop gave up waiting for this probe."""
+
+    def close(self) -> None:
+        """Release the sockets."""
+
+    def _fail(self, key: Hashable, exc: BaseException, stage: str, port: int | None = None) -> None:
+        self.error = describe_error(exc, stage=stage, timeout_s=self.timeout_s, port=port)
+        self._failed.append((key, None))
+
+    def _take_failed(self) -> list[tuple[Hashable, float | None]]:
+        failed, self._failed = self._failed, []
+        return failed
+
+
+class _DatagramProber(_Prober):
+    """Probes carried in datagrams on one connected socket, matched to answers by a key."""
+
+    def __init__(self, sock: socket.socket, address: SockAddr) -> None:
+        super().__init__()
+        self._sock = sock
+        self._port = address[1]
+        self._headers = _UDP_IP_HEADERS + (20 if sock.family == socket.AF_INET6 else 0)
+        self.address = address[0]
+        try:
+            sock.setblocking(False)
+            sock.connect(address)  # the kernel then drops strangers and reports closed ports
+        except OSError:
+            sock.close()
+            raise
+
+    def _packet(self) -> tuple[Hashable, bytes]:
+        raise NotImplementedError
+
+    def _match(self, data: bytes) -> Hashable | None:
+        raise NotImplementedError
+
+    def _refused_text(self) -> str:
+        return "the other side said nothing is listening there"
+
+    def readers(self) -> list[socket.socket]:
+        return [self._sock]
+
+    def send(self) -> tuple[Hashable, float] | None:
+        key, packet = self._packet()
+        sent_at = time.perf_counter()
+        try:
+            self._sock.send(packet)
+        except OSError as exc:
+            self._fail(key, exc, "send")
+            return key, sent_at
+        self.bytes_used += len(packet) + self._headers
+        return key, sent_at
+
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
+            tuple[Hashable, float | None]]:
+        done = self._take_failed()
+        while self._sock in readable:
+            try:
+                data = self._sock.recv(2048)
+            except BlockingIOError:
+                break
+            except ConnectionRefusedError:  # an ICMP "port unreachable" for an earlier probe
+                self.error = self._refused_text()
+                continue
+            except OSError as exc:
+                self.error = describe_error(exc, stage="receive", timeout_s=0)
+                break
+            received_at = time.perf_counter()
+            self.bytes_used += len(data) + self._headers
+            key = self._match(data)
+            if key is not None:
+                done.append((key, received_at))
+        return done
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _StunProber(_DatagramProber):
+    """RFC 5389 Binding requests, each with a fresh random transaction ID."""
+
+    def __init__(self, family: int, address: SockAddr) -> None:
+        super().__init__(socket.socket(family, socket.SOCK_DGRAM), address)
+
+    def _packet(self) -> tuple[Hashable, bytes]:
+        transaction_id = stun.new_transaction_id()
+        return transaction_id, stun.encode_binding_request(transaction_id)
+
+    def _match(self, data: bytes) -> Hashable | None:
+        message = stun.parse_message(data)
+        if message is None or message.msg_type not in (stun.BINDING_SUCCESS, stun.BINDING_ERROR):
+            return None
+        if message.msg_type == stun.BINDING_ERROR:  # an answer all the same: the path works
+            self.error = f"the STUN server answered with an error ({stun.error_text(message)})"
+        return message.transaction_id
+
+    def _refused_text(self) -> str:
+        return (f"the STUN server's computer answered that nothing listens on UDP port "
+                f"{self._port} (wrong port, or the service is down)")
+
+
+class _IcmpProber(_DatagramProber):
+    """ICMP echo requests; answers matched by sequence number and a random token."""
+
+    def __init__(self, family: int, address: SockAddr) -> None:
+        self._ipv6 = family == socket.AF_INET6
+        self._token = os.urandom(8)
+        self._seq = itertools.count(int.from_bytes(os.urandom(2), "big"))
+        super().__init__(icmp.open_socket(family), (address[0], 0, *address[2:]))
+        self._headers = 20 if family == socket.AF_INET else 40
+
+    def _packet(self) -> tuple[Hashable, bytes]:
+        seq = next(self._seq) & 0xFFFF
+        return seq, icmp.encode_echo_request(0, seq, self._token + bytes(24), ipv6=self._ipv6)
+
+    def _match(self, data: bytes) -> Hashable | None:
+        reply = icmp.parse_echo_reply(data, ipv6=self._ipv6)
+        if reply is None or not reply[1].startswith(self._token):
+            return None
+        return reply[0]
+
+
+class _TcpConnectProber(_Prober):
+    """Times TCP three-way handshakes: one new socket per probe, closed at once."""
+
+    def __init__(self, family: int, address: SockAddr) -> None:
+        super().__init__()
+        self._family = family
+        self._target = address
+        self._pending: set[socket.socket] = set()
+        self.address = address[0]
+
+    def writers(self) -> list[socket.socket]:
+        return list(self._pending)
+
+    def send(self) -> tuple[Hashable, float] | None:
+        sock = socket.socket(self._family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sent_at = time.perf_counter()
+        err = sock.connect_ex(self._target)
+        self.bytes_used += _TCP_HANDSHAKE_BYTES
+        if err == 0:  # connected at once (can happen on loopback)
+            self._failed.append((sock, time.perf_counter()))
+            sock.close()
+        elif err in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            self._pending.add(sock)
+        else:
+            sock.close()
+            self._fail(sock, OSError(err, os.strerror(err)), "connect", self._target[1])
+        return sock, sent_at
+
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
+            tuple[Hashable, float | None]]:
+        answered_at = time.perf_counter()
+        done = self._take_failed()
+        for sock in writable:
+            if sock not in self._pending:
+                continue
+            self._pending.discard(sock)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            sock.close()
+            if err:
+                self._fail(sock, OSError(err, os.strerror(err)), "connect", self._target[1])
+                done.extend(self._take_failed())
+            else:
+                done.append((sock, answered_at))
+        return done
+
+    def forget(self, key: Hashable) -> None:
+        if isinstance(key, socket.socket) and key in self._pending:
+            self._pending.discard(key)
+            key.close()
+
+    def close(self) -> None:
+        for sock in self._pending:
+            sock.close()
+        self._pending.clear()
+
+
+class _OpenFailed(Exception):
+    """A connection for HTTP probes could not be opened; the text says why in plain words."""
+
+
+class _HttpProber(_Prober):
+    """Times small HEAD requests on one kept-alive HTTP(S) connection, one at a time.
+
+    Opening the connection (TCP and TLS) is not timed; when the server closes it, or a
+    request goes unanswered, the next probe opens a new one first.
+    """
+
+    def __init__(self, url: str, family: int, address: SockAddr, deadline: Deadline,
+                 timeout_s: float, ca_file: str | None) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        self._tls = parts.scheme in ("https", "wss")
+        self._server_name = parts.hostname or ""
+        self._family = family
+        self._target = address
+        self._deadline = deadline
+        self._timeout_s = self.timeout_s = timeout_s
+        self._ca_file = ca_file
+        self._request = http_request("HEAD", url, [("Connection", "keep-alive")])
+        self._conn: socket.socket | None = None
+        self._busy: int | None = None
+        self._buffer = b""
+        self._first_byte_at: float | None = None
+        self._keys = itertools.count()
+        self.address = address[0]
+
+    def readers(self) -> list[socket.socket]:
+        return [self._conn] if self._conn is not None and self._busy is not None else []
+
+    def send(self) -> tuple[Hashable, float] | None:
+        if self._busy is not None:
+            return None
+        key = next(self._keys)
+        try:
+            if not self._alive():
+                self._open()
+            sent_at = time.perf_counter()
+            send_all(self._conn, self._request, self._deadline.sub(self._timeout_s))
+        except Cancelled:
+            return None
+        except _OpenFailed as exc:
+            self.error = str(exc)
+            self._failed.append((key, None))
+            return key, time.perf_counter()
+        except OSError as exc:
+            self._drop()
+            self._fail(key, exc, "send")
+            return key, time.perf_counter()
+        self.bytes_used += len(self._request) + _TCP_SEGMENT_HEADERS
+        self._busy, self._buffer, self._first_byte_at = key, b"", None
+        return key, sent_at
+
+    def _open(self) -> None:
+        """Open a new connection (not timed); raises _OpenFailed with the reason in words."""
+        self._drop()
+        deadline = self._deadline.sub(self._timeout_s)
+        self.bytes_used += _TCP_HANDSHAKE_BYTES
+        try:
+            conn = connect_tcp(self._family, self._target, deadline)
+        except OSError as exc:
+            raise _OpenFailed(describe_error(exc, stage="connect", timeout_s=self._timeout_s,
+                                             port=self._target[1])) from exc
+        if self._tls:
+            try:
+                conn = start_tls(conn, self._server_name, deadline, self._ca_file)
+            except OSError as exc:
+                raise _OpenFailed(describe_error(exc, stage="tls", timeout_s=self._timeout_s)) from exc
+            self.bytes_used += 6000  # a typical handshake with a certificate chain
+        self._conn = conn
+
+    def _alive(self) -> bool:
+        """Whether the idle connection is still open (servers close idle ones)."""
+        if self._conn is None:
+            return False
+        if not wait_sockets([self._conn], [], 0)[0]:
+            return True
+        try:
+            if self._conn.recv(4096) == b"":
+                self._drop()
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return True  # e.g. a TLS 1.3 session ticket: no data, still open
+        except OSError:
+            self._drop()
+        else:  # bytes nobody asked for: the connection cannot be trusted any more
+            self._drop()
+        return False
+
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
+            tuple[Hashable, float | None]]:
+        done = self._take_failed()
+        conn = self._conn
+        if conn is None or self._busy is None:
+            return done
+        if conn not in readable and not (isinstance(conn, ssl.SSLSocket) and conn.pending()):
+            return done
+        now = time.perf_counter()
+        try:
+            while b"\r\n\r\n" not in self._buffer:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise ProtocolError("the server closed the connection without answering")
+                self._first_byte_at = self._first_byte_at or now
+                self._buffer += chunk
+                self.bytes_used += len(chunk) + _TCP_SEGMENT_HEADERS
+                if len(self._buffer) > 65536:
+                    raise ProtocolError("the server answered, but not in HTTP")
+            head = parse_http_head(self._buffer.partition(b"\r\n\r\n")[0])
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return done  # the rest of the answer is still on its way
+        except (OSError, ProtocolError) as exc:
+            key, self._busy = self._busy, None
+            self._drop()
+            self._fail(key, exc, "http")
+            return done + self._take_failed()
+        done.append((self._busy, self._first_byte_at))
+        self._busy = None
+        if head.headers.get("connection", "").lower() == "close":
+            self._drop()
+        return done
+
+    def forget(self, key: Hashable) -> None:
+        if key == self._busy:
+            self._busy = None
+            self._drop()  # the answer may still come: this connection is no longer usable
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        self._drop()
+
+
+
+# ---------------------------------------------------------------------------------------
+# the sampling loop
+
+
+@dataclass
+class _Probe:
+    sent_mono: float  # time.monotonic() when sent, as handed to callers
+    sent_perf: float  # time.perf_counter() when sent, for the round trip
+    rtt_ms: float | None = None
+    done: bool = False  # answered, or given up on
+
+
+class _SampleLoop:
+    """Sends probes on a fixed schedule and waits for answers, all in one thread.
+
+    Runs until ``count`` probes are sent and settled (``count=None``: until :meth:`finish`),
+    or until the deadline ends or is cancelled.  Probes still unsettled at the end are left
+    out of the samples: they were neither answered nor lost.
+    """
+
+    def __init__(self, prober: _Prober, *, interval_s: float, timeout_s: float, count: int | None,
+                 deadline: Deadline) -> None:
+        self.prober = prober
+        self.deadline = deadline
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+        self._count = count
+        self._probes: list[_Probe] = []
+        self._outstanding: dict[Hashable, _Probe] = {}  # in the order sent
+        self._lock = threading.Lock()
+        self._sending = count is None or count > 0
+        self._grace_end: float | None = None
+        self.cut_short = False  # the deadline ended it before every probe was sent and settled
+
+    @property
+    def sent(self) -> int:
+        return len(self._probes)
+
+    def samples(self) -> list[tuple[float, float | None]]:
+        """``(monotonic time sent, rtt_ms or None if lost)`` of the settled probes, in the order
+        sent, up to the first one still awaited: each snapshot extends the one before."""
+        with self._lock:
+            settled = itertools.takewhile(lambda p: p.done, self._probes)
+            return [(p.sent_mono, p.rtt_ms) for p in settled]
+
+    def finish(self, grace_s: float) -> None:
+        """Stop sending; wait at most ``grace_s`` more for the answers still expected."""
+        self._sending = False
+        self._grace_end = time.perf_counter() + grace_s
+
+    def run(self) -> None:
+        next_send = time.perf_counter()
+        try:
+            while not self.deadline.done:
+                now = time.perf_counter()
+                if self._grace_end is not None and now >= self._grace_end:
+                    break
+                if self._sending and now >= next_send:
+                    self._send()
+                    next_send += self._interval_s
+                    if next_send < now:  # fell behind (a slow connect): do not send in a burst
+                        next_send = now + self._interval_s
+                if not self._sending and not self._outstanding:
+                    break
+                readable, writable = wait_sockets(self.prober.readers(), self.prober.writers(),
+                                                  self._wait_s(next_send), self.deadline.cancel)
+                for key, answered_at in self.prober.collect(readable, writable):
+                    self._settle(key, answered_at)
+                self._expire(time.perf_counter())
+            self.cut_short = self._sending or bool(self._outstanding)
+        finally:
+            self.prober.close()
+            with self._lock:
+                self._probes = [p for p in self._probes if p.done]
+
+    def _wait_s(self, next_send: float) -> float:
+        now = time.perf_counter()
+        until = [now + _POLL_S, now + self.deadline.remaining()]
+        if self._sending:
+            until.append(next_send)
+        if self._outstanding:
+            until.append(next(iter(self._outstanding.values())).sent_perf + self._timeout_s)
+        if self._grace_end is not None:
+            until.append(self._grace_end)
+        return max(0.0, min(until) - now)
+
+    def _send(self) -> None:
+        sent = self.prober.send()
+        if sent is None:
+            return
+        key, sent_at = sent
+        probe = _Probe(time.monotonic() - (time.perf_counter() - sent_at), sent_at)
+        with self._lock:
+            self._probes.append(probe)
+        self._outstanding[key] = probe
+        if self._count is not None and len(self._probes) >= self._count:
+            self._sending = False
+
+    def _settle(self, key: Hashable, answered_at: float | None) -> None:
+        probe = self._outstanding.pop(key, None)
+        if probe is None:  # a duplicate, a late answer, or not ours
+            return
+        rtt_s = None if answered_at is None else answered_at - probe.sent_perf
+        with self._lock:
+            probe.rtt_ms = rtt_s * 1000.0 if rtt_s is not None and rtt_s <= self._timeout_s else None
+            probe.done = True
+
+    def _expire(self, now: float) -> None:
+        while self._outstanding:
+            key, probe = next(iter(self._outstanding.items()))
+            if now - probe.sent_perf <= self._timeout_s:
+                break
+            del self._outstanding[key]
+            self.prober.forget(key)
+            with self._lock:
+                probe.done = True  # lost: rtt_ms stays None
+
+
+# ---------------------------------------------------------------------------------------
+# opening a target
+
+
+class _SetupFailed(Exception):
+    def __init__(self, status: Status, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+
+
+def pick_address(infos: list[tuple[Any, ...]]) -> tuple[int, SockAddr]:
+    """The first address this computer has a route to (a UDP connect sends nothing)."""
+    for family, _, _, _, sockaddr in infos:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((sockaddr[0], sockaddr[1] or 9, *sockaddr[2:]))
+            except OSError:
+                continue
+            return family, sockaddr
+    return infos[0][0], infos[0][4]
+
+
+def _open_prober(target: LatencyTarget, deadline: Deadline, timeout_s: float,
+                 ca_file: str | None) -> _Prober:
+    """Look the target up and open the prober for its method; raises _SetupFailed."""
+    found, infos = resolve(target.host, target.port or None, deadline.sub(timeout_s))
+    if found.status is not Status.OK:
+        raise _SetupFailed(found.status, f"could not look up {target.host}: {found.error}")
+    family, address = pick_address(infos)
+    try:
+        if target.method == "stun":
+            return _StunProber(family, address)
+        if target.method == "tcp":
+            return _TcpConnectProber(family, address)
+        if target.method == "http":
+            return _HttpProber(target.url or "", family, address, deadline, timeout_s, ca_file)
+        return _IcmpProber(family, address)
+    except icmp.IcmpUnavailable as exc:
+        raise _SetupFailed(Status.UNAVAILABLE, str(exc)) from exc
+    except OSError as exc:
+        raise _SetupFailed(Status.ERROR, describe_error(exc, stage="send", timeout_s=timeout_s)) from exc
+
+
+def _settle_status(result: LatencyResult, loop: _SampleLoop, count: int, timeout_s: float) -> None:
+    """Status and error of a finished measurement (its statistics already filled)."""
+    if loop.deadline.cancelled:
+        result.status, result.error = Status.CANCELLED, f"cancelled after {result.samples_sent} probes"
+    elif result.samples_sent and not result.samples:
+        result.status = Status.ERROR if loop.prober.error else Status.TIMEOUT
+        result.error = loop.prober.error or (
+            f"no answer to any of the {result.samples_sent} probes (each was given "
+            f"{seconds_text(timeout_s)})")
+    elif not result.samples_sent:
+        result.status = Status.TIMEOUT
+        result.error = loop.prober.error or "the time limit ran out before a probe could be sent"
+    elif loop.cut_short:
+        result.status = Status.TIMEOUT
+        result.error = (f"the time limit ran out after {result.samples_sent} of {count} probes; "
+                        "the figures come from those")
+
+
+class _TargetRun:
+    """Measures one target in a thread of its own."""
+
+    def __init__(self, target: LatencyTarget, *, count: int, interval_s: float, timeout_s: float,
+                 deadline: Deadline, ca_file: str | None) -> None:
+        self.target = target
+        self.result = LatencyResult(target=target.name, method=target.method)
+        self.loop: _SampleLoop | None = None
+        self._count = count
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+        self._deadline = deadline
+        self._ca_file = ca_file
+        self.thread = threading.Thread(target=self._run, name=f"latency {target.name}", daemon=True)
+
+    @property
+    def sent(self) -> int:
+        return self.loop.sent if self.loop else 0
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        try:
+            self._measure()
+        except Exception as exc:  # a bug must cost one target, not the whole check
+            self.result.status = Status.ERROR
+            self.result.error = f"the measurement failed unexpectedly ({type(exc).__name__}: {exc})"
+        self.result.duration_s = time.monotonic() - start
+
+    def _measure(self) -> None:
+        try:
+            prober = _open_prober(self.target, self._deadline, self._timeout_s, self._ca_file)
+        except _SetupFailed as exc:
+            self.result.status, self.result.error = exc.status, str(exc)
+            return
+        self.result.address = prober.address
+        self.loop = _SampleLoop(prober, interval_s=self._interval_s, timeout_s=self._timeout_s,
+                                count=self._count, deadline=self._deadline)
+        self.loop.run()
+        fill_latency_stats(self.result, [rtt for _, rtt in self.loop.samples()])
+        _settle_status(self.result, self.loop, self._count, self._timeout_s)
+
+    def outcome(self) -> LatencyResult:
+        """The result; if the thread is somehow still busy, what it measured so far."""
+        if not self.thread.is_alive():
+            return self.result
+        partial = LatencyResult(target=self.result.target, method=self.result.method,
+                                address=self.result.address)
+        fill_latency_stats(partial, [rtt for _, rtt in self.loop.samples()] if self.loop else [])
+        partial.status, partial.error = Status.TIMEOUT, "the measurement did not finish in time"
+        return partial
+
+
+def measure_latency(
+    targets: Sequence[LatencyTarget],
+    *,
+    count: int,
+    interval_s: float,
+    timeout_s: float,
+    time_limit_s: float,
+    cancel: threading.Event,
+    progress: ProgressFn | None = None,
+    ca_file: str | None = None,
+) -> list[LatencyResult]:
+    """Send ``count`` probes to every target (all targets at once) and sum them up.
+
+    A probe is sent every ``interval_s`` and counts as lost when its answer takes longer than
+    ``timeout_s``.  Returns one :class:`LatencyResult` per target, in order, within
+    ``time_limit_s`` (plus a fraction of a second) whatever the network does; cancel ends it
+    within a fraction of a second.  Failures are in each result's ``status`` and ``error``.
+    Progress is reported from the calling thread.
+    """
+    deadline = Deadline(time_limit_s, cancel)
+    runs = [_TargetRun(t, count=count, interval_s=interval_s, timeout_s=timeout_s,
+                       deadline=deadline, ca_file=ca_file) for t in targets]
+    for run in runs:
+        run.thread.start()
+    planned = max(1, count * len(runs))
+    give_up_at = deadline.end + 0.5
+    report(progress, "latency", 0.0, "measuring round trips")
+    while any(run.thread.is_alive() for run in runs) and time.monotonic() < give_up_at:
+        next(run for run in runs if run.thread.is_alive()).thread.join(0.1)
+        sent = sum(min(run.sent, count) for run in runs)
+        report(progress, "latency", sent / planned, f"{sent} of {planned} probes sent")
+    report(progress, "latency", 1.0, "round trips measured")
+    return [run.outcome() for run in runs]
+
+
+# ---------------------------------------------------------------------------------------
+# continuous sampling
+
+
+class LatencySampler:
+    """Probes one target continuously until stopped: for latency under load and lesson mode.
+
+    ``start()`` returns at once (the name is looked up in the sampler's thread).  ``stop()``
+    stops sending, waits at most ``min(timeout_s, 1 s)`` for answers still expected, and
+    returns every settled probe as ``(time.monotonic() when sent, rtt_ms or None if lost)``.
+    ``bytes_used`` is approximate: the packets' bytes with their IP/UDP/TCP headers, plus an
+    estimate of the handshakes.  ``error`` says in plain words why probes failed, if they did.
+    """
+
+    def __init__(self, target: LatencyTarget, *, interval_s: float, timeout_s: float,
+                 ca_file: str | None = None) -> None:
+        self.target = target
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.ca_file = ca_file
+        self.setup_error: str | None = None
+        self._abort = threading.Event()
+        self._finishing = False
+        self._loop: _SampleLoop | None = None
+        self._thread = threading.Thread(target=self._run, name=f"sampler {target.name}", daemon=True)
+
+    @property
+    def _grace_s(self) -> float:
+        return min(self.timeout_s, 1.0)
+
+    @property
+    def bytes_used(self) -> int:
+        return self._loop.prober.bytes_used if self._loop else 0
+
+    @property
+    def error(self) -> str | None:
+        return self.setup_error or (self._loop.prober.error if self._loop else None)
+
+    @property
+    def address(self) -> str | None:
+        return self._loop.prober.address if self._loop else None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        deadline = Deadline(math.inf, self._abort)
+        try:
+            prober = _open_prober(self.target, deadline, self.timeout_s, self.ca_file)
+        except _SetupFailed as exc:
+            self.setup_error = str(exc)
+            return
+        loop = _SampleLoop(prober, interval_s=self.interval_s, timeout_s=self.timeout_s, count=None,
+                           deadline=deadline)
+        self._loop = loop
+        if self._finishing:  # stop() came while the name was being looked up
+            loop.finish(self._grace_s)
+        loop.run()
+
+    def samples(self) -> list[tuple[float, float | None]]:
+        """The probes settled so far (answered or lost), in the order sent, up to the first one
+        still awaited (so each snapshot extends the previous one)."""
+        return self._loop.samples() if self._loop else []
+
+    def stop(self) -> list[tuple[float, float | None]]:
+        """Stop probing (within about a second) and return the samples."""
+        self._finishing = True
+        if self._thread.ident is None:
+            return []
+        if self._loop is None:
+            self._abort.set()
+        else:
+            self._loop.finish(self._grace_s)
+        self._thread.join(self._grace_s + 0.5)
+        if self._thread.is_alive():
+            self._abort.set()
+            self._thread.join(1.0)
+        return self.samples()
