@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy and cost measured over the network lab; numbers, not pass/fail."""
