@@ -1,0 +1,748 @@
+"""connectcheck's own bandwidth engine ("adaptive"): several parallel HTTP streams to one
+speed server, throughput sampled in short windows, the TCP ramp-up left out, an early stop
+once the rate is stable, and hard time and data caps.
+
+It speaks the three protocols of the speed servers connectcheck uses (see :func:`request_path`):
+LibreSpeed (``garbage.php`` / ``empty.php``), Cloudflare-style (``__down`` / ``__up``) and
+speedtest.net legacy (``random{N}x{N}.jpg`` / ``upload.php`` / ``latency.txt``).
+
+How a measurement goes (one direction):
+
+* Streams: it starts with :data:`START_STREAMS` streams and adds one per window while the
+  link looks fast (each stream carries more than :data:`ADD_STREAM_MBPS`), up to ``streams``.
+  Each stream is one HTTP/1.1 keep-alive connection that asks for the next request as soon as
+  the previous one ends; requests are sized to last about :data:`REQUEST_S`.
+* Counting: a download counts body bytes as they arrive.  An upload counts what the server's
+  TCP stack acknowledged (Linux ``TCP_INFO.tcpi_bytes_acked``), never more than what was
+  sent; where that is not available it counts what the socket accepted, with the send buffer
+  kept small (:data:`FALLBACK_SNDBUF`) so that buffered bytes do not inflate the rate.
+* Windows: every :data:`WINDOW_S` the byte count is sampled (``window_mbps``; window ``i``
+  covers ``[i·window_s, (i+1)·window_s)`` from the start of the call).
+* Ramp-up: the windows before the steady span are left out of the rate (``ramp_up_s``).  The
+  steady span starts at least :data:`MIN_RAMP_S` (and :data:`MIN_RAMP_RTTS` round trips) after
+  the first byte and two windows after the last stream was added, and at the first two
+  consecutive windows that both reach :data:`RAMP_FRACTION` of the rate of the last second.
+* Stable: once the steady span is :data:`MIN_STEADY_WINDOWS` long and its two halves, and its
+  last second, agree with its mean within :data:`STABLE_TOLERANCE`, the test stops early
+  (``stop_reason="stable"``).  Otherwise it stops at the time cap, the data cap (every
+  request is reserved against the cap before it is sent, so the cap is never exceeded; the
+  test ends when what is left is too small for one more request), on cancel, or when every
+  stream failed (``"server error"``).  The rate is the bytes of the steady span divided by its
+  length; windows after the data cap was used up (streams draining) are left out too.  A
+  transfer that ends before the ramp-up is over gets a rough rate from its first byte on; a
+  server that refused every stream (HTTP 403, 429...) gets none, whatever it let through.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import ipaddress
+import math
+import os
+import secrets
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from connectcheck import __version__
+from connectcheck.model import BandwidthResult, SpeedServer, Status
+from connectcheck.probes.base import Deadline, ProgressFn, report
+
+WINDOW_S = 0.2
+MIN_RAMP_S = 0.4
+MIN_RAMP_RTTS = 8
+RAMP_FRACTION = 0.85
+MIN_STEADY_WINDOWS = 8
+TAIL_WINDOWS = 5
+STABLE_TOLERANCE = 0.05
+START_STREAMS = 2
+MAX_STREAMS = 16
+ADD_STREAM_MBPS = 3.0
+REQUEST_S = 2.0
+FIRST_REQUEST_BYTES = 1 << 20
+MIN_REQUEST_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = 64 << 20
+CONNECT_TIMEOUT_S = 3.0
+STALL_TIMEOUT_S = 3.0
+DNS_TIMEOUT_S = 3.0
+FALLBACK_SNDBUF = 256 * 1024
+SEND_PIECE = 64 * 1024
+READ_PIECE = 256 * 1024
+MIB = 1 << 20
+
+#: Bytes of the ``random{N}x{N}.jpg`` images of speedtest.net legacy servers, by side N.
+SPEEDTEST_IMAGE_BYTES = {
+    350: 245_388, 500: 505_544, 750: 1_118_012, 1000: 1_986_284, 1500: 4_468_241,
+    2000: 7_907_740, 2500: 12_407_926, 3000: 17_816_816, 3500: 24_262_167, 4000: 31_625_365,
+}
+_CLOUDFLARE_MAX_BYTES = 25_000_000
+_UPLOAD_DATA = memoryview(os.urandom(4 * MIB))  # incompressible, sent as slices
+
+USER_AGENT = f"connectcheck/{__version__}"
+
+
+# ---------------------------------------------------------------------------------------
+# errors in plain words
+
+
+class HttpStatusError(Exception):
+    """The server answered with an HTTP status other than 200."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"HTTP {status} {reason}".strip())
+        self.status = status
+        self.reason = reason
+
+
+class StalledError(TimeoutError):
+    """The server stopped sending (or accepting) data for too long."""
+
+
+_CERT_WORDS = {
+    10: "the server's certificate has expired",
+    18: "the server's certificate is not trusted (it signed itself)",
+    19: "the server's certificate is not trusted (its issuer is unknown)",
+    20: "the server's certificate is not trusted (its issuer is unknown)",
+    62: "the certificate is not valid for this name",
+}
+
+
+def describe_error(exc: BaseException, *, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
+    """A plain-words sentence for a network error, for the tutor and for support staff."""
+    if isinstance(exc, HttpStatusError):
+        if exc.status == 403:
+            return "the server refused the test (HTTP 403 Forbidden)"
+        if exc.status == 429:
+            return "the server is busy and asked us to come back later (HTTP 429 Too Many Requests)"
+        return f"the server answered with an error (HTTP {exc.status} {exc.reason})".replace(" )", ")")
+    if isinstance(exc, StalledError):
+        return f"the server stopped exchanging data for {timeout_s:g} s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        words = _CERT_WORDS.get(exc.verify_code or 0)
+        return words or f"the server's certificate could not be checked ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return "the secure connection (TLS) to the server failed"
+    if isinstance(exc, socket.gaierror):
+        return "the server's name could not be found (DNS)"
+    if isinstance(exc, TimeoutError):
+        return f"the server did not answer within {timeout_s:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "the server refused the connection (nothing is listening there)"
+    if isinstance(exc, (ConnectionError, http.client.HTTPException)):
+        return "the server closed the connection in the middle of the test"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "there is no route to the server (the network is unreachable)"
+    return f"the test failed: {exc}"
+
+
+# ---------------------------------------------------------------------------------------
+# where things are on each kind of server
+
+
+def request_path(server: SpeedServer, kind: str, size: int = 0) -> str:
+    """The path and query of a ``kind`` request ("download", "upload", "ping") on ``server``.
+
+    ``size`` (download only) must be one the protocol serves: see :func:`download_size`.
+    A random query parameter defeats caches, as the servers' own web clients do.
+    """
+    parts = urlsplit(server.url)
+    base = parts.path.rstrip("/")
+    bust = secrets.token_hex(6)
+    if server.protocol == "speedtest":
+        folder = base.rsplit("/", 1)[0] if base.endswith(".php") else base
+        upload = base if base.endswith(".php") else f"{folder}/upload.php"
+        side = {v: k for k, v in SPEEDTEST_IMAGE_BYTES.items()}.get(size, 350)
+        return {"download": f"{folder}/random{side}x{side}.jpg?x={bust}",
+                "upload": f"{upload}?x={bust}",
+                "ping": f"{folder}/latency.txt?x={bust}"}[kind]
+    if server.protocol == "cloudflare":
+        return {"download": f"{base}/__down?bytes={size}&r={bust}",
+                "upload": f"{base}/__up?r={bust}",
+                "ping": f"{base}/__down?bytes=0&r={bust}"}[kind]
+    return {"download": f"{base}/garbage.php?ckSize={size // MIB}&r={bust}",
+            "upload": f"{base}/empty.php?r={bust}",
+            "ping": f"{base}/empty.php?r={bust}"}[kind]
+
+
+def download_size(protocol: str, want: int, available: int) -> int:
+    """The largest download the protocol can serve that is at most ``want`` (at least its
+    smallest) and fits in ``available`` bytes; 0 when even the smallest does not fit.
+
+    LibreSpeed serves whole MiB (1…1024), speedtest.net fixed images, Cloudflare any size.
+    """
+    if protocol == "speedtest":
+        sizes = sorted(SPEEDTEST_IMAGE_BYTES.values())
+        fits = [s for s in sizes if s <= min(max(want, sizes[0]), available)]
+        return fits[-1] if fits else 0
+    if protocol == "cloudflare":
+        n = min(max(want, MIN_REQUEST_BYTES), available, _CLOUDFLARE_MAX_BYTES)
+        return n if n >= MIN_REQUEST_BYTES else 0
+    mib = min(max(want // MIB, 1), available // MIB, 1024)
+    return mib * MIB if mib >= 1 else 0
+
+
+def upload_size(want: int, available: int) -> int:
+    """Bytes of the next upload request: ``want`` within the limits, 0 when too little is left."""
+    n = min(max(want, MIN_REQUEST_BYTES), available, MAX_REQUEST_BYTES)
+    return n if n >= MIN_REQUEST_BYTES else 0
+
+
+# ---------------------------------------------------------------------------------------
+# connections
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server address, resolved once (bounded in time), with what TLS needs."""
+
+    host: str
+    port: int
+    tls: bool
+    sockaddr: tuple
+    family: int
+    context: ssl.SSLContext | None
+
+
+def resolve_target(url: str, deadline: Deadline, ca_file: str | None = None) -> Target:
+    """Resolve the host of ``url`` within :data:`DNS_TIMEOUT_S` and the deadline.
+
+    A resolver that never answers cannot hang the caller: the lookup runs in a helper thread
+    that is left behind when time is up (raises ``TimeoutError``).  An IP address is used as is.
+    """
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    host = parts.hostname or ""
+    port = parts.port or (443 if tls else 80)
+    context = make_tls_context(ca_file) if tls else None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        infos = _getaddrinfo_bounded(host, port, min(DNS_TIMEOUT_S, deadline.remaining()))
+    else:
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        infos = [(family, socket.SOCK_STREAM, 0, "", (host, port))]
+    family, _, _, _, sockaddr = infos[0]
+    return Target(host, port, tls, sockaddr, family, context)
+
+
+def make_tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS context (system roots, or ``ca_file`` alone when given)."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def _getaddrinfo_bounded(host: str, port: int, timeout_s: float) -> list:
+    box: dict[str, object] = {}
+
+    def lookup() -> None:
+        try:
+            box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=lookup, name=f"dns-{host}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    if "infos" not in box:
+        raise TimeoutError(f"looking up {host} took longer than {timeout_s:g} s")
+    return box["infos"]  # type: ignore[return-value]
+
+
+class Connection(http.client.HTTPConnection):
+    """An HTTP/1.1 keep-alive connection to a resolved :class:`Target` (TLS if needed).
+
+    ``on_socket`` is told about every socket as soon as it exists, so that another thread can
+    abort a connection in progress (:func:`abort_socket`).  ``connect_s`` is the TCP
+    handshake time, a first estimate of the round trip.
+    """
+
+    def __init__(self, target: Target, timeout_s: float,
+                 on_socket: Callable[[socket.socket], None] | None = None) -> None:
+        super().__init__(target.host, target.port, timeout=timeout_s)
+        self.target = target
+        self.on_socket = on_socket
+        self.connect_s: float | None = None
+
+    def connect(self) -> None:
+        raw = socket.socket(self.target.family, socket.SOCK_STREAM)
+        try:
+            self._announce(raw)
+            raw.settimeout(self.timeout)
+            started = time.monotonic()
+            raw.connect(self.target.sockaddr)
+            self.connect_s = time.monotonic() - started
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = raw
+            if self.target.context is not None:
+                sock = self.target.context.wrap_socket(raw, server_hostname=self.target.host)
+                self._announce(sock)
+        except BaseException:
+            raw.close()
+            raise
+        self.sock = sock
+
+    def _announce(self, sock: socket.socket) -> None:
+        if self.on_socket is not None:
+            self.on_socket(sock)
+
+
+def abort_socket(sock: socket.socket | None) -> None:
+    """Wake up whatever another thread is doing on ``sock`` (connect, send, receive)."""
+    if sock is None:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+_TCPI_BYTES_ACKED = 120  # offset of tcpi_bytes_acked (u64) in Linux's struct tcp_info (4.1+)
+
+
+def tcp_bytes_acked(sock: socket.socket) -> int | None:
+    """Bytes the peer's TCP acknowledged on ``sock`` (Linux ``TCP_INFO``); None elsewhere.
+
+    The count starts at 1 (the SYN); callers take differences.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    except OSError:
+        return None
+    if len(raw) < _TCPI_BYTES_ACKED + 8:
+        return None
+    return struct.unpack_from("Q", raw, _TCPI_BYTES_ACKED)[0]
+
+
+def acked_counting_available() -> bool:
+    """Whether :func:`tcp_bytes_acked` works here (asked once of a fresh socket)."""
+    with socket.socket() as probe:
+        return tcp_bytes_acked(probe) is not None
+
+
+def request_headers() -> dict[str, str]:
+    return {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Cache-Control": "no-cache"}
+
+
+def read_response(conn: Connection, limit: int = 64 * 1024) -> tuple[http.client.HTTPResponse, bytes]:
+    """Read a short answer; raises :class:`HttpStatusError` unless it is 200."""
+    resp = conn.getresponse()
+    body = resp.read(limit)
+    if resp.status != 200:
+        raise HttpStatusError(resp.status, resp.reason)
+    return resp, body
+
+
+# ---------------------------------------------------------------------------------------
+# the rate: ramp-up, steady span, stability
+
+
+@dataclass(frozen=True)
+class SteadyRate:
+    """The rate over the steady span: windows ``start`` (inclusive) to ``end`` (exclusive)."""
+
+    start: int
+    end: int
+    bits_per_s: float
+    stable: bool
+
+
+def steady_rate(times: list[float], totals: list[int], first_data: int, min_start: int,
+                end: int | None = None) -> SteadyRate | None:
+    """Find the steady span in a series of windows and its rate (see the module notes).
+
+    ``times[i]`` and ``totals[i]`` are the time since the start and the bytes counted at the
+    boundary before window ``i`` (``times[0] == 0``); ``first_data`` is the first window with
+    data, ``min_start`` the earliest window the steady span may start at, ``end`` where it must
+    end (default: the last window).  When the transfer ended before ``min_start``, the rate is
+    taken from ``first_data`` on (a rough figure, never called stable).  None without data.
+    """
+    n = len(times) - 1 if end is None else end
+
+    def span(a: int, b: int) -> float:
+        return (totals[b] - totals[a]) / (times[b] - times[a])
+
+    if n <= min_start:
+        return SteadyRate(first_data, n, 8 * span(first_data, n), False) if n > first_data else None
+    tail = span(max(min_start, n - TAIL_WINDOWS), n)
+    floor = RAMP_FRACTION * tail
+    start = next((i for i in range(min_start, n - 1) if min(span(i, i + 1), span(i + 1, i + 2)) >= floor),
+                 min_start)
+    rate = span(start, n)
+    stable = False
+    if n - start >= MIN_STEADY_WINDOWS and rate > 0:
+        mid = start + (n - start) // 2
+        stable = (abs(span(start, mid) - span(mid, n)) <= STABLE_TOLERANCE * rate
+                  and abs(tail - rate) <= STABLE_TOLERANCE * rate)
+    return SteadyRate(start, n, 8 * rate, stable)
+
+
+# ---------------------------------------------------------------------------------------
+# streams
+
+
+class _Budget:
+    """Bytes requests may still reserve; each request reserves its size before it is sent."""
+
+    def __init__(self, limit: int) -> None:
+        self._left = max(0, limit)
+        self._lock = threading.Lock()
+        self.exhausted = False
+
+    def take(self, sizer: Callable[[int], int]) -> int:
+        """Reserve ``sizer(bytes left)`` bytes; 0 (and ``exhausted``) when nothing fits."""
+        with self._lock:
+            n = sizer(self._left)
+            if n <= 0:
+                self.exhausted = True
+                return 0
+            self._left -= n
+            return n
+
+
+class _Job:
+    """What the streams of one measurement share."""
+
+    def __init__(self, server: SpeedServer, direction: str, target: Target, budget: _Budget,
+                 deadline: Deadline) -> None:
+        self.server = server
+        self.direction = direction
+        self.target = target
+        self.budget = budget
+        self.deadline = deadline
+        self.stopping = threading.Event()
+        self.request_bytes = FIRST_REQUEST_BYTES  # the controller adapts it to the rate
+        self.count_acked = direction == "upload" and acked_counting_available()
+
+    def next_size(self) -> int:
+        """Reserve the next request against the data cap; 0 when the cap is used up."""
+        want = self.request_bytes
+        if self.direction == "download":
+            return self.budget.take(lambda left: download_size(self.server.protocol, want, left))
+        return self.budget.take(lambda left: upload_size(want, left))
+
+
+class _Stream:
+    """One HTTP connection that asks for the next request until it is told to stop."""
+
+    def __init__(self, job: _Job, index: int) -> None:
+        self.job = job
+        self.moved = 0  # body bytes received (download) or handed to the socket (upload)
+        self.error: Exception | None = None
+        self.connect_s: float | None = None
+        self.finished = False
+        self._sock: socket.socket | None = None
+        self._acked_closed = 0  # acknowledged bytes of connections already closed
+        self._acked_base: int | None = None
+        self._acked_last = 0  # last reading on the open connection (kept if it closes under us)
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"bandwidth-{job.direction}-{index}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+
+    def abort(self) -> None:
+        abort_socket(self._sock)
+
+    def counted(self) -> int:
+        """Bytes that crossed the link so far (see the module notes on counting)."""
+        if not self.job.count_acked:
+            return self.moved
+        return min(self._acked_closed + self._acked_now(), self.moved)
+
+    def _acked_now(self) -> int:
+        """Acknowledged bytes of the open connection (the last reading if it was closed)."""
+        sock, base = self._sock, self._acked_base
+        acked = tcp_bytes_acked(sock) if sock is not None and base is not None else None
+        if acked is not None and base is not None:
+            self._acked_last = max(self._acked_last, acked - base)
+        return self._acked_last
+
+    def _on_socket(self, sock: socket.socket) -> None:
+        self._sock = sock
+        if self.job.stopping.is_set():
+            abort_socket(sock)
+
+    def _run(self) -> None:
+        conn: Connection | None = None
+        transfer = self._download if self.job.direction == "download" else self._upload
+        try:
+            while not self.job.stopping.is_set():
+                size = self.job.next_size()
+                if not size:
+                    break
+                conn = conn or self._connect()
+                if not transfer(conn, size):
+                    conn = self._close(conn)
+        except Exception as exc:
+            if not self.job.stopping.is_set():
+                self.error = exc
+        finally:
+            self._close(conn)
+            self.finished = True
+
+    def _connect(self) -> Connection:
+        timeout = max(0.05, min(CONNECT_TIMEOUT_S, self.job.deadline.remaining()))
+        conn = Connection(self.job.target, timeout, self._on_socket)
+        conn.connect()
+        self.connect_s = conn.connect_s
+        assert conn.sock is not None
+        conn.sock.settimeout(STALL_TIMEOUT_S)
+        if self.job.direction == "upload" and not self.job.count_acked:
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, FALLBACK_SNDBUF)
+        if self.job.count_acked:
+            self._acked_base = tcp_bytes_acked(conn.sock)
+        return conn
+
+    def _close(self, conn: Connection | None) -> None:
+        if conn is not None:
+            self._acked_closed += self._acked_now()
+            self._acked_base, self._acked_last = None, 0
+            conn.close()
+
+    def _download(self, conn: Connection, size: int) -> bool:
+        """One GET, counting body bytes as they arrive; True if the connection can be reused."""
+        conn.request("GET", request_path(self.job.server, "download", size), headers=request_headers())
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise HttpStatusError(resp.status, resp.reason)
+        while not self.job.stopping.is_set():
+            try:
+                chunk = resp.read1(READ_PIECE)
+            except TimeoutError:
+                raise StalledError() from None
+            if not chunk:
+                break
+            self.moved += len(chunk)
+        if self.job.stopping.is_set():
+            return False
+        if resp.length:  # the body ended early
+            raise http.client.IncompleteRead(b"", resp.length)
+        resp.close()  # frees the connection for the next request (keep-alive)
+        return not resp.will_close
+
+    def _upload(self, conn: Connection, size: int) -> bool:
+        """One POST of ``size`` random bytes; True if the connection can be reused."""
+        conn.putrequest("POST", request_path(self.job.server, "upload"), skip_accept_encoding=True)
+        headers = {**request_headers(), "Content-Type": "application/octet-stream",
+                   "Content-Length": str(size)}
+        for key, value in headers.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        try:
+            self._send_body(conn, size)
+        except OSError as exc:
+            self._acked_now()  # before the connection is closed
+            raise _refusal_after_failed_send(conn) or exc from None
+        if self.job.stopping.is_set():
+            return False
+        resp, _ = read_response(conn)
+        return not resp.will_close
+
+    def _send_body(self, conn: Connection, size: int) -> None:
+        sock = conn.sock
+        assert sock is not None
+        data, offset, left = _UPLOAD_DATA, 0, size
+        while left > 0 and not self.job.stopping.is_set():
+            n = min(SEND_PIECE, left, len(data) - offset)
+            try:
+                sock.sendall(data[offset:offset + n])
+            except TimeoutError:
+                raise StalledError() from None
+            self.moved += n
+            left -= n
+            offset = (offset + n) % len(data)
+
+
+def _refusal_after_failed_send(conn: Connection) -> HttpStatusError | None:
+    """A server may refuse an upload (403, 429) and close before reading the body: fetch
+    that answer if there is one, so the error says why."""
+    try:
+        assert conn.sock is not None
+        conn.sock.settimeout(0.5)
+        read_response(conn)
+    except HttpStatusError as refusal:
+        return refusal
+    except Exception:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# the controller
+
+
+class _Controller:
+    """Runs the streams of one measurement, samples windows, adapts and decides when to stop."""
+
+    def __init__(self, job: _Job, max_streams: int, progress: ProgressFn | None, time_limit_s: float) -> None:
+        self.job = job
+        self.deadline = job.deadline
+        self.max_streams = max(1, min(max_streams, MAX_STREAMS))
+        self.progress = progress
+        self.time_limit_s = time_limit_s
+        self.streams: list[_Stream] = []
+        self.times: list[float] = [0.0]
+        self.totals: list[int] = [0]
+        self.first_data: int | None = None
+        self.last_added = 0  # window index at which the last stream was added
+        self.drain_from: int | None = None  # window from which streams ran out of data cap
+
+    def run(self) -> str:
+        """Measure until a stop condition; returns the stop reason."""
+        for _ in range(min(START_STREAMS, self.max_streams)):
+            self._add_stream()
+        try:
+            return self._loop()
+        finally:
+            self._stop_streams()
+
+    def _loop(self) -> str:
+        while True:
+            next_tick = self.deadline.start + len(self.times) * WINDOW_S
+            if self.deadline.wait(next_tick - time.monotonic()):
+                return "cancelled"
+            self._sample()
+            reason = self._stop_reason()
+            if reason:
+                return reason
+            self._adapt()
+
+    def _sample(self) -> None:
+        self.times.append(self.deadline.elapsed())
+        self.totals.append(sum(s.counted() for s in self.streams))
+        n = len(self.times) - 1
+        if self.first_data is None and self.totals[-1] > 0:
+            self.first_data = n - 1
+        if self.drain_from is None and self.job.budget.exhausted and any(s.finished for s in self.streams):
+            self.drain_from = n - 1
+        estimate = self.estimate()
+        rate = f"{estimate.bits_per_s / 1e6:.1f} Mbit/s" if estimate else "starting"
+        report(self.progress, self.job.direction, self.deadline.elapsed() / self.time_limit_s,
+               f"{self.job.direction}: {rate}")
+
+    def min_start(self) -> int:
+        """The earliest window the steady span may start at (see the module notes)."""
+        assert self.first_data is not None
+        rtts = [s.connect_s for s in self.streams if s.connect_s is not None]
+        ramp_s = max(MIN_RAMP_S, MIN_RAMP_RTTS * min(rtts, default=0.0))
+        return max(self.first_data + math.ceil(ramp_s / WINDOW_S), self.last_added + 2)
+
+    def estimate(self) -> SteadyRate | None:
+        if self.first_data is None:
+            return None
+        end = None if self.drain_from is None else max(self.drain_from, self.first_data + 1)
+        return steady_rate(self.times, self.totals, self.first_data, self.min_start(), end)
+
+    def _stop_reason(self) -> str | None:
+        estimate = self.estimate()
+        if estimate and estimate.stable and self.drain_from is None:
+            return "stable"
+        if all(s.finished for s in self.streams):
+            return "data cap" if self.job.budget.exhausted else "server error"
+        if self.deadline.expired:
+            return "time cap"
+        return None
+
+    def failed(self) -> list[_Stream]:
+        return [s for s in self.streams if s.error is not None]
+
+    def refused(self) -> bool:
+        """Whether the server refused every stream with an HTTP error (e.g. 403, 429)."""
+        return all(isinstance(s.error, HttpStatusError) for s in self.streams)
+
+    def _adapt(self) -> None:
+        """Size requests to the rate, and add a stream while each carries a lot."""
+        n = len(self.times) - 1
+        if self.first_data is None or n < 2:
+            return
+        live = [s for s in self.streams if not s.finished]
+        recent_bps = (self.totals[n] - self.totals[n - 2]) / (self.times[n] - self.times[n - 2])
+        per_stream = recent_bps / max(1, len(live))
+        self.job.request_bytes = int(min(max(per_stream * REQUEST_S, MIN_REQUEST_BYTES), MAX_REQUEST_BYTES))
+        if (len(self.streams) < self.max_streams and not self.failed() and not self.job.budget.exhausted
+                and per_stream * 8 / 1e6 >= ADD_STREAM_MBPS):
+            self._add_stream()
+            self.last_added = n
+
+    def _add_stream(self) -> None:
+        stream = _Stream(self.job, len(self.streams))
+        self.streams.append(stream)
+        stream.start()
+
+    def _stop_streams(self) -> None:
+        self.job.stopping.set()
+        for stream in self.streams:
+            stream.abort()
+        give_up = time.monotonic() + 0.5
+        for stream in self.streams:
+            stream.join(max(0.0, give_up - time.monotonic()))
+
+
+def measure_bandwidth(server: SpeedServer, direction: str, *, streams: int, time_limit_s: float,
+                      data_limit_bytes: int, cancel: threading.Event, progress: ProgressFn | None = None,
+                      ca_file: str | None = None) -> BandwidthResult:
+    """Measure the ``direction`` ("download" or "upload") rate to ``server`` (see the module
+    notes); never raises, never takes more than ``time_limit_s`` (+0.5 s), never moves more
+    than ``data_limit_bytes`` of payload.  TLS is verified (``ca_file``: trust only that CA).
+    """
+    if direction not in ("download", "upload"):
+        raise ValueError(f"direction must be 'download' or 'upload', not {direction!r}")
+    result = BandwidthResult(direction=direction, engine="adaptive", server=server, window_s=WINDOW_S)
+    deadline = Deadline(time_limit_s, cancel)
+    report(progress, direction, 0.0, f"{direction}: connecting to {server.host or server.url}")
+    try:
+        target = resolve_target(server.url, deadline, ca_file)
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        return _finish(result, None, "server error", deadline, exc)
+    job = _Job(server, direction, target, _Budget(data_limit_bytes), deadline)
+    controller = _Controller(job, streams, progress, time_limit_s)
+    reason = controller.run()
+    failed = controller.failed()
+    return _finish(result, controller, reason, deadline, failed[0].error if failed else None)
+
+
+def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadline: Deadline,
+            error: BaseException | None) -> BandwidthResult:
+    """Fill the result from what the controller saw, with status and words for the user."""
+    result.stop_reason = reason
+    result.duration_s = round(deadline.elapsed(), 3)
+    if ctl is not None:
+        result.streams = len(ctl.streams)
+        result.bytes_transferred = sum(s.counted() for s in ctl.streams)
+        result.window_mbps = [round(8 * (b - a) / (t1 - t0) / 1e6, 3) for a, b, t0, t1 in
+                              zip(ctl.totals, ctl.totals[1:], ctl.times, ctl.times[1:], strict=False)]
+        estimate = ctl.estimate()
+        if estimate is not None:
+            result.rate_mbps = round(estimate.bits_per_s / 1e6, 3)
+            result.ramp_up_s = round(ctl.times[estimate.start], 3)
+    words = describe_error(error, timeout_s=STALL_TIMEOUT_S) if error is not None else None
+    if ctl is not None and ctl.refused():
+        result.rate_mbps = result.ramp_up_s = None  # what it let through does not count
+    if reason == "cancelled":
+        result.status, result.error = Status.CANCELLED, "the test was cancelled"
+    elif result.rate_mbps is not None:
+        result.status = Status.OK
+        if words:
+            total = len(ctl.streams) if ctl else 0
+            failed = len(ctl.failed()) if ctl else 0
+            result.error = f"{failed} of {total} connections failed: {words}"
+    elif words:
+        result.status, result.error = Status.ERROR, words
+    else:
+        verb = "sent" if result.direction == "download" else "accepted"
+        result.status = Status.TIMEOUT
+        result.error = f"the server {verb} no data within {deadline.seconds:g} s"
+    return result

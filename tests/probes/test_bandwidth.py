@@ -1,0 +1,303 @@
+"""Our bandwidth engine against the lab speed server on 127.0.0.1 (and over the emulated link)."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from connectcheck.model import SpeedServer, Status
+from connectcheck.probes import bandwidth
+from connectcheck.probes.bandwidth import (
+    MIB,
+    SPEEDTEST_IMAGE_BYTES,
+    WINDOW_S,
+    HttpStatusError,
+    StalledError,
+    describe_error,
+    download_size,
+    measure_bandwidth,
+    request_path,
+    steady_rate,
+    upload_size,
+)
+from tests.lab.speed_server import LabSpeedServer, make_tls_files
+
+PROTOCOLS = ("librespeed", "cloudflare", "speedtest")
+DIRECTIONS = ("download", "upload")
+
+
+def lab_server(srv: LabSpeedServer, protocol: str) -> SpeedServer:
+    url = {"librespeed": srv.librespeed_url, "cloudflare": srv.cloudflare_url,
+           "speedtest": srv.speedtest_upload_url}[protocol]
+    return SpeedServer(source="custom", protocol=protocol, url=url, host=srv.host)
+
+
+def measure(server, direction, *, time_limit_s=2.0, data_limit_bytes=300_000_000, streams=4, **kw):
+    kw.setdefault("cancel", threading.Event())
+    return measure_bandwidth(server, direction, streams=streams, time_limit_s=time_limit_s,
+                             data_limit_bytes=data_limit_bytes, **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout_s=2.0):
+    end = time.monotonic() + timeout_s
+    while not predicate() and time.monotonic() < end:
+        time.sleep(0.02)
+    return predicate()
+
+
+# --- the rate arithmetic ------------------------------------------------------------------
+
+
+def series(rates_bytes_per_window):
+    times, totals = [0.0], [0]
+    for r in rates_bytes_per_window:
+        times.append(times[-1] + WINDOW_S)
+        totals.append(totals[-1] + r)
+    return times, totals
+
+
+def test_steady_rate_leaves_out_the_ramp_and_finds_a_stable_rate():
+    times, totals = series([1000, 2000, 4000, 8000, 9000] + [10_000] * 10)
+    est = steady_rate(times, totals, first_data=0, min_start=2)
+    assert est.start == 4  # the first two windows both at 85 % of the last second's rate
+    assert est.stable
+    assert est.bits_per_s == pytest.approx(8 * (9000 + 10 * 10_000) / (11 * WINDOW_S))
+
+
+def test_steady_rate_is_not_stable_while_the_rate_still_climbs():
+    times, totals = series([1000 * (i + 1) for i in range(15)])
+    assert not steady_rate(times, totals, first_data=0, min_start=2).stable
+
+
+def test_steady_rate_is_not_stable_when_the_halves_disagree():
+    times, totals = series([10_000] * 6 + [13_000] * 6)
+    est = steady_rate(times, totals, first_data=0, min_start=0)
+    assert not est.stable
+
+
+def test_steady_rate_after_a_burst_starts_at_the_minimum_ramp():
+    # a tbf bucket lets the first windows through faster than the rate
+    times, totals = series([30_000, 20_000] + [10_000] * 10)
+    est = steady_rate(times, totals, first_data=0, min_start=2)
+    assert est.start == 2
+    assert est.bits_per_s == pytest.approx(8 * 10_000 / WINDOW_S)
+
+
+def test_steady_rate_of_a_transfer_shorter_than_the_ramp_is_rough_and_never_stable():
+    times, totals = series([0, 5000, 7000])
+    est = steady_rate(times, totals, first_data=1, min_start=4)
+    assert (est.start, est.end, est.stable) == (1, 3, False)
+    assert steady_rate(*series([0]), first_data=1, min_start=4) is None
+
+
+# --- protocols ----------------------------------------------------------------------------
+
+
+def test_request_paths_follow_each_protocol():
+    libre = SpeedServer("org", "librespeed", "https://speed.example.org/backend")
+    cloud = SpeedServer("cloudflare", "cloudflare", "https://speed.example.net")
+    st = SpeedServer("speedtest", "speedtest", "http://st.example.net:8080/speedtest/upload.php")
+    assert request_path(libre, "download", 3 * MIB).startswith("/backend/garbage.php?ckSize=3&r=")
+    assert request_path(libre, "upload").startswith("/backend/empty.php?r=")
+    assert request_path(cloud, "download", 5000).startswith("/__down?bytes=5000&r=")
+    assert request_path(cloud, "upload").startswith("/__up?r=")
+    assert request_path(st, "download", SPEEDTEST_IMAGE_BYTES[1500]).startswith(
+        "/speedtest/random1500x1500.jpg?x=")
+    assert request_path(st, "upload").startswith("/speedtest/upload.php?x=")
+    assert request_path(st, "ping").startswith("/speedtest/latency.txt?x=")
+    assert request_path(libre, "ping") != request_path(libre, "ping")  # cache busting
+
+
+def test_download_sizes_are_what_each_protocol_can_serve_within_what_is_left():
+    assert download_size("librespeed", 5 * MIB + 7, 100 * MIB) == 5 * MIB
+    assert download_size("librespeed", 10, 100 * MIB) == MIB
+    assert download_size("librespeed", 5 * MIB, MIB - 1) == 0
+    assert download_size("speedtest", 3_000_000, 100 * MIB) == SPEEDTEST_IMAGE_BYTES[1000]
+    assert download_size("speedtest", 10 * MIB, 600_000) == SPEEDTEST_IMAGE_BYTES[500]
+    assert download_size("speedtest", 1, 200_000) == 0
+    assert download_size("cloudflare", 123_456, 100_000) == 100_000
+    assert upload_size(10, 1 * MIB) == bandwidth.MIN_REQUEST_BYTES
+    assert upload_size(10 * MIB, 1000) == 0
+
+
+def test_errors_are_described_in_plain_words():
+    assert "HTTP 403" in describe_error(HttpStatusError(403, "Forbidden"))
+    assert "busy" in describe_error(HttpStatusError(429, "Too Many Requests"))
+    assert describe_error(TimeoutError(), timeout_s=3) == "the server did not answer within 3 s"
+    assert "stopped exchanging data for 3 s" in describe_error(StalledError(), timeout_s=3)
+    assert "refused the connection" in describe_error(ConnectionRefusedError())
+    assert "could not be found" in describe_error(socket.gaierror(-2, "Name or service not known"))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_measures_every_protocol_in_both_directions(protocol, direction):
+    with LabSpeedServer(throttle_mbps=250) as srv:
+        result = measure(lab_server(srv, protocol), direction)
+        assert result.status is Status.OK, result.error
+        assert result.engine == "adaptive" and result.server.protocol == protocol
+        assert result.rate_mbps > 0
+        assert result.stop_reason in ("stable", "data cap", "time cap")
+        assert 0 < result.bytes_transferred <= 300_000_000
+        assert result.window_s == WINDOW_S and result.window_mbps
+        assert 0 <= result.ramp_up_s < result.duration_s <= 2.5
+        assert 1 <= result.streams <= 4
+        # never more than the server saw: it sent (download) or received (upload) at least that
+        server_side = (lambda: srv.stats.bytes_sent) if direction == "download" else (
+            lambda: srv.stats.bytes_received)
+        assert wait_for(lambda: server_side() >= result.bytes_transferred)
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_downloads_with_chunked_or_content_length_answers_over_keep_alive(chunked):
+    with LabSpeedServer(chunked=chunked, throttle_mbps=200) as srv:
+        result = measure(lab_server(srv, "librespeed"), "download", streams=2, time_limit_s=1.5)
+        assert result.status is Status.OK, result.error
+        # several requests per connection: keep-alive worked
+        assert srv.stats.requests["garbage.php"] > result.streams
+        assert srv.stats.requests.get("garbage.php", 0) >= 2
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_known_rate_is_measured_accurately(direction):
+    # The server paces each transfer to 40 Mbit/s; one stream must read 40 Mbit/s.
+    with LabSpeedServer(throttle_mbps=40) as srv:
+        result = measure(lab_server(srv, "cloudflare"), direction, streams=1, time_limit_s=4)
+        assert result.status is Status.OK, result.error
+        assert result.rate_mbps == pytest.approx(40, rel=0.05)
+        assert result.stop_reason == "stable"
+        assert result.ramp_up_s >= bandwidth.MIN_RAMP_S
+
+
+def test_adds_streams_when_the_link_is_fast():
+    with LabSpeedServer(throttle_mbps=40) as srv:
+        result = measure(lab_server(srv, "cloudflare"), "download", streams=6, time_limit_s=3)
+        assert result.streams == 6
+        assert result.rate_mbps == pytest.approx(240, rel=0.1)
+
+
+def test_over_tls_with_the_lab_ca(tmp_path):
+    tls = make_tls_files(tmp_path)
+    with LabSpeedServer(tls=(tls.cert_file, tls.key_file)) as srv:
+        server = lab_server(srv, "librespeed")
+        ok = measure(server, "download", ca_file=tls.ca_file, time_limit_s=1.5)
+        assert ok.status is Status.OK, ok.error
+        untrusted = measure(server, "download", time_limit_s=1.5)
+        assert untrusted.status is Status.ERROR
+        assert untrusted.error == "the server's certificate is not trusted (its issuer is unknown)"
+        wrong_name = SpeedServer("custom", "librespeed", server.url.replace("127.0.0.1", "localhost"))
+        mismatch = measure(wrong_name, "upload", ca_file=tls.ca_file, time_limit_s=1.5)
+        assert mismatch.error == "the certificate is not valid for this name"
+
+
+# --- failures, caps and cancel ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["403", "429"])
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_refusals_give_a_clean_error(code, direction):
+    path = "garbage.php" if direction == "download" else "empty.php"
+    with LabSpeedServer(faults={path: code}) as srv:
+        result = measure(lab_server(srv, "librespeed"), direction)
+        assert result.status is Status.ERROR
+        assert f"HTTP {code}" in result.error
+        assert result.stop_reason == "server error"
+        assert result.rate_mbps is None
+        # the lab reads an upload before refusing it: those bytes crossed and are counted
+        assert result.bytes_transferred == (0 if direction == "download" else srv.stats.bytes_received)
+        assert result.duration_s < 1.0
+
+
+def test_a_refused_connection_gives_a_clean_error():
+    server = SpeedServer("custom", "cloudflare", f"http://127.0.0.1:{free_port()}")
+    result = measure(server, "download")
+    assert result.status is Status.ERROR
+    assert result.error == "the server refused the connection (nothing is listening there)"
+
+
+def test_a_server_that_never_answers_is_left_within_the_time_bound():
+    with LabSpeedServer(faults={"__down": "stall"}) as srv:
+        started = time.monotonic()
+        result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=2.0)
+        assert time.monotonic() - started < 2.5
+        assert result.status in (Status.TIMEOUT, Status.ERROR)
+        assert result.bytes_transferred == 0
+        assert "no data within 2 s" in result.error or "did not answer" in result.error
+
+
+def test_a_server_that_stalls_mid_transfer_keeps_the_partial_data():
+    with LabSpeedServer(faults={"__down": "stall-body"}) as srv:
+        started = time.monotonic()
+        result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=4.0)
+        assert time.monotonic() - started < 4.5
+        assert result.bytes_transferred > 0  # the first 16 KiB of each stream
+        assert "stopped exchanging data" in result.error
+
+
+def test_time_cap_is_respected():
+    with LabSpeedServer(throttle_mbps=20) as srv:
+        started = time.monotonic()
+        # 1 s is too short to call anything stable (ramp + 8 windows)
+        result = measure(lab_server(srv, "cloudflare"), "upload", time_limit_s=1.0)
+        assert time.monotonic() - started < 1.5
+        assert result.stop_reason == "time cap" and result.status is Status.OK
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_data_cap_is_never_exceeded(direction):
+    cap = 12_000_000
+    with LabSpeedServer() as srv:
+        result = measure(lab_server(srv, "librespeed"), direction, data_limit_bytes=cap)
+        assert result.stop_reason == "data cap"
+        assert result.bytes_transferred <= cap
+        # every request is reserved against the cap before it is sent: the server moved no more
+        time.sleep(0.2)
+        assert max(srv.stats.bytes_sent, srv.stats.bytes_received) <= cap + 1000
+
+
+def test_cancel_stops_within_a_second():
+    with LabSpeedServer(throttle_mbps=5) as srv:
+        cancel = threading.Event()
+        out = {}
+        worker = threading.Thread(target=lambda: out.setdefault("r", measure(
+            lab_server(srv, "speedtest"), "download", time_limit_s=20, cancel=cancel)))
+        worker.start()
+        time.sleep(0.7)
+        cancel.set()
+        cancelled_at = time.monotonic()
+        worker.join(3)
+        assert time.monotonic() - cancelled_at < 1.0
+        assert out["r"].status is Status.CANCELLED and out["r"].stop_reason == "cancelled"
+        assert out["r"].bytes_transferred > 0  # partial data kept
+
+
+# --- over the emulated link ---------------------------------------------------------------
+
+
+@pytest.mark.lab
+def test_measures_a_shaped_link_within_its_ceiling():
+    """10 Mbit/s down, 2 Mbit/s up, 20 ms RTT: within ±15 % of the TCP goodput ceiling
+    (the benchmark's target is ±10 %; the test is looser for a busy 2-core machine)."""
+    import sys
+
+    from tests.lab.netlab import LinkSpec, NetLab, require_lab
+
+    require_lab(delay=True)
+    spec = LinkSpec(down_mbit=10, up_mbit=2, rtt_ms=20)
+    with NetLab(spec) as lab:
+        lab.spawn([sys.executable, "-m", "tests.lab.speed_server", "--host", lab.server_ip, "--port", "8080"])
+        lab.wait_port(8080)
+        server = SpeedServer("custom", "librespeed", f"http://{lab.server_ip}:8080/backend")
+        for direction in DIRECTIONS:
+            result = measure(server, direction, time_limit_s=6.0)
+            ceiling = spec.goodput_ceiling_mbps(direction)
+            assert result.status is Status.OK, result.error
+            assert result.rate_mbps == pytest.approx(ceiling, rel=0.15), result.window_mbps
+            assert result.duration_s <= 6.5
