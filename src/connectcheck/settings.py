@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from connectcheck import paths
+from connectcheck.assess.thresholds import BOUNDS, SETTINGS_SECTION, default_thresholds, setting_key
 
 FILE_NAME = "settings.toml"
 
@@ -115,6 +116,35 @@ SCHEMA: tuple[Option, ...] = (
     Option("check.full_time_limit_s", "float", 25.0,
            "Longest time a full check may take, in seconds.", min=8, max=300),
 )
+
+
+# --- threshold overrides: one option per limit, generated from resources/thresholds.toml ----------
+# The data file stays the one place where each default and its source are written; here they
+# become ordinary options ([thresholds] video_upload_mbps_good = 2.0) with the metric's range.
+# Whether good and fail still make sense together is checked by
+# connectcheck.assess.thresholds.thresholds_from_settings().
+
+def _threshold_options() -> tuple[Option, ...]:
+    t = default_thresholds()
+    options = []
+    for (activity, metric_key), limit in t.limits.items():
+        metric, act = t.metrics[metric_key], t.activities[activity]
+        for bound in BOUNDS:
+            if bound == "good":
+                rule = "at or above" if metric.higher_is_better else (
+                    "at or below" if metric.good_inclusive else "below")
+            else:
+                rule = "below" if metric.higher_is_better else "above"
+            options.append(Option(
+                f"{SETTINGS_SECTION}.{setting_key(activity, metric_key, bound)}", "float",
+                getattr(limit, bound),
+                f"{act.label}: {metric.label} {rule} this is {'good' if bound == 'good' else 'failing'} "
+                f"({metric.unit}). Source of the default: {limit.source}.",
+                min=metric.min, max=metric.max))
+    return tuple(options)
+
+
+SCHEMA += _threshold_options()
 
 OPTIONS: dict[str, Option] = {o.key: o for o in SCHEMA}
 
