@@ -457,3 +457,36 @@ def loads(text: str | bytes) -> CheckResult:
     except (ValueError, RecursionError) as exc:
         raise ModelError(f"the result file is damaged (not valid JSON: {exc})") from None
     return check_result_from_dict(data)
+
+
+# ---------------------------------------------------------------------------------------
+# the failed-lesson procedure (policy/): the steps the tutor went through and her answers,
+# kept for the report and the support e-mail.
+
+
+@dataclass
+class ProcedureStepRecord:
+    """One step of the procedure as the tutor went through it."""
+
+    step: str  # the step's id in resources/procedure.toml
+    kind: str  # "question" | "info" | "date" | "end"
+    text: str  # what the app said, with the lesson's dates and the organisation's notes filled in
+    answer: str | None = None  # the answer's value ("yes", "practice", "2024-10-29", "next")
+    answer_text: str | None = None  # the answer as the tutor saw it
+    tried: str | None = None  # what this answer means was tried, in the tutor's voice, for support
+    at: str | None = None  # when it was answered, ISO 8601 with time zone offset
+
+
+@dataclass
+class ProcedureRecord:
+    """The organisation's procedure for a lesson the technology stopped, as it was followed."""
+
+    profile: str = ""  # the organisation profile's id
+    lesson_start: str | None = None  # ISO 8601 date or date-time of the lesson
+    started_at: str | None = None  # when the tutor opened the procedure
+    last_allowed_date: str | None = None  # ISO date: the last day a replacement lesson may be on
+    steps: list[ProcedureStepRecord] = field(default_factory=list)
+    # "resolved" | "continued" | "continued_phone" | "rearranged" | "abandoned" | "not_this_procedure"
+    outcome: str | None = None
+    rearranged_to: str | None = None  # ISO date of the agreed replacement lesson
+    finished: bool = False
