@@ -75,6 +75,9 @@ def test_bufferbloat_when_this_computer_cannot_be_looked_at():
     assert a.advice[0].key == "line_busy"
     a = assess_check(check(rtt_increase_ms=150, local=None))
     assert a.advice[0].key == "line_busy"
+    nothing_measured = local(unattributed=(None, None))
+    a = assess_check(check(rtt_increase_ms=150, local=nothing_measured))
+    assert a.advice[0].key == "line_busy" and "others_at_home" not in keys(a)
 
 
 def test_weak_wifi_and_a_busy_processor():
@@ -106,11 +109,12 @@ def test_offline_first_says_check_the_connection_then_the_procedure():
 
 
 def test_platform_unreachable_is_told_apart_from_offline():
-    r = check(platform_reachable=False, reach=[("https://bitpaper.io/", False)])
+    r = check(platform_reachable=False, udp_ok=False, reach=[("https://bitpaper.io/", False)])
     a = assess_check(r)
     assert a.advice[0].key == "platform_unreachable"
     assert a.advice[0].evidence == "The internet answered, but bitpaper.io could not be reached."
     assert "offline" not in keys(a) and "full_check" not in keys(a)
+    assert "udp_blocked" not in keys(a)  # nothing worked, so UDP is not singled out
 
 
 def test_udp_blocked_has_its_own_words():

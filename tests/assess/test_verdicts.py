@@ -121,3 +121,13 @@ def test_cancelled_before_anything_is_unknown():
     r.connectivity = Connectivity.UNKNOWN
     a = assess_check(r)
     assert a.overall == "unknown" and "stopped before" in a.sentence
+
+
+def test_the_assessment_travels_in_the_check_result_json():
+    from connectcheck.model import dumps, loads
+
+    from .fixtures import local, program
+
+    result = check(upload_mbps=0.25, local=local(processes=[program("Steam", "game_launcher", 18.2, 0.3)]))
+    result.assessment = assess_check(result, previous=check())
+    assert loads(dumps(result)) == result

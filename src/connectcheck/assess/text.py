@@ -55,10 +55,6 @@ def join_words(items: Sequence[str], last: str = "and") -> str:
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
-def capitalise(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 _UNIT_SPACE = re.compile(r"(?<=\d) (?=Mbit/s|ms|%|dBm|/ 5)")
 _KEEP = "\x00"  # stands for a space that must not become a line break (between a number and its unit)
 
