@@ -36,7 +36,7 @@ ANY_CATEGORY = "*"
 BROWSER = "browser"
 
 # Facts a rule can test, besides state.<activity>, metric.<metric> (the worst state of that
-# metric over the activities) and value.<metric> (the measured value).
+# metric over the activities, "unknown" counting as worse than "good") and value.<metric>.
 FACTS = (
     "overall", "check.kind", "offline", "platform_unreachable", "udp_blocked",
     "local.available", "local.traffic_mbps", "local.unattributed_mbps", "connection_type",
@@ -242,12 +242,12 @@ def facts(result: CheckResult, verdicts: list[ActivityVerdict], overall: str) ->
         "offline": result.connectivity is Connectivity.OFFLINE,
         "platform_unreachable": s.platform_reachable is False, "udp_blocked": s.udp_ok is False,
     }
+    rank = ("good", "unknown", "degraded", "fail")
     for v in verdicts:
         out[f"state.{v.activity}"] = v.state
         for m in v.metrics:
             out[f"value.{m.metric}"] = m.value
             worst = out.get(f"metric.{m.metric}", "good")
-            rank = ("good", "unknown", "degraded", "fail")
             out[f"metric.{m.metric}"] = max(worst, m.state, key=rank.index)
     local = _usable(result.local)
     out["local.available"] = local is not None
