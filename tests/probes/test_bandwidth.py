@@ -1,5 +1,6 @@
 """Our bandwidth engine against the lab speed server on 127.0.0.1 (and over the emulated link)."""
 
+import http.client
 import socket
 import threading
 import time
@@ -130,10 +131,13 @@ def test_download_sizes_are_what_each_protocol_can_serve_within_what_is_left():
 def test_errors_are_described_in_plain_words():
     assert "HTTP 403" in describe_error(HttpStatusError(403, "Forbidden"))
     assert "busy" in describe_error(HttpStatusError(429, "Too Many Requests"))
-    assert describe_error(TimeoutError(), timeout_s=3) == "the server did not answer within 3 s"
+    assert describe_error(TimeoutError(), timeout_s=3, stage="connect").startswith(
+        "the server did not answer within 3 s")
+    assert "did not answer within 3 s" in describe_error(TimeoutError(), timeout_s=3, stage="http")
     assert "stopped exchanging data for 3 s" in describe_error(StalledError(), timeout_s=3)
-    assert "refused the connection" in describe_error(ConnectionRefusedError())
-    assert "could not be found" in describe_error(socket.gaierror(-2, "Name or service not known"))
+    assert describe_error(ConnectionRefusedError(), stage="connect", port=80) == (
+        "the server refused the connection (nothing is listening on port 80)")
+    assert "in the middle of the test" in describe_error(http.client.IncompleteRead(b"", 10))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -191,10 +195,10 @@ def test_over_tls_with_the_lab_ca(tmp_path):
         assert ok.status is Status.OK, ok.error
         untrusted = measure(server, "download", time_limit_s=1.5)
         assert untrusted.status is Status.ERROR
-        assert untrusted.error == "the server's certificate is not trusted (its issuer is unknown)"
+        assert untrusted.error.startswith("the certificate is not signed by an authority")
         wrong_name = SpeedServer("custom", "librespeed", server.url.replace("127.0.0.1", "localhost"))
         mismatch = measure(wrong_name, "upload", ca_file=tls.ca_file, time_limit_s=1.5)
-        assert mismatch.error == "the certificate is not valid for this name"
+        assert mismatch.error.startswith("the certificate is not valid for this name")
 
 
 # --- failures, caps and cancel ------------------------------------------------------------
@@ -216,10 +220,10 @@ def test_refusals_give_a_clean_error(code, direction):
 
 
 def test_a_refused_connection_gives_a_clean_error():
-    server = SpeedServer("custom", "cloudflare", f"http://127.0.0.1:{free_port()}")
-    result = measure(server, "download")
+    port = free_port()
+    result = measure(SpeedServer("custom", "cloudflare", f"http://127.0.0.1:{port}"), "download")
     assert result.status is Status.ERROR
-    assert result.error == "the server refused the connection (nothing is listening there)"
+    assert result.error == f"the server refused the connection (nothing is listening on port {port})"
 
 
 def test_a_server_that_never_answers_is_left_within_the_time_bound():

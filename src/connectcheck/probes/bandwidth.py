@@ -35,14 +35,11 @@ How a measurement goes (one direction):
 
 from __future__ import annotations
 
-import errno
 import http.client
-import ipaddress
 import math
 import os
 import secrets
 import socket
-import ssl
 import struct
 import sys
 import threading
@@ -54,6 +51,9 @@ from urllib.parse import urlsplit
 from connectcheck import __version__
 from connectcheck.model import BandwidthResult, SpeedServer, Status
 from connectcheck.probes.base import Deadline, ProgressFn, report
+from connectcheck.probes.dns import resolve, seconds_text
+from connectcheck.probes.latency import describe_error as describe_connection_error
+from connectcheck.probes.latency import pick_address, tls_context
 
 WINDOW_S = 0.2
 MIN_RAMP_S = 0.4
@@ -105,17 +105,17 @@ class StalledError(TimeoutError):
     """The server stopped sending (or accepting) data for too long."""
 
 
-_CERT_WORDS = {
-    10: "the server's certificate has expired",
-    18: "the server's certificate is not trusted (it signed itself)",
-    19: "the server's certificate is not trusted (its issuer is unknown)",
-    20: "the server's certificate is not trusted (its issuer is unknown)",
-    62: "the certificate is not valid for this name",
-}
+class LookupFailed(OSError):
+    """The server's name could not be resolved (the message says why, in plain words)."""
 
 
-def describe_error(exc: BaseException, *, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
-    """A plain-words sentence for a network error, for the tutor and for support staff."""
+def describe_error(exc: BaseException, *, timeout_s: float = CONNECT_TIMEOUT_S, stage: str = "http",
+                   port: int | None = None) -> str:
+    """A plain-words sentence for what went wrong, for the tutor and for support staff.
+
+    HTTP answers and broken transfers are described here; connection-level errors as the
+    latency probes describe them (``stage``: "connect", "tls" or "http").
+    """
     if isinstance(exc, HttpStatusError):
         if exc.status == 403:
             return "the server refused the test (HTTP 403 Forbidden)"
@@ -123,23 +123,12 @@ def describe_error(exc: BaseException, *, timeout_s: float = CONNECT_TIMEOUT_S) 
             return "the server is busy and asked us to come back later (HTTP 429 Too Many Requests)"
         return f"the server answered with an error (HTTP {exc.status} {exc.reason})".replace(" )", ")")
     if isinstance(exc, StalledError):
-        return f"the server stopped exchanging data for {timeout_s:g} s"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        words = _CERT_WORDS.get(exc.verify_code or 0)
-        return words or f"the server's certificate could not be checked ({exc.verify_message})"
-    if isinstance(exc, ssl.SSLError):
-        return "the secure connection (TLS) to the server failed"
-    if isinstance(exc, socket.gaierror):
-        return "the server's name could not be found (DNS)"
-    if isinstance(exc, TimeoutError):
-        return f"the server did not answer within {timeout_s:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "the server refused the connection (nothing is listening there)"
-    if isinstance(exc, (ConnectionError, http.client.HTTPException)):
+        return f"the server stopped exchanging data for {seconds_text(timeout_s)}"
+    if isinstance(exc, LookupFailed):
+        return str(exc)
+    if isinstance(exc, http.client.HTTPException) and stage == "http":
         return "the server closed the connection in the middle of the test"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-        return "there is no route to the server (the network is unreachable)"
-    return f"the test failed: {exc}"
+    return describe_connection_error(exc, stage=stage, timeout_s=timeout_s, port=port)
 
 
 # ---------------------------------------------------------------------------------------
@@ -207,53 +196,24 @@ class Target:
     tls: bool
     sockaddr: tuple
     family: int
-    context: ssl.SSLContext | None
+    ca_file: str | None
 
 
 def resolve_target(url: str, deadline: Deadline, ca_file: str | None = None) -> Target:
     """Resolve the host of ``url`` within :data:`DNS_TIMEOUT_S` and the deadline.
 
-    A resolver that never answers cannot hang the caller: the lookup runs in a helper thread
-    that is left behind when time is up (raises ``TimeoutError``).  An IP address is used as is.
+    A resolver that never answers cannot hang the caller (see :mod:`dns`); raises
+    :class:`LookupFailed` with the reason.
     """
     parts = urlsplit(url)
     tls = parts.scheme == "https"
     host = parts.hostname or ""
     port = parts.port or (443 if tls else 80)
-    context = make_tls_context(ca_file) if tls else None
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        infos = _getaddrinfo_bounded(host, port, min(DNS_TIMEOUT_S, deadline.remaining()))
-    else:
-        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-        infos = [(family, socket.SOCK_STREAM, 0, "", (host, port))]
-    family, _, _, _, sockaddr = infos[0]
-    return Target(host, port, tls, sockaddr, family, context)
-
-
-def make_tls_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying TLS context (system roots, or ``ca_file`` alone when given)."""
-    return ssl.create_default_context(cafile=ca_file)
-
-
-def _getaddrinfo_bounded(host: str, port: int, timeout_s: float) -> list:
-    box: dict[str, object] = {}
-
-    def lookup() -> None:
-        try:
-            box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            box["error"] = exc
-
-    worker = threading.Thread(target=lookup, name=f"dns-{host}", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    if "infos" not in box:
-        raise TimeoutError(f"looking up {host} took longer than {timeout_s:g} s")
-    return box["infos"]  # type: ignore[return-value]
+    found, infos = resolve(host, port, deadline.sub(DNS_TIMEOUT_S))
+    if not infos:
+        raise LookupFailed(f"the server's name {host} could not be looked up: {found.error}")
+    family, sockaddr = pick_address(infos)
+    return Target(host, port, tls, sockaddr, family, ca_file)
 
 
 class Connection(http.client.HTTPConnection):
@@ -270,6 +230,7 @@ class Connection(http.client.HTTPConnection):
         self.target = target
         self.on_socket = on_socket
         self.connect_s: float | None = None
+        self.stage = "connect"  # then "tls", then "http": where an error happened
 
     def connect(self) -> None:
         raw = socket.socket(self.target.family, socket.SOCK_STREAM)
@@ -281,13 +242,19 @@ class Connection(http.client.HTTPConnection):
             self.connect_s = time.monotonic() - started
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock = raw
-            if self.target.context is not None:
-                sock = self.target.context.wrap_socket(raw, server_hostname=self.target.host)
+            if self.target.tls:
+                self.stage = "tls"
+                sock = tls_context(self.target.ca_file).wrap_socket(raw, server_hostname=self.target.host)
                 self._announce(sock)
         except BaseException:
             raw.close()
             raise
+        self.stage = "http"
         self.sock = sock
+
+    def describe(self, exc: BaseException, timeout_s: float) -> str:
+        """:func:`describe_error` for an error on this connection."""
+        return describe_error(exc, timeout_s=timeout_s, stage=self.stage, port=self.target.port)
 
     def _announce(self, sock: socket.socket) -> None:
         if self.on_socket is not None:
@@ -438,8 +405,10 @@ class _Stream:
         self.job = job
         self.moved = 0  # body bytes received (download) or handed to the socket (upload)
         self.error: Exception | None = None
+        self.error_words: str | None = None  # the error in plain words
         self.connect_s: float | None = None
         self.finished = False
+        self._conn: Connection | None = None
         self._sock: socket.socket | None = None
         self._acked_closed = 0  # acknowledged bytes of connections already closed
         self._acked_base: int | None = None
@@ -488,14 +457,20 @@ class _Stream:
                     conn = self._close(conn)
         except Exception as exc:
             if not self.job.stopping.is_set():
-                self.error = exc
+                self.error, self.error_words = exc, self._describe(exc)
         finally:
             self._close(conn)
             self.finished = True
 
+    def _describe(self, exc: Exception) -> str:
+        conn = self._conn
+        if conn is None:
+            return describe_error(exc, stage="connect")
+        return conn.describe(exc, STALL_TIMEOUT_S if conn.stage == "http" else conn.timeout)
+
     def _connect(self) -> Connection:
         timeout = max(0.05, min(CONNECT_TIMEOUT_S, self.job.deadline.remaining()))
-        conn = Connection(self.job.target, timeout, self._on_socket)
+        conn = self._conn = Connection(self.job.target, timeout, self._on_socket)
         conn.connect()
         self.connect_s = conn.connect_s
         assert conn.sock is not None
@@ -705,17 +680,18 @@ def measure_bandwidth(server: SpeedServer, direction: str, *, streams: int, time
     report(progress, direction, 0.0, f"{direction}: connecting to {server.host or server.url}")
     try:
         target = resolve_target(server.url, deadline, ca_file)
-    except (OSError, ValueError, ssl.SSLError) as exc:
-        return _finish(result, None, "server error", deadline, exc)
+    except LookupFailed as exc:
+        reason = "cancelled" if deadline.cancelled else "server error"
+        return _finish(result, None, reason, deadline, str(exc))
     job = _Job(server, direction, target, _Budget(data_limit_bytes), deadline)
     controller = _Controller(job, streams, progress, time_limit_s)
     reason = controller.run()
     failed = controller.failed()
-    return _finish(result, controller, reason, deadline, failed[0].error if failed else None)
+    return _finish(result, controller, reason, deadline, failed[0].error_words if failed else None)
 
 
 def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadline: Deadline,
-            error: BaseException | None) -> BandwidthResult:
+            words: str | None) -> BandwidthResult:
     """Fill the result from what the controller saw, with status and words for the user."""
     result.stop_reason = reason
     result.duration_s = round(deadline.elapsed(), 3)
@@ -728,7 +704,6 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
         if estimate is not None:
             result.rate_mbps = round(estimate.bits_per_s / 1e6, 3)
             result.ramp_up_s = round(ctl.times[estimate.start], 3)
-    words = describe_error(error, timeout_s=STALL_TIMEOUT_S) if error is not None else None
     if ctl is not None and ctl.refused():
         result.rate_mbps = result.ramp_up_s = None  # what it let through does not count
     if reason == "cancelled":
