@@ -23,6 +23,7 @@ import base64
 import hashlib
 import json
 import socket
+import socketserver
 import ssl
 import subprocess
 import sys
@@ -161,6 +162,11 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     tls: ssl.SSLContext | None = None
     connections = 0
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse lookup of the address (no DNS in a lab namespace)."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
 
     def get_request(self) -> tuple[socket.socket, tuple]:
         sock, address = self.socket.accept()

@@ -7,6 +7,7 @@ counts as lost).  The ``lab`` tests measure an emulated link and compare with it
 import functools
 import socket
 import statistics
+import sys
 import threading
 import time
 
@@ -360,7 +361,7 @@ def test_stun_over_an_emulated_link_measures_what_was_configured():
     require_lab(loss=True, delay=True)
     spec = LinkSpec(rtt_ms=40, jitter_ms=10, loss_pct=3, seed=7)
     with NetLab(spec) as lab:
-        lab.spawn([*python_module("tests.lab.stun_server"), "--host", lab.server_ip, "--port", "3478"])
+        lab.spawn([sys.executable, "-m", "tests.lab.stun_server", "--host", lab.server_ip, "--port", "3478"])
         lab.wait_port(3478, "udp")
         [result] = measure_latency([stun_target(f"{lab.server_ip}:3478")], count=400,
                                    interval_s=0.015, timeout_s=1.0, time_limit_s=15.0,
@@ -372,8 +373,3 @@ def test_stun_over_an_emulated_link_measures_what_was_configured():
     sd_pct = 100 * (0.03 * 0.97 / 400) ** 0.5
     assert abs(result.loss_pct - 3.0) <= 3 * sd_pct, result.loss_pct
 
-
-def python_module(name):
-    import sys
-
-    return [sys.executable, "-m", name]

@@ -171,8 +171,10 @@ def test_no_udp_blocked_claim_when_nothing_works_over_tcp_either(pki):
     assert media.note is None
 
 
-def test_an_address_of_another_kind_is_refused_plainly(pki):
-    [result] = check(["ftp://files.example.org/"], pki)
+@pytest.mark.parametrize("url", ["ftp://files.example.org/", "https://board.example.org:port/",
+                                 "stun:[2001:db8::1", "stun:turn.example.org:99999", "https:///nohost"])
+def test_an_address_of_another_kind_is_refused_plainly(pki, url):
+    [result] = check([url], pki)
     assert result.status is Status.ERROR and not result.reachable and result.steps == []
     assert "cannot check this kind of address" in result.error
 

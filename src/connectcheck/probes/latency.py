@@ -47,6 +47,7 @@ DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 USER_AGENT = f"connectcheck/{__version__}"
 
 SockAddr = tuple[Any, ...]  # a socket address as getaddrinfo gives it
+Outcome = tuple[Hashable, float | None]  # a probe's key and when its answer came (None: failed)
 
 _POLL_S = 0.2  # longest wait without looking at the cancel event or the stop request
 # Rough bytes on the wire per probe, headers included (IPv4 figures; IPv6 adds 20 a packet).
@@ -373,7 +374,7 @@ class _Prober:
     timeout_s: float = 0.0  # how long one probe may take (for error texts)
 
     def __init__(self) -> None:
-        self._failed: list[tuple[Hashable, float | None]] = []
+        self._ready: list[Outcome] = []  # outcomes known before any waiting (refusals, …)
 
     def readers(self) -> list[socket.socket]:
         return []
@@ -384,8 +385,7 @@ class _Prober:
     def send(self) -> tuple[Hashable, float] | None:
         raise NotImplementedError
 
-    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
-            tuple[Hashable, float | None]]:
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[Outcome]:
         raise NotImplementedError
 
     def forget(self, key: Hashable) -> None:
@@ -396,11 +396,11 @@ class _Prober:
 
     def _fail(self, key: Hashable, exc: BaseException, stage: str, port: int | None = None) -> None:
         self.error = describe_error(exc, stage=stage, timeout_s=self.timeout_s, port=port)
-        self._failed.append((key, None))
+        self._ready.append((key, None))
 
-    def _take_failed(self) -> list[tuple[Hashable, float | None]]:
-        failed, self._failed = self._failed, []
-        return failed
+    def _take_ready(self) -> list[Outcome]:
+        ready, self._ready = self._ready, []
+        return ready
 
 
 class _DatagramProber(_Prober):
@@ -442,10 +442,11 @@ class _DatagramProber(_Prober):
         self.bytes_used += len(packet) + self._headers
         return key, sent_at
 
-    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
-            tuple[Hashable, float | None]]:
-        done = self._take_failed()
-        while self._sock in readable:
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[Outcome]:
+        done = self._take_ready()
+        if self._sock not in readable:
+            return done
+        while True:
             try:
                 data = self._sock.recv(2048)
             except BlockingIOError:
@@ -531,7 +532,7 @@ class _TcpConnectProber(_Prober):
         err = sock.connect_ex(self._target)
         self.bytes_used += _TCP_HANDSHAKE_BYTES
         if err == 0:  # connected at once (can happen on loopback)
-            self._failed.append((sock, time.perf_counter()))
+            self._ready.append((sock, time.perf_counter()))
             sock.close()
         elif err in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
             self._pending.add(sock)
@@ -540,10 +541,9 @@ class _TcpConnectProber(_Prober):
             self._fail(sock, OSError(err, os.strerror(err)), "connect", self._target[1])
         return sock, sent_at
 
-    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
-            tuple[Hashable, float | None]]:
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[Outcome]:
         answered_at = time.perf_counter()
-        done = self._take_failed()
+        done = self._take_ready()
         for sock in writable:
             if sock not in self._pending:
                 continue
@@ -552,7 +552,7 @@ class _TcpConnectProber(_Prober):
             sock.close()
             if err:
                 self._fail(sock, OSError(err, os.strerror(err)), "connect", self._target[1])
-                done.extend(self._take_failed())
+                done.extend(self._take_ready())
             else:
                 done.append((sock, answered_at))
         return done
@@ -614,7 +614,7 @@ class _HttpProber(_Prober):
             return None
         except _OpenFailed as exc:
             self.error = str(exc)
-            self._failed.append((key, None))
+            self._ready.append((key, None))
             return key, time.perf_counter()
         except OSError as exc:
             self._drop()
@@ -659,9 +659,8 @@ class _HttpProber(_Prober):
             self._drop()
         return False
 
-    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[
-            tuple[Hashable, float | None]]:
-        done = self._take_failed()
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[Outcome]:
+        done = self._take_ready()
         conn = self._conn
         if conn is None or self._busy is None:
             return done
@@ -685,7 +684,7 @@ class _HttpProber(_Prober):
             key, self._busy = self._busy, None
             self._drop()
             self._fail(key, exc, "http")
-            return done + self._take_failed()
+            return done + self._take_ready()
         done.append((self._busy, self._first_byte_at))
         self._busy = None
         if head.headers.get("connection", "").lower() == "close":
@@ -723,8 +722,8 @@ class _SampleLoop:
     """Sends probes on a fixed schedule and waits for answers, all in one thread.
 
     Runs until ``count`` probes are sent and settled (``count=None``: until :meth:`finish`),
-    or until the deadline ends or is cancelled.  Probes still unsettled at the end are left
-    out of the samples: they were neither answered nor lost.
+    or until the deadline ends or is cancelled.  Probes still awaited at the end are left out
+    of the samples: they were neither answered nor lost yet.
     """
 
     def __init__(self, prober: _Prober, *, interval_s: float, timeout_s: float, count: int | None,
@@ -739,7 +738,7 @@ class _SampleLoop:
         self._lock = threading.Lock()
         self._sending = count is None or count > 0
         self._grace_end: float | None = None
-        self.cut_short = False  # the deadline ended it before every probe was sent and settled
+        self.cut_short = False  # the deadline ended it before every probe was sent
 
     @property
     def sent(self) -> int:
@@ -776,7 +775,7 @@ class _SampleLoop:
                 for key, answered_at in self.prober.collect(readable, writable):
                     self._settle(key, answered_at)
                 self._expire(time.perf_counter())
-            self.cut_short = self._sending or bool(self._outstanding)
+            self.cut_short = self._sending
         finally:
             self.prober.close()
             with self._lock:

@@ -133,24 +133,19 @@ class _EndpointCheck:
 
     def _check(self) -> None:
         url = self.result.url
-        if url.startswith("stun:"):
-            host, port = split_host_port(url.removeprefix("stun:"), DEFAULT_STUN_PORT)
+        scheme, host, port = _parse_endpoint(url)
+        if scheme == "stun":
             self._check_stun(host, port)
             return
-        parts = urlsplit(url)
-        if parts.scheme not in _WEB_SCHEMES or not parts.hostname:
-            raise _Failed("connectcheck cannot check this kind of address "
-                          "(use https://, wss://, http://, ws:// or stun:host:port)")
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
-        family, address = self._resolve(parts.hostname, port)
+        family, address = self._resolve(host, port)
         sock = self._step("tcp", lambda d: (connect_tcp(family, address, d),
                                             f"connected to {address[0]} port {port}"),
                           lambda e, t: describe_error(e, stage="connect", timeout_s=t, port=port))
         try:
-            if parts.scheme in ("https", "wss"):
-                sock = self._step("tls", lambda d: _tls(sock, parts.hostname or "", d, self._ca_file),
+            if scheme in ("https", "wss"):
+                sock = self._step("tls", lambda d: _tls(sock, host, d, self._ca_file),
                                   lambda e, t: describe_error(e, stage="tls", timeout_s=t))
-            if parts.scheme in ("ws", "wss"):
+            if scheme in ("ws", "wss"):
                 self._step("websocket", lambda d: self._websocket(sock, url, d), self._explain_http)
             else:
                 self._step("http", lambda d: self._http(sock, url, d), self._explain_http)
@@ -221,6 +216,20 @@ class _EndpointCheck:
         return ReachabilityResult(self.result.url, False, Status.TIMEOUT,
                                   "the check did not finish in time", list(self.result.steps),
                                   self.result.http_status)
+
+
+def _parse_endpoint(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of an endpoint address; raises _Failed for other addresses."""
+    try:
+        if url.startswith("stun:"):
+            return ("stun", *split_host_port(url.removeprefix("stun:"), DEFAULT_STUN_PORT))
+        parts = urlsplit(url)
+        if parts.scheme in _WEB_SCHEMES and parts.hostname:
+            return parts.scheme, parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError:  # a port that is not a number, a bracket left open…
+        pass
+    raise _Failed("connectcheck cannot check this kind of address "
+                  "(use https://, wss://, http://, ws:// or stun:host:port)")
 
 
 def _ms_since(start: float) -> float:
