@@ -232,6 +232,7 @@ class WifiInfo:
     signal_pct: float | None = None
     link_rate_mbps: float | None = None
     frequency_mhz: float | None = None
+    connected: bool | None = None  # joined to a network (False: Wi-Fi on but not connected; None: unknown)
 
 
 @dataclass
@@ -260,6 +261,8 @@ class LocalFindings:
     processes: list[ProcessUsage] = field(default_factory=list)  # top network users, busiest first
     unattributed_down_mbps: float | None = None  # traffic no program could be named for (UDP, others)
     unattributed_up_mbps: float | None = None
+    # programs holding UDP or other flows with no byte counts (calls, QUIC): what the unattributed may be
+    unattributed_programs: list[str] = field(default_factory=list)
     hungry_apps: list[ProcessUsage] = field(default_factory=list)  # catalogue apps running, rates or not
     browsers: list[BrowserUsage] = field(default_factory=list)
     wifi: WifiInfo | None = None

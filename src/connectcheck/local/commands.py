@@ -1,0 +1,89 @@
+"""Running the operating system's own tools (nmcli, nettop, netsh, …) safely.
+
+Always an argv list (never a shell, so nothing in a name or an SSID can be run as a command),
+always a timeout, and a missing program is an ordinary answer ("not available"), not a crash.
+The cancel event is watched while the command runs, so a cancelled check stops within a
+fraction of a second even when a tool hangs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+POLL_S = 0.1  # how often a running command looks at the cancel event
+# Tools print their numbers and labels in English under the C locale where they honour it;
+# Windows' netsh ignores it, so its parser reads several languages.
+PLAIN_LOCALE = {"LC_ALL": "C", "LANG": "C"}
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command printed, or why it could not run (``error`` in plain words)."""
+
+    argv: tuple[str, ...]
+    stdout: str = ""
+    stderr: str = ""
+    returncode: int | None = None
+    error: str | None = None  # None when the command ran to its end (whatever its exit code)
+    available: bool = True  # False when the program is not on this computer
+
+    @property
+    def ok(self) -> bool:
+        """It ran and exited with 0."""
+        return self.error is None and self.returncode == 0
+
+
+# Anything that runs a command: run_command, or a replay of recorded outputs in tests.
+Runner = Callable[..., CommandResult]
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    timeout_s: float = 3.0,
+    cancel: threading.Event | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CommandResult:
+    """Run ``argv`` (no shell) for at most ``timeout_s`` seconds and return what it printed.
+
+    ``env`` is added to this process's environment (e.g. :data:`PLAIN_LOCALE`).
+    """
+    args = tuple(argv)
+    full_env = {**os.environ, **env} if env else None
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            text=True,
+            errors="replace",
+        )
+    except FileNotFoundError:
+        return CommandResult(args, error=f"{args[0]} is not available on this computer", available=False)
+    except OSError as exc:
+        return CommandResult(args, error=f"{args[0]} could not be started ({exc.strerror or exc})")
+    end = time.monotonic() + timeout_s
+    while True:
+        try:
+            out, err = proc.communicate(timeout=max(0.0, min(POLL_S, end - time.monotonic())))
+            return CommandResult(args, out, err, proc.returncode)
+        except subprocess.TimeoutExpired:
+            stop = None
+            if cancel is not None and cancel.is_set():
+                stop = f"{args[0]} was stopped because the check was cancelled"
+            elif time.monotonic() >= end:
+                stop = f"{args[0]} did not answer within {timeout_s:g} s"
+            if stop:
+                proc.kill()
+                try:  # a grandchild may still hold the pipes open: do not wait for it
+                    out, err = proc.communicate(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    out, err = "", ""
+                return CommandResult(args, out or "", err or "", proc.returncode, error=stop)

@@ -1,0 +1,125 @@
+"""macOS: per-program bytes from ``nettop`` (TCP and UDP alike), the rest from psutil and the
+system's own tools (``route``, ``pmset``, ``system_profiler``).
+
+``nettop -P -L 1 -x -J bytes_in,bytes_out`` prints one CSV line per program, ``name.pid`` and
+its byte counts since it started; two of them some seconds apart give the rates.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from connectcheck.local import wifi as wifi_readers
+from connectcheck.local.base import Flow, LocalBackend, TrafficMeter
+from connectcheck.local.commands import PLAIN_LOCALE, Runner
+from connectcheck.model import WifiInfo
+
+NETTOP_TIMEOUT_S = 5.0
+
+
+class NettopError(RuntimeError):
+    """nettop could not be run or its output read."""
+
+
+@dataclass(frozen=True)
+class NettopRow:
+    name: str
+    pid: int
+    bytes_in: int
+    bytes_out: int
+
+
+def parse_nettop(text: str) -> list[NettopRow]:
+    """The per-process lines of ``nettop -P -x -J bytes_in,bytes_out`` output.
+
+    A line is ``name.pid,bytes_in,bytes_out,``; names may hold dots, spaces and commas, so the
+    numbers are taken from the right. Header lines and anything else are skipped.
+    """
+    rows = []
+    for line in text.splitlines():
+        parts = line.rstrip().rstrip(",").rsplit(",", 2)
+        if len(parts) != 3:
+            continue
+        who, bytes_in, bytes_out = parts
+        name, dot, pid = who.rpartition(".")
+        if not dot or not name or not pid.isdigit() or not bytes_in.isdigit() or not bytes_out.isdigit():
+            continue
+        rows.append(NettopRow(name, int(pid), int(bytes_in), int(bytes_out)))
+    return rows
+
+
+class NettopMeter(TrafficMeter):
+    """Per-program bytes from two nettop readings (cumulative counts, so no step is needed)."""
+
+    def __init__(self, run: Runner, loopback: bool = False) -> None:
+        self.run = run
+        self.argv = ["nettop", "-P", "-L", "1", "-x", "-J", "bytes_in,bytes_out"]
+        if not loopback:
+            self.argv += ["-t", "external"]
+        self._last: dict[int, NettopRow] | None = None
+
+    def read(self) -> dict[int, Flow]:
+        result = self.run(self.argv, timeout_s=NETTOP_TIMEOUT_S, env=PLAIN_LOCALE)
+        if not result.ok:
+            raise NettopError(result.error or f"nettop failed: {result.stderr.strip()[:200]}")
+        rows = {r.pid: r for r in parse_nettop(result.stdout)}
+        last, self._last = self._last, rows
+        if last is None:
+            return {}
+        flows = {}
+        for pid, row in rows.items():
+            before = last.get(pid)
+            if before is not None and before.name != row.name:
+                before = None  # the pid was reused
+            down = row.bytes_in - (before.bytes_in if before else 0)
+            up = row.bytes_out - (before.bytes_out if before else 0)
+            if down > 0 or up > 0:
+                flows[pid] = Flow(max(0, down), max(0, up), 0, row.name)
+        return flows
+
+
+def parse_route_get(text: str) -> str | None:
+    """The ``interface:`` line of ``route -n get default``."""
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "interface" and value.strip():
+            return value.strip()
+    return None
+
+
+def parse_pmset(text: str) -> bool | None:
+    """Low Power Mode from ``pmset -g`` (None when this Mac does not say)."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("lowpowermode", "powermode") and parts[1].isdigit():
+            return parts[1] != "0"
+    return None
+
+
+class MacBackend(LocalBackend):
+    """macOS: nettop for per-program traffic."""
+
+    os_name = "macos"
+    method = "nettop"
+    rate_source = "measured"
+    notes = ()
+
+    def traffic_meter(self) -> TrafficMeter:
+        return NettopMeter(self.run, loopback=self.scope.loopback)
+
+    def default_interfaces(self, cancel: threading.Event | None = None) -> list[str]:
+        names = []
+        for argv in (["route", "-n", "get", "default"], ["route", "-n", "get", "-inet6", "default"]):
+            result = self.run(argv, timeout_s=2.0, cancel=cancel, env=PLAIN_LOCALE)
+            name = parse_route_get(result.stdout) if result.ok else None
+            if name and name not in names:
+                names.append(name)
+        return names
+
+    def wifi(self, cancel: threading.Event | None = None) -> WifiInfo | None:
+        return wifi_readers.read_macos(self.run, cancel)
+
+    def power_saver(self, cancel: threading.Event | None = None) -> bool | None:
+        result = self.run(["pmset", "-g"], timeout_s=2.0, cancel=cancel, env=PLAIN_LOCALE)
+        return parse_pmset(result.stdout) if result.ok else None

@@ -1,0 +1,125 @@
+"""Windows: no per-program byte counts without admin rights, so an estimate.
+
+Which programs hold internet connections comes from ``psutil.net_connections()`` (no admin
+needed); how busy each is comes from its I/O counters (``io_counters()``: reads, writes and
+"other" operations, where Windows counts socket traffic). The network card's totals are shared
+out among those programs in proportion to that activity, never more than a program's own I/O.
+The result is an activity hint, marked "estimate" everywhere it is shown; the catalogue still
+names a running Steam, OneDrive or torrent client outright.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import psutil
+
+from connectcheck.local import wifi as wifi_readers
+from connectcheck.local.base import Flow, LocalBackend, NicCounters, TrafficMeter, is_local_address
+from connectcheck.local.interfaces import counter_delta, payload_bytes
+from connectcheck.model import WifiInfo
+
+POWER_SAVER_SCHEME = "a1841308-3541-4fab-bc81-f71556f20b4a"  # Windows' built-in "Power saver" plan
+
+
+def parse_route_print(text: str) -> list[str]:
+    """The interface addresses of the default routes in ``route print -4 0.0.0.0``, best metric first."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[0] == "0.0.0.0" and parts[1] == "0.0.0.0" and parts[4].isdigit():
+            found.append((int(parts[4]), parts[3]))
+    return [address for _, address in sorted(found)]
+
+
+def parse_powercfg(text: str) -> bool | None:
+    """Whether the active power plan is Windows' Power saver (by its fixed id, any language)."""
+    m = re.search(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", text)
+    return None if m is None else m.group().lower() == POWER_SAVER_SCHEME
+
+
+def _activity(pid: int) -> int | None:
+    """All the bytes a process read, wrote or otherwise moved since it started (None: unknown)."""
+    try:
+        io = psutil.Process(pid).io_counters()
+    except (psutil.Error, OSError, AttributeError):
+        return None
+    return io.read_bytes + io.write_bytes + getattr(io, "other_bytes", 0)
+
+
+class EstimateMeter(TrafficMeter):
+    """Shares the network cards' totals among the programs holding connections."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+        self._activity: dict[int, int] = {}
+        self._nics: NicCounters | None = None
+
+    def _nic_total(self) -> NicCounters:
+        counters = self.backend.nic_counters()
+        chosen = self.backend.scope.uplinks
+        total = [0, 0, 0, 0]
+        for name, c in counters.items():
+            if (name in chosen) if chosen is not None else self.backend.interface_kind(name) != "loopback":
+                for i, v in enumerate((c.bytes_recv, c.bytes_sent, c.packets_recv, c.packets_sent)):
+                    total[i] += v
+        return NicCounters(*total)
+
+    def _holders(self) -> dict[int, int]:
+        """pid → connections it holds to other computers."""
+        held: dict[int, int] = {}
+        for c in psutil.net_connections(kind="inet"):
+            if not c.pid or not c.raddr or (is_local_address(c.raddr.ip) and not self.backend.scope.loopback):
+                continue
+            held[c.pid] = held.get(c.pid, 0) + 1
+        return held
+
+    def read(self) -> dict[int, Flow]:
+        held = self._holders()
+        nics = self._nic_total()
+        activity = {pid: a for pid in held if (a := _activity(pid)) is not None}
+        before, self._activity = self._activity, activity
+        last_nics, self._nics = self._nics, nics
+        if last_nics is None:
+            return {}
+        down_total, up_total = payload_bytes(counter_delta(last_nics, nics))
+        moved = {pid: max(0, a - before[pid]) if pid in before else 0 for pid, a in activity.items()}
+        weight = sum(moved.values())
+        flows = {}
+        for pid, connections in held.items():
+            share = moved.get(pid, 0) / weight if weight else 0.0
+            mine = moved.get(pid, 0)
+            flows[pid] = Flow(
+                int(min(mine, down_total * share)), int(min(mine, up_total * share)), connections
+            )
+        return flows
+
+
+class WindowsBackend(LocalBackend):
+    """Windows: connections and I/O activity as an estimate; netsh, route and powercfg."""
+
+    os_name = "windows"
+    method = "estimate"
+    rate_source = "estimate"
+    notes = (
+        "Windows does not count each program's traffic without administrator rights: the rates per "
+        "program are estimates from their activity, shared out from the network card's totals.",
+    )
+
+    def traffic_meter(self) -> TrafficMeter:
+        return EstimateMeter(self)
+
+    def default_interfaces(self, cancel: threading.Event | None = None) -> list[str]:
+        result = self.run(["route", "print", "-4", "0.0.0.0"], timeout_s=3.0, cancel=cancel)
+        if not result.ok:
+            return []
+        by_address = {a.address: name for name, addrs in psutil.net_if_addrs().items() for a in addrs}
+        return [by_address[a] for a in parse_route_print(result.stdout) if a in by_address]
+
+    def wifi(self, cancel: threading.Event | None = None) -> WifiInfo | None:
+        return wifi_readers.read_windows(self.run, cancel)
+
+    def power_saver(self, cancel: threading.Event | None = None) -> bool | None:
+        result = self.run(["powercfg", "/getactivescheme"], timeout_s=3.0, cancel=cancel)
+        return parse_powercfg(result.stdout) if result.ok else None
