@@ -580,13 +580,15 @@ def process_cpu_s(pid: int) -> float:
 PROBE = struct.Struct("!Id")
 
 
-def udp_echo(port: int, host: str = "0.0.0.0") -> None:
-    """Echo every UDP datagram back to its sender, forever."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, port))
-        while True:
+def udp_echo(sock: socket.socket, stop: threading.Event | None = None) -> None:
+    """Echo every datagram arriving on the bound UDP ``sock`` back to its sender, until ``stop``."""
+    sock.settimeout(0.2)
+    while not (stop and stop.is_set()):
+        try:
             data, addr = sock.recvfrom(65535)
             sock.sendto(data, addr)
+        except TimeoutError:
+            continue
 
 
 def udp_rtt_series(host: str, port: int, count: int, interval_s: float = 0.02, timeout_s: float = 1.0,
@@ -633,7 +635,9 @@ def main(argv: list[str] | None = None) -> None:
     echo.add_argument("--port", type=int, required=True)
     echo.add_argument("--host", default="0.0.0.0")
     args = parser.parse_args(argv)
-    udp_echo(args.port, args.host)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((args.host, args.port))
+        udp_echo(sock)
 
 
 if __name__ == "__main__":

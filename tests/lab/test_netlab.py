@@ -1,0 +1,340 @@
+"""Self-tests of the network lab: it gives the rate, delay, jitter, loss and queue it is
+configured for, changes them live, and leaves nothing behind.
+
+The first part (the arithmetic, the relay's scheduling, the reference transfer and the UDP echo
+over 127.0.0.1) runs anywhere; the tests marked ``lab`` need root and skip with the reason
+otherwise.
+"""
+
+import fcntl
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from tests.lab import netlab
+from tests.lab.delay_relay import PROTO_TCP, Relay, flow_key, one_way_delay_ms
+from tests.lab.netlab import LinkSpec, NetLab, require_lab, tbf_params, udp_echo, udp_rtt_series
+from tests.lab.tcp_reference import BulkLoad, make_server, run_transfer
+
+ECHO_PORT = 9000
+TCP_PORT = 5201
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs anywhere
+
+
+def test_goodput_ceiling_is_rate_times_payload_share_of_a_full_frame():
+    spec = LinkSpec(down_mbit=20, up_mbit=5)
+    assert spec.goodput_ceiling_mbps("download") == pytest.approx(20 * 1448 / 1514)
+    assert spec.goodput_ceiling_mbps("upload") == pytest.approx(5 * 0.9564, rel=1e-3)
+    assert LinkSpec().goodput_ceiling_mbps("download") is None
+
+
+def test_per_direction_loss_combines_to_the_pair_loss():
+    spec = LinkSpec(loss_pct=3.0)
+    p = spec.per_direction_loss()
+    assert 1 - (1 - p) ** 2 == pytest.approx(0.03)
+
+
+def test_expected_rtt_is_the_configured_rtt_unless_jitter_is_wider():
+    assert LinkSpec(rtt_ms=100, jitter_ms=10).expected_rtt_ms() == pytest.approx(100)
+    assert LinkSpec(rtt_ms=40, jitter_ms=20).expected_rtt_ms() == pytest.approx(20 * 15 / 7)
+    assert LinkSpec(rtt_ms=0, jitter_ms=0).expected_rtt_ms() == 0
+
+
+def test_relay_delay_distribution_gives_the_configured_jitter_and_mean():
+    rng = random.Random(1)
+    spec = LinkSpec(rtt_ms=40, jitter_ms=20)
+    base, spread = one_way_delay_ms(spec.rtt_ms, spec.jitter_ms)
+    rtts = [2 * base + spread * (rng.random() + rng.random()) for _ in range(40000)]
+    diffs = [abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)]
+    assert statistics.fmean(diffs) == pytest.approx(spec.expected_jitter_ms(), rel=0.02)
+    assert statistics.fmean(rtts) == pytest.approx(spec.expected_rtt_ms(), rel=0.01)
+    assert statistics.median(rtts) == pytest.approx(spec.expected_rtt_ms(), rel=0.01)
+
+
+@pytest.mark.parametrize("rate", [1, 5, 20, 50, 100])
+def test_tbf_bucket_holds_two_frames_and_queue_is_queue_ms_of_the_rate(rate):
+    burst, limit = tbf_params(rate, 100)
+    assert burst >= 2 * 1514
+    assert limit == pytest.approx(rate * 1e6 / 8 * 0.1, rel=0.01)
+
+
+def test_link_spec_rejects_nonsense():
+    for bad in ({"down_mbit": 0}, {"loss_pct": 100}, {"rtt_ms": -1}, {"queue_ms": 0}):
+        with pytest.raises(ValueError):
+            LinkSpec(**bad)
+
+
+def _ip_tcp(src_port: int, seq: int) -> bytes:
+    header = bytes([0x45, 0, 0, 44, 0, 0, 0, 0, 64, PROTO_TCP, 0, 0, 10, 77, 1, 1, 10, 77, 2, 2])
+    return header + src_port.to_bytes(2, "big") + (80).to_bytes(2, "big") + seq.to_bytes(4, "big") + bytes(16)
+
+
+def _ip_udp(seq: int) -> bytes:
+    header = bytes([0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0, 10, 77, 1, 1, 10, 77, 2, 2])
+    return header + bytes(8) + seq.to_bytes(4, "big")
+
+
+def _run_relay(packets, spread_ms):
+    """Push ``packets`` through the relay's scheduler over a datagram socketpair; return them
+    in the order the relay writes them back."""
+    ours, its = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with ours, its:
+        its.setblocking(False)
+        relay = Relay(its.fileno())
+        relay.configure({"base_ms": 1.0, "spread_ms": spread_ms, "seed": 7})
+        for packet in packets:
+            ours.send(packet)
+        relay.take_in(time.monotonic())
+        while relay.heap:
+            time.sleep(relay.timeout(time.monotonic()) or 0)
+            relay.release_due(time.monotonic())
+        ours.settimeout(1)
+        return [ours.recv(2048) for _ in packets]
+
+
+def test_relay_keeps_each_tcp_flow_in_order_but_lets_udp_jitter_freely():
+    tcp = [_ip_tcp(1000 + i % 2, i) for i in range(40)]
+    out = _run_relay(tcp, spread_ms=20)
+    for port in (1000, 1001):
+        flow = [p for p in out if flow_key(p) == flow_key(_ip_tcp(port, 0))]
+        assert flow == [p for p in tcp if p[20:22] == port.to_bytes(2, "big")]
+    udp = [_ip_udp(i) for i in range(40)]
+    assert _run_relay(udp, spread_ms=20) != udp  # reordered: each datagram drew its own delay
+    assert flow_key(_ip_udp(0)) is None
+
+
+def test_tcp_reference_measures_both_directions_over_loopback():
+    with make_server("127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        for direction in ("download", "upload"):
+            result = run_transfer("127.0.0.1", port, direction, streams=2, duration_s=1.0, omit_s=0.3)
+            assert result.errors == []
+            assert result.mbps > 10
+            assert len(result.interval_mbps) == 10
+        with BulkLoad("127.0.0.1", port, "upload", streams=2, duration_s=30, omit_s=0.2) as load:
+            time.sleep(0.8)
+            stopped = load.stop()
+        assert stopped is not None and stopped.duration_s < 2 and stopped.mbps > 10
+        server.shutdown()
+
+
+def test_tcp_reference_reports_an_unreachable_server_in_words():
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = run_transfer("127.0.0.1", port, streams=1, duration_s=0.5, omit_s=0)
+    assert result.mbps == 0 and "could not connect" in result.errors[0]
+
+
+def test_udp_rtt_series_over_loopback():
+    stop = threading.Event()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        echo = threading.Thread(target=udp_echo, args=(sock, stop))
+        echo.start()
+        rtts = udp_rtt_series("127.0.0.1", sock.getsockname()[1], count=20, interval_s=0.005, timeout_s=0.5)
+        stop.set()
+        echo.join()
+    assert all(r is not None and 0 < r < 500 for r in rtts)
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab itself (root)
+
+
+class _SharedLab:
+    """One lab (with a UDP echo and a reference TCP server) for the module's lab tests, so the
+    machine-wide lock is taken once; tests that build their own lab close it first."""
+
+    def __init__(self):
+        self.lab = None
+
+    def get(self):
+        if self.lab is None:
+            require_lab(loss=True, delay=True)
+            self.lab = NetLab()
+            self.lab.start()
+            self.lab.spawn([sys.executable, "-m", "tests.lab.netlab", "echo", "--port", str(ECHO_PORT)])
+            self.lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "serve", "--port",
+                            str(TCP_PORT)])
+            self.lab.wait_port(ECHO_PORT, "udp")
+            self.lab.wait_port(TCP_PORT)
+        return self.lab
+
+    def close(self):
+        if self.lab is not None:
+            self.lab.close()
+            self.lab = None
+
+
+@pytest.fixture(scope="module")
+def shared_lab():
+    holder = _SharedLab()
+    yield holder
+    holder.close()
+
+
+@pytest.fixture
+def lab(shared_lab):
+    return shared_lab.get()
+
+
+@pytest.fixture
+def own_lab(shared_lab):
+    """For tests that build labs themselves: the shared one must not hold the lock meanwhile."""
+    shared_lab.close()
+    require_lab(loss=True, delay=True)
+
+
+def _rtts(lab, count, interval_s=0.02):
+    return udp_rtt_series(lab.server_ip, ECHO_PORT, count, interval_s)
+
+
+def _median(rtts):
+    return statistics.median(r for r in rtts if r is not None)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("rate", [5, 20])
+def test_rate_reaches_the_goodput_ceiling_both_ways(lab, rate):
+    spec = LinkSpec(down_mbit=rate, up_mbit=rate)
+    lab.set_link(spec)
+    for direction in ("download", "upload"):
+        ceiling = spec.goodput_ceiling_mbps(direction)
+        # Other tests running on this 2-core machine can starve the receiver and only ever
+        # lower the rate: one more try then tells the lab's fault from theirs.
+        for _attempt in range(2):
+            result = run_transfer(lab.server_ip, TCP_PORT, direction, streams=4, duration_s=3.0, omit_s=1.0)
+            assert result.errors == []
+            if result.mbps >= 0.95 * ceiling:
+                break
+        assert 0.95 * ceiling <= result.mbps <= 1.03 * ceiling, (direction, result.mbps, ceiling)
+
+
+@pytest.mark.lab
+def test_added_rtt_and_jitter_are_as_configured(lab):
+    lab.set_link(LinkSpec(rtt_ms=30))
+    assert 30 <= _median(_rtts(lab, 50)) <= 32
+    spec = LinkSpec(rtt_ms=40, jitter_ms=20, seed=3)
+    lab.set_link(spec)
+    rtts = _rtts(lab, 250)
+    assert _median(rtts) == pytest.approx(spec.expected_rtt_ms(), abs=4.5)
+    assert _jitter(rtts) == pytest.approx(spec.expected_jitter_ms(), abs=4)
+    stats = lab.relay_stats()
+    assert stats["packets"] >= 500 and stats["write_errors"] == 0
+
+
+def _jitter(rtts):
+    answered = [r for r in rtts if r is not None]
+    return statistics.fmean(abs(b - a) for a, b in zip(answered, answered[1:], strict=False))
+
+
+@pytest.mark.lab
+def test_loss_is_as_configured_for_request_response_pairs(lab):
+    lab.set_link(LinkSpec(loss_pct=10))
+    rtts = _rtts(lab, 600, interval_s=0.003)
+    lost_pct = 100 * sum(r is None for r in rtts) / len(rtts)
+    assert 6 <= lost_pct <= 14  # binomial sd 1.2 points: over 3 sd either way
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("direction", ["download", "upload"])
+def test_queue_fills_under_a_bulk_transfer(lab, direction):
+    lab.set_link(LinkSpec(down_mbit=5, up_mbit=5, rtt_ms=20, queue_ms=100))
+    idle = _median(_rtts(lab, 25))
+    with BulkLoad(lab.server_ip, TCP_PORT, direction, streams=4):
+        time.sleep(1.5)
+        loaded = _median(_rtts(lab, 75))
+    assert 60 <= loaded - idle <= 130, (idle, loaded)
+
+
+@pytest.mark.lab
+def test_set_link_changes_delay_and_rate_live(lab):
+    lab.set_link(LinkSpec(rtt_ms=60))
+    assert 60 <= _median(_rtts(lab, 20)) <= 62
+    lab.set_link(LinkSpec(down_mbit=20))
+    assert _median(_rtts(lab, 20)) < 2
+    with BulkLoad(lab.server_ip, TCP_PORT, "download", streams=4, omit_s=0.5) as load:
+        time.sleep(1.5)
+        lab.set_link(LinkSpec(down_mbit=5))
+        time.sleep(1.5)
+        result = load.stop()
+    fast, slow = result.interval_mbps[5:14], result.interval_mbps[-8:]
+    assert statistics.fmean(fast) > 15 and statistics.fmean(slow) < 6, (fast, slow)
+
+
+def _lab_traces():
+    """What the lab may change in the root namespace, plus its namespaces."""
+    run = lambda *argv: subprocess.run(argv, capture_output=True, text=True).stdout  # noqa: E731
+    links = sorted(name for name in os.listdir("/sys/class/net") if name.startswith("ccl"))
+    iptables = [line for line in run("iptables-save").splitlines() if not line.startswith("#")]
+    return {"links": links, "routes": run("ip", "route"), "rules": run("ip", "rule"), "iptables": iptables,
+            "netns": [n for n in run("ip", "netns", "list").split() if n.startswith("ccl-")]}
+
+
+def _lock_is_free():
+    with open(netlab.LOCK_PATH, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return True
+
+
+@pytest.mark.lab
+def test_cleanup_leaves_nothing_behind_even_after_an_exception(own_lab):
+    before = _lab_traces()
+    spec = LinkSpec(down_mbit=10, up_mbit=10, rtt_ms=10, jitter_ms=2, loss_pct=1, congctl="bbr")
+    with pytest.raises(RuntimeError, match="boom"), NetLab(spec) as lab:
+        sleeper = lab.spawn(["sleep", "60"])
+        assert _lab_traces() != before
+        raise RuntimeError("boom")
+    assert sleeper.returncode is not None
+    after = _lab_traces()
+    assert after == before and after["links"] == [] and after["netns"] == []
+    assert _lock_is_free()
+
+
+@pytest.mark.lab
+def test_leftovers_of_a_crashed_run_are_swept_away(own_lab):
+    subprocess.run(["ip", "netns", "add", "ccl-srv"], check=True)
+    subprocess.run(["ip", "link", "add", "ccl0", "type", "veth", "peer", "name", "ccl0x"], check=True)
+    orphan = subprocess.Popen(["ip", "netns", "exec", "ccl-srv", "sleep", "60"])
+    with NetLab(LinkSpec(rtt_ms=5)) as lab:
+        assert orphan.wait(5) == -signal.SIGKILL
+        assert not os.path.exists("/sys/class/net/ccl0x")
+        lab.spawn([sys.executable, "-m", "tests.lab.netlab", "echo", "--port", str(ECHO_PORT)])
+        lab.wait_port(ECHO_PORT, "udp")
+        assert 5 <= _median(_rtts(lab, 10)) <= 7
+
+
+@pytest.mark.lab
+def test_sigterm_cleans_up(own_lab):
+    script = textwrap.dedent("""
+        import time
+        from tests.lab.netlab import LinkSpec, NetLab
+        with NetLab(LinkSpec(rtt_ms=5)):
+            print("up", flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=netlab.REPO_ROOT)
+    assert proc.stdout.readline() == "up\n"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=15)
+    assert proc.returncode != 0
+    assert _lab_traces()["netns"] == [] and _lab_traces()["links"] == []
