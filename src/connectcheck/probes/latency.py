@@ -451,8 +451,8 @@ class _DatagramProber(_Prober):
                 data = self._sock.recv(2048)
             except BlockingIOError:
                 break
-            except ConnectionRefusedError:  # an ICMP "port unreachable" for an earlier probe
-                self.error = self._refused_text()
+            except (ConnectionRefusedError, ConnectionResetError):  # ICMP "port unreachable"
+                self.error = self._refused_text()  # (Windows reports it as a reset)
                 continue
             except OSError as exc:
                 self.error = describe_error(exc, stage="receive", timeout_s=0)

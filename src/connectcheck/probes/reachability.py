@@ -205,8 +205,9 @@ class _EndpointCheck:
             if not measured.samples:
                 raise _Failed(f"no answer over UDP from the STUN server: {measured.error}",
                               Status.TIMEOUT if measured.status is Status.TIMEOUT else Status.ERROR)
+            rtt = measured.rtt_ms_median or 0.0
             return None, (f"{measured.samples} of {measured.samples_sent} requests answered over "
-                          f"UDP, round trip {measured.rtt_ms_median:.0f} ms")
+                          f"UDP, round trip {rtt:.{1 if rtt < 10 else 0}f} ms")
         self._step("stun", probe, lambda e, t: str(e))
 
     def outcome(self) -> ReachabilityResult:
