@@ -12,7 +12,6 @@ import difflib
 import math
 import os
 import re
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 from connectcheck import paths
 from connectcheck.assess.thresholds import BOUNDS, SETTINGS_SECTION, default_thresholds, setting_key
+from connectcheck.fileio import atomic_write_text
 
 FILE_NAME = "settings.toml"
 
@@ -38,6 +38,12 @@ def _url(value: str, schemes: tuple[str, ...]) -> str | None:
     if not m or m.group(1) not in schemes:
         return f"write a full address starting with {' or '.join(s + '://' for s in schemes)}"
     return None
+
+
+def _email(value: str) -> str | None:
+    from connectcheck.policy.support import is_valid_address
+
+    return None if value == "" or is_valid_address(value) else "write an address like name@example.org"
 
 
 def _url_or_empty(*schemes: str) -> Callable[[str], str | None]:
@@ -69,6 +75,9 @@ class Option:
 SCHEMA: tuple[Option, ...] = (
     Option("organisation.profile", "str", "westcountry-sen",
            "Which organisation profile to use (support address, lesson platform, phone options)."),
+    Option("organisation.support_email", "str", "",
+           "The support e-mail address, when the profile does not know it (asked once, then remembered).",
+           item_check=_email),
     Option("network.stun_servers", "list[str]",
            ["stun.l.google.com:19302", "stun.cloudflare.com:3478"],
            "STUN servers (host:port) used to measure latency, jitter and loss over UDP, "
@@ -412,20 +421,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path | None:
             kept = kept.with_name(f"{kept.name.split('~')[0]}~{n}")
             n += 1
         os.replace(path, kept)
-    text = render_settings(settings)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_text(path, render_settings(settings))
     settings.path = path
     settings.file_was_bad = False
     return kept

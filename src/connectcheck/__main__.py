@@ -1,0 +1,5 @@
+import sys
+
+from connectcheck.cli import main
+
+sys.exit(main())

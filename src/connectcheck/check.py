@@ -1,0 +1,425 @@
+"""The check: runs the probes in phases and assembles one :class:`~connectcheck.model.CheckResult`.
+
+A quick check measures latency, jitter and loss (STUN over UDP, TCP connect and HTTP round
+trips to the lesson platform), DNS and the reachability of the platform, all at once, in a
+few seconds. A full check then chooses a speed server and measures download and upload,
+probing latency all the while to get the latency under load.
+
+Every section is recorded with its status and error; a failing section never stops the
+others; cancel takes effect within a second; the whole check has a hard time bound.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from connectcheck import __version__
+from connectcheck.assess import Thresholds, assess_check, thresholds_from_settings
+from connectcheck.model import (
+    BandwidthResult,
+    CheckKind,
+    CheckResult,
+    Connectivity,
+    LatencyResult,
+    LoadedLatency,
+    Section,
+    Status,
+    Summary,
+)
+from connectcheck.policy.profile import OrganisationProfile
+from connectcheck.probes.base import Deadline, ProgressFn, percentile, report
+from connectcheck.probes.dns import resolve_hosts
+from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
+from connectcheck.probes.reachability import check_endpoints
+from connectcheck.probes.speed import SpeedConfig, SpeedSession
+from connectcheck.settings import Settings
+
+# Approximate bytes on the wire for the small probes (IP and transport headers included), so
+# that the data a check used can be reported honestly without counting every packet.
+_PROBE_BYTES = {"stun": 2 * 28 + 20 + 44, "tcp": 5 * 60, "http": 2 * 52 + 400, "icmp": 2 * 92}
+_DNS_BYTES = 2 * 28 + 120
+_REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small HTTP exchange
+
+# Share of the time bound each phase may use (the rest is slack for shutting down cleanly).
+_QUICK_SHARE = 0.8
+
+
+@dataclass
+class CheckOptions:
+    """Everything a check needs to know, resolved from settings, profile and command line."""
+
+    kind: CheckKind = CheckKind.QUICK
+    stun_servers: list[str] = field(default_factory=list)
+    platform_urls: list[str] = field(default_factory=list)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
+    latency_probes: int = 50
+    latency_interval_s: float = 0.04
+    latency_timeout_s: float = 1.0
+    icmp: bool = True
+    time_limit_s: float = 5.0
+    ca_file: str | None = None
+    thresholds: Thresholds | None = None  # None: the bundled defaults
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, profile: OrganisationProfile | None, kind: CheckKind
+    ) -> CheckOptions:
+        platform = settings["network.platform_urls"] or (list(profile.platform_urls) if profile else [])
+        stun = list(profile.stun_servers) if profile else []
+        stun += [s for s in settings["network.stun_servers"] if s not in stun]
+        return cls(
+            kind=kind,
+            stun_servers=stun,
+            platform_urls=platform,
+            speed=SpeedConfig.from_settings(settings, profile.speed_server_url if profile else ""),
+            latency_probes=settings["latency.probes"],
+            latency_interval_s=settings["latency.interval_ms"] / 1000,
+            latency_timeout_s=settings["latency.timeout_ms"] / 1000,
+            icmp=settings["network.icmp"],
+            time_limit_s=settings[
+                "check.quick_time_limit_s" if kind is CheckKind.QUICK else "check.full_time_limit_s"
+            ],
+            thresholds=thresholds_from_settings(settings, profile),
+        )
+
+
+def latency_targets(options: CheckOptions) -> list[LatencyTarget]:
+    """STUN to each STUN server; TCP connect and HTTP round trips to each web endpoint."""
+    targets = [LatencyTarget.from_host_port("stun", s) for s in options.stun_servers]
+    seen: set[tuple[str, int]] = set()
+    for url in options.platform_urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http", "wss", "ws") or not parts.hostname:
+            continue
+        key = (parts.hostname, parts.port or (443 if parts.scheme in ("https", "wss") else 80))
+        if key in seen:
+            continue
+        seen.add(key)
+        targets.append(LatencyTarget.from_url("tcp", url))
+        if parts.scheme in ("https", "http"):
+            targets.append(LatencyTarget.from_url("http", url))
+        if options.icmp:
+            targets.append(LatencyTarget(method="icmp", host=parts.hostname, label=parts.hostname))
+    return targets
+
+
+def platform_hosts(options: CheckOptions) -> list[str]:
+    hosts: list[str] = []
+    for url in options.platform_urls:
+        host = url[5:].rpartition(":")[0] if url.startswith("stun:") else urlsplit(url).hostname
+        if host and host not in hosts:
+            hosts.append(host)
+    return hosts
+
+
+class _Progress:
+    """Maps each phase's own 0..1 progress onto one bar for the whole check."""
+
+    def __init__(self, listener: ProgressFn | None, weights: dict[str, float]) -> None:
+        self.listener = listener
+        total = sum(weights.values())
+        self.spans: dict[str, tuple[float, float]] = {}
+        start = 0.0
+        for phase, weight in weights.items():
+            self.spans[phase] = (start, weight / total)
+            start += weight / total
+        self.parallel: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def phase(self, phase: str, label: str | None = None) -> ProgressFn:
+        def inner(p: Any) -> None:
+            with self.lock:
+                start, width = self.spans[phase]
+                report(self.listener, phase, start + width * p.fraction, p.message or (label or ""))
+        return inner
+
+    def shared(self, phase: str, part: str, parts: int) -> ProgressFn:
+        """A listener for one of several probes running at once inside one phase."""
+        def inner(p: Any) -> None:
+            with self.lock:
+                self.parallel[part] = p.fraction
+                start, width = self.spans[phase]
+                done = sum(self.parallel.values()) / parts
+                report(self.listener, phase, start + width * done, p.message)
+        return inner
+
+
+def _run_parallel(jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run the jobs in threads; a job that raises gives its exception as its result."""
+    results: dict[str, Any] = {}
+
+    def run(name: str, job: Callable[[], Any]) -> None:
+        try:
+            results[name] = job()
+        except Exception as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=run, args=item, name=f"check-{item[0]}", daemon=True)
+               for item in jobs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _section_from(items: list[Any], started: float) -> Section:
+    """A section's status from its items: ok if any item worked, else the first failure."""
+    duration = round(time.monotonic() - started, 3)
+    if not items:
+        return Section(Status.SKIPPED, "nothing to check", duration)
+    statuses = [i.status for i in items]
+    if Status.OK in statuses:
+        return Section(Status.OK, None, duration)
+    first = items[0]
+    return Section(first.status, first.error, duration)
+
+
+def _crashed(exc: BaseException, started: float) -> Section:
+    return Section(Status.ERROR, f"this part of the check failed unexpectedly: {exc}",
+                   round(time.monotonic() - started, 3))
+
+
+def choose_primary(latency: list[LatencyResult]) -> LatencyResult | None:
+    """The latency result that stands for the media path: STUN over UDP if any answered,
+    else TCP connect; among those, the fewest losses, then the lowest median."""
+    for method in ("stun", "tcp", "http", "icmp"):
+        answered = [r for r in latency if r.method == method and r.samples > 0]
+        if answered:
+            return min(answered, key=lambda r: (r.loss_pct or 0.0, r.rtt_ms_median or 0.0))
+    return None
+
+
+def loaded_latency(
+    samples: list[tuple[float, float | None]], window: tuple[float, float], idle_ms: float | None,
+    sampler_target: LatencyTarget,
+) -> LoadedLatency:
+    """Latency under load from sampler samples sent during the measuring window."""
+    start, end = window
+    inside = [(t, rtt) for t, rtt in samples if start <= t <= end]
+    answered = sorted(rtt for _, rtt in inside if rtt is not None)
+    out = LoadedLatency(samples=len(answered), samples_sent=len(inside), method=sampler_target.method,
+                        target=sampler_target.label)
+    if answered:
+        out.rtt_ms_median = round(statistics.median(answered), 3)
+        out.rtt_ms_p90 = round(percentile(answered, 90), 3)
+        out.rpm = round(60_000 / max(out.rtt_ms_median, 0.001), 1)
+        if idle_ms is not None:
+            out.rtt_increase_ms = round(max(0.0, out.rtt_ms_median - idle_ms), 3)
+    return out
+
+
+class Check:
+    """One run of a check. ``run()`` blocks; call it off the GUI thread."""
+
+    def __init__(self, options: CheckOptions, *, cancel: threading.Event | None = None,
+                 progress: ProgressFn | None = None, previous: CheckResult | None = None) -> None:
+        self.options = options
+        self.previous = previous
+        self.cancel = cancel or threading.Event()
+        weights = {"latency": 3.0}
+        if options.kind is CheckKind.FULL:
+            weights.update({"server": 1.5, "download": 4.0, "upload": 4.0})
+        self.progress = _Progress(progress, weights)
+        self.result = CheckResult(kind=options.kind, started_at=datetime.now().astimezone().isoformat(
+            timespec="seconds"), app_version=__version__)
+
+    # --- the phases ------------------------------------------------------------------------
+
+    def _idle_phase(self, deadline: Deadline) -> None:
+        """Latency, DNS and reachability, all at once."""
+        o = self.options
+        targets = latency_targets(o)
+        hosts = platform_hosts(o)
+        span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
+        count = max(5, min(o.latency_probes, int((span - o.latency_timeout_s) / o.latency_interval_s)))
+        parts = 3
+        started = time.monotonic()
+        jobs: dict[str, Callable[[], Any]] = {
+            "latency": lambda: measure_latency(
+                targets, count=count, interval_s=o.latency_interval_s, timeout_s=o.latency_timeout_s,
+                time_limit_s=span, cancel=self.cancel,
+                progress=self.progress.shared("latency", "latency", parts), ca_file=o.ca_file),
+            "dns": lambda: resolve_hosts(
+                hosts, timeout_s=min(2.0, span), cancel=self.cancel,
+                progress=self.progress.shared("latency", "dns", parts)),
+            "reachability": lambda: check_endpoints(
+                o.platform_urls, timeout_s=min(3.0, span), time_limit_s=span, cancel=self.cancel,
+                progress=self.progress.shared("latency", "reachability", parts), ca_file=o.ca_file),
+        }
+        done = _run_parallel(jobs)
+        r = self.result
+        for name in ("latency", "dns", "reachability"):
+            value = done[name]
+            if isinstance(value, Exception):
+                r.sections[name] = _crashed(value, started)
+                continue
+            setattr(r, name, value)
+            r.sections[name] = _section_from(value, started)
+        for item in r.latency:
+            r.bytes_used += item.samples_sent * _PROBE_BYTES.get(item.method, 100)
+        r.bytes_used += len(r.dns) * _DNS_BYTES + len(r.reachability) * _REACH_BYTES
+        # ICMP is a bonus: where the system does not allow it, one note instead of a failure per host.
+        no_icmp = [x for x in r.latency if x.method == "icmp" and x.status is Status.UNAVAILABLE]
+        if no_icmp:
+            r.latency = [x for x in r.latency if x not in no_icmp]
+            text = no_icmp[0].error or "ICMP echo (ping) is not available on this system."
+            r.notes.append(text[:1].upper() + text[1:])
+
+    def _bandwidth_phase(self, deadline: Deadline) -> None:
+        o = self.options
+        r = self.result
+        phase = {"name": "server"}  # which phase the speed session's progress belongs to now
+        session = SpeedSession(o.speed, cancel=self.cancel,
+                               progress=lambda p: self.progress.phase(phase["name"])(p))
+        started = time.monotonic()
+        try:
+            r.sections["server"] = session.choose_server(time_limit_s=min(8.0, deadline.remaining()))
+        except Exception as exc:
+            r.sections["server"] = _crashed(exc, started)
+        r.engine = "classic" if o.speed.engine == "classic" else "adaptive"
+        if session.server is None:
+            for direction in ("download", "upload"):
+                r.sections[direction] = Section(Status.SKIPPED, "no speed server could be used")
+            r.notes += session.tried
+            r.bytes_used += session.bytes_used
+            return
+        sampler_target, idle_ms = self._loaded_target(session)
+        for direction in ("download", "upload"):
+            if self.cancel.is_set():
+                r.sections[direction] = Section(Status.CANCELLED, "not run: the check was cancelled")
+                continue
+            if deadline.remaining() < 1.5:
+                r.sections[direction] = Section(Status.TIMEOUT, "the check ran out of time before this part")
+                continue
+            phase["name"] = direction
+            r.bandwidth.append(self._measure_direction(session, direction, sampler_target, idle_ms))
+            last = r.bandwidth[-1]
+            r.sections[direction] = Section(last.status, last.error, round(last.duration_s, 3))
+        r.bytes_used += session.bytes_used
+
+    def _loaded_target(self, session: SpeedSession) -> tuple[LatencyTarget, float | None]:
+        """What to probe during the transfer, and its idle median to compare with.
+
+        STUN to the media path's server if UDP answered when idle (the same path the lesson's
+        sound takes); otherwise TCP connects to the speed server, measured idle first.
+        """
+        primary = choose_primary(self.result.latency)
+        if primary is not None and primary.method == "stun":
+            return LatencyTarget.from_host_port("stun", primary.target), primary.rtt_ms_median
+        assert session.server is not None
+        target = LatencyTarget.from_url("tcp", session.server.url)
+        idle = measure_latency([target], count=10, interval_s=0.05, timeout_s=1.0, time_limit_s=2.0,
+                               cancel=self.cancel, ca_file=self.options.ca_file)
+        self.result.latency.extend(idle)
+        self.result.bytes_used += idle[0].samples_sent * _PROBE_BYTES["tcp"]
+        return target, idle[0].rtt_ms_median
+
+    def _measure_direction(self, session: SpeedSession, direction: str, target: LatencyTarget,
+                           idle_ms: float | None) -> BandwidthResult:
+        o = self.options
+        sampler = LatencySampler(target, interval_s=0.1, timeout_s=max(2.0, o.latency_timeout_s),
+                                 ca_file=o.ca_file)
+        sampler.start()
+        t0 = time.monotonic()
+        try:
+            result = session.measure(direction)
+        finally:
+            samples = sampler.stop()
+            self.result.bytes_used += sampler.bytes_used
+        start = t0 + (result.ramp_up_s or 0.0)
+        end = t0 + max(result.duration_s, (result.ramp_up_s or 0.0) + 0.5)
+        if result.rate_mbps is not None:
+            result.loaded = loaded_latency(samples, (start, end), idle_ms, target)
+        return result
+
+    # --- assembling --------------------------------------------------------------------------
+
+    def _summarise(self) -> None:
+        r = self.result
+        s = Summary()
+        primary = choose_primary(r.latency)
+        if primary is not None:
+            s.rtt_ms, s.jitter_ms, s.loss_pct = primary.rtt_ms_median, primary.jitter_ms, primary.loss_pct
+            s.latency_target = f"{primary.method} {primary.target}"
+        times = [d.dns_ms for d in r.dns if d.dns_ms is not None and d.status is Status.OK]
+        s.dns_ms = round(statistics.median(times), 3) if times else None
+        web = [e for e in r.reachability if not e.url.startswith("stun:")]
+        s.platform_reachable = all(e.reachable for e in web) if web else None
+        stun = [x for x in r.latency if x.method == "stun"]
+        s.udp_ok = any(x.samples > 0 for x in stun) if stun else None
+        loaded = []
+        for b in r.bandwidth:
+            if b.status is not Status.OK or b.rate_mbps is None:
+                continue
+            setattr(s, f"{b.direction}_mbps", b.rate_mbps)
+            if b.loaded and b.loaded.rtt_ms_median is not None:
+                setattr(s, f"loaded_rtt_ms_{b.direction}", b.loaded.rtt_ms_median)
+                loaded.append(b.loaded)
+        increases = [x.rtt_increase_ms for x in loaded if x.rtt_increase_ms is not None]
+        s.rtt_increase_ms = max(increases) if increases else None
+        rpms = [x.rpm for x in loaded if x.rpm is not None]
+        s.rpm = min(rpms) if rpms else None
+        r.summary = s
+
+    def _connectivity(self) -> Connectivity:
+        """Offline when nothing answered over the network. A name lookup alone proves nothing
+        (an address needs no lookup, and the local resolver may answer from its cache)."""
+        r = self.result
+        answered = [x.samples > 0 for x in r.latency] + [e.reachable for e in r.reachability]
+        if not answered:
+            return Connectivity.UNKNOWN
+        if not any(answered):
+            return Connectivity.OFFLINE
+        if all(answered) and all(d.status is Status.OK for d in r.dns):
+            return Connectivity.ONLINE
+        return Connectivity.LIMITED
+
+    def run(self) -> CheckResult:
+        o = self.options
+        r = self.result
+        t0 = time.monotonic()
+        deadline = Deadline(o.time_limit_s, self.cancel)
+        try:
+            quick_span = o.time_limit_s if o.kind is CheckKind.QUICK else min(5.0, o.time_limit_s / 3)
+            self._idle_phase(deadline.sub(quick_span))
+            offline = self._connectivity() is Connectivity.OFFLINE
+            if o.kind is CheckKind.FULL:
+                if offline:
+                    for name in ("server", "download", "upload"):
+                        r.sections[name] = Section(Status.SKIPPED, "no connection")
+                elif self.cancel.is_set():
+                    for name in ("server", "download", "upload"):
+                        r.sections[name] = Section(Status.CANCELLED, "not run: the check was cancelled")
+                else:
+                    self._bandwidth_phase(deadline)
+            self._summarise()
+            r.connectivity = self._connectivity()
+            if r.connectivity is Connectivity.OFFLINE:
+                r.notes.insert(0, "No connection: none of the servers answered. "
+                                  "Check that this computer is connected to the internet.")
+            elif r.summary.udp_ok is False:
+                r.notes.append("UDP looks blocked on this network: the lesson's sound and video will go "
+                               "through a relay over TCP, with more delay.")
+            r.status = Status.CANCELLED if self.cancel.is_set() else Status.OK
+            r.assessment = assess_check(r, thresholds=o.thresholds, previous=self.previous)
+        except Exception as exc:
+            r.status = Status.ERROR
+            r.notes.append(f"The check could not finish: {exc}")
+        r.duration_s = round(time.monotonic() - t0, 3)
+        report(self.progress.listener, "done", 1.0, "Check finished")
+        return r
+
+
+def run_check(options: CheckOptions, *, cancel: threading.Event | None = None,
+              progress: ProgressFn | None = None, previous: CheckResult | None = None) -> CheckResult:
+    """Run a check with these options and return its result with its verdicts and advice
+    (compared with ``previous`` when given). Never raises for network trouble."""
+    return Check(options, cancel=cancel, progress=progress, previous=previous).run()

@@ -1,0 +1,189 @@
+"""The check end to end over loopback, against servers the tests start."""
+
+import threading
+import time
+
+import pytest
+
+from connectcheck import model
+from connectcheck.check import CheckOptions, choose_primary, latency_targets, loaded_latency, run_check
+from connectcheck.model import CheckKind, Connectivity, LatencyResult, Status
+from connectcheck.probes.latency import LatencyTarget
+from connectcheck.probes.speed import SpeedConfig
+from connectcheck.settings import Settings
+from tests.lab.endpoints import BlackHole, WebServer, make_pki
+from tests.lab.speed_server import LabSpeedServer
+from tests.lab.stun_server import StunServer
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def stun():
+    with StunServer() as server:
+        yield server
+
+
+@pytest.fixture
+def web(pki):
+    with WebServer(cert=pki.cert, key=pki.key) as server:
+        yield server
+
+
+@pytest.fixture
+def speed():
+    with LabSpeedServer() as server:
+        yield server
+
+
+def options(kind, stun, web, pki, speed=None, **extra):
+    o = CheckOptions(kind=kind, stun_servers=[stun.address], platform_urls=[web.url("/"), web.ws_url()],
+                     ca_file=str(pki.ca_file), time_limit_s=5 if kind is CheckKind.QUICK else 20,
+                     latency_probes=20, latency_interval_s=0.02, **extra)
+    if speed is not None:
+        o.speed = SpeedConfig(source="org", org_server_url=speed.librespeed_url, time_limit_s=2.0,
+                              data_limit_bytes=300_000_000)
+    return o
+
+
+def test_quick_check_measures_latency_dns_and_the_platform(stun, web, pki):
+    result = run_check(options(CheckKind.QUICK, stun, web, pki))
+    assert result.status is Status.OK
+    assert result.connectivity is Connectivity.ONLINE
+    assert {k: v.status for k, v in result.sections.items()} == {
+        "latency": Status.OK, "dns": Status.OK, "reachability": Status.OK}
+    s = result.summary
+    assert s.latency_target == f"stun {stun.address}"
+    assert s.rtt_ms is not None and 0 < s.rtt_ms < 50
+    assert s.loss_pct == 0.0 and s.jitter_ms is not None
+    assert s.udp_ok is True and s.platform_reachable is True
+    assert s.download_mbps is None and not result.bandwidth
+    assert {x.method for x in result.latency} >= {"stun", "tcp", "http"}
+    assert stun.answered >= 20
+    assert result.assessment is not None and result.assessment.overall == "unknown"
+    assert model.loads(model.dumps(result)) == result
+
+
+def test_full_check_measures_both_directions_with_loaded_latency(stun, web, pki, speed):
+    progress = []
+    result = run_check(options(CheckKind.FULL, stun, web, pki, speed), progress=progress.append)
+    assert result.status is Status.OK, result.notes
+    assert [b.direction for b in result.bandwidth] == ["download", "upload"]
+    for b in result.bandwidth:
+        assert b.status is Status.OK, b.error
+        assert b.rate_mbps and b.rate_mbps > 10
+        assert b.loaded is not None and b.loaded.samples > 0 and b.loaded.rpm > 0
+        assert b.loaded.method == "stun"
+    s = result.summary
+    assert s.download_mbps == result.bandwidth[0].rate_mbps and s.upload_mbps == result.bandwidth[1].rate_mbps
+    assert s.rpm is not None and s.rtt_increase_ms is not None
+    moved = sum(b.bytes_transferred for b in result.bandwidth)
+    assert moved <= result.bytes_used <= 300_000_000 + 50_000_000
+    assert result.engine == "adaptive"
+    phases = [p.phase for p in progress]
+    assert phases.index("latency") < phases.index("download") < phases.index("upload") < phases.index("done")
+    fractions = [p.fraction for p in progress]
+    assert fractions[-1] == 1.0 and max(fractions) == 1.0
+
+
+def test_offline_finishes_within_its_bound_with_a_clear_result(pki):
+    with BlackHole() as hole:
+        o = CheckOptions(kind=CheckKind.FULL, stun_servers=[f"127.0.0.1:{hole.udp_port}"],
+                         platform_urls=[f"https://127.0.0.1:{hole.port}/"], ca_file=str(pki.ca_file),
+                         time_limit_s=6, latency_probes=10, latency_interval_s=0.05, latency_timeout_s=0.5,
+                         icmp=False)
+        started = time.monotonic()
+        result = run_check(o)
+        took = time.monotonic() - started
+    assert took < 6 + 0.5
+    assert result.status is Status.OK
+    assert result.connectivity is Connectivity.OFFLINE
+    assert result.notes[0].startswith("No connection")
+    for name in ("server", "download", "upload"):
+        assert result.sections[name].status is Status.SKIPPED
+        assert result.sections[name].error == "no connection"
+    assert result.assessment.overall == "cannot"
+
+
+def test_cancel_takes_effect_within_a_second(stun, web, pki, speed):
+    o = options(CheckKind.FULL, stun, web, pki, speed)
+    o.speed.time_limit_s = 20
+    o.speed.data_limit_bytes = 10**12
+    o.time_limit_s = 60
+    cancel = threading.Event()
+    seen_download = threading.Event()
+
+    def progress(p):
+        if p.phase == "download":
+            seen_download.set()
+
+    box = {}
+    worker = threading.Thread(
+        target=lambda: box.setdefault("r", run_check(o, cancel=cancel, progress=progress)))
+    worker.start()
+    assert seen_download.wait(15)
+    time.sleep(0.3)
+    cancel.set()
+    cancelled_at = time.monotonic()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert time.monotonic() - cancelled_at < 1.0
+    result = box["r"]
+    assert result.status is Status.CANCELLED
+    assert result.sections["upload"].status is Status.CANCELLED
+
+
+def test_a_failing_section_is_recorded_and_the_rest_completes(stun, web, pki, speed):
+    speed.set_fault("garbage.php", "403")
+    speed.set_fault("empty.php", "403")
+    result = run_check(options(CheckKind.FULL, stun, web, pki, speed))
+    assert result.status is Status.OK
+    assert result.sections["latency"].status is Status.OK
+    failed = [result.sections[n] for n in ("server", "download", "upload")]
+    assert any(sec.status is Status.ERROR and "403" in (sec.error or "") for sec in failed), failed
+    assert result.summary.download_mbps is None
+    assert result.summary.rtt_ms is not None
+
+
+def test_options_from_settings_use_the_profile_where_settings_are_silent():
+    from connectcheck.policy.profile import load_profile
+
+    settings = Settings()
+    profile = load_profile("westcountry-sen")
+    o = CheckOptions.from_settings(settings, profile, CheckKind.QUICK)
+    assert o.platform_urls == profile.platform_urls
+    assert o.stun_servers == settings["network.stun_servers"]
+    assert o.time_limit_s == settings["check.quick_time_limit_s"]
+    settings.set("network.platform_urls", ["https://example.org/"])
+    assert CheckOptions.from_settings(settings, profile, CheckKind.FULL).platform_urls == ["https://example.org/"]
+
+
+def test_latency_targets_cover_stun_tcp_and_http_once_per_host():
+    o = CheckOptions(stun_servers=["stun.example.org:3478"],
+                     platform_urls=["https://a.example/", "wss://a.example/ws", "https://b.example:8443/x",
+                                    "stun:stun.example.org:3478"], icmp=False)
+    got = [(t.method, t.host, t.port) for t in latency_targets(o)]
+    assert got == [("stun", "stun.example.org", 3478), ("tcp", "a.example", 443), ("http", "a.example", 443),
+                   ("tcp", "b.example", 8443), ("http", "b.example", 8443)]
+
+
+def test_primary_latency_prefers_udp_then_fewest_losses():
+    a = LatencyResult(target="a", method="stun", samples=9, loss_pct=10.0, rtt_ms_median=5.0)
+    b = LatencyResult(target="b", method="stun", samples=10, loss_pct=0.0, rtt_ms_median=30.0)
+    c = LatencyResult(target="c", method="tcp", samples=10, loss_pct=0.0, rtt_ms_median=1.0)
+    assert choose_primary([c, a, b]) is b
+    assert choose_primary([c, LatencyResult(target="d", method="stun", samples=0)]) is c
+    assert choose_primary([]) is None
+
+
+def test_loaded_latency_uses_only_the_measuring_window():
+    target = LatencyTarget.from_host_port("stun", "s.example:3478")
+    samples = [(0.0, 10.0), (1.0, 200.0), (1.5, None), (2.0, 300.0), (3.5, 20.0)]
+    got = loaded_latency(samples, (0.9, 3.0), 10.0, target)
+    assert (got.samples, got.samples_sent) == (2, 3)
+    assert got.rtt_ms_median == 250.0 and got.rtt_increase_ms == 240.0
+    assert got.rpm == 240.0
+    assert loaded_latency([], (0, 1), None, target).rpm is None

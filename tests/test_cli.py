@@ -1,0 +1,136 @@
+"""`connectcheck check` as a user runs it, against servers the tests start."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connectcheck import lastcheck
+from connectcheck.cli import EXIT_CANCELLED, EXIT_OK, EXIT_USAGE, main
+from tests.lab.endpoints import WebServer, make_pki
+from tests.lab.speed_server import LabSpeedServer
+from tests.lab.stun_server import StunServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def lab(pki):
+    with StunServer() as stun, WebServer(cert=pki.cert, key=pki.key) as web, LabSpeedServer() as speed:
+        yield stun, web, speed
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def base_args(lab, pki):
+    stun, web, speed = lab
+    return ["--stun", stun.address, "--platform", web.url("/"), "--ca-file", str(pki.ca_file),
+            "--set", "latency.probes=10", "--set", "latency.interval_ms=20"]
+
+
+def test_full_check_json_carries_the_documented_fields(lab, pki):
+    stun, web, speed = lab
+    code, out, err = run(["check", "--json", "--source", "org", "--speed-server", speed.librespeed_url,
+                          "--set", "speed.time_limit_s=2", *base_args(lab, pki)])
+    assert code == EXIT_OK, err
+    data = json.loads(out)
+    for key in ("schema_version", "started_at", "duration_s", "bytes_used", "engine", "sections",
+                "reachability", "dns", "assessment"):
+        assert key in data
+    for key in ("download_mbps", "upload_mbps", "loaded_rtt_ms_download", "loaded_rtt_ms_upload", "rpm",
+                "dns_ms", "rtt_ms", "jitter_ms", "loss_pct"):
+        assert key in data["summary"]
+    assert data["summary"]["download_mbps"] > 0
+    for item in data["latency"]:
+        for key in ("rtt_ms_median", "rtt_ms_p90", "jitter_ms", "loss_pct", "samples"):
+            assert key in item
+    for name, section in data["sections"].items():
+        assert set(section) == {"status", "error", "duration_s"}, name
+    assert data["bandwidth"][0]["server"]["url"] == speed.librespeed_url
+    assert lastcheck.load_recent() is not None
+
+
+def test_text_summary_has_units_verdicts_and_advice(lab, pki):
+    code, out, err = run(["check", "--quick", *base_args(lab, pki)])
+    assert code == EXIT_OK, err
+    assert "Connection: online" in out
+    assert " ms" in out and " %" in out
+    assert "SOUND" in out and "VIDEO" in out and "WHITEBOARD" in out
+    assert "What to do now" in out
+
+
+def test_a_re_check_compares_with_the_previous_one(lab, pki):
+    assert run(["check", "--quick", *base_args(lab, pki)])[0] == EXIT_OK
+    code, out, err = run(["check", "--quick", "--json", *base_args(lab, pki)])
+    assert code == EXIT_OK
+    assert json.loads(out)["assessment"]["changes"] is not None
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["check", "--stun", "no-port"], "--stun: 'no-port' is not valid: write it as host:port"),
+        (["check", "--platform", "ftp://x"], "--platform: 'ftp://x' is not valid"),
+        (["check", "--set", "latency.probes=1"], "--set latency.probes: must be between 5 and 2000"),
+        (["check", "--set", "nonsense=1"], "expected KEY=VALUE with a known key"),
+        (["check", "--config", "/no/such/file.toml"], "--config: there is no file"),
+        (["check", "--ca-file", "/no/such/ca.pem"], "--ca-file: there is no file"),
+    ],
+)
+def test_bad_arguments_say_why_and_exit_2(argv, message):
+    code, out, err = run(argv)
+    assert code == EXIT_USAGE
+    assert message in err
+    assert out == ""
+
+
+def test_a_broken_settings_file_is_reported_and_the_check_still_runs(lab, pki, tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_text("[latency]\nprobes = 'lots'\n[speed]\nstreams = 99\n")
+    code, out, err = run(["check", "--quick", "--config", str(config), *base_args(lab, pki)])
+    assert code == EXIT_OK
+    assert "line 2: latency.probes must be a number" in err
+    assert "line 4: speed.streams must be between 1 and 16" in err
+    assert "Connection: online" in out
+    assert config.read_text() == "[latency]\nprobes = 'lots'\n[speed]\nstreams = 99\n"
+
+
+def test_no_subcommand_prints_help():
+    code, out, _ = run([])
+    assert code == EXIT_OK and "check" in out
+
+
+def test_ctrl_c_cancels_cleanly_and_prints_what_was_measured(lab, pki, tmp_path):
+    stun, web, speed = lab
+    speed.set_fault("garbage.php", "stall-body")  # the download hangs: only the cancel can end it soon
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connectcheck", "check", "--source", "org",
+         "--speed-server", speed.librespeed_url,
+         "--set", "speed.time_limit_s=30", "--set", "check.full_time_limit_s=120",
+         "--set", "speed.data_limit_mb=5000", *base_args(lab, pki)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    time.sleep(3.0)  # the idle phase takes about a second: this is well into the download
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 2.0
+    assert proc.returncode == EXIT_CANCELLED, err
+    assert "[check cancelled]" in out
+    assert "round trip (idle)" in out
