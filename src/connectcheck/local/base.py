@@ -130,7 +130,14 @@ class Scope:
 
 
 class TrafficMeter(ABC):
-    """Counts the bytes each program moves, between successive :meth:`read` calls."""
+    """Counts the bytes each program moves, between successive :meth:`read` calls.
+
+    ``addresses``: this computer's addresses on the cards that count (see :class:`Scope`), set by
+    the sampler; a connection from another address (a lab or container network) is left out.
+    None: every connection counts.
+    """
+
+    addresses: frozenset[str] | None = None
 
     def step(self) -> None:  # noqa: B027 (a meter of cumulative counters has nothing to do here)
         """Look now without ending the interval (catches connections that close before its end)."""

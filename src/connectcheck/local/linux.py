@@ -59,6 +59,7 @@ class TcpSocket:
     inode: int
     uid: int
     local: bool  # both ends on this computer
+    source: str  # this end's address
     bytes_received: int
     bytes_acked: int
 
@@ -124,7 +125,9 @@ def tcp_sockets(local_addresses: frozenset[str] = frozenset()) -> list[TcpSocket
                 uid, inode = struct.unpack_from("=II", msg, 64)
                 peer = _address(family, msg[24:40])
                 local = is_local_address(peer) or peer in local_addresses
-                found.append(TcpSocket(cookie, inode, uid, local, counts[1], counts[0]))
+                found.append(
+                    TcpSocket(cookie, inode, uid, local, _address(family, msg[8:24]), counts[1], counts[0])
+                )
     return found
 
 
@@ -180,7 +183,7 @@ class SockDiagMeter(TrafficMeter):
         wanted: dict[int, int] = {}  # inode -> uid of sockets that moved data and have no owner yet
         for s in tcp_sockets(local):
             seen[s.cookie] = s
-            if not self._primed or (s.local and not self.loopback):
+            if not self._primed or not self._counts(s):
                 continue
             before = self._last.get(s.cookie)  # a new socket counts from zero
             down = s.bytes_received - before.bytes_received if before else s.bytes_received
@@ -195,6 +198,12 @@ class SockDiagMeter(TrafficMeter):
         self._primed = True
         if wanted:
             self._resolve(wanted)
+
+    def _counts(self, s: TcpSocket) -> bool:
+        """Whether a socket's traffic uses the connection (see :attr:`TrafficMeter.addresses`)."""
+        if s.local:
+            return self.loopback
+        return self.addresses is None or s.source in self.addresses
 
     def _resolve(self, wanted: dict[int, int]) -> None:
         """Find the processes holding these socket inodes, earlier socket holders first.

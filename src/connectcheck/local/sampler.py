@@ -40,6 +40,7 @@ MIN_PROCESS_MBPS = 0.01  # programs moving less are not listed as network users
 MAX_PROCESSES = 10
 SLOW_EVERY_S = 30.0  # Wi-Fi, default route and power saver are read this often by the continuous sampler
 EXTRA_TIME_S = 2.5  # sample_local's time bound: window_s plus this
+SMOOTH_SLACK = 1.1  # intervals run a little longer than asked: a smoothing window may too
 SECTION_WORDS = {
     "rates": "the network use of each program",
     "apps": "the list of known programs",
@@ -69,7 +70,6 @@ class _Interval:
 class _Slow:
     """What is read less often: it spawns commands."""
 
-    defaults: list[str] = field(default_factory=list)
     wifi: WifiInfo | None = None
     power_saver: bool | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -143,15 +143,17 @@ class LocalSampler:
         self._slow: _Slow | None = None
         self._slow_at = 0.0
         self._slow_lock = threading.Lock()
+        self._defaults: list[str] = []
+        self._defaults_at: float | None = None
 
     # --- reading -----------------------------------------------------------------------------------
 
     def refresh_slow(self, cancel: threading.Event | None = None) -> None:
         """Read the Wi-Fi link, the default route's cards and the power saver (they spawn commands)."""
+        self._defaults_at = 0.0  # read again with the next sample
         with self._slow_lock:
             slow = _Slow()
             for name, read in (
-                ("defaults", self.backend.default_interfaces),
                 ("wifi", self.backend.wifi),
                 ("power_saver", self.backend.power_saver),
             ):
@@ -161,10 +163,27 @@ class LocalSampler:
                     slow.errors[name] = _plain_error("wifi" if name == "wifi" else "interfaces", exc)
             self._slow, self._slow_at = slow, time.monotonic()
 
+    def _default_interfaces(self) -> list[str]:
+        """The default route's cards (read once, and again with the slow refresh)."""
+        if not self._defaults_at:
+            try:
+                self._defaults = self.backend.default_interfaces()
+            except Exception:  # then every card that is up counts (see uplinks())
+                self._defaults = []
+            self._defaults_at = time.monotonic()
+        return self._defaults
+
+    def _counted_addresses(self) -> frozenset[str]:
+        """This computer's addresses on the cards whose traffic counts."""
+        every = psutil.net_if_addrs()
+        names = uplinks(self.backend, every.keys(), self._default_interfaces())
+        return frozenset(a.address.split("%")[0] for n in names for a in every.get(n, ()))
+
     def step(self) -> None:
         """Let the traffic meter look between samples (short connections are caught this way)."""
         if self._meter is not None:
             try:
+                self._meter.addresses = self._counted_addresses()
                 self._meter.step()
             except Exception as exc:
                 self._meter_error = str(exc) or type(exc).__name__
@@ -173,6 +192,7 @@ class LocalSampler:
         try:
             if self._meter is None:
                 self._meter = self.backend.traffic_meter()
+            self._meter.addresses = self._counted_addresses()
             return self._meter.read()
         except Exception as exc:
             self._meter_error = str(exc) or type(exc).__name__
@@ -217,7 +237,7 @@ class LocalSampler:
     def _window(self) -> _Interval:
         chosen: list[_Interval] = []
         for interval in reversed(self._history):
-            if chosen and sum(i.seconds for i in chosen) + interval.seconds > self.smooth_s + 1e-6:
+            if chosen and sum(i.seconds for i in chosen) + interval.seconds > self.smooth_s * SMOOTH_SLACK:
                 break
             chosen.append(interval)
         return _Interval(sum(i.seconds for i in chosen), _sum_flows(chosen), _sum_nics(chosen))
@@ -263,10 +283,8 @@ class LocalSampler:
             )
 
     def _interfaces(self, slow: _Slow, deltas: dict[str, NicCounters], seconds: float | None) -> list:
-        if "defaults" in slow.errors:
-            raise RuntimeError(slow.errors["defaults"])
         wifi_if = slow.wifi.interface if slow.wifi is not None else None
-        return interface_usage(self.backend, deltas, seconds, slow.defaults, wifi_if)
+        return interface_usage(self.backend, deltas, seconds, self._default_interfaces(), wifi_if)
 
     def _usage(
         self, pid: int, name: str, info: ProcessInfo | None, cpu: dict[int, float] | None
@@ -300,7 +318,7 @@ class LocalSampler:
                 f"this computer would not show what each program moves ({self._meter_error}); "
                 "all its traffic is counted as unattributed",
             )
-        names = uplinks(self.backend, interval.nics.keys(), slow.defaults)
+        names = uplinks(self.backend, interval.nics.keys(), self._default_interfaces())
         total = [0, 0]
         for n in names:
             for i, v in enumerate(payload_bytes(interval.nics[n])):

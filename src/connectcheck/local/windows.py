@@ -70,7 +70,12 @@ class EstimateMeter(TrafficMeter):
         """pid → connections it holds to other computers."""
         held: dict[int, int] = {}
         for c in psutil.net_connections(kind="inet"):
-            if not c.pid or not c.raddr or (is_local_address(c.raddr.ip) and not self.backend.scope.loopback):
+            if not c.pid or not c.raddr:
+                continue
+            if is_local_address(c.raddr.ip):
+                if not self.backend.scope.loopback:
+                    continue
+            elif self.addresses is not None and c.laddr.ip not in self.addresses:
                 continue
             held[c.pid] = held.get(c.pid, 0) + 1
         return held
