@@ -74,7 +74,13 @@ class LabError(RuntimeError):
 
 @dataclass
 class LinkSpec:
-    """What the emulated link does. Rates in Mbit/s (None = unshaped), times in ms."""
+    """What the emulated link does. Rates in Mbit/s (None = unshaped), times in ms.
+
+    ``seed`` reseeds the delay relay's random numbers when the spec is applied (None: keep the
+    relay's stream, seeded at random when it starts; :attr:`NetLab.seed` tells with what).
+    ``congctl`` is the TCP congestion control on the lab's routes (both ends), for
+    connections opened after it is applied.
+    """
 
     down_mbit: float | None = None
     up_mbit: float | None = None
@@ -323,6 +329,8 @@ class NetLab:
                 _stop_process(proc)
             self._procs.clear()
             self._relay = None
+            self._applied = None
+            self._iptables_used = False
             remove_leftovers()
         finally:
             _active_lab = None
@@ -370,7 +378,9 @@ class NetLab:
     def _build(self) -> None:
         rtr, srv = NAMESPACES["router"], NAMESPACES["server"]
         _ip_batch([f"netns add {rtr}", f"netns add {srv}"])
-        quiet = {"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1}
+        # No IPv6 on the lab's links (no router solicitations crossing the shaper); loopback
+        # keeps ::1 for servers that bind to it.
+        quiet = {"net.ipv6.conf.default.disable_ipv6": 1}
         _sysctl(rtr, {
             **quiet,
             "net.ipv4.ip_forward": 1,
@@ -416,8 +426,10 @@ class NetLab:
         """
         old = self._applied
         self.spec = spec
-        for iface, rate in ((RTR_CLIENT_IF, spec.down_mbit), (RTR_SERVER_IF, spec.up_mbit)):
-            self._set_rate(iface, rate, spec.queue_ms)
+        for iface, attr in ((RTR_CLIENT_IF, "down_mbit"), (RTR_SERVER_IF, "up_mbit")):
+            shaper = (getattr(spec, attr), spec.queue_ms)
+            if old is None or shaper != (getattr(old, attr), old.queue_ms):
+                self._set_rate(iface, *shaper)
         p_drop = spec.per_direction_loss()
         if p_drop > 0 or self._iptables_used:
             _run(["iptables-restore"], ns=NAMESPACES["router"], stdin=_iptables_rules(p_drop))
@@ -428,13 +440,17 @@ class NetLab:
         self._applied = spec
 
     def _set_rate(self, iface: str, rate_mbit: float | None, queue_ms: float) -> None:
+        """A fresh tbf (or none): what is queued is dropped, as on a real link that retrains.
+
+        (``tc qdisc change`` would keep a queue longer than the new limit, e.g. 0.5 MB left by
+        100 Mbit/s draining at 1 Mbit/s for seconds.)
+        """
         tc = ["tc", "-n", NAMESPACES["router"], "qdisc"]
-        if rate_mbit is None:
-            _run([*tc, "del", "dev", iface, "root"], check=False)
-            return
-        burst, limit = tbf_params(rate_mbit, queue_ms)
-        _run([*tc, "replace", "dev", iface, "root", "tbf", "rate", f"{rate_mbit * 1000:.0f}kbit",
-              "burst", str(burst), "limit", str(limit)])
+        _run([*tc, "del", "dev", iface, "root"], check=False)
+        if rate_mbit is not None:
+            burst, limit = tbf_params(rate_mbit, queue_ms)
+            _run([*tc, "add", "dev", iface, "root", "tbf", "rate", f"{rate_mbit * 1000:.0f}kbit",
+                  "burst", str(burst), "limit", str(limit)])
 
     def _set_delay(self, spec: LinkSpec, was_delayed: bool) -> None:
         rules = [f"rule {{verb}} iif {iface} lookup {RELAY_TABLE} pref {100 + i}"
@@ -446,11 +462,11 @@ class NetLab:
         if self._relay is None:
             self._start_relay()
         base, spread = one_way_delay_ms(spec.rtt_ms, spec.jitter_ms)
-        if spec.seed is not None:
-            self.seed = spec.seed
-        elif self.seed is None:
-            self.seed = random.SystemRandom().randrange(2**32)
-        self._relay_call({"base_ms": base, "spread_ms": spread, "seed": self.seed})
+        message: dict[str, float | int] = {"base_ms": base, "spread_ms": spread}
+        if spec.seed is not None or self.seed is None:
+            self.seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**32)
+            message["seed"] = self.seed
+        self._relay_call(message)
         if not was_delayed:
             _ip_batch([r.format(verb="add") for r in rules], ns=NAMESPACES["router"])
 
