@@ -9,6 +9,7 @@ otherwise.
 import fcntl
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -277,22 +278,29 @@ def test_set_link_changes_delay_and_rate_live(lab):
 
 
 def _lab_traces():
-    """What the lab may change in the root namespace, plus its namespaces."""
+    """What a lab may change in the root namespace, plus its namespaces. Taken while holding
+    the lab lock, so that another engineer's lab cannot be half built meanwhile."""
     run = lambda *argv: subprocess.run(argv, capture_output=True, text=True).stdout  # noqa: E731
-    links = sorted(name for name in os.listdir("/sys/class/net") if name.startswith("ccl"))
-    iptables = [line for line in run("iptables-save").splitlines() if not line.startswith("#")]
-    return {"links": links, "routes": run("ip", "route"), "rules": run("ip", "rule"), "iptables": iptables,
-            "netns": [n for n in run("ip", "netns", "list").split() if n.startswith("ccl-")]}
+    with open(netlab.LOCK_PATH, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        links = sorted(name for name in os.listdir("/sys/class/net") if name.startswith("ccl"))
+        iptables = [re.sub(r"\[\d+:\d+\]", "", line) for line in run("iptables-save").splitlines()
+                    if not line.startswith("#")]
+        namespaces = [n for n in run("ip", "netns", "list").split() if n.startswith("ccl-")]
+        return {"links": links, "routes": run("ip", "route"), "rules": run("ip", "rule"),
+                "iptables": iptables, "netns": namespaces, "relays": _relay_pids()}
 
 
-def _lock_is_free():
-    with open(netlab.LOCK_PATH, "a+") as f:
+def _relay_pids():
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return True
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"tests.lab.delay_relay" in f.read():
+                    pids.append(pid)
+        except OSError:
+            pass
+    return pids
 
 
 @pytest.mark.lab
@@ -301,12 +309,12 @@ def test_cleanup_leaves_nothing_behind_even_after_an_exception(own_lab):
     spec = LinkSpec(down_mbit=10, up_mbit=10, rtt_ms=10, jitter_ms=2, loss_pct=1, congctl="bbr")
     with pytest.raises(RuntimeError, match="boom"), NetLab(spec) as lab:
         sleeper = lab.spawn(["sleep", "60"])
-        assert _lab_traces() != before
+        assert os.path.exists("/sys/class/net/ccl0") and os.path.exists("/run/netns/ccl-rtr")
         raise RuntimeError("boom")
     assert sleeper.returncode is not None
+    assert netlab._active_lab is None and lab._lock_file is None  # the lock is let go
     after = _lab_traces()
-    assert after == before and after["links"] == [] and after["netns"] == []
-    assert _lock_is_free()
+    assert after == before and after["links"] == [] and after["netns"] == [] and after["relays"] == []
 
 
 @pytest.mark.lab
@@ -337,4 +345,5 @@ def test_sigterm_cleans_up(own_lab):
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=15)
     assert proc.returncode != 0
-    assert _lab_traces()["netns"] == [] and _lab_traces()["links"] == []
+    after = _lab_traces()
+    assert after["netns"] == [] and after["links"] == [] and after["relays"] == []
