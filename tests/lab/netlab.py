@@ -34,6 +34,7 @@ import json
 import math
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -222,7 +223,7 @@ def _check_available(loss: bool, delay: bool) -> tuple[bool, str]:
         return False, "the network lab needs Linux network namespaces"
     if os.geteuid() != 0:
         return False, "the network lab needs root (network namespaces, tc, iptables)"
-    tools = ["ip", "tc", "sysctl"] + (["iptables-restore"] if loss else [])
+    tools = ["ip", "tc", "sysctl"] + (["iptables-restore", "iptables-save"] if loss else [])
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         return False, f"the network lab needs {', '.join(missing)}, which is not installed"
@@ -504,6 +505,18 @@ class NetLab:
         stats = self._relay_call({"cmd": "stats"})
         stats["cpu_s"] = process_cpu_s(self._relay.pid)
         return stats
+
+    def dropped_packets(self) -> dict[str, int]:
+        """Packets the random-loss rules dropped per direction since the last ``set_link``."""
+        counts = {"download": 0, "upload": 0}
+        if not self._iptables_used:
+            return counts
+        direction_of = {RTR_CLIENT_IF: "upload", RTR_SERVER_IF: "download"}
+        for line in _run(["iptables-save", "-c", "-t", "filter"], ns=NAMESPACES["router"]).splitlines():
+            match = re.match(r"\[(\d+):\d+\] -A FORWARD -i (\S+) .*-j DROP", line)
+            if match and match[2] in direction_of:
+                counts[direction_of[match[2]]] += int(match[1])
+        return counts
 
     def qdisc_stats(self, direction: str) -> str:
         """``tc -s qdisc`` of the shaper for "download" or "upload" (for debugging and benchmarks)."""
