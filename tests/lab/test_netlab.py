@@ -279,6 +279,13 @@ def test_set_link_changes_delay_and_rate_live(lab):
     assert statistics.fmean(fast) > 15 and statistics.fmean(slow) < 6, (fast, slow)
 
 
+@pytest.mark.lab
+def test_wait_port_says_plainly_when_nothing_listens(lab):
+    with pytest.raises(TimeoutError, match="nothing listened on tcp port 5999"):
+        lab.wait_port(5999, timeout_s=0.3)
+    lab.wait_port(TCP_PORT, timeout_s=0.3)
+
+
 def _lab_traces():
     """What a lab may change in the root namespace, plus its namespaces. Taken while holding
     the lab lock, so that another engineer's lab cannot be half built meanwhile."""
