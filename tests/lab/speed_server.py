@@ -41,19 +41,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-#: Sizes in bytes of the images real speedtest.net (Ookla legacy) servers serve, by side N.
-SPEEDTEST_IMAGE_BYTES = {
-    350: 245_388,
-    500: 505_544,
-    750: 1_118_012,
-    1000: 1_986_284,
-    1500: 4_468_241,
-    2000: 7_907_740,
-    2500: 12_407_926,
-    3000: 17_816_816,
-    3500: 24_262_167,
-    4000: 31_625_365,
-}
+from connectcheck.probes.bandwidth import SPEEDTEST_IMAGE_BYTES  # the sizes real servers serve
 
 FAULTS = ("403", "429", "stall", "stall-body", "close")
 MIB = 1024 * 1024

@@ -64,12 +64,25 @@ def series(rates_bytes_per_window):
     return times, totals
 
 
-def test_steady_rate_leaves_out_the_ramp_and_finds_a_stable_rate():
-    times, totals = series([1000, 2000, 4000, 8000, 9000] + [10_000] * 10)
-    est = steady_rate(times, totals, first_data=0, min_start=2)
-    assert est.start == 4  # the first two windows both at 85 % of the last second's rate
+def test_steady_rate_leaves_out_a_ramp_longer_than_the_minimum():
+    times, totals = series([1000, 2000, 4000, 6000] + [10_000] * 12)
+    est = steady_rate(times, totals, first_data=0, min_start=0)
+    assert est.start == 2  # the next second reaches 70 % of the last second's rate
+    assert not est.stable  # the first half still holds the end of the ramp
+    times, totals = series([1000, 2000, 4000, 6000] + [10_000] * 40)
+    est = steady_rate(times, totals, first_data=0, min_start=0)
     assert est.stable
-    assert est.bits_per_s == pytest.approx(8 * (9000 + 10 * 10_000) / (11 * WINDOW_S))
+    assert est.bits_per_s == pytest.approx(8 * (4000 + 6000 + 40 * 10_000) / (42 * WINDOW_S))
+
+
+def test_steady_rate_does_not_start_right_after_a_dip():
+    # a lost packet holds bytes back (2000), they arrive with the next window (18000):
+    # starting after the dip would read 7 % too much
+    times, totals = series([10_000] * 2 + [2000, 18_000] + [10_000] * 10)
+    est = steady_rate(times, totals, first_data=0, min_start=2)
+    assert est.start == 2
+    assert est.bits_per_s == pytest.approx(8 * 10_000 / WINDOW_S)
+    assert est.stable
 
 
 def test_steady_rate_is_not_stable_while_the_rate_still_climbs():

@@ -12,16 +12,20 @@ How a measurement goes (one direction):
   link looks fast (each stream carries more than :data:`ADD_STREAM_MBPS`), up to ``streams``.
   Each stream is one HTTP/1.1 keep-alive connection that asks for the next request as soon as
   the previous one ends; requests are sized to last about :data:`REQUEST_S`.
-* Counting: a download counts body bytes as they arrive.  An upload counts what the server's
-  TCP stack acknowledged (Linux ``TCP_INFO.tcpi_bytes_acked``), never more than what was
-  sent; where that is not available it counts what the socket accepted, with the send buffer
-  kept small (:data:`FALLBACK_SNDBUF`) so that buffered bytes do not inflate the rate.
+* Counting: a download counts body bytes as they arrive.  An upload counts what reached the
+  server's TCP stack (Linux ``TCP_INFO``: bytes acknowledged, plus selectively acknowledged
+  segments; see :func:`tcp_bytes_delivered`), never more than what was sent; where that is not
+  available it counts what the socket accepted, with the send buffer kept small
+  (:data:`FALLBACK_SNDBUF`) so that buffered bytes do not inflate the rate.
 * Windows: every :data:`WINDOW_S` the byte count is sampled (``window_mbps``; window ``i``
   covers ``[i·window_s, (i+1)·window_s)`` from the start of the call).
 * Ramp-up: the windows before the steady span are left out of the rate (``ramp_up_s``).  The
   steady span starts at least :data:`MIN_RAMP_S` (and :data:`MIN_RAMP_RTTS` round trips) after
-  the first byte and two windows after the last stream was added, and at the first two
-  consecutive windows that both reach :data:`RAMP_FRACTION` of the rate of the last second.
+  the first byte and two windows after the last stream was added, and not before the rate over
+  the next second reaches :data:`RAMP_FRACTION` of the rate of the last second (a ramp longer
+  than the minimum).  A one-second average, not single windows, decides: starting right after
+  a dip would count the catch-up that follows it (the bytes held behind a lost packet arrive
+  at once when it is resent) and over-report by several per cent on slow links.
 * Stable: once the steady span is :data:`MIN_STEADY_WINDOWS` long and its two halves, and its
   last second, agree with its mean within :data:`STABLE_TOLERANCE`, the test stops early
   (``stop_reason="stable"``).  Otherwise it stops at the time cap, the data cap (every
@@ -58,7 +62,7 @@ from connectcheck.probes.latency import pick_address, tls_context
 WINDOW_S = 0.2
 MIN_RAMP_S = 0.4
 MIN_RAMP_RTTS = 8
-RAMP_FRACTION = 0.85
+RAMP_FRACTION = 0.7
 MIN_STEADY_WINDOWS = 8
 TAIL_WINDOWS = 5
 STABLE_TOLERANCE = 0.05
@@ -271,13 +275,18 @@ def abort_socket(sock: socket.socket | None) -> None:
         pass
 
 
-_TCPI_BYTES_ACKED = 120  # offset of tcpi_bytes_acked (u64) in Linux's struct tcp_info (4.1+)
+# Offsets in Linux's struct tcp_info: tcpi_snd_mss (u32), tcpi_sacked (u32, segments),
+# tcpi_bytes_acked (u64, Linux 4.1+).
+_TCPI_SND_MSS, _TCPI_SACKED, _TCPI_BYTES_ACKED = 16, 28, 120
 
 
-def tcp_bytes_acked(sock: socket.socket) -> int | None:
-    """Bytes the peer's TCP acknowledged on ``sock`` (Linux ``TCP_INFO``); None elsewhere.
+def tcp_bytes_delivered(sock: socket.socket) -> int | None:
+    """Bytes of ``sock``'s stream that reached the peer (Linux ``TCP_INFO``); None elsewhere.
 
-    The count starts at 1 (the SYN); callers take differences.
+    That is what the peer acknowledged, plus the segments it acknowledged selectively (SACK)
+    beyond a lost one: those crossed the link too, and counting them keeps the rate from
+    jumping when a retransmission fills the hole.  The count starts at 1 (the SYN); callers
+    take differences.
     """
     if not sys.platform.startswith("linux") or not hasattr(socket, "TCP_INFO"):
         return None
@@ -287,13 +296,15 @@ def tcp_bytes_acked(sock: socket.socket) -> int | None:
         return None
     if len(raw) < _TCPI_BYTES_ACKED + 8:
         return None
-    return struct.unpack_from("Q", raw, _TCPI_BYTES_ACKED)[0]
+    mss = struct.unpack_from("I", raw, _TCPI_SND_MSS)[0]
+    sacked = struct.unpack_from("I", raw, _TCPI_SACKED)[0]
+    return struct.unpack_from("Q", raw, _TCPI_BYTES_ACKED)[0] + sacked * mss
 
 
-def acked_counting_available() -> bool:
-    """Whether :func:`tcp_bytes_acked` works here (asked once of a fresh socket)."""
+def delivered_counting_available() -> bool:
+    """Whether :func:`tcp_bytes_delivered` works here (asked of a fresh socket)."""
     with socket.socket() as probe:
-        return tcp_bytes_acked(probe) is not None
+        return tcp_bytes_delivered(probe) is not None
 
 
 def request_headers() -> dict[str, str]:
@@ -342,7 +353,8 @@ def steady_rate(times: list[float], totals: list[int], first_data: int, min_star
         return SteadyRate(first_data, n, 8 * span(first_data, n), False) if n > first_data else None
     tail = span(max(min_start, n - TAIL_WINDOWS), n)
     floor = RAMP_FRACTION * tail
-    start = next((i for i in range(min_start, n - 1) if min(span(i, i + 1), span(i + 1, i + 2)) >= floor),
+    last = max(min_start, n - TAIL_WINDOWS)
+    start = next((i for i in range(min_start, last + 1) if span(i, min(i + TAIL_WINDOWS, n)) >= floor),
                  min_start)
     rate = span(start, n)
     stable = False
@@ -388,7 +400,7 @@ class _Job:
         self.deadline = deadline
         self.stopping = threading.Event()
         self.request_bytes = FIRST_REQUEST_BYTES  # the controller adapts it to the rate
-        self.count_acked = direction == "upload" and acked_counting_available()
+        self.count_delivered = direction == "upload" and delivered_counting_available()
 
     def next_size(self) -> int:
         """Reserve the next request against the data cap; 0 when the cap is used up."""
@@ -410,9 +422,9 @@ class _Stream:
         self.finished = False
         self._conn: Connection | None = None
         self._sock: socket.socket | None = None
-        self._acked_closed = 0  # acknowledged bytes of connections already closed
-        self._acked_base: int | None = None
-        self._acked_last = 0  # last reading on the open connection (kept if it closes under us)
+        self._delivered_closed = 0  # delivered bytes of connections already closed
+        self._delivered_base: int | None = None
+        self._delivered_last = 0  # last reading on the open connection (kept if it closes under us)
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"bandwidth-{job.direction}-{index}")
 
@@ -427,17 +439,17 @@ class _Stream:
 
     def counted(self) -> int:
         """Bytes that crossed the link so far (see the module notes on counting)."""
-        if not self.job.count_acked:
+        if not self.job.count_delivered:
             return self.moved
-        return min(self._acked_closed + self._acked_now(), self.moved)
+        return min(self._delivered_closed + self._delivered_now(), self.moved)
 
-    def _acked_now(self) -> int:
-        """Acknowledged bytes of the open connection (the last reading if it was closed)."""
-        sock, base = self._sock, self._acked_base
-        acked = tcp_bytes_acked(sock) if sock is not None and base is not None else None
-        if acked is not None and base is not None:
-            self._acked_last = max(self._acked_last, acked - base)
-        return self._acked_last
+    def _delivered_now(self) -> int:
+        """Delivered bytes of the open connection (the last reading if it was closed)."""
+        sock, base = self._sock, self._delivered_base
+        delivered = tcp_bytes_delivered(sock) if sock is not None and base is not None else None
+        if delivered is not None and base is not None:
+            self._delivered_last = max(self._delivered_last, delivered - base)
+        return self._delivered_last
 
     def _on_socket(self, sock: socket.socket) -> None:
         self._sock = sock
@@ -475,16 +487,16 @@ class _Stream:
         self.connect_s = conn.connect_s
         assert conn.sock is not None
         conn.sock.settimeout(STALL_TIMEOUT_S)
-        if self.job.direction == "upload" and not self.job.count_acked:
+        if self.job.direction == "upload" and not self.job.count_delivered:
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, FALLBACK_SNDBUF)
-        if self.job.count_acked:
-            self._acked_base = tcp_bytes_acked(conn.sock)
+        if self.job.count_delivered:
+            self._delivered_base = tcp_bytes_delivered(conn.sock)
         return conn
 
     def _close(self, conn: Connection | None) -> None:
         if conn is not None:
-            self._acked_closed += self._acked_now()
-            self._acked_base, self._acked_last = None, 0
+            self._delivered_closed += self._delivered_now()
+            self._delivered_base, self._delivered_last = None, 0
             conn.close()
 
     def _download(self, conn: Connection, size: int) -> bool:
@@ -519,7 +531,7 @@ class _Stream:
         try:
             self._send_body(conn, size)
         except OSError as exc:
-            self._acked_now()  # before the connection is closed
+            self._delivered_now()  # before the connection is closed
             raise _refusal_after_failed_send(conn) or exc from None
         if self.job.stopping.is_set():
             return False
