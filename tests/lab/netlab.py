@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import fcntl
 import json
 import math
@@ -634,7 +635,8 @@ def udp_rtt_series(host: str, port: int, count: int, interval_s: float = 0.02, t
         while True:
             now = time.monotonic()
             if len(sent) < count and now >= start + len(sent) * interval_s:
-                sock.send(PROBE.pack(len(sent), now) + padding)
+                with contextlib.suppress(ConnectionRefusedError):  # an earlier probe's ICMP error
+                    sock.send(PROBE.pack(len(sent), now) + padding)
                 sent.append(now)
                 continue
             next_send = start + len(sent) * interval_s if len(sent) < count else end

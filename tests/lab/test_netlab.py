@@ -152,6 +152,13 @@ def test_udp_rtt_series_over_loopback():
     assert all(r is not None and 0 < r < 500 for r in rtts)
 
 
+def test_udp_rtt_series_counts_probes_to_a_closed_port_as_lost():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    assert udp_rtt_series("127.0.0.1", port, count=5, interval_s=0.01, timeout_s=0.2) == [None] * 5
+
+
 # ---------------------------------------------------------------------------------------------
 # The lab itself (root)
 
