@@ -77,6 +77,23 @@ def test_link_spec_rejects_nonsense():
             LinkSpec(**bad)
 
 
+def test_lab_refuses_plainly_without_root(monkeypatch):
+    monkeypatch.setattr(netlab, "_availability", {})
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    ok, reason = netlab.lab_available()
+    assert not ok and "needs root" in reason
+    with pytest.raises(netlab.LabError, match="needs root"):
+        NetLab().start()
+
+
+def test_lab_names_the_missing_tool(monkeypatch):
+    monkeypatch.setattr(netlab, "_availability", {})
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(netlab.shutil, "which", lambda tool: None if tool == "iptables-restore" else "/bin/x")
+    ok, reason = netlab.lab_available(loss=True)
+    assert not ok and "iptables-restore" in reason and "not installed" in reason
+
+
 def _ip_tcp(src_port: int, seq: int) -> bytes:
     header = bytes([0x45, 0, 0, 44, 0, 0, 0, 0, 64, PROTO_TCP, 0, 0, 10, 77, 1, 1, 10, 77, 2, 2])
     return header + src_port.to_bytes(2, "big") + (80).to_bytes(2, "big") + seq.to_bytes(4, "big") + bytes(16)
