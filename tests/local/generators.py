@@ -96,3 +96,20 @@ def sender(
         yield proc
     finally:
         _stop(proc)
+
+
+@contextlib.contextmanager
+def idle(
+    name: str, *args: str, children: tuple[str, ...] = (), seconds: float = 30.0
+) -> Iterator[subprocess.Popen]:
+    """A program called ``name`` with these arguments and children ("NAME" or "NAME:ARG"), doing nothing."""
+    command = ["idle", "--name", name, "--seconds", str(seconds), *[f"--child={c}" for c in children], *args]
+    proc = subprocess.Popen(
+        _command(command, None), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        if _first_line(proc) != "ready":
+            raise RuntimeError("idle program said something unexpected")
+        yield proc
+    finally:
+        _stop(proc)

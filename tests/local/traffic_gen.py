@@ -5,7 +5,8 @@ sets its own process name (``prctl(PR_SET_NAME)``, what ``/proc/<pid>/comm`` sho
 and sends (``up``) or asks the sink to send to it (``down``) at the rate, paced every few
 milliseconds, for ``--seconds`` (it stops by itself). ``--proto udp`` sends datagrams instead
 (traffic no per-socket counter sees); ``--burst`` alternates 0.5 s at twice the rate with 0.5 s
-of silence (the same average). ``sink`` accepts TCP connections (it discards what it gets, or
+of silence (the same average). ``idle`` only sits there with its name, its extra arguments (a
+browser's ``--type=renderer``) and named children. ``sink`` accepts TCP connections (it discards what it gets, or
 sends at the rate a client asks for) and discards UDP on the same port; it prints its port.
 """
 
@@ -15,6 +16,7 @@ import argparse
 import ctypes
 import ctypes.util
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -143,6 +145,30 @@ def sink(args: argparse.Namespace) -> None:
         threading.Thread(target=serve_client, args=(conn,), daemon=True).start()
 
 
+def idle(args: argparse.Namespace, extra: list[str]) -> None:
+    """A program that only exists: a name, arguments, children (``--child NAME[:ARG]``)."""
+    set_name(args.name)
+    children = []
+    for spec in args.child:
+        name, _, arg = spec.partition(":")
+        command = [
+            sys.executable,
+            "-m",
+            "tests.local.traffic_gen",
+            "idle",
+            "--name",
+            name,
+            "--seconds",
+            str(args.seconds),
+        ] + ([arg] if arg else [])
+        children.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    print("ready", flush=True)
+    time.sleep(args.seconds)
+    for child in children:
+        child.terminate()
+        child.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="traffic_gen")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,9 +185,16 @@ def main(argv: list[str] | None = None) -> None:
     k.add_argument("--bind", default="127.0.0.1")
     k.add_argument("--port", type=int, default=0)
     k.add_argument("--seconds", type=float, default=120.0)
-    args = parser.parse_args(argv)
+    i = sub.add_parser("idle")
+    i.add_argument("--name", required=True)
+    i.add_argument("--seconds", type=float, default=30.0)
+    i.add_argument("--child", action="append", default=[])
+    args, extra = parser.parse_known_args(argv)
     try:
-        send(args) if args.command == "send" else sink(args)
+        if args.command == "idle":
+            idle(args, extra)
+        else:
+            send(args) if args.command == "send" else sink(args)
     except (BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
         pass
     sys.exit(0)

@@ -86,4 +86,8 @@ def run_command(
                     out, err = proc.communicate(timeout=0.5)
                 except subprocess.TimeoutExpired:
                     out, err = "", ""
+                    for pipe in (proc.stdout, proc.stderr):
+                        if pipe is not None:
+                            pipe.close()
+                    proc.wait()
                 return CommandResult(args, out or "", err or "", proc.returncode, error=stop)
