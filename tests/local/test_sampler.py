@@ -49,20 +49,11 @@ def test_programs_are_named_with_their_rates(loopback_sink, loopback_backend):
     )
     assert spotify.app == "Spotify" and spotify.advice_key == "pause_streaming"
     assert steam.rate_source == "measured" and steam.connections == 1
-    # the busiest program is first (the sink, receiving steam's upload, ties with it)
-    assert f.processes[0].name in ("steam", "cc-sink")
+    # busiest first (on loopback, other people's local traffic on this machine may rank too)
+    order = [p.name for p in f.processes]
+    assert order.index("steam") < order.index("spotify")
     assert {a.app for a in f.hungry_apps} >= {"Steam", "Spotify"}
     assert f.sections["rates"].status is Status.OK
-
-
-def test_the_top_consumer_is_the_right_program(loopback_sink, loopback_backend):
-    to = f"127.0.0.1:{loopback_sink}"
-    with sender("qbittorrent", to, 16, "down"), sender("dropbox", to, 3, "down"):
-        time.sleep(0.3)
-        f = sample_local(window_s=3.0, backend=loopback_backend)
-    users = [p for p in f.processes if p.name != "cc-sink"]
-    assert users[0].name == "qbittorrent" and users[0].app == "qBittorrent"
-    assert near(users[0].down_mbps, 16) and near(named(f, "dropbox").down_mbps, 3)
 
 
 def test_udp_goes_to_the_unattributed_bucket(loopback_sink, loopback_backend):
@@ -174,6 +165,7 @@ def test_traffic_through_a_network_card(netns_link):
         ):
             time.sleep(0.3)
             f = sample_local(window_s=3.0, backend=backend)
+    assert f.processes[0].name == "onedrive"  # the top consumer: nothing else uses this card
     assert near(named(f, "onedrive").up_mbps, 10) and named(f, "onedrive").app == "OneDrive"
     assert near(named(f, "netflix").down_mbps, 5)
     assert all(p.name != "cc-sink" for p in f.processes)  # the far end is not on this computer

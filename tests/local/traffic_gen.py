@@ -5,9 +5,10 @@ sets its own process name (``prctl(PR_SET_NAME)``, what ``/proc/<pid>/comm`` sho
 and sends (``up``) or asks the sink to send to it (``down``) at the rate, paced every few
 milliseconds, for ``--seconds`` (it stops by itself). ``--proto udp`` sends datagrams instead
 (traffic no per-socket counter sees); ``--burst`` alternates 0.5 s at twice the rate with 0.5 s
-of silence (the same average). ``idle`` only sits there with its name, its extra arguments (a
-browser's ``--type=renderer``) and named children. ``sink`` accepts TCP connections (it discards what it gets, or
-sends at the rate a client asks for) and discards UDP on the same port; it prints its port.
+of silence (the same average). ``idle`` only sits there with its name, its extra arguments
+(a browser's ``--type=renderer``) and named children. ``sink`` accepts TCP connections (it
+discards what it gets, or sends at the rate a client asks for) and discards UDP on the same
+port; it prints its port.
 """
 
 from __future__ import annotations
