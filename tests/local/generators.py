@@ -7,13 +7,17 @@ namespace, and is stopped when its ``with`` block ends (it also stops by itself 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 10.0
+# Addresses of the private veth link the namespace tests build (their own, not the shared lab's).
+HOST_IP, PEER_IP = "10.79.1.1", "10.79.1.2"
+LOCK_PATH = "/tmp/connectcheck-local-netns.lock"
 
 
 def _command(args: list[str], netns: str | None) -> list[str]:
@@ -113,3 +117,34 @@ def idle(
         yield proc
     finally:
         _stop(proc)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def namespace_link() -> Iterator[tuple[str, str]]:
+    """A network namespace joined to this one by a veth pair: yields (namespace, host-side card).
+
+    Needs root. Traffic to PEER_IP leaves through the host-side card as traffic to the internet
+    leaves through a real one, and the far end's sockets are not this namespace's. One such link
+    at a time (a lock file): they share their addresses.
+    """
+    tag = uuid.uuid4().hex[:6]
+    ns, host_if, peer_if = f"ccloc-{tag}", f"cclh{tag}", f"cclp{tag}"
+    with open(LOCK_PATH, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _ip("netns", "add", ns)
+        try:
+            _ip("link", "add", host_if, "type", "veth", "peer", "name", peer_if)
+            _ip("link", "set", peer_if, "netns", ns)
+            _ip("addr", "add", f"{HOST_IP}/30", "dev", host_if)
+            _ip("link", "set", host_if, "up")
+            _ip("-n", ns, "addr", "add", f"{PEER_IP}/30", "dev", peer_if)
+            _ip("-n", ns, "link", "set", peer_if, "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+            yield ns, host_if
+        finally:
+            subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)

@@ -32,8 +32,10 @@ def test_timeout_kills_a_hanging_tool():
 
 
 def test_a_grandchild_holding_the_output_does_not_hold_us():
-    code = ("import subprocess, sys, time; "
-            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)']); time.sleep(30)")
+    code = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)']); time.sleep(30)"
+    )
     start = time.monotonic()
     result = run_command([sys.executable, "-c", code], timeout_s=0.5)
     assert time.monotonic() - start < 2.0 and result.error

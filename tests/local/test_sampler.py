@@ -16,8 +16,7 @@ import pytest
 from connectcheck.local import LocalSampler, Scope, get_backend, sample_local
 from connectcheck.local.macos import MacBackend
 from connectcheck.model import LocalFindings, Status
-from tests.local.conftest import PEER_IP
-from tests.local.generators import sender, sink
+from tests.local.generators import PEER_IP, sender, sink
 from tests.local.replay import Replay
 
 TOLERANCE = 0.25
