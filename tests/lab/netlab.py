@@ -159,7 +159,9 @@ def _ip_batch(lines: list[str], ns: str | None = None, check: bool = True) -> No
 
 
 def _sysctl(ns: str, settings: dict[str, str | int]) -> None:
-    _run(["sysctl", "-qw", *(f"{k}={v}" for k, v in settings.items())], ns=ns)
+    """Set sysctls inside ``ns`` by writing /proc/sys there (no procps needed)."""
+    writes = [f"echo {value} > /proc/sys/{key.replace('.', '/')}" for key, value in settings.items()]
+    _run(["sh", "-ec", "; ".join(writes)], ns=ns)
 
 
 def _link_exists(name: str) -> bool:
@@ -224,7 +226,7 @@ def _check_available(loss: bool, delay: bool) -> tuple[bool, str]:
         return False, "the network lab needs Linux network namespaces"
     if os.geteuid() != 0:
         return False, "the network lab needs root (network namespaces, tc, iptables)"
-    tools = ["ip", "tc", "sysctl"] + (["iptables-restore", "iptables-save"] if loss else [])
+    tools = ["ip", "tc"] + (["iptables-restore", "iptables-save"] if loss else [])
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         return False, f"the network lab needs {', '.join(missing)}, which is not installed"
