@@ -54,7 +54,8 @@ def test_quick_check_measures_latency_dns_and_the_platform(stun, web, pki):
     assert result.status is Status.OK
     assert result.connectivity is Connectivity.ONLINE
     assert {k: v.status for k, v in result.sections.items()} == {
-        "latency": Status.OK, "dns": Status.OK, "reachability": Status.OK}
+        "latency": Status.OK, "dns": Status.OK, "reachability": Status.OK, "local": Status.OK}
+    assert result.local is not None and result.local.os == "linux"
     s = result.summary
     assert s.latency_target == f"stun {stun.address}"
     assert s.rtt_ms is not None and 0 < s.rtt_ms < 50

@@ -11,6 +11,7 @@ others; cancel takes effect within a second; the whole check has a hard time bou
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 from connectcheck import __version__
 from connectcheck.assess import Thresholds, assess_check, thresholds_from_settings
+from connectcheck.local import sample_local
 from connectcheck.model import (
     BandwidthResult,
     CheckKind,
@@ -65,6 +67,7 @@ class CheckOptions:
     icmp: bool = True
     time_limit_s: float = 5.0
     ca_file: str | None = None
+    local: bool = True  # also look at this computer's programs, Wi-Fi and load
     thresholds: Thresholds | None = None  # None: the bundled defaults
 
     @classmethod
@@ -234,13 +237,14 @@ class Check:
     # --- the phases ------------------------------------------------------------------------
 
     def _idle_phase(self, deadline: Deadline) -> None:
-        """Latency, DNS and reachability, all at once."""
+        """Latency, DNS, reachability and this computer's programs, all at once (the programs
+        are watched while the line is idle, so connectcheck's own traffic never hides them)."""
         o = self.options
         targets = latency_targets(o)
         hosts = platform_hosts(o)
         span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
         count = max(5, min(o.latency_probes, int((span - o.latency_timeout_s) / o.latency_interval_s)))
-        parts = 3
+        parts = 4 if o.local else 3
         started = time.monotonic()
         jobs: dict[str, Callable[[], Any]] = {
             "latency": lambda: measure_latency(
@@ -254,8 +258,19 @@ class Check:
                 o.platform_urls, timeout_s=min(3.0, span), time_limit_s=span, cancel=self.cancel,
                 progress=self.progress.shared("latency", "reachability", parts), ca_file=o.ca_file),
         }
+        if o.local:
+            jobs["local"] = lambda: sample_local(
+                window_s=max(1.0, min(3.0, span - 2.5)), cancel=self.cancel,
+                progress=self.progress.shared("latency", "local", parts), exclude_pids={os.getpid()})
         done = _run_parallel(jobs)
         r = self.result
+        if "local" in done:
+            local = done["local"]
+            if isinstance(local, Exception):
+                r.sections["local"] = _crashed(local, started)
+            else:
+                r.local = local
+                r.sections["local"] = Section(local.status, local.error, round(time.monotonic() - started, 3))
         for name in ("latency", "dns", "reachability"):
             value = done[name]
             if isinstance(value, Exception):

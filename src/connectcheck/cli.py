@@ -102,6 +102,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from connectcheck import lastcheck
     from connectcheck.assess import format_assessment
     from connectcheck.check import CheckOptions, run_check
+    from connectcheck.local import format_local
     from connectcheck.textsummary import format_check
 
     settings = build_settings(args, err)
@@ -143,6 +144,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(model.dumps(result) + "\n")
     else:
         out.write(format_check(result) + "\n")
+        if result.local is not None:
+            out.write("\n" + format_local(result.local) + "\n")
         if result.assessment is not None:
             out.write("\n" + printable(format_assessment(result.assessment)) + "\n")
     if result.status is Status.OK:
@@ -153,6 +156,12 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if result.status is Status.CANCELLED:
         return EXIT_CANCELLED
     return EXIT_OK
+
+
+def cmd_top(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from connectcheck.local import run_top
+
+    return run_top(out, interval_s=args.interval, iterations=args.count)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ca-file", metavar="FILE",
                        help="also trust the certificate authority in this PEM file (private servers)")
     check.set_defaults(func=cmd_check)
+
+    top = sub.add_parser("top", help="show live which programs use the connection (Ctrl-C to stop)",
+                         description="Which programs on this computer use the connection, refreshed live, "
+                                     "with the Wi-Fi signal and the load of the computer.")
+    top.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                     help="seconds between two refreshes (default 2)")
+    top.add_argument("--count", type=int, metavar="N", help="stop after N refreshes")
+    top.set_defaults(func=cmd_top)
     return parser
 
 
