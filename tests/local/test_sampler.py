@@ -62,6 +62,7 @@ def test_udp_goes_to_the_unattributed_bucket(loopback_sink, loopback_backend):
     # loopback counts a datagram once sent and once received
     assert near(f.unattributed_up_mbps, 6) and near(f.unattributed_down_mbps, 6)
     assert all(p.name != "zoom" for p in f.processes)
+    assert "Zoom" in f.unattributed_programs  # it holds a UDP socket: what the traffic may be
     zoom = [a for a in f.hungry_apps if a.name == "zoom"]
     assert zoom and zoom[0].app == "Zoom" and zoom[0].category == "video_call"
 
@@ -170,6 +171,7 @@ def test_traffic_through_a_network_card(netns_link):
     assert all(p.name != "cc-sink" for p in f.processes)  # the far end is not on this computer
     # the UDP call leaves through the card and no socket counts it: it is unattributed, upload only
     assert near(f.unattributed_up_mbps, 4) and f.unattributed_down_mbps < 0.5
+    assert "Discord" in f.unattributed_programs and "cc-sink" not in f.unattributed_programs
     iface = next(u for u in f.interfaces if u.name == card)
     assert near(iface.up_mbps, 10 + 4 + 0.5)  # plus headers
     assert near(iface.down_mbps, 5 + 0.3)

@@ -146,6 +146,11 @@ class TrafficMeter(ABC):
     def read(self) -> dict[int, Flow]:
         """Bytes moved per process id since the previous read (an empty dict the first time)."""
 
+    def unmetered(self) -> dict[int, str | None]:
+        """pid → name of programs holding flows this meter cannot count (UDP on Linux): the
+        programs the unattributed traffic may come from. Empty where every flow is counted."""
+        return {}
+
 
 class LocalBackend(ABC):
     """What one operating system can tell about its programs, network cards and Wi-Fi."""

@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ INET_DIAG_INFO = 2
 # TCP states that can carry data and have a tcp_info: ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1,
 # FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING (LISTEN, TIME_WAIT and CLOSE have none).
 STATES = sum(1 << s for s in (1, 2, 3, 4, 5, 8, 9, 11))
+ALL_STATES = 0xFFFFFFFF
+# UDP ports of the system's own chatter (DNS, DHCP, NTP, NetBIOS, SSDP, mDNS, LLMNR): never a call.
+SERVICE_PORTS = frozenset({53, 67, 68, 123, 137, 138, 1900, 5353, 5355})
 NLMSG_HDR = struct.Struct("=IHHII")
 DIAG_REQ = struct.Struct("=BBBxI48x")  # inet_diag_req_v2 with an empty inet_diag_sockid
 DIAG_MSG_LEN = 72  # sizeof(struct inet_diag_msg)
@@ -41,6 +45,7 @@ TCPI_BYTES = struct.Struct("=QQ")  # tcpi_bytes_acked, tcpi_bytes_received
 TCPI_BYTES_OFFSET = 120
 RECV_BUFFER = 1 << 18
 NETLINK_TIMEOUT_S = 1.0
+UNOWNED_RETRY_S = 10.0  # a socket whose owner could not be found is searched again after this
 PF_KTHREAD = 0x00200000
 SYS_NET = Path("/sys/class/net")
 MOBILE_DRIVERS = ("qmi_wwan", "cdc_mbim", "cdc_ncm", "rndis_host", "cdc_ether", "ipheth", "huawei_cdc_ncm")
@@ -104,31 +109,60 @@ def _address(family: int, raw: bytes) -> str:
     return socket.inet_ntop(family, raw[:4] if family == socket.AF_INET else raw)
 
 
-def tcp_sockets(local_addresses: frozenset[str] = frozenset()) -> list[TcpSocket]:
-    """Every TCP socket of this network namespace (IPv4 and IPv6) with its byte counts."""
-    found = []
+def _dump(protocol: int, ext: int, states: int) -> Iterator[tuple[int, bytes]]:
+    """(family, inet_diag_msg) for every socket of ``protocol`` in this namespace, IPv4 and IPv6."""
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
         sock.settimeout(NETLINK_TIMEOUT_S)
         for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), 1):
-            request = DIAG_REQ.pack(family, socket.IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), STATES)
-            sock.send(
-                NLMSG_HDR.pack(
-                    NLMSG_HDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
-                )
-                + request
+            request = DIAG_REQ.pack(family, protocol, ext, states)
+            header = NLMSG_HDR.pack(
+                NLMSG_HDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
             )
+            sock.send(header + request)
             for msg in _recv_all(sock, seq):
-                counts = _tcp_bytes(msg)
-                if counts is None or len(msg) < DIAG_MSG_LEN:
-                    continue
-                (cookie,) = struct.unpack_from("=Q", msg, 44)
-                uid, inode = struct.unpack_from("=II", msg, 64)
-                peer = _address(family, msg[24:40])
-                local = is_local_address(peer) or peer in local_addresses
-                found.append(
-                    TcpSocket(cookie, inode, uid, local, _address(family, msg[8:24]), counts[1], counts[0])
-                )
+                if len(msg) >= DIAG_MSG_LEN:
+                    yield family, msg
+
+
+def tcp_sockets(local_addresses: frozenset[str] = frozenset()) -> list[TcpSocket]:
+    """Every TCP socket of this network namespace (IPv4 and IPv6) with its byte counts."""
+    found = []
+    for family, msg in _dump(socket.IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), STATES):
+        counts = _tcp_bytes(msg)
+        if counts is None:
+            continue
+        (cookie,) = struct.unpack_from("=Q", msg, 44)
+        uid, inode = struct.unpack_from("=II", msg, 64)
+        peer = _address(family, msg[24:40])
+        local = is_local_address(peer) or peer in local_addresses
+        found.append(TcpSocket(cookie, inode, uid, local, _address(family, msg[8:24]), counts[1], counts[0]))
     return found
+
+
+@dataclass(frozen=True)
+class UdpSocket:
+    """One UDP socket: who holds it and where it is bound (UDP has no byte counters)."""
+
+    inode: int
+    uid: int
+    source: str
+    port: int
+    peer: str | None  # None when not connected
+
+
+def udp_sockets() -> list[UdpSocket]:
+    """Every UDP socket of this network namespace (IPv4 and IPv6)."""
+    found = []
+    for family, msg in _dump(socket.IPPROTO_UDP, 0, ALL_STATES):
+        port, peer_port = struct.unpack_from("!HH", msg, 4)
+        uid, inode = struct.unpack_from("=II", msg, 64)
+        peer = _address(family, msg[24:40]) if peer_port else None
+        found.append(UdpSocket(inode, uid, _address(family, msg[8:24]), port, peer))
+    return found
+
+
+def _loopback(address: str) -> bool:
+    return is_local_address(address) and address not in ("0.0.0.0", "::")
 
 
 def _socket_inodes(pid: int) -> Iterator[int]:
@@ -174,6 +208,7 @@ class SockDiagMeter(TrafficMeter):
         self._moved: dict[int, list[int]] = {}  # cookie -> [down, up, inode] this interval
         self._owner: dict[int, tuple[int, str | None]] = {}  # inode -> (pid, name)
         self._holders: dict[int, None] = {}  # processes that held sockets before, looked at first
+        self._unowned: dict[int, float] = {}  # inode -> when a search found no owner
         self._primed = False
 
     def step(self) -> None:
@@ -206,13 +241,21 @@ class SockDiagMeter(TrafficMeter):
         return self.addresses is None or s.source in self.addresses
 
     def _resolve(self, wanted: dict[int, int]) -> None:
-        """Find the processes holding these socket inodes, earlier socket holders first.
+        """Find the processes holding these socket inodes.
 
-        An ordinary user can only look into its own processes, so others are not even tried.
+        Earlier socket holders are looked at first, then the newest processes; the search stops
+        when all are found. An ordinary user can only look into its own processes, so others are
+        not even tried. An inode nobody readable holds is not searched again for a while: each
+        search reads every file descriptor of every process.
         """
+        now = time.monotonic()
+        self._unowned = {i: t for i, t in self._unowned.items() if now - t < UNOWNED_RETRY_S}
+        wanted = {i: uid for i, uid in wanted.items() if i not in self._unowned}
         uids = None if os.geteuid() == 0 else set(wanted.values())
-        holders = list(self._holders)
-        for pid in holders + [p for p in _pids() if p not in self._holders]:
+        others = sorted((p for p in _pids() if p not in self._holders), reverse=True) if wanted else []
+        for pid in list(self._holders) + others:
+            if not wanted:
+                return
             if uids is not None and _uid(pid) not in uids:
                 continue
             hits = [i for i in _socket_inodes(pid) if i in wanted]
@@ -223,8 +266,28 @@ class SockDiagMeter(TrafficMeter):
                 self._owner[inode] = (pid, name)
                 del wanted[inode]
             self._holders[pid] = None
-            if not wanted:
-                return
+        self._unowned.update(dict.fromkeys(wanted, now))
+
+    def unmetered(self) -> dict[int, str | None]:
+        """Programs holding UDP sockets that may carry traffic through the connection (calls, QUIC)."""
+        wanted: dict[int, int] = {}
+        for u in udp_sockets():
+            if not u.inode or u.port in SERVICE_PORTS:
+                continue
+            if _loopback(u.source) or (u.peer is not None and is_local_address(u.peer)):
+                if not self.loopback:
+                    continue
+            elif (
+                self.addresses is not None
+                and u.source not in self.addresses
+                and u.source not in ("0.0.0.0", "::")
+            ):
+                continue
+            wanted[u.inode] = u.uid
+        unknown = {i: uid for i, uid in wanted.items() if i not in self._owner}
+        if unknown:
+            self._resolve(unknown)
+        return dict(self._owner[i] for i in wanted if i in self._owner)
 
     def read(self) -> dict[int, Flow]:
         self.step()

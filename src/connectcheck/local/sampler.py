@@ -40,6 +40,7 @@ MIN_PROCESS_MBPS = 0.01  # programs moving less are not listed as network users
 MAX_PROCESSES = 10
 SLOW_EVERY_S = 30.0  # Wi-Fi, default route and power saver are read this often by the continuous sampler
 EXTRA_TIME_S = 2.5  # sample_local's time bound: window_s plus this
+NAME_UNATTRIBUTED_MBPS = 0.5  # from this much unattributed traffic, the programs that may cause it are named
 SMOOTH_SLACK = 1.1  # intervals run a little longer than asked: a smoothing window may too
 SECTION_WORDS = {
     "rates": "the network use of each program",
@@ -327,6 +328,8 @@ class LocalSampler:
         named_up = sum(f.up_bytes for f in interval.flows.values())
         findings.unattributed_down_mbps = round(mbps(max(0, total[0] - named_down), interval.seconds), 3)
         findings.unattributed_up_mbps = round(mbps(max(0, total[1] - named_up), interval.seconds), 3)
+        if findings.unattributed_down_mbps + findings.unattributed_up_mbps >= NAME_UNATTRIBUTED_MBPS:
+            findings.unattributed_programs = self._unmetered(current)
         listed = []
         for pid, (down, up) in (rates or {}).items():
             if down + up < MIN_PROCESS_MBPS:
@@ -338,6 +341,22 @@ class LocalSampler:
             listed.append(usage)
         listed.sort(key=lambda u: -((u.down_mbps or 0.0) + (u.up_mbps or 0.0)))
         findings.processes = listed[:MAX_PROCESSES]
+
+    def _unmetered(self, current: _Reading) -> list[str]:
+        """The programs (catalogue names where known) that hold flows nobody can count."""
+        try:
+            holders = self._meter.unmetered() if self._meter is not None else {}
+        except Exception:  # only a hint: its absence is no error
+            return []
+        names = set()
+        for pid, name in holders.items():
+            info = current.table.get(pid)
+            name = info.name if info else name
+            if pid in self.exclude_pids or not name:
+                continue
+            entry = self.catalogue.app_for(name)
+            names.add(entry.app if entry else name)
+        return sorted(names)
 
     def _apps(
         self, current: _Reading, rates: dict[int, tuple[float, float]] | None, cpu: dict[int, float] | None
