@@ -196,6 +196,24 @@ def monitoring(seconds: float) -> list[str]:
     ]
 
 
+NOTES = [
+    "### Reading these numbers",
+    "",
+    "* The rates are TCP payload bytes counted by the kernel per socket (`tcpi_bytes_acked`, "
+    "`tcpi_bytes_received`), so a steady sender is reported to a fraction of a percent; the generator's "
+    "own pacing is the reference.",
+    "* Finding a socket's program means reading every file descriptor of every process (what `ss -p` "
+    'does): that is the "first look" row, paid once per new program with traffic. Owners are '
+    "remembered, earlier socket holders are looked at first and then the newest processes, and a "
+    "socket nobody readable holds is not searched again for 10 s, so a sample usually stays near "
+    "the process-table cost.",
+    "* psutil's process table is shown for comparison only: on Linux the table is read from "
+    "`/proc/<pid>/stat` directly, about five times cheaper.",
+    "* CPU times are this process's own (`time.process_time`), plus the commands it ran; the machine "
+    "is shared with other people's tests.",
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -205,9 +223,10 @@ def main() -> None:
     args = parser.parse_args()
     root = os.geteuid() == 0
     started, load_before = time.time(), load()
-    sections = [accuracy(args.repeats, root)]
+    sections: list[list[str]] = [accuracy(args.repeats, root)]
     with crowd(args.processes) as running:
         sections += [cost(running), monitoring(args.monitor_s)]
+    sections.append(NOTES)
     took = time.time() - started
     text = "\n".join(
         [

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from connectcheck.local import LocalSampler, Scope, get_backend, sample_local
+from connectcheck.local.linux import LinuxBackend
 from connectcheck.local.macos import MacBackend
 from connectcheck.model import LocalFindings, Status
 from tests.local.generators import PEER_IP, sender, sink
@@ -186,3 +187,40 @@ def test_loopback_traffic_is_left_out_by_default(netns_link, loopback_sink):
         f = sample_local(window_s=1.5, backend=backend)
     assert all(p.name not in ("steam", "cc-sink") for p in f.processes)
     assert f.unattributed_up_mbps < 0.5
+
+
+class HiddenProcesses(LinuxBackend):
+    """/proc mounted with hidepid, or a sandbox: the process table cannot be read."""
+
+    def processes(self):
+        raise PermissionError("the process list is hidden")
+
+
+class NoSocketStatistics(LinuxBackend):
+    """A kernel or sandbox refusing the socket statistics."""
+
+    def traffic_meter(self):
+        raise PermissionError("netlink refused")
+
+
+def test_a_section_that_fails_is_recorded_and_the_others_still_come(loopback_sink):
+    backend = HiddenProcesses(scope=Scope(uplinks=frozenset({"lo"}), loopback=True))
+    with sender("steam", f"127.0.0.1:{loopback_sink}", 4, "up"):
+        time.sleep(0.3)
+        f = sample_local(window_s=1.0, backend=backend)
+    for name in ("apps", "browsers"):
+        assert f.sections[name].status is Status.ERROR and "hidden" in f.sections[name].error
+    assert f.sections["rates"].status is Status.OK and f.status is Status.OK
+    assert near(named(f, "steam").up_mbps, 4)  # named from the meter when the table is missing
+    assert f.system.memory_used_pct is not None
+
+
+def test_without_socket_statistics_all_traffic_is_unattributed(loopback_sink):
+    backend = NoSocketStatistics(scope=Scope(uplinks=frozenset({"lo"}), loopback=True))
+    with sender("steam", f"127.0.0.1:{loopback_sink}", 4, "up"):
+        time.sleep(0.3)
+        f = sample_local(window_s=1.5, backend=backend)
+    rates = f.sections["rates"]
+    assert rates.status is Status.ERROR and "netlink refused" in rates.error and "unattributed" in rates.error
+    assert f.processes == [] and f.unattributed_up_mbps >= 4 * (1 - TOLERANCE)
+    assert any(a.app == "Steam" and a.down_mbps is None for a in f.hungry_apps)  # named, rate unknown

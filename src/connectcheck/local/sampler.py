@@ -58,6 +58,13 @@ class _Reading:
     table: dict[int, ProcessInfo] = field(default_factory=dict)
     nics: dict[str, NicCounters] = field(default_factory=dict)
     cores: list[Any] | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # what could not be read, and why
+
+    def require(self, *parts: str) -> None:
+        """Raise if one of these parts could not be read (inside a section's builder)."""
+        for part in parts:
+            if part in self.errors:
+                raise RuntimeError(self.errors[part])
 
 
 @dataclass
@@ -211,8 +218,8 @@ class LocalSampler:
         ):
             try:
                 setattr(reading, attr, read())
-            except Exception:  # the sections that need it say so
-                pass
+            except Exception as exc:  # the sections that need it say so
+                reading.errors[attr] = str(exc) or type(exc).__name__
         return reading, self._flows()
 
     # --- the sample --------------------------------------------------------------------------------
@@ -263,27 +270,25 @@ class LocalSampler:
             }
         deltas = interval.nics if interval else {n: NicCounters(0, 0, 0, 0) for n in current.nics}
         findings.interfaces = (
-            _section(findings, "interfaces", lambda: self._interfaces(slow, deltas, seconds)) or []
+            _section(findings, "interfaces", lambda: self._interfaces(slow, current, deltas, seconds)) or []
         )
         findings.connection_type = connection_type(findings.interfaces)
-        _section(findings, "rates", lambda: self._rates(findings, slow, current, interval, rates, cpu))
+        _section(findings, "rates", lambda: self._rates(findings, current, interval, rates, cpu))
         findings.hungry_apps = _section(findings, "apps", lambda: self._apps(current, rates, cpu)) or []
-        findings.browsers = (
-            _section(
-                findings,
-                "browsers",
-                lambda: browser_usage(current.table, self.catalogue, self.backend.cmdline, cpu, rates),
-            )
-            or []
-        )
+        findings.browsers = _section(findings, "browsers", lambda: self._browsers(current, cpu, rates)) or []
         findings.system = _section(findings, "system", lambda: self._system(slow, previous, current, cpu))
         self._wifi(findings, slow)
-        if not current.table:
-            findings.sections["apps"] = findings.sections["browsers"] = Section(
-                Status.ERROR, "the list of running programs could not be read"
-            )
 
-    def _interfaces(self, slow: _Slow, deltas: dict[str, NicCounters], seconds: float | None) -> list:
+    def _browsers(
+        self, current: _Reading, cpu: dict[int, float] | None, rates: dict[int, tuple[float, float]] | None
+    ) -> list:
+        current.require("table")
+        return browser_usage(current.table, self.catalogue, self.backend.cmdline, cpu, rates)
+
+    def _interfaces(
+        self, slow: _Slow, current: _Reading, deltas: dict[str, NicCounters], seconds: float | None
+    ) -> list:
+        current.require("nics")
         wifi_if = slow.wifi.interface if slow.wifi is not None else None
         return interface_usage(self.backend, deltas, seconds, self._default_interfaces(), wifi_if)
 
@@ -304,7 +309,6 @@ class LocalSampler:
     def _rates(
         self,
         findings: LocalFindings,
-        slow: _Slow,
         current: _Reading,
         interval: _Interval | None,
         rates: dict[int, tuple[float, float]] | None,
@@ -319,17 +323,8 @@ class LocalSampler:
                 f"this computer would not show what each program moves ({self._meter_error}); "
                 "all its traffic is counted as unattributed",
             )
-        names = uplinks(self.backend, interval.nics.keys(), self._default_interfaces())
-        total = [0, 0]
-        for n in names:
-            for i, v in enumerate(payload_bytes(interval.nics[n])):
-                total[i] += v
-        named_down = sum(f.down_bytes for f in interval.flows.values())
-        named_up = sum(f.up_bytes for f in interval.flows.values())
-        findings.unattributed_down_mbps = round(mbps(max(0, total[0] - named_down), interval.seconds), 3)
-        findings.unattributed_up_mbps = round(mbps(max(0, total[1] - named_up), interval.seconds), 3)
-        if findings.unattributed_down_mbps + findings.unattributed_up_mbps >= NAME_UNATTRIBUTED_MBPS:
-            findings.unattributed_programs = self._unmetered(current)
+        if "nics" not in current.errors:
+            self._unattributed(findings, current, interval)
         listed = []
         for pid, (down, up) in (rates or {}).items():
             if down + up < MIN_PROCESS_MBPS:
@@ -341,6 +336,19 @@ class LocalSampler:
             listed.append(usage)
         listed.sort(key=lambda u: -((u.down_mbps or 0.0) + (u.up_mbps or 0.0)))
         findings.processes = listed[:MAX_PROCESSES]
+
+    def _unattributed(self, findings: LocalFindings, current: _Reading, interval: _Interval) -> None:
+        """What the cards that count moved beyond what the programs did (headers estimated off)."""
+        total = [0, 0]
+        for n in uplinks(self.backend, interval.nics.keys(), self._default_interfaces()):
+            for i, v in enumerate(payload_bytes(interval.nics[n])):
+                total[i] += v
+        named_down = sum(f.down_bytes for f in interval.flows.values())
+        named_up = sum(f.up_bytes for f in interval.flows.values())
+        findings.unattributed_down_mbps = round(mbps(max(0, total[0] - named_down), interval.seconds), 3)
+        findings.unattributed_up_mbps = round(mbps(max(0, total[1] - named_up), interval.seconds), 3)
+        if findings.unattributed_down_mbps + findings.unattributed_up_mbps >= NAME_UNATTRIBUTED_MBPS:
+            findings.unattributed_programs = self._unmetered(current)
 
     def _unmetered(self, current: _Reading) -> list[str]:
         """The programs (catalogue names where known) that hold flows nobody can count."""
@@ -362,6 +370,7 @@ class LocalSampler:
         self, current: _Reading, rates: dict[int, tuple[float, float]] | None, cpu: dict[int, float] | None
     ) -> list[ProcessUsage]:
         """Every running process of a catalogue program (browsers aside), with its rates where known."""
+        current.require("table")
         found = []
         for pid, info in current.table.items():
             entry = self.catalogue.app_for(info.name)
