@@ -31,7 +31,7 @@ def session(cfg, cancel=None) -> SpeedSession:
 
 def test_auto_uses_the_organisation_server_first():
     with LabSpeedServer(throttle_mbps=100) as srv:
-        s = session(config(srv, org_server_url=srv.librespeed_url))
+        s = session(config(srv, org_server_url=srv.librespeed_url, time_limit_s=1.2))
         section = s.choose_server(5)
         assert section.status is Status.OK and section.error is None
         assert s.server.source == "org" and s.server.protocol == "librespeed"

@@ -23,9 +23,10 @@ How a measurement goes (one direction):
   steady span starts at least :data:`MIN_RAMP_S` (and :data:`MIN_RAMP_RTTS` round trips) after
   the first byte and two windows after the last stream was added, and not before the rate over
   the next second reaches :data:`RAMP_FRACTION` of the rate of the last second (a ramp longer
-  than the minimum).  A one-second average, not single windows, decides: starting right after
-  a dip would count the catch-up that follows it (the bytes held behind a lost packet arrive
-  at once when it is resent) and over-report by several per cent on slow links.
+  than the minimum).  A one-second average, not single windows, decides, and a span that would
+  start right after a dip starts with it: the bytes held behind a lost packet arrive at once
+  when it is resent, and counting that catch-up without the dip before it over-reports by
+  several per cent (measured in the lab).
 * Stable: once the steady span is :data:`MIN_STEADY_WINDOWS` long and its two halves, and its
   last second, agree with its mean within :data:`STABLE_TOLERANCE`, the test stops early
   (``stop_reason="stable"``).  Otherwise it stops at the time cap, the data cap (every
@@ -77,7 +78,7 @@ CONNECT_TIMEOUT_S = 3.0
 STALL_TIMEOUT_S = 3.0
 DNS_TIMEOUT_S = 3.0
 FALLBACK_SNDBUF = 256 * 1024
-SEND_PIECE = 64 * 1024
+SEND_PIECES = 32  # an upload is handed to the socket in this many pieces (16 KiB…256 KiB)
 READ_PIECE = 256 * 1024
 MIB = 1 << 20
 
@@ -356,6 +357,8 @@ def steady_rate(times: list[float], totals: list[int], first_data: int, min_star
     last = max(min_start, n - TAIL_WINDOWS)
     start = next((i for i in range(min_start, last + 1) if span(i, min(i + TAIL_WINDOWS, n)) >= floor),
                  min_start)
+    if start > first_data + 1 and span(start - 1, start) < tail < span(start, start + 1):
+        start -= 1  # the catch-up belongs with the dip before it
     rate = span(start, n)
     stable = False
     if n - start >= MIN_STEADY_WINDOWS and rate > 0:
@@ -542,8 +545,10 @@ class _Stream:
         sock = conn.sock
         assert sock is not None
         data, offset, left = _UPLOAD_DATA, 0, size
+        # requests last about REQUEST_S, so a piece takes a small part of the stall timeout
+        piece = min(max(size // SEND_PIECES, 16 * 1024), 256 * 1024)
         while left > 0 and not self.job.stopping.is_set():
-            n = min(SEND_PIECE, left, len(data) - offset)
+            n = min(piece, left, len(data) - offset)
             try:
                 sock.sendall(data[offset:offset + n])
             except TimeoutError:
@@ -728,6 +733,8 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
             result.error = f"{failed} of {total} connections failed: {words}"
     elif words:
         result.status, result.error = Status.ERROR, words
+    elif reason == "data cap":
+        result.status, result.error = Status.ERROR, "too little of the data cap was left for this test"
     else:
         verb = "sent" if result.direction == "download" else "accepted"
         result.status = Status.TIMEOUT
