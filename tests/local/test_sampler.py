@@ -60,12 +60,13 @@ def test_udp_goes_to_the_unattributed_bucket(loopback_sink, loopback_backend):
     with sender("zoom", f"127.0.0.1:{loopback_sink}", 6, proto="udp"):
         time.sleep(0.3)
         f = sample_local(window_s=3.0, backend=loopback_backend)
-    # loopback counts a datagram once sent and once received
-    assert near(f.unattributed_up_mbps, 6) and near(f.unattributed_down_mbps, 6)
+    # loopback counts a datagram once sent and once received; others' local traffic may add to it
+    assert f.unattributed_up_mbps >= 6 * (1 - TOLERANCE) and f.unattributed_down_mbps >= 6 * (1 - TOLERANCE)
     assert all(p.name != "zoom" for p in f.processes)
     assert "Zoom" in f.unattributed_programs  # it holds a UDP socket: what the traffic may be
     zoom = [a for a in f.hungry_apps if a.name == "zoom"]
     assert zoom and zoom[0].app == "Zoom" and zoom[0].category == "video_call"
+    assert zoom[0].down_mbps is None and zoom[0].rate_source == "none"  # not zero: nobody can count it
 
 
 def test_a_bursty_sender_shows_its_average(loopback_sink, loopback_backend):
@@ -73,18 +74,6 @@ def test_a_bursty_sender_shows_its_average(loopback_sink, loopback_backend):
         time.sleep(0.3)
         f = sample_local(window_s=3.0, backend=loopback_backend)
     assert near(named(f, "spotify").up_mbps, 8)
-
-
-def test_excluded_programs_are_neither_named_nor_unattributed(loopback_sink, loopback_backend):
-    to = f"127.0.0.1:{loopback_sink}"
-    with sender("speedtest", to, 10, "up") as proc, sender("steam", to, 3, "up"):
-        time.sleep(0.3)
-        f = sample_local(window_s=2.0, backend=loopback_backend, exclude_pids={proc.pid})
-    assert all(p.pid != proc.pid for p in f.processes + f.hungry_apps + f.system.busiest)
-    assert near(named(f, "steam").up_mbps, 3)
-    sink_rate = next(p.down_mbps for p in f.processes if p.name == "cc-sink")
-    assert near(sink_rate, 13)  # the sink still receives both
-    assert f.unattributed_up_mbps < 1.0
 
 
 def test_continuous_sampler_primes_then_measures(loopback_sink, loopback_backend):
@@ -224,3 +213,18 @@ def test_without_socket_statistics_all_traffic_is_unattributed(loopback_sink):
     assert rates.status is Status.ERROR and "netlink refused" in rates.error and "unattributed" in rates.error
     assert f.processes == [] and f.unattributed_up_mbps >= 4 * (1 - TOLERANCE)
     assert any(a.app == "Steam" and a.down_mbps is None for a in f.hungry_apps)  # named, rate unknown
+
+
+def test_excluded_programs_are_neither_named_nor_unattributed(netns_link):
+    ns, card = netns_link
+    backend = get_backend("linux", scope=Scope(uplinks=frozenset({card})))
+    with sink(bind=PEER_IP, netns=ns) as port:
+        to = f"{PEER_IP}:{port}"
+        with sender("speedtest", to, 10, "up") as proc, sender("steam", to, 3, "up"):
+            time.sleep(0.3)
+            f = sample_local(window_s=2.0, backend=backend, exclude_pids={proc.pid})
+    assert all(p.pid != proc.pid for p in f.processes + f.hungry_apps + f.system.busiest)
+    assert near(named(f, "steam").up_mbps, 3)
+    iface = next(u for u in f.interfaces if u.name == card)
+    assert near(iface.up_mbps, 13.5)  # the card carried both
+    assert f.unattributed_up_mbps < 1.0  # the excluded program's traffic is not "unattributed"

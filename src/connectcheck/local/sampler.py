@@ -146,6 +146,7 @@ class LocalSampler:
         self.smooth_s = smooth_s if smooth_s is not None else interval_s
         self._meter: TrafficMeter | None = None
         self._meter_error: str | None = None
+        self._unmetered_pids: dict[int, str] = {}  # this sample's programs with flows nobody counts
         self._previous: _Reading | None = None
         self._history: deque[_Interval] = deque(maxlen=32)
         self._slow: _Slow | None = None
@@ -228,6 +229,7 @@ class LocalSampler:
         """The findings since the previous call (the first call primes the rates). Never raises."""
         b = self.backend
         findings = LocalFindings(os=b.os_name, backend=b.method, notes=list(b.notes))
+        self._unmetered_pids = {}
         if refresh_slow and (self._slow is None or time.monotonic() - self._slow_at >= SLOW_EVERY_S):
             self.refresh_slow(cancel)
         slow = self._slow or _Slow()
@@ -348,23 +350,24 @@ class LocalSampler:
         findings.unattributed_down_mbps = round(mbps(max(0, total[0] - named_down), interval.seconds), 3)
         findings.unattributed_up_mbps = round(mbps(max(0, total[1] - named_up), interval.seconds), 3)
         if findings.unattributed_down_mbps + findings.unattributed_up_mbps >= NAME_UNATTRIBUTED_MBPS:
-            findings.unattributed_programs = self._unmetered(current)
+            self._unmetered_pids = self._unmetered(current)
+            findings.unattributed_programs = sorted(set(self._unmetered_pids.values()))
 
-    def _unmetered(self, current: _Reading) -> list[str]:
-        """The programs (catalogue names where known) that hold flows nobody can count."""
+    def _unmetered(self, current: _Reading) -> dict[int, str]:
+        """pid → name (the catalogue's where known) of the programs holding flows nobody can count."""
         try:
             holders = self._meter.unmetered() if self._meter is not None else {}
         except Exception:  # only a hint: its absence is no error
-            return []
-        names = set()
+            return {}
+        found = {}
         for pid, name in holders.items():
             info = current.table.get(pid)
             name = info.name if info else name
             if pid in self.exclude_pids or not name:
                 continue
             entry = self.catalogue.app_for(name)
-            names.add(entry.app if entry else name)
-        return sorted(names)
+            found[pid] = entry.app if entry else name
+        return found
 
     def _apps(
         self, current: _Reading, rates: dict[int, tuple[float, float]] | None, cpu: dict[int, float] | None
@@ -377,7 +380,8 @@ class LocalSampler:
             if entry is None or entry.category == BROWSER or pid in self.exclude_pids:
                 continue
             usage = self._usage(pid, info.name, info, cpu)
-            if rates is not None:
+            # a program with flows nobody counts (a call over UDP) has no known rate, not zero
+            if rates is not None and pid not in self._unmetered_pids:
                 usage.down_mbps, usage.up_mbps = (round(r, 3) for r in rates.get(pid, (0.0, 0.0)))
                 usage.rate_source = self.backend.rate_source
             found.append(usage)

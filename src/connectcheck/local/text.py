@@ -107,7 +107,7 @@ def _programs(f: LocalFindings) -> list[str]:
     lines += table(rows)
     if f.unattributed_programs:
         lines.append(
-            f"  programs with call or streaming (UDP) traffic: "
+            f"  it may come from programs with call or streaming (UDP) traffic: "
             f"{join_words([clean(n) for n in f.unattributed_programs])}"
         )
     if any(p.rate_source == "estimate" for p in f.processes):
