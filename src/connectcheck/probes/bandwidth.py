@@ -357,7 +357,8 @@ def steady_rate(times: list[float], totals: list[int], first_data: int, min_star
     last = max(min_start, n - TAIL_WINDOWS)
     start = next((i for i in range(min_start, last + 1) if span(i, min(i + TAIL_WINDOWS, n)) >= floor),
                  min_start)
-    if start > first_data + 1 and span(start - 1, start) < tail < span(start, start + 1):
+    dip, catch_up = (1 - STABLE_TOLERANCE) * tail, (1 + STABLE_TOLERANCE) * tail
+    if start > first_data + 1 and span(start - 1, start) < dip and span(start, start + 1) > catch_up:
         start -= 1  # the catch-up belongs with the dip before it
     rate = span(start, n)
     stable = False
