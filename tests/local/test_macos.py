@@ -3,6 +3,10 @@ system_profiler replayed; the sample names programs from nettop even though they
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+
 import pytest
 
 from connectcheck.local import sample_local
@@ -61,3 +65,17 @@ def test_a_forced_macos_sample():
     zoom = next(p for p in f.processes if p.pid == 4100)
     assert zoom.app == "Zoom" and zoom.advice_key == "close_call_app"
     assert f.wifi.signal_dbm == -79.0 and f.system.power_saver is True
+
+
+def test_hanging_tools_are_cut_off_within_the_time_bound(tmp_path, monkeypatch):
+    """Real commands that never answer (nettop, system_profiler, route, pmset) on the PATH."""
+    for tool in ("nettop", "system_profiler", "route", "pmset"):
+        path = tmp_path / tool
+        path.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+        path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    start = time.monotonic()
+    f = sample_local(window_s=1.0, backend=MacBackend())
+    assert time.monotonic() - start < 1.0 + 2.5 + 0.5
+    assert f.sections["rates"].status is Status.ERROR and "nettop did not answer" in f.sections["rates"].error
+    assert f.sections["wifi"].status is Status.TIMEOUT

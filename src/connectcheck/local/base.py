@@ -143,8 +143,10 @@ class TrafficMeter(ABC):
         """Look now without ending the interval (catches connections that close before its end)."""
 
     @abstractmethod
-    def read(self) -> dict[int, Flow]:
-        """Bytes moved per process id since the previous read (an empty dict the first time)."""
+    def read(self, cancel: threading.Event | None = None) -> dict[int, Flow]:
+        """Bytes moved per process id since the previous read (an empty dict the first time).
+
+        ``cancel`` stops a meter that runs a command (nettop) early; it then raises."""
 
     def unmetered(self) -> dict[int, str | None]:
         """pid → name of programs holding flows this meter cannot count (UDP on Linux): the
@@ -159,6 +161,7 @@ class LocalBackend(ABC):
     method: str = ""  # how per-program rates are obtained: "sock_diag" | "nettop" | "estimate"
     rate_source: str = "none"  # what those rates are: "measured" | "estimate"
     notes: tuple[str, ...] = ()  # what this system cannot tell, in plain words
+    max_reading_s: float = 0.5  # the longest one reading (process table, counters, meter) may take
 
     def __init__(self, *, run: Runner = run_command, scope: Scope | None = None) -> None:
         self.run = run

@@ -289,7 +289,7 @@ class SockDiagMeter(TrafficMeter):
             self._resolve(unknown)
         return dict(self._owner[i] for i in wanted if i in self._owner)
 
-    def read(self) -> dict[int, Flow]:
+    def read(self, cancel: threading.Event | None = None) -> dict[int, Flow]:
         self.step()
         flows: dict[int, Flow] = {}
         for down, up, inode in self._moved.values():

@@ -15,7 +15,7 @@ from connectcheck.local.base import Flow, LocalBackend, TrafficMeter
 from connectcheck.local.commands import PLAIN_LOCALE, Runner
 from connectcheck.model import WifiInfo
 
-NETTOP_TIMEOUT_S = 5.0
+NETTOP_TIMEOUT_S = 1.5  # twice this (first and last reading) fits in sample_local's extra time
 
 
 class NettopError(RuntimeError):
@@ -59,8 +59,8 @@ class NettopMeter(TrafficMeter):
             self.argv += ["-t", "external"]
         self._last: dict[int, NettopRow] | None = None
 
-    def read(self) -> dict[int, Flow]:
-        result = self.run(self.argv, timeout_s=NETTOP_TIMEOUT_S, env=PLAIN_LOCALE)
+    def read(self, cancel: threading.Event | None = None) -> dict[int, Flow]:
+        result = self.run(self.argv, timeout_s=NETTOP_TIMEOUT_S, cancel=cancel, env=PLAIN_LOCALE)
         if not result.ok:
             raise NettopError(result.error or f"nettop failed: {result.stderr.strip()[:200]}")
         rows = {r.pid: r for r in parse_nettop(result.stdout)}
@@ -104,6 +104,7 @@ class MacBackend(LocalBackend):
     method = "nettop"
     rate_source = "measured"
     notes = ()
+    max_reading_s = NETTOP_TIMEOUT_S + 0.3
 
     def traffic_meter(self) -> TrafficMeter:
         return NettopMeter(self.run, loopback=self.scope.loopback)
@@ -111,7 +112,7 @@ class MacBackend(LocalBackend):
     def default_interfaces(self, cancel: threading.Event | None = None) -> list[str]:
         names = []
         for argv in (["route", "-n", "get", "default"], ["route", "-n", "get", "-inet6", "default"]):
-            result = self.run(argv, timeout_s=2.0, cancel=cancel, env=PLAIN_LOCALE)
+            result = self.run(argv, timeout_s=1.0, cancel=cancel, env=PLAIN_LOCALE)
             name = parse_route_get(result.stdout) if result.ok else None
             if name and name not in names:
                 names.append(name)

@@ -80,7 +80,7 @@ class EstimateMeter(TrafficMeter):
             held[c.pid] = held.get(c.pid, 0) + 1
         return held
 
-    def read(self) -> dict[int, Flow]:
+    def read(self, cancel: threading.Event | None = None) -> dict[int, Flow]:
         held = self._holders()
         nics = self._nic_total()
         activity = {pid: a for pid in held if (a := _activity(pid)) is not None}
