@@ -23,6 +23,12 @@ def test_process_cpu_leaves_reused_pids_out():
     assert process_cpu(before, after, 2.0) == {1: 50.0}
 
 
+def test_idle_time_is_no_program():
+    table = {0: ProcessInfo(0, "System Idle Process"), 8: ProcessInfo(8, "Zoom.exe")}
+    top = busiest(table, {0: 180.0, 8: 12.0}, load_catalogue("windows"))
+    assert [(p.pid, p.app, p.cpu_pct) for p in top] == [(8, "Zoom", 12.0)]
+
+
 def test_a_busy_program_is_named_busiest():
     backend = LinuxBackend()
     before, cores_before = backend.processes(), psutil.cpu_times(percpu=True)

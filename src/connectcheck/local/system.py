@@ -51,9 +51,10 @@ def busiest(
     catalogue: Catalogue,
     exclude_pids: Collection[int] = (),
 ) -> list[ProcessUsage]:
-    """The programs using the most CPU, busiest first."""
+    """The programs using the most CPU, busiest first (Windows' "System Idle Process", pid 0, is
+    idle time, not a program)."""
     ranked = sorted(
-        ((pct, pid) for pid, pct in cpu.items() if pct >= MIN_BUSY_PCT and pid not in exclude_pids),
+        ((pct, pid) for pid, pct in cpu.items() if pct >= MIN_BUSY_PCT and pid and pid not in exclude_pids),
         reverse=True,
     )[:BUSIEST]
     out = []
