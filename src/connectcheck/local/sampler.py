@@ -152,7 +152,7 @@ class LocalSampler:
         self._slow: _Slow | None = None
         self._slow_at = 0.0
         self._slow_lock = threading.Lock()
-        self._defaults: list[str] = []
+        self._defaults: list[str] = []  # the default route's cards, as the last slow refresh found them
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -171,14 +171,10 @@ class LocalSampler:
                     slow.errors[name] = _plain_error("wifi" if name == "wifi" else "system", exc)
             self._slow, self._slow_at = slow, time.monotonic()
 
-    def _default_interfaces(self) -> list[str]:
-        """The default route's cards as the last slow refresh found them (empty before the first)."""
-        return self._defaults
-
     def _counted_addresses(self) -> frozenset[str]:
         """This computer's addresses on the cards whose traffic counts."""
         every = psutil.net_if_addrs()
-        names = uplinks(self.backend, every.keys(), self._default_interfaces())
+        names = uplinks(self.backend, every.keys(), self._defaults)
         return frozenset(a.address.split("%")[0] for n in names for a in every.get(n, ()))
 
     def step(self) -> None:
@@ -285,7 +281,7 @@ class LocalSampler:
     ) -> list:
         current.require("nics")
         wifi_if = slow.wifi.interface if slow.wifi is not None else None
-        return interface_usage(self.backend, deltas, seconds, self._default_interfaces(), wifi_if)
+        return interface_usage(self.backend, deltas, seconds, self._defaults, wifi_if)
 
     def _usage(
         self, pid: int, name: str, info: ProcessInfo | None, cpu: dict[int, float] | None
@@ -335,7 +331,7 @@ class LocalSampler:
     def _unattributed(self, findings: LocalFindings, current: _Reading, interval: _Interval) -> None:
         """What the cards that count moved beyond what the programs did (headers estimated off)."""
         total = [0, 0]
-        for n in uplinks(self.backend, interval.nics.keys(), self._default_interfaces()):
+        for n in uplinks(self.backend, interval.nics.keys(), self._defaults):
             for i, v in enumerate(payload_bytes(interval.nics[n])):
                 total[i] += v
         named_down = sum(f.down_bytes for f in interval.flows.values())
