@@ -10,10 +10,10 @@ otherwise it runs over loopback)::
    steam within ±15 % and as the top consumer. As root the traffic leaves through a veth card to a
    network namespace the benchmark builds (the far end's sockets are not on this computer, as on a
    tutor's); otherwise over loopback.
-2. Cost: idle processes are started until about ``--processes`` run, two programs keep moving data,
-   and the CPU time of one full sample (process table, sockets, cards, CPU, browsers, apps) is
-   measured, with its parts; target ≤ 60 ms. Also a whole ``sample_local`` and, for comparison,
-   psutil's process table.
+2. Cost: idle processes are started until about ``--processes`` run, two programs keep moving data
+   (through the same card as above), and the CPU time of one full sample (process table, sockets,
+   cards, CPU, browsers, apps) is measured, with its parts; target ≤ 60 ms. Also a whole
+   ``sample_local`` and, for comparison, psutil's process table.
 3. Monitoring: ``connectcheck top``'s loop every 5 s for ``--monitor-s`` seconds, its CPU time over
    the wall time; target < 2 % of one core.
 
@@ -36,8 +36,7 @@ from pathlib import Path
 import psutil
 from tests.local.generators import PEER_IP, namespace_link, sender, sink
 
-from connectcheck.local import LocalSampler, Scope, get_backend, run_top, sample_local
-from connectcheck.local.linux import SockDiagMeter
+from connectcheck.local import LocalBackend, LocalSampler, Scope, get_backend, run_top, sample_local
 
 RATES_MBIT = (2.0, 5.0, 10.0, 20.0)
 WINDOW_S = 3.0
@@ -52,7 +51,7 @@ def load() -> str:
 
 
 @contextlib.contextmanager
-def setting(root: bool) -> Iterator[tuple[str, object, str]]:
+def setting(root: bool) -> Iterator[tuple[str, LocalBackend, str]]:
     """(sink address, backend, description): through a namespace's card as root, else loopback."""
     if root:
         with namespace_link() as (ns, card), sink(bind=PEER_IP, netns=ns) as port:
@@ -70,28 +69,27 @@ def setting(root: bool) -> Iterator[tuple[str, object, str]]:
             )
 
 
-def accuracy(repeats: int, root: bool) -> list[str]:
+def accuracy(repeats: int, to: str, backend: LocalBackend, where: str) -> list[str]:
     rows = []
-    with setting(root) as (to, backend, where):
-        for direction in ("up", "down"):
-            for rate in RATES_MBIT:
-                errors, tops = [], 0
-                for _ in range(repeats):
-                    with sender("steam", to, rate, direction), sender("spotify", to, 1.0, direction):
-                        time.sleep(0.5)
-                        f = sample_local(window_s=WINDOW_S, backend=backend, exclude_pids={os.getpid()})
-                    users = [p for p in f.processes if p.name != "cc-sink"]
-                    steam = next((p for p in users if p.name == "steam"), None)
-                    measured = (
-                        None if steam is None else (steam.up_mbps if direction == "up" else steam.down_mbps)
-                    )
-                    errors.append(float("nan") if measured is None else (measured - rate) / rate)
-                    tops += bool(users) and users[0].name == "steam"
-                worst = max(errors, key=abs)
-                rows.append(
-                    f"| {direction} | {rate:g} | {statistics.median(errors) * 100:+.1f} | {worst * 100:+.1f} "
-                    f"| {'yes' if abs(worst) <= TARGET_ERROR else 'NO'} | {tops}/{repeats} |"
+    for direction in ("up", "down"):
+        for rate in RATES_MBIT:
+            errors, tops = [], 0
+            for _ in range(repeats):
+                with sender("steam", to, rate, direction), sender("spotify", to, 1.0, direction):
+                    time.sleep(0.5)
+                    f = sample_local(window_s=WINDOW_S, backend=backend, exclude_pids={os.getpid()})
+                users = [p for p in f.processes if p.name != "cc-sink"]
+                steam = next((p for p in users if p.name == "steam"), None)
+                measured = (
+                    None if steam is None else (steam.up_mbps if direction == "up" else steam.down_mbps)
                 )
+                errors.append(float("nan") if measured is None else (measured - rate) / rate)
+                tops += bool(users) and users[0].name == "steam"
+            worst = max(errors, key=abs)
+            rows.append(
+                f"| {direction} | {rate:g} | {statistics.median(errors) * 100:+.1f} | {worst * 100:+.1f} "
+                f"| {'yes' if abs(worst) <= TARGET_ERROR else 'NO'} | {tops}/{repeats} |"
+            )
     head = [
         f"### Accuracy: one program at a steady rate beside another at 1 Mbit/s, {WINDOW_S:g} s window, "
         f"{where}, {repeats} runs each",
@@ -130,36 +128,30 @@ def cpu_ms(fn) -> float:
     return (time.process_time() - start) * 1000
 
 
-def cost(running: int) -> list[str]:
-    backend = get_backend("linux")
+def cost(running: int, to: str, backend: LocalBackend) -> list[str]:
     lines = []
-    with sink() as port:
-        to = f"127.0.0.1:{port}"
-        with sender("steam", to, 10), sender("spotify", to, 2, "down"):
-            loop_backend = get_backend("linux", scope=Scope(uplinks=frozenset({"lo"}), loopback=True))
-            sampler = LocalSampler(interval_s=1.0, backend=loop_backend)
-            sampler.sample()
-            samples = []
-            for _ in range(COST_SAMPLES):
-                time.sleep(1.0)
-                samples.append(cpu_ms(sampler.sample))
-            parts = {
-                "process table (/proc/*/stat)": cpu_ms(backend.processes),
-                "psutil process_iter, for comparison": cpu_ms(
-                    lambda: [
-                        p.info for p in psutil.process_iter(["name", "ppid", "cpu_times", "memory_info"])
-                    ]
-                ),
-                "card counters": cpu_ms(backend.nic_counters),
-                "CPU times per core": cpu_ms(lambda: psutil.cpu_times(percpu=True)),
-            }
-            meter = SockDiagMeter(loopback=True)
-            meter.read()
-            time.sleep(0.5)
-            parts["sockets, first look (fds of every process scanned)"] = cpu_ms(meter.read)
-            time.sleep(0.5)
-            parts["sockets, next looks (owners remembered)"] = cpu_ms(meter.read)
-            whole = cpu_ms(lambda: sample_local(window_s=WINDOW_S, backend=loop_backend))
+    with sender("steam", to, 10), sender("spotify", to, 2, "down"):
+        sampler = LocalSampler(interval_s=1.0, backend=backend)
+        sampler.sample()
+        samples = []
+        for _ in range(COST_SAMPLES):
+            time.sleep(1.0)
+            samples.append(cpu_ms(sampler.sample))
+        parts = {
+            "process table (/proc/*/stat)": cpu_ms(backend.processes),
+            "psutil process_iter, for comparison": cpu_ms(
+                lambda: [p.info for p in psutil.process_iter(["name", "ppid", "cpu_times", "memory_info"])]
+            ),
+            "card counters": cpu_ms(backend.nic_counters),
+            "CPU times per core": cpu_ms(lambda: psutil.cpu_times(percpu=True)),
+        }
+        fresh = LocalSampler(interval_s=0.5, backend=backend)
+        fresh.sample()
+        time.sleep(0.5)
+        parts["a full sample by a new sampler (every socket's program searched for)"] = cpu_ms(fresh.sample)
+        time.sleep(0.5)
+        parts["its next full sample (programs remembered)"] = cpu_ms(fresh.sample)
+        whole = cpu_ms(lambda: sample_local(window_s=WINDOW_S, backend=backend))
     lines += [
         f"### Cost of one sample with {running} processes ({FDS_EACH}+ open files each, 2 moving data)",
         "",
@@ -223,9 +215,10 @@ def main() -> None:
     args = parser.parse_args()
     root = os.geteuid() == 0
     started, load_before = time.time(), load()
-    sections: list[list[str]] = [accuracy(args.repeats, root)]
-    with crowd(args.processes) as running:
-        sections += [cost(running), monitoring(args.monitor_s)]
+    with setting(root) as (to, backend, where):
+        sections = [accuracy(args.repeats, to, backend, where)]
+        with crowd(args.processes) as running:
+            sections += [cost(running, to, backend), monitoring(args.monitor_s)]
     sections.append(NOTES)
     took = time.time() - started
     text = "\n".join(

@@ -45,6 +45,9 @@ TCPI_BYTES = struct.Struct("=QQ")  # tcpi_bytes_acked, tcpi_bytes_received
 TCPI_BYTES_OFFSET = 120
 RECV_BUFFER = 1 << 18
 NETLINK_TIMEOUT_S = 1.0
+# A socket's program is searched for once it moved this much in an interval: a keep-alive's few
+# bytes are not worth reading every process's file descriptors (they stay unattributed).
+MIN_OWNER_BYTES = 4096
 UNOWNED_RETRY_S = 10.0  # a socket whose owner could not be found is searched again after this
 PF_KTHREAD = 0x00200000
 SYS_NET = Path("/sys/class/net")
@@ -227,7 +230,7 @@ class SockDiagMeter(TrafficMeter):
                 moved = self._moved.setdefault(s.cookie, [0, 0, s.inode])
                 moved[0] += max(0, down)
                 moved[1] += max(0, up)
-                if s.inode and s.inode not in self._owner:
+                if s.inode and s.inode not in self._owner and moved[0] + moved[1] >= MIN_OWNER_BYTES:
                     wanted[s.inode] = s.uid
         self._last = seen
         self._primed = True
