@@ -195,10 +195,10 @@ NOTES = [
     "`tcpi_bytes_received`), so a steady sender is reported to a fraction of a percent; the generator's "
     "own pacing is the reference.",
     "* Finding a socket's program means reading every file descriptor of every process (what `ss -p` "
-    'does): that is the "first look" row, paid once per new program with traffic. Owners are '
-    "remembered, earlier socket holders are looked at first and then the newest processes, and a "
-    "socket nobody readable holds is not searched again for 10 s, so a sample usually stays near "
-    "the process-table cost.",
+    "does): that is why a new sampler's first sample costs more. It is paid once per new program "
+    "with traffic: owners are remembered, earlier socket holders are looked at first and then the "
+    "newest processes, a socket is only searched for once it moved 4 kB in an interval, and one "
+    "nobody readable holds is not searched again for 10 s.",
     "* psutil's process table is shown for comparison only: on Linux the table is read from "
     "`/proc/<pid>/stat` directly, about five times cheaper.",
     "* CPU times are this process's own (`time.process_time`), plus the commands it ran; the machine "
