@@ -123,6 +123,15 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
 
+def _remove_stale_links() -> None:
+    """Links of a run that was killed before it could clean up (their address would clash)."""
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True).stdout
+    for line in shown.splitlines():
+        parts = line.split()
+        if len(parts) > 3 and f"{HOST_IP}/30" in parts and parts[1].startswith("cclh"):
+            subprocess.run(["ip", "link", "del", parts[1].split("@")[0]], capture_output=True)
+
+
 @contextlib.contextmanager
 def namespace_link() -> Iterator[tuple[str, str]]:
     """A network namespace joined to this one by a veth pair: yields (namespace, host-side card).
@@ -135,6 +144,7 @@ def namespace_link() -> Iterator[tuple[str, str]]:
     ns, host_if, peer_if = f"ccloc-{tag}", f"cclh{tag}", f"cclp{tag}"
     with open(LOCK_PATH, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _remove_stale_links()
         _ip("netns", "add", ns)
         try:
             _ip("link", "add", host_if, "type", "veth", "peer", "name", peer_if)
