@@ -15,7 +15,6 @@ import ipaddress
 import sys
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Collection
 from dataclasses import dataclass
 
 import psutil
@@ -168,8 +167,8 @@ class LocalBackend(ABC):
         self.scope = scope or Scope()
 
     @abstractmethod
-    def traffic_meter(self, exclude_pids: Collection[int] = ()) -> TrafficMeter:
-        """A new meter of per-program traffic; ``exclude_pids`` are never counted."""
+    def traffic_meter(self) -> TrafficMeter:
+        """A new meter of per-program traffic (the sampler leaves out the programs it must not blame)."""
 
     @abstractmethod
     def default_interfaces(self, cancel: threading.Event | None = None) -> list[str]:
