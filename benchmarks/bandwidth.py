@@ -52,7 +52,7 @@ RTT_MS = 25.0
 DIRECTIONS = ("download", "upload")
 LOSS_FREE = [(1, 1), (5, 1), (10, 2), (20, 5), (50, 10)]
 LOSSY = [(20, 5, 1.0), (20, 5, 3.0)]
-PACED_TOTALS_MBPS = [100, 400, 1000, 2000, 4000, 8000]
+PACED_TOTALS_MBPS = [100, 400, 1000, 2000, 4000, 8000, 16000]
 
 
 @dataclass

@@ -367,6 +367,7 @@ class LabSpeedServer:
     # --- life cycle ---------------------------------------------------------------------
 
     def start(self) -> LabSpeedServer:
+        """Listen and serve in a background thread."""
         self._server = _Server((self.host, self._port), self)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -375,6 +376,7 @@ class LabSpeedServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving: stalled answers end, open connections are cut."""
         if self._server is None:
             return
         self.stopping.set()
@@ -395,23 +397,28 @@ class LabSpeedServer:
 
     @property
     def port(self) -> int:
+        """The port it listens on (the one chosen by the system when 0 was asked for)."""
         return self._port
 
     @property
     def url(self) -> str:
+        """``http(s)://host:port`` as clients reach it."""
         scheme = "https" if self.ssl_context else "http"
         return f"{scheme}://{self.public_host}:{self._port}"
 
     @property
     def librespeed_url(self) -> str:
+        """A LibreSpeed base URL (under ``backend/``, as real servers often are)."""
         return f"{self.url}/backend"
 
     @property
     def cloudflare_url(self) -> str:
+        """The Cloudflare-style base URL."""
         return self.url
 
     @property
     def speedtest_upload_url(self) -> str:
+        """This server as speedtest.net lists it: its upload.php address."""
         return f"{self.url}/speedtest/upload.php"
 
     @property
@@ -420,6 +427,7 @@ class LabSpeedServer:
         return self.url
 
     def speedtest_entries(self) -> list[dict[str, str]]:
+        """The ``<server>`` entries of the emulated speedtest.net list: itself first."""
         own = speedtest_server_entry(self.speedtest_upload_url, server_id=4242, name="Lab Exeter")
         return [own, *self.extra_speedtest_servers]
 
@@ -435,6 +443,7 @@ class LabSpeedServer:
         self.faults[path] = kind
 
     def fault_for(self, path: str) -> str | None:
+        """The fault set for a request path, if any."""
         name = path.rsplit("/", 1)[-1]
         for key, kind in list(self.faults.items()):
             if key == name or path == key or path.startswith(key.rstrip("/") + "/"):
@@ -471,6 +480,7 @@ def make_tls_files(folder: Path, san: str = "IP:127.0.0.1") -> TlsFiles:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: serve until SIGTERM or Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)

@@ -309,6 +309,7 @@ def delivered_counting_available() -> bool:
 
 
 def request_headers() -> dict[str, str]:
+    """Headers of every request: who we are, no compression (random data), no caches."""
     return {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Cache-Control": "no-cache"}
 
 

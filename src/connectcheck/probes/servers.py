@@ -91,6 +91,7 @@ class Candidate:
 
     @property
     def label(self) -> str:
+        """The source in plain words, e.g. "organisation server"."""
         return SOURCE_LABEL[self.source]
 
 
@@ -372,6 +373,7 @@ def speedtest_error_words(exc: BaseException, timeout_s: float) -> str:
 
 
 def cache_path() -> Path:
+    """Where the chosen speedtest.net server is remembered."""
     return paths.cache_dir() / CACHE_FILE
 
 
@@ -407,6 +409,7 @@ def save_cached_server(server: SpeedServer, base_url: str | None = None) -> None
 
 
 def forget_cached_server() -> None:
+    """Drop the remembered server (it stopped answering)."""
     try:
         cache_path().unlink()
     except OSError:

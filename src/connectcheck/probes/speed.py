@@ -85,6 +85,7 @@ class SpeedSession:
 
     @property
     def classic(self) -> bool:
+        """Whether speedtest-cli's own transfer is used instead of ours."""
         return self.config.engine == "classic"
 
     @property
