@@ -493,3 +493,51 @@ class ProcedureRecord:
     outcome: str | None = None
     rearranged_to: str | None = None  # ISO date of the agreed replacement lesson
     finished: bool = False
+
+
+# ---------------------------------------------------------------------------------------
+# lesson monitoring (monitor.py, history.py)
+
+
+@dataclass
+class MonitorSample:
+    """One light sample taken while a lesson is monitored (every few seconds, little data)."""
+
+    at: str  # ISO 8601 with time zone offset
+    t_s: float  # seconds since the lesson started
+    rtt_ms: float | None = None  # median of the probes in this sample
+    jitter_ms: float | None = None
+    loss_pct: float | None = None
+    probes: int = 0  # probes sent in this sample
+    down_mbps: float | None = None  # this computer's traffic on the default interface
+    up_mbps: float | None = None
+    top_program: str | None = None  # the program using most of the connection (untrusted text)
+    top_program_mbps: float | None = None
+    states: dict[str, str] = field(default_factory=dict)  # activity -> good|degraded|fail|unknown
+
+
+@dataclass
+class LessonAlert:
+    """A change of verdict that lasted long enough to be told (or its recovery)."""
+
+    at: str
+    t_s: float
+    activity: str  # "sound" | "video" | "whiteboard"
+    state: str  # the new state
+    previous: str  # the state before
+    message: str  # what the tutor was told
+
+
+@dataclass
+class LessonRecord:
+    """A monitored lesson as the history keeps it."""
+
+    id: int | None = None
+    started_at: str = ""
+    ended_at: str | None = None  # None while monitoring (or after a crash mid-lesson)
+    label: str | None = None  # the tutor's own label, if any
+    interval_s: float | None = None
+    samples: list[MonitorSample] = field(default_factory=list)
+    alerts: list[LessonAlert] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)  # checks run during the lesson
+    procedure: ProcedureRecord | None = None  # the failed-lesson guide, if it was followed
