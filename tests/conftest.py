@@ -9,9 +9,9 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _private_dirs(tmp_path_factory, monkeypatch):
-    """Every test gets its own config, data and cache folders: the user's are never touched."""
+    """Every test gets its own config, data, cache and log folders: the user's are never touched."""
     base = tmp_path_factory.mktemp("appdirs")
-    for name in ("CONFIG", "DATA", "CACHE"):
+    for name in ("CONFIG", "DATA", "CACHE", "LOG"):
         folder = base / name.lower()
         folder.mkdir()
         monkeypatch.setenv(f"CONNECTCHECK_{name}_DIR", str(folder))
