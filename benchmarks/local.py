@@ -27,8 +27,10 @@ import contextlib
 import io
 import os
 import resource
+import socket
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +39,7 @@ import psutil
 from tests.local.generators import PEER_IP, namespace_link, sender, sink
 
 from connectcheck.local import LocalBackend, LocalSampler, Scope, get_backend, run_top, sample_local
+from connectcheck.local.linux import pids, socket_inodes
 
 RATES_MBIT = (2.0, 5.0, 10.0, 20.0)
 WINDOW_S = 3.0
@@ -128,6 +131,28 @@ def cpu_ms(fn) -> float:
     return (time.process_time() - start) * 1000
 
 
+@contextlib.contextmanager
+def own_traffic(to: str) -> Iterator[None]:
+    """This (old) process sends to the sink from a thread while the block runs."""
+    host, port = to.rsplit(":", 1)
+    stop = threading.Event()
+    conn = socket.create_connection((host, int(port)))
+    conn.sendall(b"U\n")
+
+    def send() -> None:
+        while not stop.wait(0.01):
+            conn.sendall(b"o" * 16384)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        conn.close()
+
+
 def cost(running: int, to: str, backend: LocalBackend) -> list[str]:
     lines = []
     with sender("steam", to, 10), sender("spotify", to, 2, "down"):
@@ -151,6 +176,14 @@ def cost(running: int, to: str, backend: LocalBackend) -> list[str]:
         parts["a full sample by a new sampler (every socket's program searched for)"] = cpu_ms(fresh.sample)
         time.sleep(0.5)
         parts["its next full sample (programs remembered)"] = cpu_ms(fresh.sample)
+        with own_traffic(to):  # the oldest program sends: every other process is searched first
+            oldest = LocalSampler(interval_s=0.5, backend=backend)
+            oldest.sample()
+            time.sleep(0.5)
+            parts["the same when the sender is older than all the others"] = cpu_ms(oldest.sample)
+        parts["reading every process's open files once (the most a search for owners costs)"] = cpu_ms(
+            lambda: [socket_inodes(p) for p in pids()]
+        )
         whole = cpu_ms(lambda: sample_local(window_s=WINDOW_S, backend=backend))
     lines += [
         f"### Cost of one sample with {running} processes ({FDS_EACH}+ open files each, 2 moving data)",

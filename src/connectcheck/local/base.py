@@ -137,6 +137,7 @@ class TrafficMeter(ABC):
     """
 
     addresses: frozenset[str] | None = None
+    likely_pids: tuple[int, ...] = ()  # programs to look at first for a socket's owner (busiest first)
 
     def step(self) -> None:  # noqa: B027 (a meter of cumulative counters has nothing to do here)
         """Look now without ending the interval (catches connections that close before its end)."""

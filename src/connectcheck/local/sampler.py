@@ -42,6 +42,7 @@ SLOW_EVERY_S = 30.0  # Wi-Fi, default route and power saver are read this often 
 EXTRA_TIME_S = 2.5  # sample_local's time bound: window_s plus this
 NAME_UNATTRIBUTED_MBPS = 0.5  # from this much unattributed traffic, the programs that may cause it are named
 SMOOTH_SLACK = 1.1  # intervals run a little longer than asked: a smoothing window may too
+LIKELY_FIRST = 50  # before CPU can be measured, the programs that used most CPU searched first
 SECTION_WORDS = {
     "rates": "the network use of each program",
     "apps": "the list of known programs",
@@ -120,6 +121,16 @@ def _sum_nics(intervals: list[_Interval]) -> dict[str, NicCounters]:
             for i, v in enumerate((c.bytes_recv, c.bytes_sent, c.packets_recv, c.packets_sent)):
                 t[i] += v
     return {name: NicCounters(*v) for name, v in total.items()}
+
+
+def _likely_senders(table: dict[int, ProcessInfo], cpu: dict[int, float] | None) -> tuple[int, ...]:
+    """Programs to search first for a socket's owner: busy in the last interval (sending takes CPU),
+    or before the first interval, those that used the most CPU so far (browsers, launchers)."""
+    if cpu:
+        return tuple(sorted((p for p in cpu if cpu[p] > 0), key=lambda p: -cpu[p]))
+    return tuple(
+        sorted((p for p in table if table[p].cpu_s), key=lambda p: -(table[p].cpu_s or 0.0))[:LIKELY_FIRST]
+    )
 
 
 class LocalSampler:
@@ -230,7 +241,11 @@ class LocalSampler:
             self._history.append(_Interval(seconds, flows or {}, nic_deltas(previous.nics, current.nics)))
             interval = self._window()
             findings.window_s = round(interval.seconds, 3)
-        self._fill(findings, slow, previous, current, interval, flows is not None)
+        # CPU over the last interval only: the tables are one interval apart
+        cpu = process_cpu(previous.table, current.table, current.at - previous.at) if previous else None
+        self._fill(findings, slow, previous, current, interval, flows is not None, cpu)
+        if self._meter is not None:
+            self._meter.likely_pids = _likely_senders(current.table, cpu)
         return findings
 
     def _window(self) -> _Interval:
@@ -249,9 +264,9 @@ class LocalSampler:
         current: _Reading,
         interval: _Interval | None,
         have_flows: bool,
+        cpu: dict[int, float] | None,
     ) -> None:
         seconds = interval.seconds if interval else None
-        cpu = process_cpu(previous.table, current.table, seconds) if previous and seconds else None
         rates = None
         if interval is not None and have_flows:
             rates = {
