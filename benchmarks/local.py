@@ -229,9 +229,11 @@ NOTES = [
     "own pacing is the reference.",
     "* Finding a socket's program means reading every file descriptor of every process (what `ss -p` "
     "does): that is why a new sampler's first sample costs more. It is paid once per new program "
-    "with traffic: owners are remembered, earlier socket holders are looked at first and then the "
-    "newest processes, a socket is only searched for once it moved 4 kB in an interval, and one "
-    "nobody readable holds is not searched again for 10 s.",
+    "with traffic: owners are remembered; earlier socket holders are looked at first, then the "
+    "programs that were busy (sending takes CPU; before the first interval, those that used most CPU "
+    "so far), then the newest; a socket is only searched for once it moved 4 kB in an interval, and "
+    "one nobody readable holds is not searched again for 10 s. The last rows show the cost when the "
+    "sender is none of those, and the most a search can cost.",
     "* psutil's process table is shown for comparison only: on Linux the table is read from "
     "`/proc/<pid>/stat` directly, about five times cheaper.",
     "* CPU times are this process's own (`time.process_time`), plus the commands it ran; the machine "

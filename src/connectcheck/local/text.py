@@ -46,14 +46,17 @@ def clean(text: str) -> str:
 
 
 def mbps(value: float | None) -> str:
+    """A rate with its unit, or a dash when not known."""
     return NOT_KNOWN if value is None else quantity(value, "Mbit/s")
 
 
 def pct(value: float | None) -> str:
+    """A share in percent, or a dash when not known."""
     return NOT_KNOWN if value is None else quantity(value, "%")
 
 
 def megabytes(value: float | None) -> str:
+    """An amount of memory in MB (thousands separated), or a dash when not known."""
     return NOT_KNOWN if value is None else f"{value:,.0f} MB"
 
 
