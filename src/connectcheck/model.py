@@ -514,6 +514,11 @@ class MonitorSample:
     top_program: str | None = None  # the program using most of the connection (untrusted text)
     top_program_mbps: float | None = None
     states: dict[str, str] = field(default_factory=dict)  # activity -> good|degraded|fail|unknown
+    # loss over the last half minute or so of probes: what the states judge, one burst being too few
+    window_loss_pct: float | None = None
+    method: str | None = None  # how the round trips were measured: "stun" | "tcp"
+    target: str | None = None  # the server measured, as configured (host:port)
+    error: str | None = None  # why figures are missing, in plain words
 
 
 @dataclass
@@ -541,3 +546,4 @@ class LessonRecord:
     alerts: list[LessonAlert] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)  # checks run during the lesson
     procedure: ProcedureRecord | None = None  # the failed-lesson guide, if it was followed
+    notes: list[str] = field(default_factory=list)  # parts of the record that could not be read back
