@@ -268,7 +268,8 @@ class SockDiagMeter(TrafficMeter):
         wanted = {i: uid for i, uid in wanted.items() if i not in self._unowned}
         uids = None if os.geteuid() == 0 else set(wanted.values())
         first = list(self._holders) + [p for p in self.likely_pids if p not in self._holders]
-        others = sorted((p for p in pids() if p not in set(first)), reverse=True) if wanted else []
+        looked = set(first)
+        others = sorted((p for p in pids() if p not in looked), reverse=True) if wanted else []
         for pid in first + others:
             if not wanted:
                 return
