@@ -2,7 +2,7 @@
 
 Run from the repository root, as root (it builds the network lab)::
 
-    python -m benchmarks.bandwidth [--repeat 3] [--quick] [--no-classic] [--no-loopback]
+    python -m benchmarks.bandwidth [--repeat 3] [--quick] [--no-classic] [--no-loopback] [--no-lab]
         [--out benchmarks/results/bandwidth.md]
 
 For each link (rate via ``tbf``, 25 ms RTT, 100 ms queue, cubic):
@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="two links only")
     parser.add_argument("--no-classic", action="store_true", help="skip speedtest-cli")
     parser.add_argument("--no-loopback", action="store_true")
+    parser.add_argument("--no-lab", action="store_true", help="loopback only")
     parser.add_argument("--out", default="benchmarks/results/bandwidth.md")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -255,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average before: "
              f"{os.getloadavg()[0]:.2f}. Numbers, not pass/fail; other work may share the machine.", ""]
     ok, reason = lab_available(loss=True, delay=True)
-    if ok:
+    if args.no_lab:
+        pass
+    elif ok:
         results = []
         for spec in lab_links(args.quick):
             print(f"link {link_name(spec)} ...", file=sys.stderr, flush=True)

@@ -46,7 +46,6 @@ from connectcheck.probes.bandwidth import SPEEDTEST_IMAGE_BYTES  # the sizes rea
 FAULTS = ("403", "429", "stall", "stall-body", "close")
 MIB = 1024 * 1024
 _SEND_PIECE = 256 * 1024
-_PACED_PIECE = 16 * 1024
 _RANDOM = memoryview(os.urandom(4 * MIB))  # incompressible payload, sliced, never copied
 
 _CONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -211,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         sock, stats, left, offset = self.connection, self.server.stats, size, 0
         pace = _Pace(self.server.throttle_mbps)
         while left > 0:
-            n = min(_PACED_PIECE if self.server.throttle_mbps else _SEND_PIECE, left, len(_RANDOM) - offset)
+            n = min(pace.piece, left, len(_RANDOM) - offset)
             if chunked:
                 sock.sendall(b"%x\r\n" % n)
             sock.sendall(_RANDOM[offset:offset + n])
@@ -230,9 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         buf = memoryview(self.server.scratch())
         received = 0
         pace = _Pace(self.server.throttle_mbps)
-        piece = _PACED_PIECE if self.server.throttle_mbps else len(buf)
         while received < length:
-            n = self.rfile.readinto(buf[:min(piece, length - received)])
+            n = self.rfile.readinto(buf[:min(pace.piece, length - received)])
             if not n:
                 self.close_connection = True  # the client gave up in the middle of the body
                 break
@@ -249,6 +247,9 @@ class _Pace:
         self.bytes_per_s = mbps * 1e6 / 8 if mbps else None
         self.start = time.monotonic()
         self.total = 0
+        # pieces of about a millisecond when paced (16 KiB at least), else the largest
+        self.piece = _SEND_PIECE if self.bytes_per_s is None else int(
+            min(max(self.bytes_per_s / 1000, 16 * 1024), _SEND_PIECE))
 
     def sent(self, n: int) -> None:
         if self.bytes_per_s is None:

@@ -18,6 +18,7 @@ what is left; the second direction may use all that is left.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,7 @@ class SpeedSession:
         self._candidates: list[Candidate] = plan(
             config.source, server_url=config.server_url, org_url=config.org_server_url,
             cloudflare_url=config.cloudflare_url, classic=self.classic)
+        self.engine_started_at: float | None = None  # time.monotonic() when the last engine run began
         self._moved = 0  # bytes of the measurements
         self._measured: set[str] = set()
         self._last_error: str | None = None
@@ -109,13 +111,18 @@ class SpeedSession:
 
     def measure(self, direction: str) -> BandwidthResult:
         """Measure ``direction`` with the configured engine; falls back to the next source
-        (auto mode) when the server fails before delivering data; never raises."""
+        (auto mode) when the server fails before delivering data; never raises.
+
+        The result's windows and ``ramp_up_s`` count from :attr:`engine_started_at` (later
+        than the call when a first server failed), for aligning loaded-latency samples.
+        """
         deadline = Deadline(self.config.time_limit_s, self.cancel)
         if self.server is None and not self._measured and not self._last_error:
             self.server = self._next_server(deadline)
         while True:
             if self.server is None:
                 return self._no_server_result(direction, deadline)
+            self.engine_started_at = time.monotonic()
             result = self._run_engine(self.server, direction, deadline)
             self._moved += result.bytes_transferred
             if not self._should_fall_back(result, deadline):
