@@ -1,0 +1,611 @@
+"""The history: every check and every monitored lesson, kept in SQLite in the data folder.
+
+Built to survive what happens on a tutor's computer:
+
+* **a crash mid-write** (kill -9, power cut): WAL journal, and each sample, alert or check is one
+  short transaction of its own, so a crash loses at most the write in flight, never the file;
+* **a damaged file** (garbage, truncated, not a database at all): it is moved aside as
+  ``history.sqlite3.corrupt-YYYYmmdd-HHMMSS``, :attr:`History.recovered` says so in plain words,
+  and a fresh history is started;
+* **a file held by another program**: each operation waits up to ``busy_timeout_s``; if the file
+  is still held when the history is opened, :attr:`History.problem` says so and the history is
+  unavailable (every operation raises :class:`HistoryError`) while the file is left as it is;
+* **a file written by a newer connectcheck** (``PRAGMA user_version`` above ours): left untouched,
+  with a clear message in :attr:`History.problem`;
+* **growth**: entries older than ``max_age_days`` go, and when the data passes ``max_mb`` the
+  oldest lessons and checks go first; the file is compacted (VACUUM) when enough space is free.
+
+Checks are stored as their versioned JSON (:func:`connectcheck.model.dumps`) beside a few indexed
+columns for the list, so a check written by a newer connectcheck is listed, and reading it gives
+the model's own clear error. Samples and alerts are stored as JSON too: fields added to them later
+are kept, and an older connectcheck ignores what it does not know.
+
+Any thread may use a :class:`History`: each thread gets its own connection (the monitor's thread
+writes while the window's thread reads, without waiting for each other).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from connectcheck import model, paths
+from connectcheck.model import (
+    CheckResult,
+    LessonAlert,
+    LessonRecord,
+    MonitorSample,
+    ProcedureRecord,
+)
+from connectcheck.settings import Settings
+
+FILE_NAME = "history.sqlite3"
+SCHEMA_VERSION = 1  # PRAGMA user_version of the files this version writes
+MB = 1_000_000
+DAY_S = 86_400.0
+STATE_RANK = {"good": 0, "degraded": 1, "fail": 2}  # samples.worst: the worst state of a sample
+RANK_STATE = {rank: state for state, rank in STATE_RANK.items()}
+PRUNE_EVERY_SAMPLES = 500  # the limits are looked at again after this many samples
+VACUUM_FREE_SHARE = 0.25  # compact the file when this share of it is free ...
+VACUUM_FREE_MIN_BYTES = 256 * 1024  # ... and at least this much
+WAL_LIMIT_BYTES = 4 * MB  # the journal is cut back to this after a checkpoint
+
+# SQLite's primary result codes (the low byte of sqlite_errorcode)
+_BUSY, _LOCKED, _CORRUPT, _FULL, _NOTADB = 5, 6, 11, 13, 26
+_READONLY, _PERM, _CANTOPEN, _IOERR = 8, 3, 14, 10
+
+_SCHEMA = """
+CREATE TABLE lessons (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,          -- ISO 8601 with time zone offset
+    started_unix REAL NOT NULL,        -- the same, for ordering and pruning
+    ended_at TEXT,                     -- NULL while monitoring, or after a crash mid-lesson
+    label TEXT,
+    interval_s REAL,
+    procedure TEXT                     -- ProcedureRecord as JSON
+);
+CREATE INDEX lessons_by_time ON lessons(started_unix);
+CREATE TABLE checks (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    started_unix REAL NOT NULL,
+    kind TEXT,
+    overall TEXT,
+    download_mbps REAL,
+    upload_mbps REAL,
+    rtt_ms REAL,
+    schema_version INTEGER NOT NULL,
+    lesson_id INTEGER REFERENCES lessons(id) ON DELETE CASCADE,
+    result TEXT NOT NULL               -- model.dumps(result)
+);
+CREATE INDEX checks_by_time ON checks(started_unix);
+CREATE INDEX checks_by_lesson ON checks(lesson_id);
+CREATE TABLE samples (
+    lesson_id INTEGER NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    t_s REAL NOT NULL,
+    worst INTEGER,                     -- 0 good, 1 degraded, 2 fail, NULL nothing known
+    sample TEXT NOT NULL               -- MonitorSample as JSON
+);
+CREATE INDEX samples_by_lesson ON samples(lesson_id, t_s);
+CREATE TABLE alerts (
+    lesson_id INTEGER NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    t_s REAL NOT NULL,
+    alert TEXT NOT NULL                -- LessonAlert as JSON
+);
+CREATE INDEX alerts_by_lesson ON alerts(lesson_id, t_s);
+"""
+
+T = TypeVar("T")
+
+
+class HistoryError(Exception):
+    """The history could not be read or written; the text says why in plain words."""
+
+
+class _Damaged(Exception):
+    """The file is not a usable database (raised while opening, then moved aside)."""
+
+
+@dataclass
+class CheckSummary:
+    """One stored check as the list shows it (read without parsing the stored result)."""
+
+    id: int
+    started_at: str
+    kind: str | None
+    overall: str | None  # the assessment's overall state: "ready" | "limited" | "cannot" | "unknown"
+    download_mbps: float | None
+    upload_mbps: float | None
+    rtt_ms: float | None
+    lesson_id: int | None
+    schema_version: int
+
+    @property
+    def readable(self) -> bool:
+        """False for a check written by a newer connectcheck (reading it gives the model's error)."""
+        return self.schema_version <= model.SCHEMA_VERSION
+
+
+@dataclass
+class LessonSummary:
+    """One monitored lesson as the list shows it."""
+
+    id: int
+    started_at: str
+    ended_at: str | None
+    label: str | None
+    samples: int
+    alerts: int
+    checks: int
+    worst: str  # the worst state any activity reached: "good" | "degraded" | "fail" | "unknown"
+
+
+def _now_iso(unix: float) -> str:
+    return datetime.fromtimestamp(unix).astimezone().isoformat(timespec="seconds")
+
+
+def _unix(iso: str, fallback: float) -> float:
+    """Seconds since the epoch of an ISO time (a time without zone is taken as local)."""
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return fallback
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(model.to_dict(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return _code(exc) in (_BUSY, _LOCKED) or "locked" in str(exc)
+
+
+def _is_damaged(exc: sqlite3.Error) -> bool:
+    return _code(exc) in (_CORRUPT, _NOTADB) or (
+        not _code(exc) and ("malformed" in str(exc) or "not a database" in str(exc)))
+
+
+def _timestamp_path(path: Path, tag: str) -> Path:
+    """``path`` + ``.tag-YYYYmmdd-HHMMSS``, with ``~N`` added if that name is taken."""
+    base = path.with_name(f"{path.name}.{tag}-{time.strftime('%Y%m%d-%H%M%S')}")
+    candidate, n = base, 1
+    while candidate.exists():
+        candidate, n = base.with_name(f"{base.name}~{n}"), n + 1
+    return candidate
+
+
+class History:
+    """Checks and monitored lessons in one SQLite file (see the module's description).
+
+    Never raises while opening: a damaged file is moved aside (:attr:`recovered` says where),
+    and when the file cannot be used at all :attr:`problem` says why and every operation raises
+    :class:`HistoryError` with that text. Operations raise :class:`HistoryError` for trouble met
+    later (a file held by another program for longer than ``busy_timeout_s``, a full disk).
+    """
+
+    def __init__(self, path: Path | None = None, *, max_age_days: float = 90, max_mb: float = 50,
+                 busy_timeout_s: float = 2.0, clock: Callable[[], float] = time.time) -> None:
+        self.path = path or paths.data_dir() / FILE_NAME
+        self.max_age_days = max_age_days
+        self.max_mb = max_mb
+        self.busy_timeout_s = busy_timeout_s
+        self.recovered: str | None = None  # the damaged file was moved aside: where, and why
+        self.problem: str | None = None  # why the history cannot be used now (None: it can)
+        self._clock = clock
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._open_lessons: set[int] = set()  # being monitored through this object: never pruned
+        self._samples_since_prune = 0
+        self._open()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> History:
+        """The user's history in the data folder, with the limits from the settings."""
+        return cls(max_age_days=settings["history.max_age_days"], max_mb=settings["history.max_mb"])
+
+    @property
+    def available(self) -> bool:
+        return self.problem is None and not self._closed
+
+    # --- opening ---------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: a crash of the program loses nothing
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open(self) -> None:
+        """Open (or create) the file; a damaged one is moved aside and a fresh one started."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.problem = f"The history folder {self.path.parent} cannot be created ({exc.strerror or exc})."
+            return
+        for attempt in (1, 2):
+            try:
+                conn = self._open_file()
+            except _Damaged as exc:
+                if attempt == 1 and self._move_aside(str(exc)):
+                    continue
+                # a fresh file that is damaged too: the folder itself is the trouble
+                self.problem = self.problem or (
+                    f"A new history file could not be started in {self.path.parent} ({exc}).")
+                return
+            except sqlite3.Error as exc:
+                self.problem = self._opening_problem(exc)
+                return
+            if conn is not None:  # None: a newer file, left untouched (see problem)
+                self._adopt(conn)
+                self._prune_quietly()
+            return
+
+    def _open_file(self) -> sqlite3.Connection | None:
+        """A connection to the checked (or new) file; raises _Damaged or sqlite3.Error."""
+        try:
+            conn = self._connect()
+            try:
+                self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+        except sqlite3.DatabaseError as exc:
+            if _is_damaged(exc):
+                raise _Damaged(str(exc)) from exc
+            raise
+        if self.problem is not None:
+            conn.close()
+            return None
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the file and create the tables if new; raises _Damaged, sqlite3.Error."""
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if check != "ok":
+            raise _Damaged(f"the consistency check found: {check}")
+        if version > SCHEMA_VERSION:
+            self.problem = (f"The history was written by a newer connectcheck (format {version}; this one "
+                            f"reads up to {SCHEMA_VERSION}). It was left untouched; update connectcheck "
+                            "to see it. Until then nothing new is kept.")
+            return
+        if version == 0:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise _Damaged("it is a database of some other program, not connectcheck's history")
+            conn.execute("PRAGMA journal_mode = WAL")
+            try:  # one transaction: a crash leaves no half-made file behind
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+        elif conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+
+    def _opening_problem(self, exc: sqlite3.Error) -> str:
+        if _is_busy(exc):
+            return (f"The history file {self.path} is in use by another program and did not become free "
+                    f"within {self.busy_timeout_s:g} s; carrying on without the history this time "
+                    "(the file was left as it is).")
+        return f"The history file {self.path} cannot be used: {self._describe(exc)}."
+
+    def _move_aside(self, reason: str) -> bool:
+        """Keep the damaged file (and its journal) under a new name, so that a fresh one can start."""
+        kept = _timestamp_path(self.path, "corrupt")
+        try:
+            os.replace(self.path, kept)
+            wal = Path(f"{self.path}-wal")
+            if wal.exists():
+                os.replace(wal, Path(f"{kept}-wal"))
+            Path(f"{self.path}-shm").unlink(missing_ok=True)
+        except OSError as exc:
+            self.problem = (f"The history file {self.path} is damaged ({reason}) and could not be moved "
+                            f"aside ({exc.strerror or exc}); carrying on without the history.")
+            return False
+        self.recovered = (f"The history file was damaged and could not be read ({reason}). It was kept as "
+                          f"{kept.name} in {kept.parent}, and a new, empty history was started.")
+        return True
+
+    def _adopt(self, conn: sqlite3.Connection) -> None:
+        self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
+
+    # --- plumbing ----------------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise HistoryError("the history is closed")
+        if self.problem is not None:
+            raise HistoryError(self.problem)
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                raise HistoryError(self._describe(exc)) from exc
+            self._adopt(conn)
+        return conn
+
+    def _describe(self, exc: sqlite3.Error) -> str:
+        code = _code(exc)
+        if _is_busy(exc):
+            return (f"the history file is in use by another program and did not become free within "
+                    f"{self.busy_timeout_s:g} s")
+        if _is_damaged(exc):
+            return f"the history file is damaged ({exc}); it will be set aside the next time it is opened"
+        if code == _FULL:
+            return "the disk is full, so the history could not be written"
+        if code in (_READONLY, _PERM, _CANTOPEN):
+            return f"the history file {self.path} cannot be opened for writing ({exc})"
+        if code == _IOERR:
+            return f"the disk reported an error while using the history file ({exc})"
+        return f"the history file could not be used ({exc})"
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one short write transaction."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+        except sqlite3.Error as exc:
+            raise HistoryError(self._describe(exc)) from exc
+        return result
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryError(self._describe(exc)) from exc
+
+    # --- checks --------------------------------------------------------------------------------------
+
+    def add_check(self, result: CheckResult, lesson_id: int | None = None) -> int:
+        """Keep a check (during a lesson: with its ``lesson_id``); returns its id."""
+        overall = result.assessment.overall if result.assessment else None
+        s = result.summary
+        row = (result.started_at, _unix(result.started_at, self._clock()), result.kind.value, overall,
+               s.download_mbps, s.upload_mbps, s.rtt_ms, result.schema_version, lesson_id,
+               model.dumps(result, indent=None))
+        check_id = self._write(lambda c: c.execute(
+            "INSERT INTO checks (started_at, started_unix, kind, overall, download_mbps, upload_mbps, rtt_ms,"
+            " schema_version, lesson_id, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+        self._prune_quietly()
+        return int(check_id)
+
+    def checks(self, limit: int = 100) -> list[CheckSummary]:
+        """The newest checks first."""
+        rows = self._read(
+            "SELECT id, started_at, kind, overall, download_mbps, upload_mbps, rtt_ms, lesson_id,"
+            " schema_version FROM checks ORDER BY started_unix DESC, id DESC LIMIT ?", (limit,))
+        return [CheckSummary(*row) for row in rows]
+
+    def check(self, check_id: int) -> CheckResult:
+        """A stored check; raises the model's ModelError (e.g. NewerVersionError) when it cannot be read."""
+        rows = self._read("SELECT result FROM checks WHERE id = ?", (check_id,))
+        if not rows:
+            raise HistoryError(f"there is no check {check_id} in the history")
+        return model.loads(rows[0][0])
+
+    # --- lessons -------------------------------------------------------------------------------------
+
+    def start_lesson(self, label: str | None = None, interval_s: float | None = None, *,
+                     started_at: str | None = None) -> int:
+        """Start keeping a monitored lesson; returns its id."""
+        now = self._clock()
+        started_at = started_at or _now_iso(now)
+        lesson_id = int(self._write(lambda c: c.execute(
+            "INSERT INTO lessons (started_at, started_unix, label, interval_s) VALUES (?, ?, ?, ?)",
+            (started_at, _unix(started_at, now), label, interval_s)).lastrowid))
+        self._open_lessons.add(lesson_id)
+        return lesson_id
+
+    def add_sample(self, lesson_id: int, sample: MonitorSample) -> None:
+        known = [STATE_RANK[s] for s in sample.states.values() if s in STATE_RANK]
+        row = (lesson_id, sample.t_s, max(known) if known else None, _json(sample))
+        self._write(lambda c: c.execute(
+            "INSERT INTO samples (lesson_id, t_s, worst, sample) VALUES (?, ?, ?, ?)", row))
+        self._samples_since_prune += 1
+        if self._samples_since_prune >= PRUNE_EVERY_SAMPLES:
+            self._prune_quietly()
+
+    def add_alert(self, lesson_id: int, alert: LessonAlert) -> None:
+        row = (lesson_id, alert.t_s, _json(alert))
+        self._write(lambda c: c.execute("INSERT INTO alerts (lesson_id, t_s, alert) VALUES (?, ?, ?)", row))
+
+    def set_procedure(self, lesson_id: int, record: ProcedureRecord) -> None:
+        """Keep (or replace) how the failed-lesson procedure was followed for this lesson."""
+        self._update_lesson(lesson_id, "procedure", _json(record))
+
+    def end_lesson(self, lesson_id: int) -> None:
+        self._update_lesson(lesson_id, "ended_at", _now_iso(self._clock()))
+        self._open_lessons.discard(lesson_id)
+        self._prune_quietly()
+
+    def _update_lesson(self, lesson_id: int, column: str, value: str) -> None:
+        changed = self._write(lambda c: c.execute(
+            f"UPDATE lessons SET {column} = ? WHERE id = ?", (value, lesson_id)).rowcount)
+        if not changed:
+            raise HistoryError(f"there is no lesson {lesson_id} in the history")
+
+    def lessons(self, limit: int = 100) -> list[LessonSummary]:
+        """The newest lessons first, with their counts and the worst state reached."""
+        rows = self._read(
+            "SELECT l.id, l.started_at, l.ended_at, l.label,"
+            " (SELECT count(*) FROM samples s WHERE s.lesson_id = l.id),"
+            " (SELECT count(*) FROM alerts a WHERE a.lesson_id = l.id),"
+            " (SELECT count(*) FROM checks c WHERE c.lesson_id = l.id),"
+            " (SELECT max(worst) FROM samples s WHERE s.lesson_id = l.id)"
+            " FROM lessons l ORDER BY l.started_unix DESC, l.id DESC LIMIT ?", (limit,))
+        return [LessonSummary(*row[:7], worst=RANK_STATE.get(row[7], "unknown")) for row in rows]
+
+    def lesson(self, lesson_id: int) -> LessonRecord:
+        """A lesson with its samples, alerts, checks and procedure. Parts that cannot be read back
+        (a damaged row, a check from a newer connectcheck) are left out and named in ``notes``."""
+        rows = self._read("SELECT id, started_at, ended_at, label, interval_s, procedure FROM lessons"
+                          " WHERE id = ?", (lesson_id,))
+        if not rows:
+            raise HistoryError(f"there is no lesson {lesson_id} in the history")
+        lid, started_at, ended_at, label, interval_s, procedure = rows[0]
+        record = LessonRecord(id=lid, started_at=started_at, ended_at=ended_at, label=label,
+                              interval_s=interval_s)
+        record.samples = self._rows(record, MonitorSample, "samples", "sample", lesson_id)
+        record.alerts = self._rows(record, LessonAlert, "alerts", "alert", lesson_id)
+        for (text,) in self._read("SELECT result FROM checks WHERE lesson_id = ? ORDER BY started_unix, id",
+                                  (lesson_id,)):
+            try:
+                record.checks.append(model.loads(text))
+            except model.ModelError as exc:
+                record.notes.append(f"A check made during this lesson could not be read: {exc}")
+        if procedure is not None:
+            try:
+                record.procedure = model.from_dict(ProcedureRecord, json.loads(procedure))
+            except (ValueError, model.ModelError):
+                record.notes.append("The record of the procedure followed could not be read back (damaged).")
+        return record
+
+    def _rows(self, record: LessonRecord, cls: type[T], table: str, column: str, lesson_id: int) -> list[T]:
+        """A lesson's samples or alerts in time order; damaged ones are counted in the notes."""
+        out, damaged = [], 0
+        for (text,) in self._read(f"SELECT {column} FROM {table} WHERE lesson_id = ? ORDER BY t_s, rowid",
+                                  (lesson_id,)):
+            try:
+                out.append(model.from_dict(cls, json.loads(text)))
+            except (ValueError, model.ModelError):
+                damaged += 1
+        if damaged:
+            record.notes.append(f"{damaged} of the {table} could not be read back (damaged).")
+        return out
+
+    def last_lesson(self) -> LessonRecord | None:
+        """The most recently started lesson, or None when there is none."""
+        rows = self._read("SELECT id FROM lessons ORDER BY started_unix DESC, id DESC LIMIT 1")
+        return self.lesson(rows[0][0]) if rows else None
+
+    # --- limits --------------------------------------------------------------------------------------
+
+    def _prune_quietly(self) -> None:
+        """Prune after a write; a failure here must not fail the write that was kept."""
+        self._samples_since_prune = 0
+        try:
+            self.prune()
+        except HistoryError:
+            pass
+
+    def _used_bytes(self) -> tuple[int, int]:
+        """(bytes holding data, bytes free inside the file)."""
+        size = self._read("SELECT page_count, freelist_count, page_size FROM pragma_page_count(),"
+                          " pragma_freelist_count(), pragma_page_size()")[0]
+        pages, free, page_size = size
+        return (pages - free) * page_size, free * page_size
+
+    def _not_open(self, column: str) -> tuple[str, tuple[int, ...]]:
+        """An SQL condition (with its parameters) leaving out the lessons monitored now."""
+        ids = tuple(sorted(self._open_lessons))
+        if not ids:
+            return "", ()
+        return f" AND coalesce({column}, 0) NOT IN ({', '.join('?' * len(ids))})", ids
+
+    def prune(self) -> None:
+        """Apply the age and size limits, oldest first, and compact the file when worth it.
+
+        A lesson goes with its samples, alerts and checks; a lesson being monitored stays.
+        """
+        removed = self._write(self._remove_old)
+        used, _ = self._used_bytes()
+        limit = self.max_mb * MB
+        while used > limit:
+            gone = self._write(functools.partial(self._remove_oldest, excess=used - limit))
+            if not gone:
+                break  # only the lesson being monitored is left
+            removed += gone
+            used, _ = self._used_bytes()
+        if removed:
+            self._compact()
+
+    def _remove_old(self, conn: sqlite3.Connection) -> int:
+        """Delete the lessons and checks older than the age limit."""
+        cutoff = self._clock() - self.max_age_days * DAY_S
+        removed = 0
+        for table, column in (("lessons", "id"), ("checks", "lesson_id")):
+            keep, ids = self._not_open(column)
+            removed += conn.execute(f"DELETE FROM {table} WHERE started_unix < ?{keep}",
+                                    (cutoff, *ids)).rowcount
+        return removed
+
+    def _remove_oldest(self, conn: sqlite3.Connection, excess: float) -> int:
+        """Delete the oldest entries (lessons and checks together) whose stored text adds up to
+        ``excess`` bytes (at least one entry); returns how many went. The text is less than the
+        pages it fills, so this never removes much more than needed: the caller measures again."""
+        keep, ids = self._not_open("id")
+        items = conn.execute(
+            "SELECT 'lessons', id, started_unix,"
+            " (SELECT coalesce(sum(length(sample)), 0) FROM samples WHERE lesson_id = l.id)"
+            " + (SELECT coalesce(sum(length(result)), 0) FROM checks WHERE lesson_id = l.id)"
+            f" FROM lessons l WHERE 1{keep}"
+            " UNION ALL SELECT 'checks', id, started_unix, length(result) FROM checks WHERE lesson_id IS NULL"
+            " ORDER BY 3, 2", ids).fetchall()
+        doomed: dict[str, list[tuple[int]]] = {"lessons": [], "checks": []}
+        total = 0
+        for table, item_id, _, size in items:
+            if total >= excess:
+                break
+            doomed[table].append((item_id,))
+            total += size
+        for table, rows in doomed.items():
+            conn.executemany(f"DELETE FROM {table} WHERE id = ?", rows)
+        return sum(len(rows) for rows in doomed.values())
+
+    def _compact(self) -> None:
+        """VACUUM when enough of the file is free, then cut the journal back."""
+        used, free = self._used_bytes()
+        if free < VACUUM_FREE_MIN_BYTES or free < VACUUM_FREE_SHARE * (used + free):
+            return
+        try:
+            conn = self._conn()
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # another connection is busy: the free space is reused anyway, compacting waits
+
+    # --- closing -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection (of every thread); further use raises HistoryError."""
+        self._closed = True
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass

@@ -1,0 +1,271 @@
+"""``connectcheck monitor`` (lesson monitoring without the tray app) and ``connectcheck history``
+(the checks and lessons kept).
+
+``monitor`` prints a line per sample and each alert as it comes; Ctrl-C (or ``--minutes``) ends
+it, and the lesson is kept in the history. ``history`` lists what is kept (``list``, the default),
+prints one check (``show ID``) or one lesson's timeline (``lesson ID``); ``--json`` gives the
+same as JSON (one object per line for ``monitor``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from datetime import datetime
+from typing import Any, TextIO
+
+from connectcheck import model
+from connectcheck.assess.text import LIGHTS
+from connectcheck.cliutil import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_settings_arguments,
+    apply_override,
+    profile_or_none,
+    run_cancellable,
+    settings_from_args,
+)
+from connectcheck.history import History, HistoryError
+from connectcheck.local.text import NOT_KNOWN, clean, mbps, pct, table
+from connectcheck.model import CheckResult, LessonAlert, LessonRecord, MonitorSample
+from connectcheck.monitor import Monitor, MonitorOptions
+from connectcheck.textsummary import ms, printable
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``monitor`` and ``history`` subcommands."""
+    monitor = subparsers.add_parser(
+        "monitor", help="watch the connection during a lesson (Ctrl-C to stop)",
+        description="Light sampling every few seconds (round trip, jitter, loss, this computer's traffic "
+                    "and busiest program), with an alert when sound, video or the whiteboard gets worse "
+                    "and stays worse. No speed test. The lesson is kept in the history.")
+    monitor.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes (default: Ctrl-C)")
+    monitor.add_argument("--json", action="store_true", help="print each sample and alert as a line of JSON")
+    monitor.add_argument("--label", help="your own label for this lesson in the history")
+    monitor.add_argument("--stun", metavar="HOST:PORT", action="append",
+                         help="STUN server to measure against (repeat for several; replaces the settings)")
+    monitor.add_argument("--platform", metavar="URL", action="append",
+                         help="lesson platform address, measured by TCP connects when UDP is blocked")
+    add_settings_arguments(monitor)
+    monitor.set_defaults(func=cmd_monitor)
+
+    history = subparsers.add_parser(
+        "history", help="list the checks and lessons kept, or show one",
+        description="The checks and monitored lessons kept on this computer.")
+    add_settings_arguments(history)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print as JSON")
+    actions = history.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="the newest lessons and checks (the default)")
+    show = actions.add_parser("show", parents=[common], help="one check, in full")
+    show.add_argument("id", type=int, help="the check's number, as listed")
+    lesson = actions.add_parser("lesson", parents=[common], help="one lesson's timeline and alerts")
+    lesson.add_argument("id", type=int, help="the lesson's number, as listed")
+    history.set_defaults(func=cmd_history, action=None, json=False)
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+
+def _clock(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return NOT_KNOWN
+    try:
+        return datetime.fromisoformat(iso).strftime("%d %b %Y %H:%M")
+    except ValueError:
+        return iso
+
+
+def _elapsed(t_s: float) -> str:
+    minutes, seconds = divmod(int(t_s), 60)
+    return f"+{minutes}:{seconds:02d}"
+
+
+def sample_line(sample: MonitorSample) -> str:
+    """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, states."""
+    s = sample
+    parts = [f"{_clock(s.at)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}", f"jitter {ms(s.jitter_ms)}",
+             f"loss {pct(s.loss_pct)} (recent {pct(s.window_loss_pct)})"]
+    if s.down_mbps is not None:
+        parts.append(f"traffic down {mbps(s.down_mbps)} up {mbps(s.up_mbps)}")
+    if s.top_program:
+        parts.append(f"top {clean(s.top_program)} {mbps(s.top_program_mbps)}")
+    parts.append(" ".join(f"{a} {LIGHTS.get(st, st)}" for a, st in s.states.items()))
+    line = "  ".join(parts)
+    return line + (f"  ({s.error})" if s.error else "")
+
+
+def alert_line(alert: LessonAlert) -> str:
+    tag = "BETTER" if alert.state == "good" else "ALERT "
+    return printable(f"{_clock(alert.at)}  {_elapsed(alert.t_s):>6}  {tag}  {alert.message}")
+
+
+class _Printer:
+    """Prints samples and alerts from the monitor's thread, one whole line at a time."""
+
+    def __init__(self, out: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.lock = threading.Lock()
+
+    def _write(self, kind: str, item: Any, text: str) -> None:
+        line = json.dumps({"type": kind, **model.to_dict(item)}, ensure_ascii=False) if self.as_json else text
+        with self.lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def sample(self, sample: MonitorSample) -> None:
+        self._write("sample", sample, printable(sample_line(sample)))
+
+    def alert(self, alert: LessonAlert) -> None:
+        self._write("alert", alert, alert_line(alert))
+
+
+def _open_history(settings: Any, err: TextIO) -> History:
+    history = History.from_settings(settings)
+    for message in (history.recovered, history.problem):
+        if message:
+            print(f"connectcheck: {message}", file=err)
+    return history
+
+
+# --- monitor -----------------------------------------------------------------------------------
+
+
+def cmd_monitor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.minutes is not None and not args.minutes > 0:
+        raise UsageError("--minutes: give a number of minutes above 0")
+    settings = settings_from_args(args, err)
+    for flag, key, value in (("--stun", "network.stun_servers", args.stun),
+                             ("--platform", "network.platform_urls", args.platform)):
+        if value:
+            apply_override(settings, key, value, flag)
+    options = MonitorOptions.from_settings(settings, profile_or_none(settings, err))
+    if options.thresholds is not None and options.thresholds.notes:
+        print("\n".join(options.thresholds.notes), file=err)
+    history = _open_history(settings, err)
+    printer = _Printer(out, args.json)
+    monitor = Monitor(options=options, history=history if history.available else None,
+                      on_sample=printer.sample, on_alert=printer.alert)
+
+    def work(cancel: threading.Event) -> LessonRecord:
+        until = f" for {args.minutes:g} minutes" if args.minutes else ""
+        print(f"Monitoring the connection every {options.interval_s:g} s{until}; Ctrl-C to stop.", file=err)
+        monitor.start(args.label)
+        cancel.wait(args.minutes * 60 if args.minutes else None)
+        return monitor.stop()
+
+    try:
+        record, _ = run_cancellable(work, err)
+        record = record or monitor.stop()
+    finally:
+        history.close()
+    _report_end(record, monitor, out, err, args.json)
+    return EXIT_OK
+
+
+def _report_end(record: LessonRecord, monitor: Monitor, out: TextIO, err: TextIO, as_json: bool) -> None:
+    if as_json:
+        end = {"type": "end", "lesson_id": record.id, "started_at": record.started_at,
+               "ended_at": record.ended_at, "samples": len(record.samples), "alerts": len(record.alerts)}
+        out.write(json.dumps(end) + "\n")
+    counts = f"{len(record.samples)} samples, {len(record.alerts)} alerts"
+    if record.id is not None and monitor.history_problem is None:
+        print(f"Lesson {record.id} kept in the history ({counts}). "
+              f"See it again with: connectcheck history lesson {record.id}", file=err)
+    else:
+        why = monitor.history_problem or "the history could not be used"
+        print(f"Monitoring ended ({counts}); the lesson was not (fully) kept: {why}", file=err)
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = settings_from_args(args, err)
+    history = _open_history(settings, err)
+    try:
+        if args.action == "show":
+            text = _show_check(history.check(args.id), args.json)
+        elif args.action == "lesson":
+            text = _show_lesson(history.lesson(args.id), args.json)
+        else:
+            text = _list(history, args.json)
+    except (HistoryError, model.ModelError) as exc:
+        print(f"connectcheck: {exc}", file=err)
+        return EXIT_FAILED
+    finally:
+        history.close()
+    out.write(text)
+    return EXIT_OK
+
+
+def _list(history: History, as_json: bool) -> str:
+    lessons, checks = history.lessons(), history.checks()
+    if as_json:
+        data = {"lessons": [model.to_dict(x) for x in lessons], "checks": [model.to_dict(x) for x in checks]}
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    lines = ["Lessons"]
+    rows = [["#", "started", "ended", "samples", "alerts", "worst", "label"]]
+    rows += [[str(x.id), _when(x.started_at), _clock(x.ended_at) if x.ended_at else "not ended",
+              str(x.samples), str(x.alerts), x.worst, clean(x.label or "")] for x in lessons]
+    lines += table(rows) if lessons else ["  none yet: connectcheck monitor watches a lesson"]
+    lines += ["", "Checks"]
+    rows = [["#", "started", "kind", "overall", "down", "up", "RTT", "lesson"]]
+    rows += [[str(c.id), _when(c.started_at), c.kind or "", c.overall or NOT_KNOWN, mbps(c.download_mbps),
+              mbps(c.upload_mbps), ms(c.rtt_ms), str(c.lesson_id or "")]
+             + ([] if c.readable else ["(written by a newer connectcheck)"]) for c in checks]
+    width = max(len(r) for r in rows)
+    lines += table([r + [""] * (width - len(r)) for r in rows]) if checks else ["  none yet"]
+    return "\n".join(lines) + "\n"
+
+
+def check_text(result: CheckResult) -> str:
+    """A check as ``connectcheck check`` prints it: the numbers, this computer, the verdicts."""
+    from connectcheck.assess import format_assessment
+    from connectcheck.local import format_local
+    from connectcheck.textsummary import format_check
+
+    text = format_check(result) + "\n"
+    if result.local is not None:
+        text += "\n" + format_local(result.local) + "\n"
+    if result.assessment is not None:
+        text += "\n" + printable(format_assessment(result.assessment)) + "\n"
+    return text
+
+
+def _show_check(result: CheckResult, as_json: bool) -> str:
+    return model.dumps(result) + "\n" if as_json else check_text(result)
+
+
+def _show_lesson(record: LessonRecord, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(model.to_dict(record), ensure_ascii=False, indent=2) + "\n"
+    head = f"Lesson {record.id}" + (f" — {clean(record.label)}" if record.label else "")
+    ended = f"ended {_when(record.ended_at)}" if record.ended_at else "not ended (running, or cut short)"
+    counts = f"{len(record.samples)} samples, {len(record.alerts)} alerts, {len(record.checks)} checks"
+    lines = [head, f"  started {_when(record.started_at)}, {ended}",
+             f"  {counts}; a sample every {record.interval_s or 0:g} s", "", "Timeline"]
+    events = [(s.t_s, 0, printable(sample_line(s))) for s in record.samples]
+    events += [(a.t_s, 1, alert_line(a)) for a in record.alerts]
+    lines += [f"  {text}" for _, _, text in sorted(events, key=lambda e: (e[0], e[1]))]
+    for result in record.checks:
+        overall = result.assessment.overall if result.assessment else NOT_KNOWN
+        lines.append(f"  check at {_clock(result.started_at)}: {result.kind.value}, {overall}, "
+                     f"down {mbps(result.summary.download_mbps)}, up {mbps(result.summary.upload_mbps)}")
+    if record.procedure is not None:
+        p = record.procedure
+        lines += ["", f"Procedure followed: {p.outcome or 'not finished'}"
+                  + (f", rearranged to {p.rearranged_to}" if p.rearranged_to else "")]
+    if record.notes:
+        lines += ["", "Notes"] + [f"  {n}" for n in record.notes]
+    return "\n".join(lines) + "\n"
