@@ -64,7 +64,7 @@ _BUSY, _LOCKED, _CORRUPT, _FULL, _NOTADB = 5, 6, 11, 13, 26
 _READONLY, _PERM, _CANTOPEN, _IOERR = 8, 3, 14, 10
 
 _SCHEMA = """
-CREATE TABLE lessons (
+CREATE TABLE IF NOT EXISTS lessons (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,          -- ISO 8601 with time zone offset
     started_unix REAL NOT NULL,        -- the same, for ordering and pruning
@@ -73,8 +73,8 @@ CREATE TABLE lessons (
     interval_s REAL,
     procedure TEXT                     -- ProcedureRecord as JSON
 );
-CREATE INDEX lessons_by_time ON lessons(started_unix);
-CREATE TABLE checks (
+CREATE INDEX IF NOT EXISTS lessons_by_time ON lessons(started_unix);
+CREATE TABLE IF NOT EXISTS checks (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
     started_unix REAL NOT NULL,
@@ -87,21 +87,21 @@ CREATE TABLE checks (
     lesson_id INTEGER REFERENCES lessons(id) ON DELETE CASCADE,
     result TEXT NOT NULL               -- model.dumps(result)
 );
-CREATE INDEX checks_by_time ON checks(started_unix);
-CREATE INDEX checks_by_lesson ON checks(lesson_id);
-CREATE TABLE samples (
+CREATE INDEX IF NOT EXISTS checks_by_time ON checks(started_unix);
+CREATE INDEX IF NOT EXISTS checks_by_lesson ON checks(lesson_id);
+CREATE TABLE IF NOT EXISTS samples (
     lesson_id INTEGER NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
     t_s REAL NOT NULL,
     worst INTEGER,                     -- 0 good, 1 degraded, 2 fail, NULL nothing known
     sample TEXT NOT NULL               -- MonitorSample as JSON
 );
-CREATE INDEX samples_by_lesson ON samples(lesson_id, t_s);
-CREATE TABLE alerts (
+CREATE INDEX IF NOT EXISTS samples_by_lesson ON samples(lesson_id, t_s);
+CREATE TABLE IF NOT EXISTS alerts (
     lesson_id INTEGER NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
     t_s REAL NOT NULL,
     alert TEXT NOT NULL                -- LessonAlert as JSON
 );
-CREATE INDEX alerts_by_lesson ON alerts(lesson_id, t_s);
+CREATE INDEX IF NOT EXISTS alerts_by_lesson ON alerts(lesson_id, t_s);
 """
 
 T = TypeVar("T")
@@ -261,8 +261,13 @@ class History:
             return
 
     def _open_file(self) -> sqlite3.Connection | None:
-        """A connection to the checked (or new) file; raises _Damaged or sqlite3.Error."""
+        """A connection to the checked (or new) file; None when the file is newer (see ``problem``).
+        Raises _Damaged or sqlite3.Error."""
         try:
+            if self.path.exists() and self.path.stat().st_size > 0:
+                self._check_file()
+                if self.problem is not None:
+                    return None
             conn = self._connect()
             try:
                 self._prepare(conn)
@@ -273,28 +278,34 @@ class History:
             if _is_damaged(exc):
                 raise _Damaged(str(exc)) from exc
             raise
-        if self.problem is not None:
-            conn.close()
-            return None
         return conn
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Check the file and create the tables if new; raises _Damaged, sqlite3.Error."""
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-        if check != "ok":
-            raise _Damaged(f"the consistency check found: {check}")
-        if version > SCHEMA_VERSION:
-            self.problem = (f"The history was written by a newer connectcheck (format {version}; this one "
-                            f"reads up to {SCHEMA_VERSION}). It was left untouched; update connectcheck "
-                            "to see it. Until then nothing new is kept.")
-            return
-        if version == 0:
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables:
+    def _check_file(self) -> None:
+        """Check an existing file through a read-only connection, which neither writes its journal
+        back into it nor deletes the journal: a damaged file is kept exactly as it was found.
+        Raises _Damaged or sqlite3.Error; a newer file sets ``problem``."""
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                               timeout=self.busy_timeout_s, isolation_level=None)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self.problem = (f"The history was written by a newer connectcheck (format {version}; this "
+                                f"one reads up to {SCHEMA_VERSION}). It was left untouched; update "
+                                "connectcheck to see it. Until then nothing new is kept.")
+                return
+            check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                raise _Damaged(f"the consistency check found: {check}")
+            if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise _Damaged("it is a database of some other program, not connectcheck's history")
+        finally:
+            conn.close()
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Create the tables in a new file, and use the WAL journal."""
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
             conn.execute("PRAGMA journal_mode = WAL")
-            try:  # one transaction: a crash leaves no half-made file behind
+            try:  # one transaction: a crash leaves no half-made file; another process may race us
                 conn.executescript(
                     f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
             except BaseException:

@@ -1,0 +1,443 @@
+"""The history in SQLite: round trips, limits, damaged/locked/newer files, crashes, threads."""
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectcheck import model, paths
+from connectcheck.history import DAY_S, MB, History, HistoryError
+from connectcheck.model import (
+    Assessment,
+    CheckKind,
+    CheckResult,
+    LessonAlert,
+    MonitorSample,
+    ProcedureRecord,
+    ProcedureStepRecord,
+    Summary,
+)
+from connectcheck.settings import defaults
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def iso(days_ago: float = 0.0) -> str:
+    return (datetime.now().astimezone() - timedelta(days=days_ago)).isoformat(timespec="seconds")
+
+
+def a_check(days_ago: float = 0.0, overall: str = "ready", down: float | None = 48.5) -> CheckResult:
+    return CheckResult(kind=CheckKind.FULL, started_at=iso(days_ago), app_version="0.1.0", duration_s=21.5,
+                       summary=Summary(rtt_ms=23.4, jitter_ms=2.1, loss_pct=0.0, download_mbps=down,
+                                       upload_mbps=9.7, udp_ok=True),
+                       notes=["a note with ünïcode"],
+                       assessment=Assessment(overall=overall, sentence="Ready for the lesson."))
+
+
+def a_sample(t_s: float, state: str = "good", rtt: float = 20.0) -> MonitorSample:
+    return MonitorSample(at=iso(), t_s=t_s, rtt_ms=rtt, jitter_ms=1.5, loss_pct=0.0, probes=10, down_mbps=1.2,
+                         up_mbps=0.3, top_program="firefox", top_program_mbps=1.1,
+                         states={"sound": state, "video": "good", "whiteboard": "good"},
+                         window_loss_pct=0.0, method="stun", target="127.0.0.1:3478")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "history.sqlite3"
+
+
+def test_a_check_comes_back_as_it_was_and_is_listed(db):
+    h = History(db)
+    first, second = a_check(days_ago=1, overall="limited", down=None), a_check()
+    ids = [h.add_check(first), h.add_check(second)]
+    assert model.to_dict(h.check(ids[0])) == model.to_dict(first)
+    assert model.to_dict(h.check(ids[1])) == model.to_dict(second)
+    listed = h.checks()
+    assert [c.id for c in listed] == [ids[1], ids[0]]  # newest first
+    newest = listed[0]
+    assert (newest.kind, newest.overall, newest.download_mbps, newest.upload_mbps, newest.rtt_ms) == \
+        ("full", "ready", 48.5, 9.7, 23.4)
+    assert newest.lesson_id is None and newest.readable
+    assert listed[1].overall == "limited" and listed[1].download_mbps is None
+    assert h.checks(limit=1) == listed[:1]
+    with pytest.raises(HistoryError, match="no check 999"):
+        h.check(999)
+    h.close()
+
+
+def test_a_lesson_comes_back_with_samples_alerts_checks_and_procedure(db):
+    h = History(db)
+    lesson_id = h.start_lesson("maths with Sam", 5.0)
+    samples = [a_sample(0.0), a_sample(5.0, "degraded", 180.0), a_sample(10.0, "fail", 450.0)]
+    for s in samples:
+        h.add_sample(lesson_id, s)
+    alert = LessonAlert(at=iso(), t_s=10.0, activity="sound", state="fail", previous="good",
+                        message="Sound will probably break up or drop out.")
+    h.add_alert(lesson_id, alert)
+    check = a_check()
+    h.add_check(check, lesson_id)
+    procedure = ProcedureRecord(profile="westcountry-sen", started_at=iso(), outcome="rearranged",
+                                rearranged_to="2026-12-03", finished=True,
+                                steps=[ProcedureStepRecord(step="start", kind="question",
+                                                           text="Can you hear?", answer="no")])
+    h.set_procedure(lesson_id, procedure)
+    assert h.lessons()[0].ended_at is None
+    h.end_lesson(lesson_id)
+
+    record = h.lesson(lesson_id)
+    assert record.label == "maths with Sam" and record.interval_s == 5.0 and record.ended_at
+    assert [model.to_dict(s) for s in record.samples] == [model.to_dict(s) for s in samples]
+    assert record.alerts == [alert]
+    assert [model.to_dict(c) for c in record.checks] == [model.to_dict(check)]
+    assert record.procedure == procedure
+    assert record.notes == []
+    summary = h.lessons()[0]
+    assert (summary.id, summary.samples, summary.alerts, summary.checks, summary.worst) == \
+        (lesson_id, 3, 1, 1, "fail")
+    assert h.checks()[0].lesson_id == lesson_id
+    assert h.last_lesson() == record
+    with pytest.raises(HistoryError, match="no lesson 42"):
+        h.lesson(42)
+    with pytest.raises(HistoryError, match="no lesson 42"):
+        h.end_lesson(42)
+    h.close()
+
+
+def test_an_empty_history_has_no_last_lesson_and_a_lesson_of_unknown_samples_is_unknown(db):
+    h = History(db)
+    assert h.last_lesson() is None and h.lessons() == [] and h.checks() == []
+    lesson_id = h.start_lesson()
+    h.add_sample(lesson_id, MonitorSample(at=iso(), t_s=0.0, states={"sound": "unknown"}))
+    assert h.lessons()[0].worst == "unknown"
+    h.close()
+
+
+def test_a_check_of_a_newer_format_is_listed_but_reading_it_gives_the_models_error(db):
+    h = History(db)
+    newer = a_check()
+    newer.schema_version = model.SCHEMA_VERSION + 1
+    lesson_id = h.start_lesson()
+    check_id = h.add_check(newer, lesson_id)
+    listed = h.checks()[0]
+    assert listed.id == check_id and listed.schema_version == model.SCHEMA_VERSION + 1 and not listed.readable
+    with pytest.raises(model.NewerVersionError, match="newer connectcheck"):
+        h.check(check_id)
+    record = h.lesson(lesson_id)  # the lesson itself still reads, and says what it left out
+    assert record.checks == [] and "newer connectcheck" in record.notes[0]
+    h.close()
+
+
+def test_a_damaged_row_is_left_out_of_its_lesson_with_a_note(db):
+    h = History(db)
+    lesson_id = h.start_lesson()
+    h.add_sample(lesson_id, a_sample(0.0))
+    h.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO samples (lesson_id, t_s, worst, sample) VALUES (?, 5, 0, '{not json')",
+                     (lesson_id,))
+    h = History(db)
+    record = h.lesson(lesson_id)
+    assert len(record.samples) == 1 and record.notes == ["1 of the samples could not be read back (damaged)."]
+    h.close()
+
+
+# --- limits -------------------------------------------------------------------------------------
+
+
+def test_old_checks_and_lessons_are_pruned_but_not_a_lesson_being_monitored(db):
+    now = [time.time()]
+    h = History(db, max_age_days=90, clock=lambda: now[0])
+    assert h.add_check(a_check(days_ago=100)) and h.checks() == []  # kept, then pruned at once
+    recent = h.add_check(a_check(days_ago=10))
+    done = h.start_lesson("finished")
+    h.add_sample(done, a_sample(0.0))
+    h.end_lesson(done)
+    running = h.start_lesson("running")
+    h.add_sample(running, a_sample(0.0))
+    h.add_check(a_check(), running)
+    now[0] += 91 * DAY_S  # three months on: everything is old
+    h.prune()
+    assert [x.id for x in h.lessons()] == [running] and len(h.lesson(running).checks) == 1
+    assert recent not in [c.id for c in h.checks()]
+    with sqlite3.connect(db) as conn:  # the finished lesson's samples went with it
+        assert conn.execute("SELECT count(*) FROM samples WHERE lesson_id = ?", (done,)).fetchone() == (0,)
+    h.end_lesson(running)  # ended: now it may go too
+    assert h.lessons() == [] and h.checks() == []
+    h.close()
+
+
+def test_the_size_limit_removes_the_oldest_first_and_compacts_the_file(db):
+    big = History(db, max_mb=50)
+    for day in range(12, 0, -1):  # twelve lessons of 250 samples, oldest first
+        lesson_id = big.start_lesson(f"day {day}", started_at=iso(days_ago=day))
+        for i in range(250):
+            big.add_sample(lesson_id, a_sample(i * 5.0))
+        big.end_lesson(lesson_id)
+    big.add_check(a_check(days_ago=0.5))
+    big.close()
+    size_before = db.stat().st_size
+    assert size_before > 0.6 * MB
+
+    h = History(db, max_mb=0.3)  # opening applies the limits
+    used, free = h._used_bytes()
+    assert used <= 0.3 * MB
+    labels = [x.label for x in h.lessons()]
+    assert labels and labels[0] == "day 1"  # the newest stay ...
+    assert "day 12" not in labels  # ... the oldest went first
+    days = [int(label.split()[1]) for label in labels]
+    assert days == sorted(days) and days == list(range(1, len(days) + 1))
+    assert len(h.checks()) == 1  # the newest entry of all
+    h.close()
+    assert db.stat().st_size <= 0.3 * MB * 1.2  # VACUUM gave the space back
+    assert db.stat().st_size < size_before / 2
+
+
+def test_from_settings_uses_the_data_folder_and_the_limits():
+    settings = defaults()
+    settings.set("history.max_age_days", 30.0)
+    settings.set("history.max_mb", 5.0)
+    h = History.from_settings(settings)
+    assert h.path == paths.data_dir() / "history.sqlite3" and h.path.exists()
+    assert (h.max_age_days, h.max_mb) == (30.0, 5.0)
+    h.close()
+
+
+# --- damaged, newer, locked, unusable ------------------------------------------------------------
+
+
+def _truncated(db: Path) -> bytes:
+    h = History(db)
+    lesson_id = h.start_lesson()
+    for i in range(400):
+        h.add_sample(lesson_id, a_sample(float(i)))
+    h.close()
+    return db.read_bytes()[: db.stat().st_size // 2]
+
+
+def _other_program(db: Path) -> bytes:
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.close()
+    return db.read_bytes()
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda db: os.urandom(64 * 1024), id="garbage"),
+    pytest.param(lambda db: b"SQLite format 3\x00" + b"\xff" * 4000, id="broken-header"),
+    pytest.param(lambda db: b"these are my notes, not a database\n" * 50, id="text"),
+    pytest.param(_truncated, id="truncated"),
+    pytest.param(_other_program, id="another-programs-database"),
+])
+def test_a_damaged_file_is_moved_aside_and_a_fresh_history_started(db, make):
+    content = make(db)
+    db.write_bytes(content)
+    Path(f"{db}-wal").write_bytes(b"stale journal")
+    h = History(db)
+    assert h.available and h.problem is None
+    assert h.recovered and "damaged" in h.recovered and "new, empty history" in h.recovered
+    kept = [p for p in db.parent.iterdir() if p.name.startswith("history.sqlite3.corrupt-")]
+    main = [p for p in kept if not p.name.endswith("-wal")]
+    assert len(main) == 1 and main[0].read_bytes() == content  # the user's file is never lost
+    assert main[0].name in h.recovered
+    assert len(main[0].name) == len("history.sqlite3.corrupt-YYYYmmdd-HHMMSS")
+    assert Path(f"{main[0]}-wal").read_bytes() == b"stale journal"  # its journal went with it
+    assert h.checks() == [] and h.add_check(a_check()) == 1
+    h.close()
+    again = History(db)
+    assert again.recovered is None and len(again.checks()) == 1
+    again.close()
+
+
+def test_an_empty_file_is_simply_a_new_history(db):
+    db.write_bytes(b"")
+    h = History(db)
+    assert h.available and h.recovered is None and h.add_check(a_check()) == 1
+    h.close()
+
+
+def test_a_file_from_a_newer_connectcheck_is_left_untouched(db):
+    h = History(db)
+    h.add_check(a_check())
+    h.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 7")
+    conn.close()
+    before, mtime = digest(db), db.stat().st_mtime_ns
+    newer = History(db, max_age_days=0.000001, max_mb=0.0001)  # limits that would remove everything
+    assert not newer.available and newer.recovered is None
+    assert "newer connectcheck (format 7" in newer.problem and "left untouched" in newer.problem
+    with pytest.raises(HistoryError, match="newer connectcheck"):
+        newer.checks()
+    with pytest.raises(HistoryError, match="newer connectcheck"):
+        newer.start_lesson()
+    newer.close()
+    assert digest(db) == before and db.stat().st_mtime_ns == mtime
+    assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
+
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("CREATE TABLE IF NOT EXISTS other_program (x)")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def test_a_file_held_by_another_program_is_waited_for_then_left_alone(db):
+    h = History(db)
+    h.add_check(a_check())
+    h.close()
+    before = digest(db)
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        held = History(db, busy_timeout_s=0.3)
+        waited = time.monotonic() - started
+        assert not held.available and held.recovered is None
+        assert "in use by another program" in held.problem and "left as it is" in held.problem
+        assert waited >= 0.25  # it did wait before giving up
+        with pytest.raises(HistoryError, match="in use by another program"):
+            held.add_check(a_check())
+        held.close()
+    finally:
+        locker.communicate("\n", timeout=10)
+    assert digest(db) == before  # nothing moved, nothing lost
+    after = History(db)
+    assert after.available and after.recovered is None and len(after.checks()) == 1
+    after.close()
+
+
+def test_a_write_blocked_for_too_long_fails_in_plain_words_and_the_next_one_works(db):
+    h = History(db, busy_timeout_s=0.2)
+    lesson_id = h.start_lesson()
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the file
+    with pytest.raises(HistoryError, match="in use by another program"):
+        h.add_sample(lesson_id, a_sample(0.0))
+    assert h.lessons()[0].samples == 0  # reading is never blocked by a writer (WAL)
+    other.execute("ROLLBACK")
+    other.close()
+    h.add_sample(lesson_id, a_sample(5.0))
+    assert h.lessons()[0].samples == 1
+    h.close()
+
+
+def test_a_folder_that_cannot_be_made_leaves_the_history_unavailable(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    h = History(blocker / "history.sqlite3")
+    assert not h.available and "cannot be created" in h.problem
+    with pytest.raises(HistoryError, match="cannot be created"):
+        h.lessons()
+
+
+def test_a_closed_history_says_so(db):
+    h = History(db)
+    h.close()
+    with pytest.raises(HistoryError, match="closed"):
+        h.checks()
+
+
+# --- crashes and threads -------------------------------------------------------------------------
+
+
+MONITORING_CHILD = """
+import sys
+from pathlib import Path
+from connectcheck.history import History
+from connectcheck.monitor import Burst, LocalTraffic, Monitor, MonitorOptions
+
+history = History(Path(sys.argv[1]))
+monitor = Monitor(
+    options=MonitorOptions(interval_s=0.01, alert_after_s=0.05, alert_gap_s=0.2),
+    history=history,
+    on_sample=lambda s: print(f"{s.t_s}", flush=True),
+    on_alert=lambda a: None,
+    probe=lambda cancel: Burst([20.0] * 9 + [None], method="stun", target="lab:3478"),
+    local=lambda cancel: LocalTraffic(down_mbps=2.5, up_mbps=0.5, top_program="steam", top_program_mbps=1.9),
+)
+print("lesson", monitor.start("killed mid-lesson"), flush=True)
+sys.stdin.readline()  # never comes: the process is killed
+"""
+
+
+def test_kill_9_while_monitoring_loses_at_most_the_last_sample_and_never_the_file(db):
+    for round_ in range(3):  # the same file, killed three times, each time at a different moment
+        child = subprocess.Popen([sys.executable, "-c", MONITORING_CHILD, str(db)], cwd=ROOT,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            lesson_id = int(child.stdout.readline().split()[1])
+            printed = [float(child.stdout.readline()) for _ in range(40 + 13 * round_)]
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            child.communicate(timeout=10)
+        assert child.returncode == -signal.SIGKILL
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.close()
+        h = History(db)
+        assert h.recovered is None and h.available
+        record = h.lesson(lesson_id)
+        assert record.label == "killed mid-lesson" and record.ended_at is None  # cut short, and it shows
+        stored = [s.t_s for s in record.samples]
+        assert stored[: len(printed)] == printed  # every sample shown was already kept
+        assert len(h.lessons()) == round_ + 1
+        h.close()
+
+
+def test_a_writer_thread_and_a_reader_thread_at_once(db):
+    h = History(db)
+    lesson_id = h.start_lesson()
+    errors, seen = [], []
+    done = threading.Event()
+
+    def write():
+        try:
+            for i in range(300):
+                h.add_sample(lesson_id, a_sample(i * 0.1))
+                if i % 50 == 0:
+                    h.add_alert(lesson_id, LessonAlert(at=iso(), t_s=i * 0.1, activity="video", state="fail",
+                                                       previous="good", message="m"))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def read():
+        try:
+            while not done.is_set():
+                seen.append(h.lessons()[0].samples)
+                record = h.lesson(lesson_id)
+                assert [s.t_s for s in record.samples] == sorted(s.t_s for s in record.samples)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert seen == sorted(seen) and len(seen) > 1  # the reader saw the lesson grow
+    record = h.lesson(lesson_id)
+    assert len(record.samples) == 300 and len(record.alerts) == 6
+    h.close()
