@@ -349,6 +349,7 @@ class Check:
         finally:
             samples = sampler.stop()
             self.result.bytes_used += sampler.bytes_used
+        t0 = session.engine_started_at or t0  # later than t0 when a first server failed
         start = t0 + (result.ramp_up_s or 0.0)
         end = t0 + max(result.duration_s, (result.ramp_up_s or 0.0) + 0.5)
         if result.rate_mbps is not None:
