@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from connectcheck import __version__
 from connectcheck.assess import Thresholds, assess_check, thresholds_from_settings
 from connectcheck.local import sample_local
+from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
 from connectcheck.model import (
     BandwidthResult,
     CheckKind,
@@ -260,7 +261,7 @@ class Check:
         }
         if o.local:
             jobs["local"] = lambda: sample_local(
-                window_s=max(1.0, min(3.0, span - 2.5)), cancel=self.cancel,
+                window_s=max(1.0, min(3.0, span - LOCAL_EXTRA_TIME_S)), cancel=self.cancel,
                 progress=self.progress.shared("latency", "local", parts), exclude_pids={os.getpid()})
         done = _run_parallel(jobs)
         r = self.result
