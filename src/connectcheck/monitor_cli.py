@@ -85,6 +85,10 @@ def _when(iso: str | None) -> str:
         return iso
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _elapsed(t_s: float) -> str:
     minutes, seconds = divmod(int(t_s), 60)
     return f"+{minutes}:{seconds:02d}"
@@ -178,7 +182,7 @@ def _report_end(record: LessonRecord, monitor: Monitor, out: TextIO, err: TextIO
         end = {"type": "end", "lesson_id": record.id, "started_at": record.started_at,
                "ended_at": record.ended_at, "samples": len(record.samples), "alerts": len(record.alerts)}
         out.write(json.dumps(end) + "\n")
-    counts = f"{len(record.samples)} samples, {len(record.alerts)} alerts"
+    counts = f"{_count(len(record.samples), 'sample')}, {_count(len(record.alerts), 'alert')}"
     if record.id is not None and monitor.history_problem is None:
         print(f"Lesson {record.id} kept in the history ({counts}). "
               f"See it again with: connectcheck history lesson {record.id}", file=err)
@@ -252,7 +256,8 @@ def _show_lesson(record: LessonRecord, as_json: bool) -> str:
         return json.dumps(model.to_dict(record), ensure_ascii=False, indent=2) + "\n"
     head = f"Lesson {record.id}" + (f" — {clean(record.label)}" if record.label else "")
     ended = f"ended {_when(record.ended_at)}" if record.ended_at else "not ended (running, or cut short)"
-    counts = f"{len(record.samples)} samples, {len(record.alerts)} alerts, {len(record.checks)} checks"
+    counts = ", ".join(_count(len(items), word) for items, word in
+                       ((record.samples, "sample"), (record.alerts, "alert"), (record.checks, "check")))
     lines = [head, f"  started {_when(record.started_at)}, {ended}",
              f"  {counts}; a sample every {record.interval_s or 0:g} s", "", "Timeline"]
     events = [(s.t_s, 0, printable(sample_line(s))) for s in record.samples]
