@@ -147,6 +147,7 @@ def test_a_failing_section_is_recorded_and_the_rest_completes(stun, web, pki, sp
     assert any(sec.status is Status.ERROR and "403" in (sec.error or "") for sec in failed), failed
     assert result.summary.download_mbps is None
     assert result.summary.rtt_ms is not None
+    assert any("403" in line for line in result.speed_servers_tried), result.speed_servers_tried
 
 
 def test_options_from_settings_use_the_profile_where_settings_are_silent():

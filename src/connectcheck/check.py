@@ -304,7 +304,7 @@ class Check:
         if session.server is None:
             for direction in ("download", "upload"):
                 r.sections[direction] = Section(Status.SKIPPED, "no speed server could be used")
-            r.notes += session.tried
+            r.speed_servers_tried = list(session.tried)
             r.bytes_used += session.bytes_used
             return
         sampler_target, idle_ms = self._loaded_target(session)
@@ -319,6 +319,7 @@ class Check:
             r.bandwidth.append(self._measure_direction(session, direction, sampler_target, idle_ms))
             last = r.bandwidth[-1]
             r.sections[direction] = Section(last.status, last.error, round(last.duration_s, 3))
+        r.speed_servers_tried = list(session.tried)
         r.bytes_used += session.bytes_used
 
     def _loaded_target(self, session: SpeedSession) -> tuple[LatencyTarget, float | None]:

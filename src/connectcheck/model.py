@@ -328,6 +328,7 @@ class CheckResult:
     reachability: list[ReachabilityResult] = field(default_factory=list)
     bandwidth: list[BandwidthResult] = field(default_factory=list)
     engine: str | None = None  # "adaptive" | "classic"
+    speed_servers_tried: list[str] = field(default_factory=list)  # how the speed server was chosen
     bytes_used: int = 0  # all bytes the check moved (both directions, all probes)
     notes: list[str] = field(default_factory=list)  # plain-words remarks of the check
     local: LocalFindings | None = None  # this computer: programs, Wi-Fi, load

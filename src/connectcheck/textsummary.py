@@ -116,6 +116,8 @@ def format_check(result: CheckResult) -> str:
         where = f", server {server.name or server.url} ({server.source})" if server else ""
         lines += ["", f"Speed (engine {r.engine}{where})"]
         lines += _table([_bandwidth_line(b) for b in r.bandwidth])
+    if r.speed_servers_tried and (not r.bandwidth or any(b.status is not Status.OK for b in r.bandwidth)):
+        lines += ["", "Speed servers tried"] + [f"  {line}" for line in r.speed_servers_tried]
     problems = [(name, sec) for name, sec in r.sections.items()
                 if sec.status is not Status.OK and (sec.status is not Status.SKIPPED or sec.error)]
     if problems:
