@@ -1,0 +1,294 @@
+"""Starting the tray app: the log, one instance only, the tray icon (or the status window when
+there is no tray, saying why), the windows, and a calm message instead of a silent death.
+
+``run_app(argv)`` is what ``connectcheck`` without a subcommand runs. Its own options:
+``--autostart`` (started at login: wait longer for the tray and open no window), ``--quit`` (ask
+the running instance to quit, for installers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from connectcheck.autostart import AUTOSTART_FLAG
+from connectcheck.history import History
+from connectcheck.model import CheckKind
+from connectcheck.monitor import Monitor, MonitorOptions
+from connectcheck.settings import Settings, load_settings
+from connectcheck.ui import icons, logs, single, style
+from connectcheck.ui.about import AboutDialog
+from connectcheck.ui.actions import Actions
+from connectcheck.ui.controller import Controller, MonitorFactory, OptionsFactory
+from connectcheck.ui.desktop import Prompts
+from connectcheck.ui.export import Exporter
+from connectcheck.ui.guide import GuideDialog
+from connectcheck.ui.history_window import HistoryWindow
+from connectcheck.ui.settings_dialog import SettingsDialog
+from connectcheck.ui.signals import emit
+from connectcheck.ui.status import StatusWindow
+from connectcheck.ui.tray import Tray, no_tray_reason
+from connectcheck.ui.worker import Worker
+
+log = logging.getLogger(__name__)
+
+TRAY_WAIT_S = 3.0  # started by hand: the window opens at once, the tray gets this long to appear
+TRAY_WAIT_AT_LOGIN_S = 60.0  # at login the desktop's tray may come up after the app
+TRAY_POLL_MS = 500
+
+
+def open_history(settings: Settings) -> tuple[History, list[str]]:
+    """The history store, and what to tell about it (a damaged file moved aside, a file in use)."""
+    history = History.from_settings(settings)
+    messages = [m for m in (history.recovered, history.problem) if m]
+    if history.problem:
+        messages[-1] = f"Checks and lessons cannot be kept this time: {history.problem}"
+    return history, messages
+
+
+class App(QObject):
+    """The running app: controller, actions, tray, windows. ``quit_requested`` ends the event loop
+    (connected by :func:`run_app`; tests watch it instead)."""
+
+    quit_requested = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log_path: Path,
+        worker: Worker | None = None,
+        prompts: Prompts | None = None,
+        history: History | None = None,
+        problems: list[str] | None = None,
+        monitor_factory: MonitorFactory = Monitor,
+        monitor_options: OptionsFactory = MonitorOptions.from_settings,
+        at_login: bool = False,
+    ) -> None:
+        super().__init__()
+        self.log_path = log_path
+        self.at_login = at_login
+        self.prompts = prompts or Prompts()
+        self.worker = worker or Worker(on_error=self.background_error)
+        self.crash = logs.CrashHandler(self.show_error, self.worker.to_gui, log_path)
+        self.controller = Controller(
+            settings,
+            self.worker,
+            history=history,
+            monitor_factory=monitor_factory,
+            monitor_options=monitor_options,
+            problems=problems,
+        )
+        self.actions = Actions(self.controller, self._handlers(), self)
+        self.status = StatusWindow(self.controller, self.actions)
+        self.tray = Tray(self.controller, self.actions, self)
+        self.exporter = Exporter(self.controller, self.prompts)
+        self.windows: dict[str, QWidget] = {}
+        self.tray.open_requested.connect(self.open_status)
+        self.controller.notify.connect(self.notify)
+        self.controller.check_finished.connect(self._check_finished)
+        self._tray_deadline = 0.0
+        self._started = 0.0
+
+    def _handlers(self) -> dict[str, Callable[[], None]]:
+        c = self.controller
+        return {
+            "open": self.open_status,
+            "check": lambda: c.start_check(CheckKind.FULL),
+            "quick": lambda: c.start_check(CheckKind.QUICK),
+            "cancel": c.cancel_check,
+            "monitor": lambda: c.stop_monitoring() if c.monitoring else c.start_monitoring(),
+            "advice": self.show_advice,
+            "guide": self.open_guide,
+            "export": lambda: self.exporter.export_check(self.status),
+            "email": lambda: self.exporter.email_support(self.status),
+            "history": self.open_history,
+            "settings": self.open_settings,
+            "about": self.open_about,
+            "quit": self.quit,
+        }
+
+    # --- starting ---
+
+    def start(self) -> None:
+        """Show the tray icon (waiting a while for the tray when needed), or the window instead."""
+        self._started = time.monotonic()
+        self._tray_deadline = self._started + (TRAY_WAIT_AT_LOGIN_S if self.at_login else TRAY_WAIT_S)
+        if not self.at_login:
+            self.status.bring_forward()
+        self._place_tray()
+
+    def _place_tray(self) -> None:
+        if Tray.available():
+            self.tray.show()
+            self._up()
+        elif time.monotonic() < self._tray_deadline:
+            QTimer.singleShot(TRAY_POLL_MS, self._place_tray)
+        else:
+            reason = no_tray_reason(time.monotonic() - self._started)
+            log.info("no system tray: %s", reason)
+            self.status.show_tray_missing(reason)
+            self.status.bring_forward()
+            self._up()
+
+    def _up(self) -> None:
+        """The app is in place: now show what went wrong while starting."""
+        problems = self.controller.problems
+        if problems:
+            for text in problems:
+                log.warning("at start: %s", text)
+            self.status.problem_banner.show_message(
+                "\n\n".join(problems), [("Open settings", self.open_settings)]
+            )
+            self.status.bring_forward()
+
+    def handle_command(self, word: str) -> None:
+        """A word from a later start of the app (see :mod:`single`)."""
+        if word == single.QUIT:
+            self.quit()
+        else:
+            self.open_status()
+
+    # --- showing ---
+
+    def open_status(self) -> None:
+        self.status.bring_forward()
+
+    def show_advice(self) -> None:
+        self.status.show_advice()
+        if self.controller.last_result is None and not self.controller.checking:
+            self.controller.start_check(CheckKind.QUICK)
+
+    def notify(self, title: str, message: str, level: str = "info") -> None:
+        """A notification from the tray; in the window when there is no tray."""
+        if not self.tray.notify(title, message, level):
+            self.status.notice_banner.show_message(f"{title}\n{message}", info=level == "info")
+            QApplication.alert(self.status)
+
+    def _check_finished(self, result: Any) -> None:
+        if result is not None and not self.status.isVisible():
+            self.notify(
+                self.controller.headline(), result.assessment.sentence if result.assessment else "", "info"
+            )
+
+    def background_error(self, exc: BaseException) -> None:
+        """Work started without its own error handling failed: as calm as any uncaught error."""
+        self.crash.handle(type(exc), exc, exc.__traceback__)
+
+    def show_error(self, text: str) -> None:
+        self.prompts.inform(
+            self.status if self.status.isVisible() else None, "connectcheck", text, warning=True
+        )
+
+    def _window(self, key: str, make: Callable[[], QWidget]) -> QWidget:
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = make()
+            window.destroyed.connect(lambda *_: self.windows.pop(key, None))
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    def open_guide(self) -> QWidget:
+        return self._window("guide", lambda: GuideDialog(self.controller, self.exporter.email_support))
+
+    def open_history(self) -> QWidget:
+        window = self._window("history", lambda: HistoryWindow(self.controller, self.exporter))
+        assert isinstance(window, HistoryWindow)
+        window.reload()
+        return window
+
+    def open_settings(self) -> QWidget:
+        def make() -> QWidget:
+            dialog = SettingsDialog(self.controller)
+            dialog.accepted.connect(lambda: dialog.failure and self.show_error(dialog.failure))
+            dialog.finished.connect(lambda _code: self.windows.pop("settings", None))
+            return dialog
+
+        window = self._window("settings", make)
+        assert isinstance(window, SettingsDialog)
+        return window
+
+    def open_about(self) -> QWidget:
+        return self._window("about", lambda: AboutDialog(self.log_path))
+
+    # --- ending ---
+
+    def quit(self) -> None:
+        log.info("quitting")
+        self.controller.shutdown()
+        self.tray.hide()
+        for window in list(self.windows.values()):
+            window.close()
+        self.status.hide()
+        emit(self.quit_requested)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="connectcheck", add_help=True, description="The connectcheck tray app."
+    )
+    parser.add_argument(
+        AUTOSTART_FLAG,
+        action="store_true",
+        dest="autostart",
+        help="started at login: wait for the tray and open no window",
+    )
+    parser.add_argument("--quit", action="store_true", help="ask the running connectcheck to quit")
+    return parser.parse_args(argv)
+
+
+def make_application() -> QApplication:
+    existing = QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication([sys.argv[0] if sys.argv else "connectcheck"])
+    )
+    app.setApplicationName("connectcheck")
+    app.setApplicationDisplayName("connectcheck")
+    app.setDesktopFileName("connectcheck")
+    app.setWindowIcon(icons.app_icon())
+    app.setQuitOnLastWindowClosed(False)
+    app.setStyleSheet(style.STYLE_SHEET)
+    return app
+
+
+def run_app(argv: list[str]) -> int:
+    """Run the tray app until it quits; the exit code."""
+    args = parse_args(argv)
+    log_path = logs.setup_logging()
+    qt = make_application()
+    instance = single.SingleInstance()
+    if not instance.listen():
+        word = single.QUIT if args.quit else single.SHOW
+        sent = single.send(word, instance.name)
+        log.info(
+            "connectcheck is already running: sent %r (%s)", word, "delivered" if sent else "not delivered"
+        )
+        return 0 if sent else 1
+    if args.quit:
+        instance.close()
+        return 0
+    settings = load_settings()
+    history, messages = open_history(settings)
+    app = App(settings, log_path=log_path, history=history, problems=messages, at_login=args.autostart)
+    app.crash.install()
+    instance.command.connect(app.handle_command)
+    app.quit_requested.connect(qt.quit)
+    app.start()
+    try:
+        return qt.exec()
+    finally:
+        app.crash.uninstall()
+        instance.close()
+        log.info("connectcheck stopped")

@@ -1,0 +1,421 @@
+"""The app's state and its actions, shared by the tray and every window.
+
+One object knows the settings, the last check, whether a check runs (and how far it got), the
+monitored lesson and its samples and alerts; the tray and the windows only show it and call its
+actions. Every blocking action (a check, starting and stopping the lesson monitor, saving to the
+history) goes through the worker, so the GUI thread never waits on the network or the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QObject, Signal
+
+from connectcheck import autostart, lastcheck
+from connectcheck.assess import Thresholds, thresholds_from_settings
+from connectcheck.check import CheckOptions, run_check
+from connectcheck.history import History
+from connectcheck.model import (
+    CheckKind,
+    CheckResult,
+    Connectivity,
+    LessonAlert,
+    LessonRecord,
+    MonitorSample,
+    ProcedureRecord,
+    Status,
+)
+from connectcheck.monitor import Monitor, MonitorOptions
+from connectcheck.policy.profile import OrganisationProfile, ProfileError, load_profile
+from connectcheck.probes.base import Progress
+from connectcheck.settings import Settings, save_settings
+from connectcheck.ui import icons
+from connectcheck.ui.signals import emit
+from connectcheck.ui.text import ACTIVITY_WORDS, OVERALL_WORDS, VERDICT_WORDS, parse_time, when
+from connectcheck.ui.worker import Job, Worker
+
+log = logging.getLogger(__name__)
+
+RECENT_S = lastcheck.RECHECK_WINDOW_S  # a check older than this is not compared with
+_OVERALL_ICON = {"ready": icons.GOOD, "limited": icons.DEGRADED, "cannot": icons.FAILING}
+_SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
+
+MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
+OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
+
+
+def load_profile_or_problem(settings: Settings) -> tuple[OrganisationProfile | None, str | None]:
+    try:
+        return load_profile(settings["organisation.profile"]), None
+    except ProfileError as exc:
+        return None, f"The organisation profile could not be used: {exc}. connectcheck carries on without it."
+
+
+class Controller(QObject):
+    """State and actions. Signals are emitted on the GUI thread."""
+
+    changed = Signal()  # anything the tray shows: state, tooltip, what the menu offers
+    check_started = Signal(object)  # CheckKind
+    check_progress = Signal(object)  # Progress
+    check_finished = Signal(object)  # CheckResult
+    monitoring_changed = Signal(bool)
+    sample_added = Signal(object)  # MonitorSample
+    alert_raised = Signal(object)  # LessonAlert
+    notify = Signal(str, str, str)  # title, message, level ("info" | "warning"): a tray notification
+    settings_changed = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        worker: Worker,
+        *,
+        history: History | None = None,
+        monitor_factory: MonitorFactory = Monitor,
+        monitor_options: OptionsFactory = MonitorOptions.from_settings,
+        problems: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.worker = worker
+        self.history = history
+        self.monitor_factory = monitor_factory
+        self.monitor_options = monitor_options
+        self.profile, problem = load_profile_or_problem(settings)
+        self.problems = list(problems or [])  # shown once the tray is up
+        if settings.problems:
+            self.problems.insert(0, settings.problems_text())
+        if problem:
+            self.problems.append(problem)
+        self.problems += list(self.thresholds().notes)
+        self.last_result: CheckResult | None = lastcheck.load_recent()
+        self._checking = False
+        self.check_job: Job | None = None
+        self.check_kind: CheckKind | None = None
+        self.progress: Progress | None = None
+        self.monitor: Monitor | None = None
+        self.lesson_id: int | None = None
+        self.lesson_started: datetime | None = None
+        self.samples: list[MonitorSample] = []
+        self.alerts: list[LessonAlert] = []
+        self.last_lesson: LessonRecord | None = None
+        self.procedure_record: ProcedureRecord | None = None
+
+    # --- what is shown --------------------------------------------------------------------------
+
+    @property
+    def checking(self) -> bool:
+        return self._checking
+
+    @property
+    def monitoring(self) -> bool:
+        return self.monitor is not None
+
+    def icon_state(self) -> str:
+        """The tray icon's state: checking, then the monitored lesson, then the last check."""
+        if self.checking:
+            return icons.CHECKING
+        if self.monitoring:
+            worst = self._latest_sample_state()
+            return _SAMPLE_ICON.get(worst, icons.MONITORING)
+        r = self.last_result
+        if r is None:
+            return icons.UNCHECKED
+        if r.connectivity is Connectivity.OFFLINE:
+            return icons.OFFLINE
+        overall = r.assessment.overall if r.assessment else "unknown"
+        if overall in _OVERALL_ICON:
+            return _OVERALL_ICON[overall]
+        # "unknown": nothing wrong found by a quick check, or a check that got nowhere
+        return (
+            icons.GOOD if r.connectivity in (Connectivity.ONLINE, Connectivity.LIMITED) else icons.UNCHECKED
+        )
+
+    def _latest_sample_state(self) -> str:
+        if not self.samples:
+            return "unknown"
+        states = self.samples[-1].states.values()
+        for state in ("fail", "degraded"):
+            if state in states:
+                return state
+        return "good"
+
+    def headline(self) -> str:
+        """One line for the tooltip and the status window: the state in words."""
+        if self.checking:
+            pct = f" {self.progress.fraction * 100:.0f} %" if self.progress else ""
+            return f"Checking the connection…{pct}"
+        if self.monitoring:
+            since = f" since {self.lesson_started:%H:%M}" if self.lesson_started else ""
+            worst = self._latest_sample_state()
+            tail = {"fail": "something is failing", "degraded": "something is weak"}.get(
+                worst, "all fine so far"
+            )
+            return f"Monitoring the lesson{since}: {tail}"
+        r = self.last_result
+        if r is None:
+            return "Not checked yet"
+        if r.connectivity is Connectivity.OFFLINE:
+            return "No connection"
+        overall = r.assessment.overall if r.assessment else "unknown"
+        if overall == "unknown" and r.connectivity is not Connectivity.UNKNOWN:
+            return "Nothing wrong found so far"
+        return OVERALL_WORDS[overall]
+
+    def last_check_words(self) -> str:
+        r = self.last_result
+        if r is None:
+            return "No check yet"
+        kind = "quick check" if r.kind is CheckKind.QUICK else "full check"
+        note = " (cancelled)" if r.status is Status.CANCELLED else ""
+        return f"Last {kind} {when(r.started_at)}{note}"
+
+    def tooltip(self) -> str:
+        lines = ["connectcheck", self.headline()]
+        if not self.checking:
+            lines.append(self.last_check_words())
+        return "\n".join(lines)
+
+    # --- checks ---------------------------------------------------------------------------------
+
+    def check_options(self, kind: CheckKind) -> CheckOptions:
+        return CheckOptions.from_settings(self.settings, self.profile, kind)
+
+    def thresholds(self) -> Thresholds:
+        """The limits in use: defaults, then the profile's, then the settings' overrides."""
+        return thresholds_from_settings(self.settings, self.profile)
+
+    def previous_for_comparison(self) -> CheckResult | None:
+        """The last check if it is recent enough to say what changed since."""
+        r = self.last_result
+        started = parse_time(r.started_at) if r else None
+        if r is None or started is None or started.tzinfo is None:
+            return None
+        age = (datetime.now(started.tzinfo) - started).total_seconds()
+        return r if 0 <= age <= RECENT_S else None
+
+    def start_check(self, kind: CheckKind) -> bool:
+        """Start a check in the background; False if one is running already."""
+        if self.checking:
+            return False
+        options = self.check_options(kind)
+        previous = self.previous_for_comparison()
+        progress = self.worker.to_gui(self._on_progress)
+        lesson_id = self.lesson_id
+
+        def work(cancel: threading.Event) -> CheckResult:
+            result = run_check(options, cancel=cancel, progress=progress, previous=previous)
+            self._keep(result, lesson_id)
+            return result
+
+        self._checking = True
+        self.check_kind = kind
+        self.progress = Progress("starting", 0.0, "Starting the check…")
+        emit(self.check_started, kind)
+        emit(self.changed)
+        log.info("%s check started", kind.value)
+        self.check_job = self.worker.run(work, done=self._check_done, failed=self._check_failed, name="check")
+        return True
+
+    def cancel_check(self) -> None:
+        if self.checking and self.check_job is not None:
+            log.info("check cancelled by the user")
+            self.check_job.request_cancel()
+            self.progress = Progress(
+                self.progress.phase if self.progress else "cancel",
+                self.progress.fraction if self.progress else 0.0,
+                "Cancelling…",
+            )
+            emit(self.check_progress, self.progress)
+
+    def _on_progress(self, p: Progress) -> None:
+        if not self.checking:
+            return
+        if self.check_job is not None and self.check_job.cancel.is_set():
+            p = Progress(p.phase, p.fraction, "Cancelling…")
+        self.progress = p
+        emit(self.check_progress, p)
+        emit(self.changed)
+
+    def _keep(self, result: CheckResult, lesson_id: int | None) -> None:
+        """Keep a check for the next comparison and in the history (in the worker's thread)."""
+        if result.status is Status.OK:
+            try:
+                lastcheck.save_last(result)
+            except OSError as exc:
+                log.warning("could not keep the check for the next comparison: %s", exc)
+        if self.history is not None:
+            try:
+                self.history.add_check(result, lesson_id)
+            except Exception:  # the history is a convenience: a failure must not lose the result
+                log.exception("could not save the check in the history")
+
+    def _check_done(self, result: CheckResult) -> None:
+        self._checking = False
+        self.progress = None
+        self.last_result = result
+        log.info(
+            "check finished: %s, %s in %.1f s",
+            result.status.value,
+            result.assessment.overall if result.assessment else "no assessment",
+            result.duration_s,
+        )
+        emit(self.check_finished, result)
+        emit(self.changed)
+
+    def _check_failed(self, exc: BaseException) -> None:
+        self._checking = False
+        self.progress = None
+        log.error("the check failed", exc_info=exc)
+        emit(self.notify, "The check could not run", f"Something went wrong: {exc}", "warning")
+        emit(self.check_finished, None)
+        emit(self.changed)
+
+    # --- lesson monitoring ----------------------------------------------------------------------
+
+    def start_monitoring(self, label: str | None = None) -> bool:
+        """Start monitoring a lesson (light sampling in the monitor's own thread)."""
+        if self.monitoring:
+            return False
+        monitor = self.monitor_factory(
+            options=self.monitor_options(self.settings, self.profile),
+            history=self.history,
+            on_sample=self.worker.to_gui(self._on_sample),
+            on_alert=self.worker.to_gui(self._on_alert),
+        )
+        self.monitor = monitor
+        self.samples, self.alerts = [], []
+        self.lesson_id = None
+        self.lesson_started = datetime.now().astimezone()
+        self.procedure_record = None
+        log.info("lesson monitoring starting")
+        emit(self.monitoring_changed, True)
+        emit(self.changed)
+        self.worker.run(
+            lambda cancel: monitor.start(label),
+            done=self._monitor_started,
+            failed=self._monitor_failed,
+            name="monitor-start",
+        )
+        return True
+
+    def _monitor_started(self, lesson_id: int | None) -> None:
+        if self.monitor is not None:
+            self.lesson_id = lesson_id
+            log.info("lesson monitoring started (lesson %s)", lesson_id)
+
+    def _monitor_failed(self, exc: BaseException) -> None:
+        log.error("lesson monitoring failed to start", exc_info=exc)
+        self.monitor = None
+        emit(self.monitoring_changed, False)
+        emit(self.changed)
+        emit(self.notify, "Lesson monitoring could not start", str(exc), "warning")
+
+    def stop_monitoring(self) -> bool:
+        """Stop monitoring; the lesson is kept in the history (stopping runs in the background)."""
+        monitor = self.monitor
+        if monitor is None:
+            return False
+        self.monitor = None
+        log.info("lesson monitoring stopping")
+        emit(self.monitoring_changed, False)
+        emit(self.changed)
+        self.worker.run(
+            lambda cancel: (monitor.stop(), monitor.history_problem),
+            done=self._monitor_stopped,
+            failed=lambda exc: log.error("stopping the lesson monitor failed", exc_info=exc),
+            name="monitor-stop",
+        )
+        return True
+
+    def _monitor_stopped(self, stopped: tuple[LessonRecord, str | None]) -> None:
+        record, problem = stopped
+        self.last_lesson = record
+        if problem:
+            emit(self.notify, "The lesson could not be kept in the history", problem, "warning")
+        log.info(
+            "lesson monitoring stopped (lesson %s: %d samples, %d alerts)",
+            record.id,
+            len(record.samples),
+            len(record.alerts),
+        )
+        emit(self.changed)
+
+    def _on_sample(self, sample: MonitorSample) -> None:
+        if self.monitor is None:
+            return
+        self.samples.append(sample)
+        emit(self.sample_added, sample)
+        emit(self.changed)
+
+    def _on_alert(self, alert: LessonAlert) -> None:
+        if self.monitor is None:
+            return
+        self.alerts.append(alert)
+        worse = alert.state in ("fail", "degraded")
+        title = f"{ACTIVITY_WORDS.get(alert.activity, alert.activity.capitalize())}: " + (
+            VERDICT_WORDS.get(alert.state, alert.state).lower() if worse else "back to good"
+        )
+        log.info("lesson alert: %s — %s", title, alert.message)
+        emit(self.alert_raised, alert)
+        emit(self.notify, title, alert.message, "warning" if worse else "info")
+        emit(self.changed)
+
+    # --- the failed-lesson guide ----------------------------------------------------------------
+
+    def lesson_start(self) -> datetime | None:
+        """The start of the lesson the guide is about: the monitored one, else today (None)."""
+        return self.lesson_started if self.monitoring else None
+
+    def keep_procedure(self, record: ProcedureRecord) -> None:
+        """Remember the guide's record for the e-mail and the report, and in the lesson's history."""
+        self.procedure_record = record
+        if self.history is not None and self.lesson_id is not None:
+            lesson_id = self.lesson_id
+            self.worker.run(
+                lambda cancel: self.history.set_procedure(lesson_id, record),
+                failed=lambda exc: log.error("could not keep the guide's steps", exc_info=exc),
+                name="history-procedure",
+            )
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def apply_settings(self, settings: Settings) -> str | None:
+        """Save new settings and use them from now on; the problem in plain words, or None."""
+        login_changed = settings["app.start_at_login"] != self.settings["app.start_at_login"]
+        try:
+            kept = save_settings(settings)
+        except OSError as exc:
+            return f"The settings could not be saved: {exc.strerror or exc}"
+        if kept is not None:
+            log.warning("the old settings file had problems and was kept as %s", kept)
+        self.settings = settings
+        self.profile, problem = load_profile_or_problem(settings)
+        emit(self.settings_changed)
+        emit(self.changed)
+        if login_changed:
+            try:
+                autostart.set_enabled(settings["app.start_at_login"])
+            except autostart.AutostartError as exc:
+                return f"The settings were saved, but {exc}."
+        return problem
+
+    def shutdown(self, timeout_s: float = 2.5) -> None:
+        """Stop the check and the lesson monitor (the lesson is saved), then close the history."""
+        monitor, self.monitor = self.monitor, None
+        if monitor is not None:
+            try:
+                self.last_lesson = monitor.stop()
+            except Exception:
+                log.exception("stopping the lesson monitor failed")
+        left = self.worker.shutdown(timeout_s)
+        if left:
+            log.warning("still running at exit: %s", ", ".join(left))
+        if self.history is not None:
+            try:
+                self.history.close()
+            except Exception:
+                log.exception("closing the history failed")

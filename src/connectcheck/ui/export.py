@@ -1,0 +1,241 @@
+"""Export report… and E-mail support…
+
+Export asks where to save the report of the last check (or of a lesson from the history) and
+writes it in the background. E-mail support writes the report into the report folder, opens the
+mail program with the message composed from the last check and the guide's steps (a ``mailto:``
+link), and shows the report file in the file manager so that the tutor can attach it. When the
+support address is not known yet, it asks once and remembers it in the settings
+(``organisation.support_email``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import platformdirs
+
+from connectcheck.model import CheckResult
+from connectcheck.policy.procedure import default_procedure
+from connectcheck.policy.support import compose_support_email, is_valid_address, mailto_url, support_address
+from connectcheck.settings import Settings
+from connectcheck.ui import desktop
+from connectcheck.ui.controller import Controller
+from connectcheck.ui.desktop import Prompts
+from connectcheck.ui.text import parse_time
+
+log = logging.getLogger(__name__)
+
+FILTERS = "Web page report (*.html);;PDF document (*.pdf);;Data for tools (*.json)"
+NOT_YET = "Reports are not available in this version of connectcheck yet."
+
+
+def report_module() -> ModuleType | None:
+    """``connectcheck.report`` when this build has it (with its ``write_check_report``)."""
+    try:
+        module = importlib.import_module("connectcheck.report")
+    except ModuleNotFoundError as exc:
+        if exc.name != "connectcheck.report":
+            raise
+        return None
+    return module if hasattr(module, "write_check_report") else None
+
+
+def report_folder(settings: Settings) -> Path:
+    """The folder reports go to: the setting, else the user's Documents folder."""
+    chosen = settings["report.folder"]
+    return Path(chosen).expanduser() if chosen else Path(platformdirs.user_documents_dir())
+
+
+def report_name(started_at: str | None, suffix: str = ".html") -> str:
+    """``connectcheck-report-2026-11-28-1605.html`` from when the check or lesson started."""
+    moment = parse_time(started_at) or datetime.now()
+    return f"connectcheck-report-{moment:%Y-%m-%d-%H%M}{suffix}"
+
+
+class Exporter:
+    """The two commands, for the tray, the status window, the guide and the History window."""
+
+    def __init__(self, controller: Controller, prompts: Prompts) -> None:
+        self.controller = controller
+        self.prompts = prompts
+        self.last_written: Path | None = None
+
+    @property
+    def worker(self) -> Any:
+        return self.controller.worker
+
+    # --- Export report… ---
+
+    def export_check(self, parent: Any = None, result: CheckResult | None = None) -> None:
+        """Ask where, then write the report of ``result`` (the last check by default)."""
+        result = result or self.controller.last_result
+        module = report_module()
+        if module is None:
+            self.prompts.inform(parent, "Export report", NOT_YET)
+            return
+        if result is None:
+            self.prompts.inform(
+                parent, "Export report", "There is no check to report yet: run a check first."
+            )
+            return
+        path = self._ask_path(parent, result.started_at)
+        if path is not None:
+            settings = self.controller.settings
+            self._write(parent, lambda: module.write_check_report(result, path, settings), reveal=True)
+
+    def export_lesson(self, parent: Any, lesson_id: int) -> None:
+        """Ask where, then write the report of a monitored lesson from the history."""
+        module = report_module()
+        history = self.controller.history
+        if module is None or not hasattr(module, "write_lesson_report"):
+            self.prompts.inform(parent, "Export report", NOT_YET)
+            return
+        if history is None:
+            self.prompts.inform(
+                parent, "Export report", "The history is not available, so this lesson cannot be reported."
+            )
+            return
+        lesson = history.lesson(lesson_id)
+        path = self._ask_path(parent, lesson.started_at)
+        if path is not None:
+            settings = self.controller.settings
+            self._write(parent, lambda: module.write_lesson_report(lesson, path, settings), reveal=True)
+
+    def _ask_path(self, parent: Any, started_at: str | None) -> Path | None:
+        suggested = report_folder(self.controller.settings) / report_name(started_at)
+        return self.prompts.save_path(parent, "Export report", suggested, FILTERS)
+
+    def _write(self, parent: Any, write: Any, *, reveal: bool) -> None:
+        def done(path: Path) -> None:
+            self.last_written = path
+            log.info("report written to %s", path)
+            if reveal:
+                desktop.reveal(path)
+            self.prompts.inform(parent, "Report saved", f"The report was saved as\n{path}")
+
+        def failed(exc: BaseException) -> None:
+            log.error("the report could not be written", exc_info=exc)
+            self.prompts.inform(
+                parent,
+                "The report could not be saved",
+                f"{exc}\n\nPlease choose another folder and try again.",
+                warning=True,
+            )
+
+        self.worker.run(lambda cancel: write(), done=done, failed=failed, name="export")
+
+    # --- E-mail support… ---
+
+    def email_support(self, parent: Any = None) -> None:
+        """Write the report, open the mail program with the composed message, show the report file."""
+        address = self.support_address(parent)
+        if address is None:
+            return
+        result = self.controller.last_result
+        module = report_module()
+        if module is None or result is None:
+            self._open_mail(parent, address, None)
+            return
+        settings = self.controller.settings
+        path = report_folder(settings) / report_name(result.started_at)
+        self.worker.run(
+            lambda cancel: module.write_check_report(result, path, settings),
+            done=lambda written: self._open_mail(parent, address, written),
+            failed=lambda exc: self._mail_without_report(parent, address, exc),
+            name="email-report",
+        )
+
+    def support_address(self, parent: Any) -> str | None:
+        """The support address, asking the tutor once when nobody knows it; None if cancelled."""
+        c = self.controller
+        known = support_address(c.profile, c.settings["organisation.support_email"])
+        if known:
+            return known
+        label = (
+            "connectcheck does not know your organisation's support e-mail address yet.\n"
+            "Please type it once; it will be remembered:"
+        )
+        answer = ""
+        while True:
+            typed = self.prompts.text(parent, "Support e-mail address", label, answer)
+            if typed is None:
+                return None
+            answer = typed.strip()
+            if is_valid_address(answer):
+                break
+            label = (
+                f"“{answer}” does not look like an e-mail address (it should look like "
+                "name@example.org). Please type it again:"
+            )
+        settings = Settings(
+            values=dict(c.settings.values), path=c.settings.path, file_was_bad=c.settings.file_was_bad
+        )
+        settings.set("organisation.support_email", answer)
+        problem = c.apply_settings(settings)
+        if problem:
+            log.warning("remembering the support address: %s", problem)
+        return answer
+
+    def _mail_without_report(self, parent: Any, address: str, exc: BaseException) -> None:
+        log.error("the report for support could not be written", exc_info=exc)
+        self.prompts.inform(
+            parent,
+            "The report could not be saved",
+            f"{exc}\n\nThe e-mail opens without it; you can export the report later.",
+            warning=True,
+        )
+        self._open_mail(parent, address, None)
+
+    def _open_mail(self, parent: Any, address: str, report: Path | None) -> None:
+        c = self.controller
+        record = c.procedure_record
+        result = c.last_result
+        lesson_start = (
+            _recorded_start(record.lesson_start if record else None)
+            or c.lesson_start()
+            or datetime.now().astimezone()
+        )
+        outcome = default_procedure().outcomes.get(record.outcome or "") if record else None
+        email = compose_support_email(
+            lesson_start=lesson_start,
+            profile=c.profile,
+            remembered_address=address,
+            assessment=result.assessment if result else None,
+            check=result,
+            record=record,
+            outcome_text=outcome,
+            report_name=report.name if report else None,
+        )
+        self.last_written = report
+        opened = desktop.open_url(mailto_url(email))
+        if report is not None:
+            desktop.reveal(report)
+        if not opened:
+            text = f"No mail program could be opened. Please write to {address} yourself" + (
+                f" and attach the report:\n{report}" if report else "."
+            )
+            self.prompts.inform(parent, "E-mail support", text, warning=True)
+        elif report is not None:
+            self.prompts.inform(
+                parent,
+                "E-mail support",
+                "Your mail program should now show the message. Please attach the report "
+                f"(its folder is open):\n{report}",
+            )
+
+
+def _recorded_start(iso: str | None) -> date | datetime | None:
+    """The guide's lesson start: a date ("2024-10-24") or a date-time."""
+    if not iso:
+        return None
+    if len(iso) == 10:
+        try:
+            return date.fromisoformat(iso)
+        except ValueError:
+            return None
+    return parse_time(iso)

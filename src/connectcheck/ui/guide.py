@@ -1,0 +1,190 @@
+""" "The lesson can't go on…": the organisation's procedure, one question at a time.
+
+The steps, their wording and the paths come from the procedure logic
+(:class:`connectcheck.policy.procedure.Procedure`); this dialog only shows the current step with
+its reminders, offers its answers as buttons (or a day within the 7-day window for a rearranged
+lesson), lets the tutor go back, and ends with "E-mail support". Every answer is handed to the
+controller, so the e-mail and the report carry the steps taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from connectcheck.policy.procedure import NEXT, Procedure, ProcedureError, StepView
+from connectcheck.policy.rearrange import describe_date, first_allowed_date, last_allowed_date
+from connectcheck.ui import icons, style
+from connectcheck.ui.controller import Controller
+from connectcheck.ui.widgets import clear_layout
+
+
+class GuideDialog(QDialog):
+    """The procedure for one lesson. Non-modal: the status window stays usable beside it."""
+
+    def __init__(
+        self,
+        controller: Controller,
+        email_support: Callable[[QWidget], None],
+        parent: QWidget | None = None,
+        *,
+        procedure: Procedure | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.email_support = email_support
+        self.procedure = procedure or Procedure(controller.profile, controller.lesson_start())
+        self.setWindowTitle("The lesson can't go on")
+        self.setWindowIcon(icons.app_icon())
+        self.setMinimumWidth(520)
+        self.step_label = style.label(role="secondary")
+        self.title = style.label()
+        self.title.setFont(style.scaled_font(self, 1.35, bold=True))
+        self.text = style.label()
+        self.notes = style.label()
+        self.notes_frame = QFrame()
+        self.notes_frame.setProperty("role", "card")
+        notes_layout = QVBoxLayout(self.notes_frame)
+        notes_layout.setContentsMargins(12, 10, 12, 10)
+        notes_layout.addWidget(self.notes)
+        self.question = style.label()
+        self.question.setFont(style.scaled_font(self, 1.0, bold=True))
+        self.answers = QVBoxLayout()
+        self.answers.setSpacing(8)
+        self.error = style.label()
+        self.error.setStyleSheet(f"color: {style.STATE_COLOURS['fail']};")
+        self.error.setAccessibleName("Problem")
+        self.back = QPushButton("Back")
+        self.back.setAccessibleName("Back to the previous step")
+        self.back.clicked.connect(self._back)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.close)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.back)
+        bottom.addStretch(1)
+        bottom.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(style.MARGIN, style.MARGIN, style.MARGIN, style.MARGIN)
+        layout.setSpacing(style.SPACING)
+        for w in (self.step_label, self.title, self.text, self.notes_frame, self.question):
+            layout.addWidget(w)
+        layout.addLayout(self.answers)
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+        layout.addLayout(bottom)
+        self.date_edit: QDateEdit | None = None
+        self.show_step(self.procedure.current)
+
+    # --- showing a step ---
+
+    def show_step(self, view: StepView) -> None:
+        self._clear_answers()
+        self.error.hide()
+        done = len([s for s in self.procedure.record.steps if s.kind != "end"])
+        self.step_label.setText("Done" if self.procedure.finished else f"Step {done + 1}")
+        self.title.setText(view.title)
+        self.text.setText(view.text)
+        self.notes.setText("\n".join(f"•  {n}" for n in view.notes))
+        self.notes_frame.setVisible(bool(view.notes))
+        self.notes_frame.setAccessibleName("Please remember" if view.id == "donts" else "Notes")
+        self.question.setText(view.question)
+        self.question.setVisible(bool(view.question))
+        if view.kind == "question":
+            for value, caption in view.answers:
+                self._answer_button(caption, lambda _=False, v=value: self._answer(v))
+        elif view.kind == "date":
+            self._date_picker()
+        elif view.kind == "info":
+            if view.action == "email_support":
+                self._answer_button("E-mail support…", self._email)
+            self._answer_button("Next", lambda _=False: self._answer(NEXT))
+        else:  # the end
+            self._answer_button("E-mail support…", self._email)
+        self.back.setEnabled(bool(self.procedure.record.steps))
+        first = self._buttons()[0] if self._buttons() else None
+        if first is not None:
+            first.setDefault(True)
+            first.setFocus()
+        self.setAccessibleDescription(f"{view.title}. {view.text} {view.question}".strip())
+        self.adjustSize()
+
+    def _buttons(self) -> list[QPushButton]:
+        return [
+            self.answers.itemAt(i).widget()
+            for i in range(self.answers.count())
+            if isinstance(self.answers.itemAt(i).widget(), QPushButton)
+        ]
+
+    def _answer_button(self, caption: str, slot: Callable[..., None]) -> QPushButton:
+        button = QPushButton(caption)
+        button.setAccessibleName(caption)
+        button.setMinimumHeight(34)
+        button.setStyleSheet("text-align: left; padding: 6px 12px;")
+        button.clicked.connect(slot)
+        self.answers.addWidget(button)
+        return button
+
+    def _date_picker(self) -> None:
+        lesson = self.procedure.lesson_start
+        assert lesson is not None
+        first, last = first_allowed_date(lesson), last_allowed_date(lesson)
+        picker = QDateEdit()
+        picker.setCalendarPopup(True)
+        picker.setDisplayFormat("dddd d MMMM yyyy")
+        picker.setDateRange(_qdate(first), _qdate(last))
+        picker.setDate(_qdate(min(last, max(first, date.today()))))
+        picker.setAccessibleName(f"The agreed day, between {describe_date(first)} and {describe_date(last)}")
+        self.date_edit = picker
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(QLabel("Day:"))
+        line.addWidget(picker, 1)
+        self.answers.addWidget(row)
+        self._answer_button(
+            "This is the day we agreed", lambda _=False: self._answer(picker.date().toPython().isoformat())
+        )
+
+    def _clear_answers(self) -> None:
+        clear_layout(self.answers)
+        self.date_edit = None
+
+    # --- answering ---
+
+    def _answer(self, value: str) -> None:
+        try:
+            view = self.procedure.answer(value)
+        except ProcedureError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.controller.keep_procedure(self.procedure.record)
+        self.show_step(view)
+
+    def _back(self) -> None:
+        try:
+            view = self.procedure.back()
+        except ProcedureError:
+            return
+        self.controller.keep_procedure(self.procedure.record)
+        self.show_step(view)
+
+    def _email(self, _checked: bool = False) -> None:
+        self.controller.keep_procedure(self.procedure.record)
+        self.email_support(self)
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)

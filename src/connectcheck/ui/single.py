@@ -1,0 +1,101 @@
+"""One instance only: the first start listens on a local socket; a later start sends it a word
+("show" brings its window forward, "quit" ends it, for installers) and exits.
+
+The socket's name comes from the user's config folder, so that every user (and every test,
+which has a private config folder) has an instance of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
+
+from connectcheck import paths
+from connectcheck.ui.signals import emit
+
+SHOW = "show"
+QUIT = "quit"
+COMMANDS = (SHOW, QUIT)
+TIMEOUT_MS = 1000
+
+log = logging.getLogger(__name__)
+
+
+def server_name() -> str:
+    """A name per user and config folder (the folder itself may hold characters a socket can't)."""
+    digest = hashlib.sha256(str(paths.config_dir().resolve()).encode("utf-8")).hexdigest()[:16]
+    return f"connectcheck-{digest}"
+
+
+def send(command: str, name: str | None = None, timeout_ms: int = TIMEOUT_MS) -> bool:
+    """Send a command to the running instance; False when none answers."""
+    sock = QLocalSocket()
+    sock.connectToServer(name or server_name())
+    if not sock.waitForConnected(timeout_ms):
+        return False
+    sock.write(command.encode("ascii") + b"\n")
+    sock.flush()
+    ok = sock.waitForBytesWritten(timeout_ms)
+    # wait for the instance to read it and hang up, so that the word is never lost
+    if sock.state() == QLocalSocket.LocalSocketState.ConnectedState:
+        sock.waitForDisconnected(timeout_ms)
+    sock.abort()
+    return ok
+
+
+class SingleInstance(QObject):
+    """The listening side: ``command`` is emitted with each word a later start sends."""
+
+    command = Signal(str)
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name or server_name()
+        self.server = QLocalServer(self)
+        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self.server.newConnection.connect(self._accept)
+
+    def listen(self) -> bool:
+        """Start listening; False if another instance already does (then send it a word)."""
+        if self.server.listen(self.name):
+            return True
+        if self.server.serverError() == QAbstractSocket.SocketError.AddressInUseError:
+            if _answers(self.name):
+                return False
+            QLocalServer.removeServer(self.name)  # left behind by a crash
+            if self.server.listen(self.name):
+                return True
+        log.warning("single instance: cannot listen on %s: %s", self.name, self.server.errorString())
+        return True  # carry on alone rather than not start at all
+
+    def close(self) -> None:
+        self.server.close()
+
+    def _accept(self) -> None:
+        while (sock := self.server.nextPendingConnection()) is not None:
+            sock.readyRead.connect(lambda s=sock: self._read(s))
+            sock.disconnected.connect(sock.deleteLater)
+            if sock.bytesAvailable():
+                self._read(sock)
+
+    def _read(self, sock: QLocalSocket) -> None:
+        if not sock.canReadLine():
+            return
+        word = bytes(sock.readLine().data()).decode("ascii", "replace").strip()
+        sock.disconnectFromServer()
+        if word in COMMANDS:
+            log.info("another start sent %r", word)
+            emit(self.command, word)
+        else:
+            log.warning("ignored an unknown word on the instance socket: %r", word[:40])
+
+
+def _answers(name: str) -> bool:
+    sock = QLocalSocket()
+    sock.connectToServer(name)
+    alive = sock.waitForConnected(300)
+    sock.abort()
+    return alive

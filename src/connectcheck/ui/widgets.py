@@ -1,0 +1,135 @@
+"""Small widgets the windows share: a banner for messages, a verdict light, a number tile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QPushButton, QVBoxLayout, QWidget
+
+from connectcheck.ui import icons, style
+from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, unbroken
+
+
+def clear_layout(layout: QLayout) -> None:
+    """Remove and delete every widget of a layout (hidden at once, deleted by Qt later)."""
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget()
+        if widget is not None:
+            widget.hide()
+            widget.deleteLater()
+        elif item.layout() is not None:
+            clear_layout(item.layout())
+
+
+class Banner(QFrame):
+    """A message across the top of a window, with optional buttons and a way to dismiss it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setProperty("role", "banner")
+        self.text = style.label()
+        self.text.setAccessibleName("Message")
+        self.buttons = QHBoxLayout()
+        self.buttons.addStretch(1)
+        self.dismiss = QPushButton("Dismiss")
+        self.dismiss.setAccessibleName("Dismiss this message")
+        self.dismiss.clicked.connect(self.hide)
+        self.buttons.addWidget(self.dismiss)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addWidget(self.text)
+        layout.addLayout(self.buttons)
+        self._extra: list[QPushButton] = []
+        self.hide()
+
+    def show_message(
+        self,
+        text: str,
+        actions: Sequence[tuple[str, Callable[[], None]]] = (),
+        *,
+        info: bool = False,
+        dismissable: bool = True,
+    ) -> None:
+        for button in self._extra:
+            self.buttons.removeWidget(button)
+            button.hide()
+            button.deleteLater()
+        self._extra = []
+        for i, (caption, callback) in enumerate(actions):
+            button = QPushButton(caption)
+            button.clicked.connect(callback)
+            self.buttons.insertWidget(1 + i, button)
+            self._extra.append(button)
+        self.dismiss.setVisible(dismissable)
+        self.setProperty("role", "banner-info" if info else "banner")
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.text.setText(text)
+        self.show()
+
+
+class Light(QFrame):
+    """One of the three lights: the activity, its state as shape, colour and word, and its reason."""
+
+    ICON_SIZE = 30
+
+    def __init__(self, activity: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.activity = activity
+        self.setProperty("role", "card")
+        self.icon = QLabel()
+        self.icon.setFixedSize(self.ICON_SIZE, self.ICON_SIZE)
+        self.name = QLabel(ACTIVITY_WORDS.get(activity, activity).upper())
+        self.name.setFont(style.scaled_font(self, 1.0, bold=True))
+        self.state = QLabel()
+        self.state.setFont(style.scaled_font(self, 1.0, bold=True))
+        self.reason = style.label(role="secondary")
+        self.reason.setMinimumHeight(self.reason.fontMetrics().lineSpacing() * 3)
+        self.reason.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        head = QHBoxLayout()
+        head.setSpacing(8)
+        head.addWidget(self.icon)
+        names = QVBoxLayout()
+        names.setSpacing(0)
+        names.addWidget(self.name)
+        names.addWidget(self.state)
+        head.addLayout(names, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.addLayout(head)
+        layout.addWidget(self.reason, 1, Qt.AlignmentFlag.AlignTop)
+        self.set_verdict("unknown", "Not measured yet.")
+
+    def set_verdict(self, state: str, sentence: str) -> None:
+        self.state_key = state
+        self.icon.setPixmap(
+            icons.render(icons.icon_file(icons.VERDICT_ICON.get(state, icons.UNCHECKED)), self.ICON_SIZE)
+        )
+        self.state.setText(VERDICT_WORDS.get(state, state))
+        self.state.setStyleSheet(f"color: {style.STATE_COLOURS.get(state, style.STATE_COLOURS['unknown'])};")
+        self.reason.setText(unbroken(sentence))
+        name = ACTIVITY_WORDS.get(self.activity, self.activity)
+        self.setAccessibleName(f"{name}: {VERDICT_WORDS.get(state, state)}")
+        self.setAccessibleDescription(sentence)
+
+
+class NumberTile(QWidget):
+    """A measured number with what it is: "Download" over "18.2 Mbit/s"."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.caption = style.label(caption, "secondary", wrap=False)
+        self.value = style.label("–", "number", wrap=False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.value)
+
+    def set_value(self, text: str, state: str | None = None) -> None:
+        self.value.setText(text)
+        colour = style.STATE_COLOURS.get(state or "", "")
+        self.value.setStyleSheet(f"color: {colour};" if state in ("degraded", "fail") else "")
+        self.setAccessibleName(f"{self.caption.text()}: {text}")

@@ -1,0 +1,151 @@
+"""The one worker primitive of the app: blocking work runs off the GUI thread, and its result,
+its error and anything it reports come back on the GUI thread.
+
+    job = worker.run(lambda cancel: run_check(options, cancel=cancel,
+                                              progress=worker.to_gui(window.show_progress)),
+                     done=window.show_result, failed=window.show_error, name="check")
+    job.request_cancel()
+
+``run(work, done=, failed=)`` starts ``work(cancel)`` in a daemon thread; ``done(result)`` or
+``failed(exception)`` is then called on the GUI thread. ``to_gui(fn)`` wraps a callback so that
+any thread may call it and ``fn`` runs on the GUI thread (progress reports, the lesson monitor's
+samples and alerts). :class:`SyncWorker` does the same in the calling thread, at once, for tests
+that do not need real threads (as MusicBrainz Picard's ``FakeThreadPool`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from connectcheck.ui.signals import emit, emit_steals_true
+
+T = TypeVar("T")
+ErrorFn = Callable[[BaseException], None]
+
+log = logging.getLogger(__name__)
+
+
+class Job:
+    """One piece of work: its cancel event, and whether the work itself has returned."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cancel = threading.Event()
+        self._returned = threading.Event()
+
+    def request_cancel(self) -> None:
+        """Ask the work to stop (it watches ``cancel`` and returns what it has)."""
+        self.cancel.set()
+
+    @property
+    def running(self) -> bool:
+        return not self._returned.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait (in any thread) until the work returned; True if it did within ``timeout_s``."""
+        return self._returned.wait(timeout_s)
+
+
+class _Poster(QObject):
+    """Lives on the GUI thread; a callable emitted from any thread is called there."""
+
+    posted = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted.connect(self._call, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(object)
+    def _call(self, fn: Callable[[], None]) -> None:
+        fn()
+
+
+class Worker:
+    """Runs blocking work in threads and brings its outcome back to the GUI thread.
+
+    Create it on the GUI thread. ``on_error`` receives the exceptions of work started without
+    a ``failed`` callback (the app shows them calmly and logs them).
+    """
+
+    def __init__(self, on_error: ErrorFn | None = None) -> None:
+        emit_steals_true()  # measured here, on the GUI thread, before any thread emits
+        self._poster = _Poster()
+        self.on_error = on_error or _log_error
+        self._jobs: set[Job] = set()
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        work: Callable[[threading.Event], T],
+        *,
+        done: Callable[[T], None] | None = None,
+        failed: ErrorFn | None = None,
+        name: str = "work",
+    ) -> Job:
+        """Start ``work(cancel)`` off the GUI thread; ``done``/``failed`` are called on the GUI thread."""
+        job = Job(name)
+        with self._lock:
+            self._jobs.add(job)
+
+        def body() -> None:
+            try:
+                result = work(job.cancel)
+            except Exception as exc:
+                self._returned(job, lambda e=exc: self._fail(failed, e))
+            else:
+                self._returned(job, lambda: done(result) if done else None)
+
+        self._start(body, name)
+        return job
+
+    def _start(self, body: Callable[[], None], name: str) -> None:
+        threading.Thread(target=body, name=f"worker-{name}", daemon=True).start()
+
+    def to_gui(self, fn: Callable[..., Any]) -> Callable[..., None]:
+        """A thread-safe stand-in for ``fn``: calling it queues ``fn(*args)`` on the GUI thread."""
+        return lambda *args: self._post(lambda: fn(*args))
+
+    def shutdown(self, timeout_s: float = 2.0) -> list[str]:
+        """Cancel every running job and wait up to ``timeout_s`` in all; the names of those
+        still running (they are daemon threads and end with the process)."""
+        with self._lock:
+            jobs = list(self._jobs)
+        for job in jobs:
+            job.request_cancel()
+        end = time.monotonic() + timeout_s
+        return [job.name for job in jobs if not job.wait(max(0.0, end - time.monotonic()))]
+
+    def _returned(self, job: Job, outcome: Callable[[], None]) -> None:
+        job._returned.set()
+        with self._lock:
+            self._jobs.discard(job)
+        self._post(outcome)
+
+    def _fail(self, failed: ErrorFn | None, exc: BaseException) -> None:
+        (failed or self.on_error)(exc)
+
+    def _post(self, fn: Callable[[], None]) -> None:
+        try:
+            emit(self._poster.posted, fn)
+        except RuntimeError:  # the app is shutting down and the poster is gone
+            log.debug("dropped a call to the GUI thread after shutdown")
+
+
+class SyncWorker(Worker):
+    """The same interface, everything done at once in the calling thread (for tests)."""
+
+    def _start(self, body: Callable[[], None], name: str) -> None:
+        body()
+
+    def _post(self, fn: Callable[[], None]) -> None:
+        fn()
+
+
+def _log_error(exc: BaseException) -> None:
+    log.error("background work failed", exc_info=exc)
