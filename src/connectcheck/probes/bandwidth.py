@@ -57,8 +57,8 @@ from connectcheck import __version__
 from connectcheck.model import BandwidthResult, SpeedServer, Status
 from connectcheck.probes.base import Deadline, ProgressFn, report
 from connectcheck.probes.dns import resolve, seconds_text
-from connectcheck.probes.latency import describe_error as describe_connection_error
-from connectcheck.probes.latency import pick_address, tls_context
+from connectcheck.probes.net import describe_error as describe_connection_error
+from connectcheck.probes.net import pick_address, tls_context
 
 WINDOW_S = 0.2
 MIN_RAMP_S = 0.4

@@ -32,17 +32,19 @@ from connectcheck.probes.dns import resolve
 from connectcheck.probes.latency import (
     DEFAULT_PORTS,
     DEFAULT_STUN_PORT,
-    HttpHead,
     LatencyTarget,
+    measure_latency,
+    split_host_port,
+)
+from connectcheck.probes.net import (
+    HttpHead,
     ProtocolError,
     connect_tcp,
     describe_error,
     http_request,
-    measure_latency,
     pick_address,
     read_http_head,
     send_all,
-    split_host_port,
     start_tls,
 )
 
