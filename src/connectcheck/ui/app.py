@@ -77,7 +77,8 @@ class App(QObject):
         self.log_path = log_path
         self.at_login = at_login
         self.prompts = prompts or Prompts()
-        self.worker = worker or Worker(on_error=self.background_error)
+        self.worker = worker or Worker()
+        self.worker.on_error = self.background_error
         self.crash = logs.CrashHandler(self.show_error, self.worker.to_gui, log_path)
         self.controller = Controller(
             settings,

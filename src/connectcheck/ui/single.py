@@ -38,12 +38,14 @@ def send(command: str, name: str | None = None, timeout_ms: int = TIMEOUT_MS) ->
         return False
     sock.write(command.encode("ascii") + b"\n")
     sock.flush()
-    ok = sock.waitForBytesWritten(timeout_ms)
-    # wait for the instance to read it and hang up, so that the word is never lost
+    while sock.bytesToWrite() and sock.waitForBytesWritten(timeout_ms):
+        pass
+    written = sock.bytesToWrite() == 0
+    # the instance hangs up once it has read the word: wait for that, so that it is never lost
     if sock.state() == QLocalSocket.LocalSocketState.ConnectedState:
         sock.waitForDisconnected(timeout_ms)
     sock.abort()
-    return ok
+    return written
 
 
 class SingleInstance(QObject):
@@ -55,11 +57,14 @@ class SingleInstance(QObject):
         super().__init__()
         self.name = name or server_name()
         self.server = QLocalServer(self)
-        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        # No socket options: with them Qt creates the socket elsewhere and renames it into place,
+        # which silently replaces a running instance's socket instead of failing.
         self.server.newConnection.connect(self._accept)
 
     def listen(self) -> bool:
         """Start listening; False if another instance already does (then send it a word)."""
+        if _answers(self.name):
+            return False
         if self.server.listen(self.name):
             return True
         if self.server.serverError() == QAbstractSocket.SocketError.AddressInUseError:

@@ -296,7 +296,10 @@ class StatusWindow(QMainWindow):
         verdicts = {v.activity: v for v in a.verdicts} if a else {}
         for activity, light in self.lights.items():
             v = verdicts.get(activity)
-            light.set_verdict(v.state if v else "unknown", v.sentence if v else "Not measured yet.")
+            sentence = v.sentence if v else "Not measured yet."
+            if v is not None and v.mos is not None:
+                sentence += f" Call quality on a quiet line: {v.mos:.1f} / 5."
+            light.set_verdict(v.state if v else "unknown", sentence)
         self._show_numbers(r)
         self._show_advice(r)
         self._show_programs(r)

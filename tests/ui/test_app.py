@@ -1,0 +1,214 @@
+"""Starting and living: one instance, problems shown once the app is up, the log, and a calm
+message instead of a silent death."""
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import connectcheck.ui.app as app_module
+from connectcheck import paths
+from connectcheck.settings import load_settings
+from connectcheck.ui import logs, single
+from connectcheck.ui.worker import Worker
+
+ENV_KEYS = (
+    "CONNECTCHECK_CONFIG_DIR",
+    "CONNECTCHECK_DATA_DIR",
+    "CONNECTCHECK_CACHE_DIR",
+    "CONNECTCHECK_LOG_DIR",
+)
+
+
+def child_env():
+    env = {k: os.environ[k] for k in ENV_KEYS}
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+        PYTHONPATH=os.pathsep.join(sys.path),
+    )
+    return env
+
+
+def start(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "connectcheck.ui", *args],
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def log_text():
+    path = paths.log_dir() / logs.LOG_NAME
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def wait_for(predicate, timeout_s):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_second_start_brings_the_first_forward_and_quit_ends_it():
+    first = start()
+    try:
+        assert wait_for(_listening, 30), log_text()
+        second = subprocess.run(
+            [sys.executable, "-m", "connectcheck.ui"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 0
+        assert wait_for(lambda: "another start sent 'show'" in log_text(), 10)
+        assert first.poll() is None  # still running, and alone
+        third = subprocess.run(
+            [sys.executable, "-m", "connectcheck.ui", "--quit"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert third.returncode == 0
+        assert first.wait(15) == 0
+        assert "connectcheck stopped" in log_text()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+
+
+def _listening():
+    from PySide6.QtNetwork import QLocalSocket
+
+    sock = QLocalSocket()
+    sock.connectToServer(single.server_name())
+    ok = sock.waitForConnected(200)
+    sock.abort()
+    return ok
+
+
+def test_quit_when_nothing_runs_says_so_quietly():
+    out = subprocess.run(
+        [sys.executable, "-m", "connectcheck.ui", "--quit"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0
+
+
+def test_single_instance_in_process(qtbot):
+    name = f"connectcheck-test-{os.getpid()}"
+    first = single.SingleInstance(name)
+    assert first.listen()
+    second = single.SingleInstance(name)
+    assert not second.listen()
+    words = []
+    first.command.connect(words.append)
+    sent = []
+    thread = threading.Thread(target=lambda: sent.append(single.send(single.SHOW, name)))
+    thread.start()
+    qtbot.waitUntil(lambda: words == ["show"], timeout=3000)
+    thread.join(3)
+    assert sent == [True]
+    first.close()
+    assert single.send(single.SHOW, name, timeout_ms=300) is False
+
+
+def test_settings_problems_are_shown_once_the_app_is_up(make_app, qtbot, monkeypatch):
+    monkeypatch.setattr(app_module, "TRAY_WAIT_S", 0.1)
+    path = paths.config_dir() / "settings.toml"
+    path.write_text('[latency]\nprobes = "many"\n[monitor]\ninterval_s = 1\n', encoding="utf-8")
+    app = make_app(load_settings())
+    assert not app.status.problem_banner.isVisible()
+    app.start()
+    qtbot.waitUntil(lambda: app.status.problem_banner.isVisible(), timeout=3000)
+    text = app.status.problem_banner.text.text()
+    assert "line 2: latency.probes must be a number" in text
+    assert "line 4: monitor.interval_s must be between 2 and 60" in text
+    assert "Open settings" in [b.text() for b in app.status.problem_banner._extra]
+    assert path.read_text(encoding="utf-8").startswith("[latency]")  # the user's file is untouched
+
+
+def test_a_damaged_history_is_moved_aside_and_said(make_app, qtbot, monkeypatch, tmp_path):
+    monkeypatch.setattr(app_module, "TRAY_WAIT_S", 0.1)
+    path = paths.data_dir() / "history.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    history, messages = app_module.open_history(load_settings())
+    assert messages and "It was kept as history.sqlite3.corrupt-" in messages[0]
+    app = make_app(history=history, problems=messages)
+    app.start()
+    qtbot.waitUntil(lambda: app.status.problem_banner.isVisible(), timeout=3000)
+    assert messages[0] in app.status.problem_banner.text.text()
+    window = app.open_history()
+    assert window.banner.isVisible() and window.banner.text.text() == history.recovered
+    assert [p.name for p in path.parent.iterdir() if ".corrupt-" in p.name]
+
+
+def test_an_uncaught_error_is_logged_and_shown_calmly(make_app, tmp_path, caplog):
+    app = make_app()
+    try:
+        raise RuntimeError("the disk said no")
+    except RuntimeError as exc:
+        with caplog.at_level(logging.ERROR):
+            app.crash.handle(type(exc), exc, exc.__traceback__)
+    title, text, warning = app.prompts.informed[-1]
+    assert warning and "Something went wrong inside connectcheck (RuntimeError: the disk said no)" in text
+    assert str(tmp_path / "connectcheck.log") in text
+    assert "Traceback" in caplog.text and "the disk said no" in caplog.text
+
+
+def test_an_error_in_another_thread_reaches_the_window(make_app, qtbot):
+    app = make_app(worker=Worker())
+    app.crash.install()
+    try:
+        thread = threading.Thread(target=lambda: 1 / 0, name="broken")
+        thread.start()
+        thread.join()
+        qtbot.waitUntil(lambda: bool(app.prompts.informed), timeout=3000)
+    finally:
+        app.crash.uninstall()
+    assert "ZeroDivisionError" in app.prompts.informed[-1][1]
+
+
+def test_failed_background_work_is_shown_calmly(make_app, qtbot):
+    app = make_app(worker=Worker())
+    app.worker.run(lambda cancel: {}["missing"])
+    qtbot.waitUntil(lambda: bool(app.prompts.informed), timeout=3000)
+    assert "KeyError" in app.prompts.informed[-1][1]
+
+
+SCRIPT = textwrap.dedent("""
+    import logging, sys
+    sys.stderr = None  # a windowed build: no console at all
+    from PySide6.QtCore import qWarning
+    from PySide6.QtWidgets import QApplication
+    from connectcheck.ui import logs
+    path = logs.setup_logging()
+    app = QApplication([])
+    qWarning("a warning from Qt itself")
+    logging.getLogger("test").warning("a warning from Python")
+    kinds = sorted(type(h).__name__ for h in logging.getLogger().handlers)
+    print(kinds, file=sys.stdout)
+""")
+
+
+def test_the_log_file_gets_qt_warnings_and_there_is_no_console_handler_without_a_console():
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=child_env(), capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['RotatingFileHandler']"
+    text = log_text()
+    assert "WARNING MainThread qt: a warning from Qt itself" in text
+    assert "a warning from Python" in text

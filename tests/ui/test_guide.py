@@ -1,0 +1,134 @@
+"""The guide: the organisation's procedure one question at a time, along its paths."""
+
+from datetime import date, datetime
+
+import pytest
+
+from connectcheck.policy.procedure import Procedure
+from connectcheck.policy.profile import load_profile
+from connectcheck.ui.guide import GuideDialog
+from tests.ui.conftest import ScriptedProbe, fast_monitor, fast_monitor_options
+
+
+@pytest.fixture
+def guide(make_app, qtbot):
+    app = make_app()
+    emails = []
+
+    def make(lesson_start=None):
+        procedure = Procedure(load_profile("westcountry-sen"), lesson_start)
+        dialog = GuideDialog(app.controller, emails.append, procedure=procedure)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        return dialog
+
+    make.app, make.emails = app, emails
+    return make
+
+
+def buttons(dialog):
+    return [b.text() for b in dialog._buttons()]
+
+
+def press(dialog, text):
+    button = next(b for b in dialog._buttons() if b.text() == text)
+    button.click()
+
+
+def test_one_question_at_a_time_with_its_answers(guide):
+    dialog = guide()
+    assert dialog.step_label.text() == "Step 1"
+    assert dialog.title.text() == "First, one check"
+    assert buttons(dialog) == [
+        "Yes, it is our first lesson",
+        "Yes, the student has moved to a new place for good",
+        "No, neither",
+    ]
+    assert not dialog.back.isEnabled()
+    assert dialog._buttons()[0].hasFocus() or dialog._buttons()[0].isDefault()
+
+
+def test_quick_fixes_work_path_ends_with_the_reminders_and_email_support(guide):
+    dialog = guide()
+    press(dialog, "No, neither")
+    assert dialog.title.text() == "Try the quick fixes"
+    assert "refresh the whiteboard page" in dialog.notes.text()
+    press(dialog, "Yes, it works now")
+    assert dialog.title.text() == "Please remember"
+    assert dialog.notes_frame.accessibleName() == "Please remember"
+    assert "do not move the lesson to Zoom" in dialog.notes.text()
+    assert "cancelling, refunds" in dialog.notes.text()
+    press(dialog, "Next")
+    assert dialog.title.text() == "Tell support"
+    assert buttons(dialog) == ["E-mail support…", "Next"]
+    press(dialog, "E-mail support…")
+    assert guide.emails == [dialog]
+    press(dialog, "Next")
+    assert dialog.step_label.text() == "Done"
+    assert "quick fixes worked" in dialog.text.text()
+    assert buttons(dialog) == ["E-mail support…"]
+    record = guide.app.controller.procedure_record
+    assert record.finished and record.outcome == "resolved"
+
+
+def test_first_lesson_is_not_this_procedure(guide):
+    dialog = guide()
+    press(dialog, "Yes, it is our first lesson")
+    assert dialog.title.text() == "These steps are not for this lesson"
+    assert guide.app.controller.procedure_record.outcome == "not_this_procedure"
+
+
+def test_phone_path_at_the_practice(guide):
+    dialog = guide()
+    for answer in ("No, neither", "No, still not working", "No, the sound does not work", "At the practice"):
+        press(dialog, answer)
+    assert dialog.title.text() == "The practice's phone"
+    assert "same code as the practice door" in dialog.text.text()
+    press(dialog, "Yes")
+    assert dialog.title.text() == "After the lesson"
+
+
+def test_rearranging_computes_the_window_and_refuses_a_day_outside(guide):
+    lesson = datetime(2024, 10, 24, 16, 0).astimezone()  # a Thursday
+    dialog = guide(lesson)
+    for answer in ("No, neither", "No, still not working", "Yes, the sound works", "No, it cannot go on"):
+        press(dialog, answer)
+    assert "on or before Wednesday 30 October 2024" in dialog.text.text()
+    press(dialog, "Yes, I have room")
+    assert "between Thursday 24 October 2024 and Wednesday 30 October 2024" in dialog.notes.text()
+    press(dialog, "Yes")
+    picker = dialog.date_edit
+    assert picker is not None
+    assert picker.minimumDate().toPython() == date(2024, 10, 24)
+    assert picker.maximumDate().toPython() == date(2024, 10, 30)
+    dialog._answer("2024-10-31")  # typed past the window: refused with the reason, nothing moves
+    assert dialog.error.isVisible() and "outside the 7 days" in dialog.error.text()
+    assert dialog.title.text() == "The new day"
+    picker.setDate(picker.maximumDate())
+    press(dialog, "This is the day we agreed")
+    assert dialog.title.text() == "Change it in the calendar"
+    record = guide.app.controller.procedure_record
+    assert record.rearranged_to == "2024-10-30" and record.outcome == "rearranged"
+
+
+def test_back_undoes_the_last_answer(guide):
+    dialog = guide()
+    press(dialog, "No, neither")
+    press(dialog, "No, still not working")
+    assert dialog.title.text() == "What still works?"
+    dialog.back.click()
+    assert dialog.title.text() == "Try the quick fixes"
+    assert [s.step for s in guide.app.controller.procedure_record.steps] == ["new_student"]
+
+
+def test_during_monitoring_the_guide_is_about_the_monitored_lesson(make_app, qtbot):
+    app = make_app(
+        monitor_factory=fast_monitor(ScriptedProbe([20.0] * 5)), monitor_options=fast_monitor_options
+    )
+    app.controller.start_monitoring()
+    dialog = app.open_guide()
+    assert dialog.procedure.lesson_start == app.controller.lesson_started
+    dialog._answer("first_lesson")
+    app.controller.stop_monitoring()
+    stored = app.controller.history.lesson(app.controller.last_lesson.id)
+    assert stored.procedure is not None and stored.procedure.outcome == "not_this_procedure"

@@ -1,0 +1,183 @@
+"""The status window in each state, and a real check shown with progress and cancelled."""
+
+import time
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from connectcheck.model import CheckKind, Status
+from connectcheck.ui.worker import Worker
+from tests.assess import fixtures
+from tests.ui.conftest import (
+    ScriptedProbe,
+    assessed,
+    degraded_result,
+    failing_result,
+    fast_monitor,
+    fast_monitor_options,
+    good_result,
+    lab_settings,
+    offline_result,
+    quick_result,
+    show_result,
+)
+
+
+def lights(app):
+    return {a: (light.state.text(), light.reason.text()) for a, light in app.status.lights.items()}
+
+
+def numbers(app):
+    return {k: tile.value.text() for k, tile in app.status.tiles.items()}
+
+
+def test_not_checked_yet(make_app):
+    app = make_app()
+    w = app.status
+    assert w.headline.text() == "Not checked yet"
+    assert "Check now" in w.sentence.text()
+    assert {state for state, _ in lights(app).values()} == {"Not measured"}
+    assert set(numbers(app).values()) == {"–"}
+    assert not w.check_again.isVisibleTo(w) and not w.advice_title.isVisibleTo(w)
+    assert not w.progress_box.isVisibleTo(w)
+
+
+def test_good(make_app):
+    app = make_app()
+    show_result(app, good_result())
+    w = app.status
+    assert w.headline.text() == "Ready for the lesson"
+    assert w.sentence.text().startswith("Ready for the lesson: sound, video and the whiteboard")
+    assert {a: s for a, (s, _) in lights(app).items()} == {
+        "sound": "Good",
+        "video": "Good",
+        "whiteboard": "Good",
+    }
+    assert numbers(app) == {
+        "download_mbps": "38 Mbit/s",
+        "upload_mbps": "9.2 Mbit/s",
+        "rtt_ms": "24 ms",
+        "jitter_ms": "2.1 ms",
+        "loss_pct": "0 %",
+        "rtt_increase_ms": "12 ms",
+    }
+    assert w.programs.item(0, 0).text() == "Chrome" and w.programs.item(0, 1).text() == "0.8 Mbit/s"
+    assert w.lights["sound"].accessibleName() == "Sound: Good"
+
+
+def test_degraded_names_the_culprit_first_with_its_evidence(make_app):
+    app = make_app()
+    show_result(app, degraded_result())
+    w = app.status
+    assert w.headline.text() == "The lesson can go ahead with limits"
+    assert lights(app)["sound"][0] == "Weak" and "jitter is 22\u00a0ms" in lights(app)["sound"][1]
+    advice = [w.advice_box.itemAt(i).widget().text() for i in range(w.advice_box.count())]
+    assert advice[0].startswith("1. Pause the downloads and updates in Steam")
+    assert advice[1].startswith("Why: Steam")
+    assert w.check_again.isVisibleTo(w) and w.check_again.isEnabled()
+    assert w.tiles["upload_mbps"].value.styleSheet()  # a weak number stands out
+
+
+def test_failing_and_offline(make_app):
+    app = make_app()
+    show_result(app, failing_result())
+    assert lights(app)["sound"][0] == "Failing"
+    assert "use a phone for sound" in app.status.sentence.text()
+    show_result(app, offline_result())
+    assert app.status.headline.text() == "No connection"
+    assert {s for s, _ in lights(app).values()} == {"Failing"}
+    assert "not looked at" in app.status.programs_note.text()
+
+
+def test_a_quick_check_says_what_it_did_not_measure(make_app):
+    app = make_app()
+    show_result(app, quick_result())
+    assert app.status.headline.text() == "Nothing wrong found so far"
+    assert "A quick check does not measure the speed" in app.status.numbers_note.text()
+    assert numbers(app)["download_mbps"] == "–"
+
+
+def test_program_names_from_the_computer_are_shown_as_text(make_app):
+    app = make_app()
+    hostile = "<img src=x onerror=alert(1)>\x1b[31m"
+    result = assessed(
+        fixtures.check(
+            upload_mbps=1.2,
+            local=fixtures.local(
+                processes=[
+                    fixtures.program(hostile, "game_launcher", down=12.0, up=0.5, advice_key="pause_download")
+                ]
+            ),
+        )
+    )
+    show_result(app, result)
+    cell = app.status.programs.item(0, 0).text()
+    assert cell == "<img src=x onerror=alert(1)>?[31m"
+    advice = app.status.advice_box.itemAt(0).widget()
+    assert "<img src=x" in advice.text() and advice.textFormat().name == "PlainText"
+
+
+def test_monitoring_state(make_app, qtbot):
+    probe = ScriptedProbe([20.0] * 5)
+    app = make_app(monitor_factory=fast_monitor(probe), monitor_options=fast_monitor_options)
+    app.controller.start_monitoring()
+    qtbot.waitUntil(lambda: len(app.controller.samples) >= 2, timeout=3000)
+    assert app.status.headline.text().startswith("Monitoring the lesson since")
+    assert app.status.lesson.chart.isVisibleTo(app.status)
+    assert "round trip 20 ms" in app.status.lesson.latest.text()
+
+
+def test_check_again_compares_with_the_check_before(make_app, tmp_path, stun, web):
+    app = make_app(lab_settings(tmp_path, stun, web))
+    previous = degraded_result()
+    previous.kind = CheckKind.QUICK
+    from datetime import datetime
+
+    previous.started_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    show_result(app, previous)
+    app.status.check_again.click()
+    result = app.controller.last_result
+    assert result is not previous and result.kind is CheckKind.QUICK
+    assert result.assessment.changes  # the jitter of 22 ms went down to loopback's
+    assert app.status.changes_title.isVisibleTo(app.status)
+    assert "jitter 22" in app.status.changes.text()
+
+
+@pytest.mark.slow
+def test_a_real_check_shows_its_phases_and_cancel_stops_it_within_a_second(
+    make_app, qtbot, tmp_path, stun, web, speed
+):
+    settings = lab_settings(tmp_path, stun, web, speed)
+    settings.values.update(
+        {"speed.time_limit_s": 20.0, "speed.data_limit_mb": 5000.0, "check.full_time_limit_s": 60.0}
+    )
+    app = make_app(settings, worker=Worker())
+    w = app.status
+    phases, ticks = [], []
+    app.controller.check_progress.connect(lambda p: phases.append((p.phase, w.phase.text(), w.bar.value())))
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(50)
+    w.check_button.click()
+    assert app.controller.checking and w.progress_box.isVisibleTo(w) and not w.check_button.isEnabled()
+    qtbot.waitUntil(lambda: any(p == "download" for p, _, _ in phases), timeout=15000)
+    assert any(
+        text == "Measuring delay, loss and the lesson platform…" for p, text, _ in phases if p == "latency"
+    )
+    assert "Measuring the download speed…" in w.phase.text()
+    t0 = time.monotonic()
+    with qtbot.waitSignal(app.controller.check_finished, timeout=5000) as finished:
+        w.cancel.click()
+        assert w.phase.text() == "Cancelling…"
+    took = time.monotonic() - t0
+    timer.stop()
+    result = finished.args[0]
+    assert took < 1.5
+    assert result.status is Status.CANCELLED
+    assert not w.progress_box.isVisibleTo(w) and w.check_button.isEnabled()
+    assert "cancelled" in w.when.text() and "cancelled" in w.numbers_note.text()
+    # the window kept handling events all along: no gap in the 50 ms ticks longer than half a second
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert ticks and max(gaps) < 0.5
+    bars = [v for _, _, v in phases]
+    assert bars == sorted(bars) and bars[-1] > 0
