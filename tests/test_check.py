@@ -226,3 +226,15 @@ def test_full_check_over_an_emulated_home_link(tmp_path):
     assert 20 <= s["rtt_increase_ms"] <= 200
     assert s["rpm"] < 60000 / spec.expected_rtt_ms()
     assert data["bytes_used"] >= sum(b["bytes_transferred"] for b in data["bandwidth"])
+
+
+def test_the_classic_engine_gets_the_time_speedtest_cli_takes():
+    from connectcheck.check import CLASSIC_CHECK_S, CLASSIC_DIRECTION_S, Check
+
+    o = CheckOptions(kind=CheckKind.FULL, time_limit_s=25,
+                     speed=SpeedConfig(engine="classic", time_limit_s=6))
+    effective = Check(o).options
+    assert (effective.time_limit_s, effective.speed.time_limit_s) == (CLASSIC_CHECK_S, CLASSIC_DIRECTION_S)
+    assert o.time_limit_s == 25  # the caller's options are left as they were
+    ours = Check(CheckOptions(kind=CheckKind.FULL, time_limit_s=25)).options
+    assert ours.time_limit_s == 25 and ours.speed.time_limit_s == SpeedConfig().time_limit_s

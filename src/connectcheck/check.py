@@ -11,6 +11,7 @@ others; cancel takes effect within a second; the whole check has a hard time bou
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import threading
@@ -52,6 +53,11 @@ _REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small
 
 # Share of the time bound each phase may use (the rest is slack for shutting down cleanly).
 _QUICK_SHARE = 0.8
+# speedtest-cli's own transfer (the "classic" engine) runs about 10 s per direction and cannot be
+# stopped early at low rates (an upload ends only when its request completes), so it gets the
+# time it takes on its own instead of our engine's bounds.
+CLASSIC_DIRECTION_S = 15.0
+CLASSIC_CHECK_S = 60.0
 
 
 @dataclass
@@ -225,6 +231,11 @@ class Check:
 
     def __init__(self, options: CheckOptions, *, cancel: threading.Event | None = None,
                  progress: ProgressFn | None = None, previous: CheckResult | None = None) -> None:
+        if options.kind is CheckKind.FULL and options.speed.engine == "classic":
+            options = dataclasses.replace(
+                options, time_limit_s=max(options.time_limit_s, CLASSIC_CHECK_S),
+                speed=dataclasses.replace(options.speed,
+                                          time_limit_s=max(options.speed.time_limit_s, CLASSIC_DIRECTION_S)))
         self.options = options
         self.previous = previous
         self.cancel = cancel or threading.Event()

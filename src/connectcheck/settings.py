@@ -96,7 +96,8 @@ SCHEMA: tuple[Option, ...] = (
            "How long to wait for the answer to one probe before counting it as lost.", min=100, max=10000),
     Option("speed.engine", "str", "auto",
            "Bandwidth engine: auto (connectcheck's own multi-stream engine) or classic "
-           "(speedtest-cli's own download and upload, for comparison).", choices=("auto", "classic")),
+           "(speedtest-cli's own download and upload, for comparison; it takes about 30 s).",
+           choices=("auto", "classic")),
     Option("speed.source", "str", "auto",
            "Where the speed server comes from: auto (the organisation's, then speedtest.net, "
            "then the Cloudflare-style one), org, speedtest or cloudflare.",
