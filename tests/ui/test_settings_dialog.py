@@ -28,9 +28,9 @@ def test_every_option_of_the_schema_has_an_editor_with_its_help(dialog):
     assert tabs == [
         "Organisation",
         "Measuring",
-        "Lesson monitoring",
+        "Monitoring",
         "History",
-        "Reports and privacy",
+        "Reports",
         "Start",
         "Thresholds",
     ]

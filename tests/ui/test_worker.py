@@ -109,3 +109,15 @@ def test_sync_worker_does_everything_at_once_in_the_calling_thread():
     assert isinstance(out[-1], ZeroDivisionError)
     worker.to_gui(out.append)("now")
     assert out[-1] == "now"
+
+
+def test_sync_worker_still_brings_other_threads_calls_to_the_gui_thread(qtbot):
+    worker = SyncWorker()
+    gui = threading.get_ident()
+    seen = []
+    call = worker.to_gui(lambda: seen.append(threading.get_ident()))
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: bool(seen), timeout=2000)
+    assert seen == [gui]

@@ -10,18 +10,24 @@ support address is not known yet, it asks once and remembers it in the settings
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import date, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-
-import platformdirs
 
 from connectcheck.model import CheckResult
 from connectcheck.policy.procedure import default_procedure
 from connectcheck.policy.support import compose_support_email, is_valid_address, mailto_url, support_address
+from connectcheck.report import (
+    ExportError,
+    Report,
+    build_check_report,
+    build_lesson_report,
+    default_folder,
+    export_report,
+    file_name,
+    write_check_report,
+)
 from connectcheck.settings import Settings
 from connectcheck.ui import desktop
 from connectcheck.ui.controller import Controller
@@ -31,30 +37,6 @@ from connectcheck.ui.text import parse_time
 log = logging.getLogger(__name__)
 
 FILTERS = "Web page report (*.html);;PDF document (*.pdf);;Data for tools (*.json)"
-NOT_YET = "Reports are not available in this version of connectcheck yet."
-
-
-def report_module() -> ModuleType | None:
-    """``connectcheck.report`` when this build has it (with its ``write_check_report``)."""
-    try:
-        module = importlib.import_module("connectcheck.report")
-    except ModuleNotFoundError as exc:
-        if exc.name != "connectcheck.report":
-            raise
-        return None
-    return module if hasattr(module, "write_check_report") else None
-
-
-def report_folder(settings: Settings) -> Path:
-    """The folder reports go to: the setting, else the user's Documents folder."""
-    chosen = settings["report.folder"]
-    return Path(chosen).expanduser() if chosen else Path(platformdirs.user_documents_dir())
-
-
-def report_name(started_at: str | None, suffix: str = ".html") -> str:
-    """``connectcheck-report-2026-11-28-1605.html`` from when the check or lesson started."""
-    moment = parse_time(started_at) or datetime.now()
-    return f"connectcheck-report-{moment:%Y-%m-%d-%H%M}{suffix}"
 
 
 class Exporter:
@@ -72,62 +54,64 @@ class Exporter:
     # --- Export report… ---
 
     def export_check(self, parent: Any = None, result: CheckResult | None = None) -> None:
-        """Ask where, then write the report of ``result`` (the last check by default)."""
+        """Build the report of ``result`` (the last check by default), ask where, write it."""
         result = result or self.controller.last_result
-        module = report_module()
-        if module is None:
-            self.prompts.inform(parent, "Export report", NOT_YET)
-            return
         if result is None:
             self.prompts.inform(
                 parent, "Export report", "There is no check to report yet: run a check first."
             )
             return
-        path = self._ask_path(parent, result.started_at)
-        if path is not None:
-            settings = self.controller.settings
-            self._write(parent, lambda: module.write_check_report(result, path, settings), reveal=True)
+        settings = self.controller.settings
+        self.worker.run(
+            lambda cancel: build_check_report(result, settings),
+            done=lambda report: self.save_as(parent, report),
+            failed=self._failed(parent),
+            name="report-build",
+        )
 
     def export_lesson(self, parent: Any, lesson_id: int) -> None:
-        """Ask where, then write the report of a monitored lesson from the history."""
-        module = report_module()
-        history = self.controller.history
-        if module is None or not hasattr(module, "write_lesson_report"):
-            self.prompts.inform(parent, "Export report", NOT_YET)
-            return
+        """The same for a monitored lesson from the history."""
+        history, settings = self.controller.history, self.controller.settings
         if history is None:
             self.prompts.inform(
                 parent, "Export report", "The history is not available, so this lesson cannot be reported."
             )
             return
-        lesson = history.lesson(lesson_id)
-        path = self._ask_path(parent, lesson.started_at)
-        if path is not None:
-            settings = self.controller.settings
-            self._write(parent, lambda: module.write_lesson_report(lesson, path, settings), reveal=True)
+        self.worker.run(
+            lambda cancel: build_lesson_report(history.lesson(lesson_id), settings),
+            done=lambda report: self.save_as(parent, report),
+            failed=self._failed(parent),
+            name="report-build",
+        )
 
-    def _ask_path(self, parent: Any, started_at: str | None) -> Path | None:
-        suggested = report_folder(self.controller.settings) / report_name(started_at)
-        return self.prompts.save_path(parent, "Export report", suggested, FILTERS)
+    def save_as(self, parent: Any, report: Report, folder: Path | None = None) -> None:
+        """Ask where to save ``report``, then write it; when the folder cannot be written, say so
+        and ask again in a folder that can."""
+        suggested = (folder or default_folder(self.controller.settings)) / file_name(report, "html")
+        path = self.prompts.save_path(parent, "Export report", suggested, FILTERS)
+        if path is None:
+            return
 
-    def _write(self, parent: Any, write: Any, *, reveal: bool) -> None:
-        def done(path: Path) -> None:
-            self.last_written = path
-            log.info("report written to %s", path)
-            if reveal:
-                desktop.reveal(path)
-            self.prompts.inform(parent, "Report saved", f"The report was saved as\n{path}")
+        def done(written: Path) -> None:
+            self.last_written = written
+            log.info("report written to %s", written)
+            desktop.reveal(written)
+            self.prompts.inform(parent, "Report saved", f"The report was saved as\n{written}")
 
         def failed(exc: BaseException) -> None:
-            log.error("the report could not be written", exc_info=exc)
-            self.prompts.inform(
-                parent,
-                "The report could not be saved",
-                f"{exc}\n\nPlease choose another folder and try again.",
-                warning=True,
-            )
+            log.warning("the report could not be written: %s", exc)
+            self.prompts.inform(parent, "The report could not be saved", _first_upper(str(exc)), warning=True)
+            if isinstance(exc, ExportError):
+                self.save_as(parent, report, exc.alternative)
 
-        self.worker.run(lambda cancel: write(), done=done, failed=failed, name="export")
+        self.worker.run(lambda cancel: export_report(report, path), done=done, failed=failed, name="export")
+
+    def _failed(self, parent: Any) -> Any:
+        def failed(exc: BaseException) -> None:
+            log.error("the report could not be made", exc_info=exc)
+            self.prompts.inform(parent, "The report could not be made", _first_upper(str(exc)), warning=True)
+
+        return failed
 
     # --- E-mail support… ---
 
@@ -137,14 +121,12 @@ class Exporter:
         if address is None:
             return
         result = self.controller.last_result
-        module = report_module()
-        if module is None or result is None:
+        if result is None:
             self._open_mail(parent, address, None)
             return
         settings = self.controller.settings
-        path = report_folder(settings) / report_name(result.started_at)
         self.worker.run(
-            lambda cancel: module.write_check_report(result, path, settings),
+            lambda cancel: write_check_report(result, default_folder(settings), settings),
             done=lambda written: self._open_mail(parent, address, written),
             failed=lambda exc: self._mail_without_report(parent, address, exc),
             name="email-report",
@@ -239,3 +221,7 @@ def _recorded_start(iso: str | None) -> date | datetime | None:
         except ValueError:
             return None
     return parse_time(iso)
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -9,10 +9,11 @@ controller, so the e-mail and the report carry the steps taken.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import date
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
@@ -29,6 +30,9 @@ from connectcheck.policy.rearrange import describe_date, first_allowed_date, las
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.widgets import clear_layout
+
+WIDTH = 560
+MIN_HEIGHT = 460  # steady: the buttons do not jump about from one step to the next
 
 
 class GuideDialog(QDialog):
@@ -48,12 +52,13 @@ class GuideDialog(QDialog):
         self.procedure = procedure or Procedure(controller.profile, controller.lesson_start())
         self.setWindowTitle("The lesson can't go on")
         self.setWindowIcon(icons.app_icon())
-        self.setMinimumWidth(520)
+        self.setMinimumSize(WIDTH, MIN_HEIGHT)
         self.step_label = style.label(role="secondary")
         self.title = style.label()
         self.title.setFont(style.scaled_font(self, 1.35, bold=True))
         self.text = style.label()
-        self.notes = style.label()
+        self.notes = style.label(plain=False)
+        self.notes.setTextFormat(Qt.TextFormat.RichText)
         self.notes_frame = QFrame()
         self.notes_frame.setProperty("role", "card")
         notes_layout = QVBoxLayout(self.notes_frame)
@@ -96,9 +101,13 @@ class GuideDialog(QDialog):
         self.step_label.setText("Done" if self.procedure.finished else f"Step {done + 1}")
         self.title.setText(view.title)
         self.text.setText(view.text)
-        self.notes.setText("\n".join(f"•  {n}" for n in view.notes))
+        self.notes.setText(bullets(view.notes))
         self.notes_frame.setVisible(bool(view.notes))
-        self.notes_frame.setAccessibleName("Please remember" if view.id == "donts" else "Notes")
+        reminders = view.id == "donts"
+        self.notes_frame.setAccessibleName("Please remember" if reminders else "Notes")
+        self.notes_frame.setProperty("role", "reminder" if reminders else "card")
+        self.notes_frame.style().unpolish(self.notes_frame)
+        self.notes_frame.style().polish(self.notes_frame)
         self.question.setText(view.question)
         self.question.setVisible(bool(view.question))
         if view.kind == "question":
@@ -118,7 +127,16 @@ class GuideDialog(QDialog):
             first.setDefault(True)
             first.setFocus()
         self.setAccessibleDescription(f"{view.title}. {view.text} {view.question}".strip())
-        self.adjustSize()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Tall enough for the step's wrapped text at the dialog's width (Qt's own size hint
+        underestimates wrapped labels)."""
+        layout = self.layout()
+        layout.activate()
+        width = max(self.width(), WIDTH)
+        needed = layout.totalHeightForWidth(width)
+        self.resize(width, max(MIN_HEIGHT, needed, self.height() if self.isVisible() else 0))
 
     def _buttons(self) -> list[QPushButton]:
         return [
@@ -184,6 +202,12 @@ class GuideDialog(QDialog):
     def _email(self, _checked: bool = False) -> None:
         self.controller.keep_procedure(self.procedure.record)
         self.email_support(self)
+
+
+def bullets(items: tuple[str, ...]) -> str:
+    """A bulleted list as rich text, wrapped lines hanging under their text (items escaped)."""
+    rows = "".join(f"<tr><td>•&nbsp;</td><td>{html.escape(item)}</td></tr>" for item in items)
+    return f"<table cellspacing='3' cellpadding='0'>{rows}</table>"
 
 
 def _qdate(day: date) -> QDate:

@@ -171,8 +171,11 @@ class TimelineChart(QWidget):
             p.setPen(QPen(LIMIT_COLOUR, 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(plot.left(), y(ms)), QPointF(plot.right(), y(ms)))
             p.setPen(LIMIT_COLOUR)
-            p.drawText(QRectF(plot.left(), y(ms) - 16, plot.width() - 4, 14),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"{label} {ms:g} ms")
+            p.drawText(
+                QRectF(plot.left(), y(ms) - 16, plot.width() - 4, 14),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+                f"{label} {ms:g} ms",
+            )
         self._line(
             p,
             [(x(s.t_s), y(s.rtt_ms)) if s.rtt_ms is not None else None for s in self.samples],
@@ -221,7 +224,8 @@ class TimelineChart(QWidget):
             p.drawLine(QPointF(xx, plot.top()), QPointF(xx, plot.bottom()))
             p.setPen(AXIS_TEXT)
             label = "0" if t == 0 else f"{t / 60:g} min"
-            p.drawText(QRectF(xx - 30, self.height() - 18, 60, 16), Qt.AlignmentFlag.AlignCenter, label)
+            box = QRectF(min(xx - 30, self.width() - 62), self.height() - 18, 60, 16)
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
             t += step
 
     @staticmethod
@@ -362,7 +366,7 @@ class LessonPanel(QWidget):
         c = self.controller
         if c.monitoring:
             since = f"{c.lesson_started:%H:%M}" if c.lesson_started else "now"
-            every = c.settings["monitor.interval_s"]
+            every = c.monitor.options.interval_s if c.monitor else c.settings["monitor.interval_s"]
             text = (
                 f"Monitoring this lesson since {since}: a light check every {every:g} s, using very "
                 "little data. You will get a notice if sound, video or the whiteboard gets worse."

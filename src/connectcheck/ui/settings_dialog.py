@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -40,7 +41,7 @@ from connectcheck.assess.thresholds import (
     default_thresholds,
     setting_key,
 )
-from connectcheck.policy.profile import available_profiles
+from connectcheck.policy.profile import ProfileError, available_profiles, load_profile
 from connectcheck.settings import SCHEMA, Option, Settings, validate_value
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
@@ -52,9 +53,9 @@ TABS = {
     "latency": "Measuring",
     "speed": "Measuring",
     "check": "Measuring",
-    "monitor": "Lesson monitoring",
+    "monitor": "Monitoring",
     "history": "History",
-    "report": "Reports and privacy",
+    "report": "Reports",
     "app": "Start",
     SETTINGS_SECTION: "Thresholds",
 }
@@ -66,7 +67,7 @@ SECTION_TITLES = {
     "check": "Time limits",
     "monitor": "Lesson monitoring",
     "history": "History",
-    "report": "Reports",
+    "report": "Reports and privacy",
     "app": "Start",
 }
 WORDS = {
@@ -115,9 +116,15 @@ def _spin(opt: Option) -> tuple[QAbstractSpinBox, Callable[[], Any], Callable[[A
         )
         return box, box.value, lambda v: box.setValue(int(v))
     dbl = QDoubleSpinBox()
-    dbl.setDecimals(3 if (opt.max or 0) <= 100 else 1)
+    dbl.setDecimals(_decimals(opt.default))
     dbl.setRange(opt.min if opt.min is not None else -1e9, opt.max if opt.max is not None else 1e9)
     return dbl, dbl.value, lambda v: dbl.setValue(float(v))
+
+
+def _decimals(default: float) -> int:
+    """Enough decimals to show the default exactly (0.03 needs two), one at least, three at most."""
+    text = f"{default:g}"
+    return min(3, max(1, len(text.partition(".")[2])))
 
 
 def make_field(opt: Option) -> Field:
@@ -133,13 +140,14 @@ def make_field(opt: Option) -> Field:
         widget, get, put = _spin(opt)
     elif opt.choices or opt.key == "organisation.profile":
         combo = QComboBox()
-        combo.addItems(list(opt.choices or available_profiles()))
-        widget, get = combo, combo.currentText
+        for value, text in _choices(opt):
+            combo.addItem(text, value)
+        widget, get = combo, combo.currentData
 
         def put(v: Any, combo: QComboBox = combo) -> None:
-            if combo.findText(str(v)) < 0:
-                combo.addItem(str(v))
-            combo.setCurrentText(str(v))
+            if combo.findData(v) < 0:
+                combo.addItem(str(v), v)
+            combo.setCurrentIndex(combo.findData(v))
     elif opt.type == "list[str]":
         text = QPlainTextEdit()
         text.setTabChangesFocus(True)
@@ -156,6 +164,19 @@ def make_field(opt: Option) -> Field:
     widget.setAccessibleDescription(opt.help)
     widget.setObjectName(opt.key)
     return Field(opt, widget, get, put, problem)
+
+
+def _choices(opt: Option) -> list[tuple[str, str]]:
+    """(value, what the list shows): organisation profiles by their name."""
+    if opt.choices:
+        return [(c, c) for c in opt.choices]
+    out = []
+    for profile_id in available_profiles():
+        try:
+            out.append((profile_id, load_profile(profile_id).name))
+        except ProfileError:
+            out.append((profile_id, profile_id))
+    return out
 
 
 class SettingsDialog(QDialog):
@@ -187,7 +208,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.summary)
         layout.addWidget(buttons)
-        self.resize(640, 620)
+        self.resize(720, 640)
         self.load(controller.settings)
 
     # --- building ---
@@ -210,7 +231,8 @@ class SettingsDialog(QDialog):
         group = self._group(page, SECTION_TITLES.get(opt.section, opt.section.capitalize()))
         field = make_field(opt)
         self.fields[opt.key] = field
-        help_text = style.label(opt.help, "secondary")
+        help_text = style.label(opt.help + _range(opt), "secondary")
+        help_text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         box = QVBoxLayout()
         box.setSpacing(2)
         box.addWidget(field.widget)
@@ -342,6 +364,13 @@ class SettingsDialog(QDialog):
             tab = TABS.get(first.option.section, first.option.section.capitalize())
             self.tabs.setCurrentIndex(self._tab_index[tab])
             first.widget.setFocus()
+
+
+def _range(opt: Option) -> str:
+    """ " Between 2 and 60." for a number (its box refuses anything else)."""
+    if opt.type not in ("int", "float") or opt.min is None or opt.max is None:
+        return ""
+    return f" Between {opt.min:g} and {opt.max:g}."
 
 
 def _sentence(problem: str) -> str:

@@ -89,13 +89,23 @@ class StatusWindow(QMainWindow):
             self.body.addWidget(banner)
         self._header()
         self._progress()
+        self.results = QWidget()
+        self.results.setAccessibleName("Results of the last check")
+        self.results_box = QVBoxLayout(self.results)
+        self.results_box.setContentsMargins(0, 0, 0, 0)
+        self.results_box.setSpacing(style.SPACING)
         self._lights()
         self._numbers()
         self._advice()
         self._programs()
-        self.body.addWidget(section_title("Lesson monitoring"))
+        self.body.addWidget(self.results)
+        self.lesson_section = QWidget()
+        lesson_box = QVBoxLayout(self.lesson_section)
+        lesson_box.setContentsMargins(0, 0, 0, 0)
+        lesson_box.addWidget(section_title("Lesson monitoring"))
         self.lesson = LessonPanel(controller)
-        self.body.addWidget(self.lesson)
+        lesson_box.addWidget(self.lesson)
+        self.body.addWidget(self.lesson_section)
         self.body.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
@@ -112,6 +122,7 @@ class StatusWindow(QMainWindow):
         controller.changed.connect(self.refresh)
         controller.check_progress.connect(self.show_progress)
         controller.check_finished.connect(self._finished)
+        controller.monitoring_changed.connect(self._place_lesson)
         self.refresh()
 
     # --- building ---
@@ -182,10 +193,10 @@ class StatusWindow(QMainWindow):
         self.lights = {a: Light(a) for a in ACTIVITIES}
         for light in self.lights.values():
             row.addWidget(light, 1)
-        self.body.addLayout(row)
+        self.results_box.addLayout(row)
 
     def _numbers(self) -> None:
-        self.body.addWidget(section_title("Measurements"))
+        self.results_box.addWidget(section_title("Measurements"))
         grid = QGridLayout()
         grid.setHorizontalSpacing(24)
         grid.setVerticalSpacing(10)
@@ -194,28 +205,28 @@ class StatusWindow(QMainWindow):
             tile = NumberTile(caption)
             self.tiles[key] = tile
             grid.addWidget(tile, i // 3, i % 3)
-        self.body.addLayout(grid)
+        self.results_box.addLayout(grid)
         self.numbers_note = style.label(role="secondary")
-        self.body.addWidget(self.numbers_note)
+        self.results_box.addWidget(self.numbers_note)
 
     def _advice(self) -> None:
         self.advice_title = section_title("What to do now")
-        self.body.addWidget(self.advice_title)
+        self.results_box.addWidget(self.advice_title)
         self.advice_box = QVBoxLayout()
         self.advice_box.setSpacing(8)
-        self.body.addLayout(self.advice_box)
+        self.results_box.addLayout(self.advice_box)
         self.check_again = QPushButton("Check again")
         self.check_again.setToolTip("Run the same check again and compare with this one")
         self.check_again.clicked.connect(self._check_again)
         again = QHBoxLayout()
         again.addWidget(self.check_again)
         again.addStretch(1)
-        self.body.addLayout(again)
+        self.results_box.addLayout(again)
         self.changes_title = section_title("Since the last check")
         self.changes = style.label()
         self.changes.setAccessibleName("Since the last check")
-        self.body.addWidget(self.changes_title)
-        self.body.addWidget(self.changes)
+        self.results_box.addWidget(self.changes_title)
+        self.results_box.addWidget(self.changes)
 
     def _programs(self) -> None:
         self.programs_title = section_title("Programs using the connection")
@@ -231,9 +242,9 @@ class StatusWindow(QMainWindow):
         for col in (1, 2):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.programs_note = style.label(role="secondary")
-        self.body.addWidget(self.programs_title)
-        self.body.addWidget(self.programs)
-        self.body.addWidget(self.programs_note)
+        self.results_box.addWidget(self.programs_title)
+        self.results_box.addWidget(self.programs)
+        self.results_box.addWidget(self.programs_note)
 
     def _button_row(self) -> QWidget:
         bar = QFrame()
@@ -271,6 +282,15 @@ class StatusWindow(QMainWindow):
         if c.checking and c.progress is not None:
             self.show_progress(c.progress)
         self.show_result(c.last_result)
+        self.results.setEnabled(not c.checking)  # greyed: the previous check, until this one is done
+        if c.checking and c.last_result is not None:
+            self.sentence.setText("Below: the previous check, until this one is done.")
+
+    def _place_lesson(self, monitoring: bool) -> None:
+        """While a lesson is monitored its chart comes first, right under the state."""
+        self.body.removeWidget(self.lesson_section)
+        anchor = self.progress_box if monitoring else self.results
+        self.body.insertWidget(self.body.indexOf(anchor) + 1, self.lesson_section)
 
     def show_progress(self, p: Progress) -> None:
         self.progress_box.setVisible(True)

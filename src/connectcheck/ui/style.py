@@ -18,6 +18,8 @@ STYLE_SHEET = """
 QLabel[role="secondary"] { color: #5b6675; }
 QLabel[role="section"] { font-weight: 600; margin-top: 6px; }
 QFrame[role="card"] { border: 1px solid #dde1e6; border-radius: 8px; background: #ffffff; }
+QFrame[role="reminder"] { border: 1px solid #e6c36a; border-left: 4px solid #d99e0b; border-radius: 6px;
+                          background: #fff8e5; }
 QFrame[role="banner"] { border: 1px solid #e6c36a; border-radius: 6px; background: #fff8e5; }
 QFrame[role="banner-info"] { border: 1px solid #a9c4ea; border-radius: 6px; background: #eef4fc; }
 QLabel[role="number"] { font-size: 15px; font-weight: 600; }

@@ -76,6 +76,7 @@ class Worker:
     def __init__(self, on_error: ErrorFn | None = None) -> None:
         emit_steals_true()  # measured here, on the GUI thread, before any thread emits
         self._poster = _Poster()
+        self._gui_thread = threading.get_ident()
         self.on_error = on_error or _log_error
         self._jobs: set[Job] = set()
         self._lock = threading.Lock()
@@ -138,13 +139,17 @@ class Worker:
 
 
 class SyncWorker(Worker):
-    """The same interface, everything done at once in the calling thread (for tests)."""
+    """The same interface, work done at once in the calling thread (for tests). Calls from other
+    threads (the lesson monitor's) still go to the GUI thread, as they must."""
 
     def _start(self, body: Callable[[], None], name: str) -> None:
         body()
 
     def _post(self, fn: Callable[[], None]) -> None:
-        fn()
+        if threading.get_ident() == self._gui_thread:
+            fn()
+        else:
+            super()._post(fn)
 
 
 def _log_error(exc: BaseException) -> None:

@@ -1,0 +1,244 @@
+"""Screenshots of the tray app as a person sees it: under Xvfb with a real tray host (trayer).
+
+    python -m tools.screenshots [OUT_DIR]        (from the repository root; default /tmp/connectcheck-shots)
+
+Needs Debian's ``xvfb`` and ``trayer`` (``apt-get install -y xvfb trayer``) and ImageMagick's
+``import`` for the screen grabs (``imagemagick``). It starts a virtual screen with a tray on a
+dark bar, runs the real app in it (private settings, data and log folders; no network beyond
+test servers on 127.0.0.1), and saves:
+
+* ``tray-<state>.png``: the tray area, zoomed, in each state of the icon; ``tray-menu.png``;
+* ``status-<state>.png``: the status window not checked yet, good, degraded, failing, offline,
+  during a real check against loopback servers, and while monitoring a lesson;
+* ``guide-<n>.png``: the guide, step by step; ``settings-<tab>.png``, ``history.png``, ``about.png``.
+
+The check results shown are assessed by the real verdict code from realistic numbers (the ones
+the assess tests use); the "checking" and "monitoring" windows come from a real check and a real
+monitor against servers started here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DISPLAY = ":77"
+SCREEN = "1280x860x24"
+
+
+def outer(out: Path) -> int:
+    for tool in ("Xvfb", "trayer", "import"):
+        if shutil.which(tool) is None:
+            print(
+                f"screenshots: {tool} is missing (apt-get install -y xvfb trayer imagemagick)",
+                file=sys.stderr,
+            )
+            return 2
+    out.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix="connectcheck-shots-"))
+    env = dict(os.environ, DISPLAY=DISPLAY, QT_QPA_PLATFORM="xcb", XDG_CURRENT_DESKTOP="XFCE")
+    for name in ("CONFIG", "DATA", "CACHE", "LOG"):
+        (private / name.lower()).mkdir()
+        env[f"CONNECTCHECK_{name}_DIR"] = str(private / name.lower())
+    xvfb = subprocess.Popen(
+        ["Xvfb", DISPLAY, "-screen", "0", SCREEN, "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    tray = subprocess.Popen(
+        [
+            "trayer",
+            "--edge",
+            "top",
+            "--align",
+            "right",
+            "--widthtype",
+            "request",
+            "--heighttype",
+            "pixel",
+            "--height",
+            "28",
+            "--transparent",
+            "true",
+            "--alpha",
+            "0",
+            "--tint",
+            "0x2b2f36",
+            "--SetDockType",
+            "true",
+            "--expand",
+            "true",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "tools.screenshots", "--inner", str(out)], env=env, timeout=300
+        ).returncode
+    finally:
+        for proc in (tray, xvfb):
+            proc.terminate()
+            proc.wait(5)
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def inner(out: Path) -> int:
+    from datetime import datetime
+
+    from PySide6.QtCore import QPoint
+    from tests.lab.endpoints import WebServer
+    from tests.lab.speed_server import LabSpeedServer
+    from tests.lab.stun_server import StunServer
+    from tests.ui.conftest import (
+        ScriptedPrompts,
+        degraded_result,
+        failing_result,
+        good_result,
+        offline_result,
+    )
+
+    from connectcheck.monitor import MonitorOptions
+    from connectcheck.settings import Settings
+    from connectcheck.ui import app as app_module
+    from connectcheck.ui.signals import emit
+
+    qt = app_module.make_application()
+
+    def settle(seconds: float = 0.3) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            qt.processEvents()
+            time.sleep(0.02)
+
+    def grab_screen(name: str, geometry: str | None = None, zoom: int = 1) -> None:
+        settle()
+        args = ["import", "-display", DISPLAY, "-window", "root"]
+        if geometry:
+            args += ["-crop", geometry]
+        if zoom > 1:
+            args += ["-filter", "point", "-resize", f"{zoom * 100}%"]
+        subprocess.run([*args, str(out / name)], check=True)
+
+    def grab(widget: object, name: str) -> None:
+        settle()
+        widget.grab().save(str(out / name))  # type: ignore[attr-defined]
+
+    with StunServer() as stun, WebServer() as web, LabSpeedServer() as speed:
+        settings = Settings(path=Path(os.environ["CONNECTCHECK_CONFIG_DIR"]) / "settings.toml")
+        settings.values.update(
+            {
+                "network.stun_servers": [stun.address],
+                "network.platform_urls": [web.url("/")],
+                "network.icmp": False,
+                "speed.source": "org",
+                "speed.org_server_url": speed.librespeed_url,
+                "speed.time_limit_s": 6.0,
+                "monitor.interval_s": 2.0,
+            }
+        )
+
+        def monitor_options(s: Settings, profile: object) -> MonitorOptions:
+            options = MonitorOptions.from_settings(s, profile)  # type: ignore[arg-type]
+            options.interval_s = 0.5
+            return options
+
+        history, messages = app_module.open_history(settings)
+        app = app_module.App(
+            settings,
+            log_path=Path(os.environ["CONNECTCHECK_LOG_DIR"]) / "connectcheck.log",
+            prompts=ScriptedPrompts(),
+            history=history,
+            problems=messages,
+            monitor_options=monitor_options,
+        )
+        app.start()
+        settle(1.5)
+        if not app.tray.visible:
+            print("screenshots: the tray did not come up; window shots only", file=sys.stderr)
+        screen = qt.primaryScreen().geometry()
+        tray_box = f"64x28+{screen.width() - 64}+0"
+        window = app.status
+        window.move(40, 60)
+
+        def show(result: object, name: str) -> None:
+            app.controller.last_result = result  # type: ignore[assignment]
+            emit(app.controller.changed)
+            window.bring_forward()
+            grab(window, f"status-{name}.png")
+            grab_screen(f"tray-{name}.png", tray_box, zoom=3)
+
+        show(None, "unchecked")
+        show(good_result(), "good")
+        show(degraded_result(), "degraded")
+        show(failing_result(), "failing")
+        show(offline_result(), "offline")
+        app.actions["check"].trigger()  # a real full check against the loopback servers
+        grab_screen("tray-checking.png", tray_box, zoom=3)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (
+            app.controller.progress and app.controller.progress.phase == "download"
+        ):
+            settle(0.1)
+        grab(window, "status-checking.png")
+        while app.controller.checking and time.monotonic() < deadline + 20:
+            settle(0.2)
+        grab(window, "status-after-real-check.png")
+        app.actions["monitor"].trigger()
+        settle(6)
+        grab(window, "status-monitoring.png")
+        grab_screen("tray-monitoring.png", tray_box, zoom=3)
+        app.tray.menu.popup(QPoint(screen.width() - 260, 30))
+        grab_screen("tray-menu.png", f"320x520+{screen.width() - 330}+0")
+        app.tray.menu.hide()
+        app.actions["monitor"].trigger()
+        settle(1)
+
+        guide = app.open_guide()
+        guide.move(60, 60)
+        answers = [
+            "No, neither",
+            "No, still not working",
+            "Yes, the sound works",
+            "No, it cannot go on",
+            "Yes, I have room",
+            "Yes",
+            "This is the day we agreed",
+            "Next",
+            "Next",
+            "Next",
+        ]
+        grab(guide, "guide-01.png")
+        for n, answer in enumerate(answers, start=2):
+            button = next((b for b in guide._buttons() if b.text() == answer), None)  # type: ignore[attr-defined]
+            if button is None:
+                break
+            button.click()
+            grab(guide, f"guide-{n:02d}.png")
+        guide.close()
+        settings_dialog = app.open_settings()
+        for i in range(settings_dialog.tabs.count()):  # type: ignore[attr-defined]
+            settings_dialog.tabs.setCurrentIndex(i)  # type: ignore[attr-defined]
+            grab(settings_dialog, f"settings-{i + 1}.png")
+        settings_dialog.close()
+        for key, name in (("history", "history.png"), ("about", "about.png")):
+            opened = getattr(app, f"open_{key}")()
+            grab(opened, name)
+            opened.close()
+        app.quit()
+        print(f"screenshots: {len(list(out.glob('*.png')))} images in {out} ({datetime.now():%H:%M:%S})")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--inner":
+        sys.exit(inner(Path(sys.argv[2])))
+    sys.exit(outer(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/connectcheck-shots")))
