@@ -1,0 +1,131 @@
+"""Reading reports back: JSON round trip, the HTML's data block, newer versions and damaged files
+refused with clear messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connectcheck.model import SCHEMA_VERSION
+from connectcheck.report import (
+    NewerReportError,
+    ReportError,
+    build_check_report,
+    build_lesson_report,
+    load_report,
+)
+from connectcheck.report.html import render_html
+from connectcheck.report.load import loads_report
+from connectcheck.report.model import REPORT_SCHEMA_VERSION, dumps_report
+from tests.report.fixtures import troubled_lesson
+
+
+@pytest.fixture(scope="module")
+def lesson_report():
+    from connectcheck.settings import Settings
+
+    return build_lesson_report(troubled_lesson(), Settings())
+
+
+def test_json_round_trip_of_a_lesson_and_of_a_real_check(lesson_report, lab_check, settings):
+    assert loads_report(dumps_report(lesson_report)) == lesson_report
+    check_report = build_check_report(lab_check, settings)
+    assert loads_report(dumps_report(check_report).encode("utf-8")) == check_report
+    data = json.loads(dumps_report(check_report))
+    assert data["format"] == "connectcheck-report" and data["schema_version"] == REPORT_SCHEMA_VERSION
+    assert data["checks"][0]["schema_version"] == SCHEMA_VERSION
+
+
+def test_reading_files_by_their_contents_not_their_names(lesson_report, tmp_path):
+    (tmp_path / "a.json").write_text(dumps_report(lesson_report), encoding="utf-8")
+    (tmp_path / "b.html").write_text(render_html(lesson_report), encoding="utf-8")
+    (tmp_path / "c.txt").write_bytes(b"\xef\xbb\xbf" + render_html(lesson_report).encode())  # with a BOM
+    for name in ("a.json", "b.html", "c.txt"):
+        assert load_report(tmp_path / name) == lesson_report
+
+
+def test_a_newer_report_is_refused_with_a_clear_message(lesson_report):
+    data = json.loads(dumps_report(lesson_report))
+    data["schema_version"] = REPORT_SCHEMA_VERSION + 1
+    data["something_new"] = {"x": 1}
+    with pytest.raises(
+        NewerReportError,
+        match=r"written by a newer connectcheck \(report format 2; this one reads "
+        r"up to 1\)\. Please update connectcheck",
+    ):
+        loads_report(json.dumps(data), "r.json")
+    data["schema_version"] = REPORT_SCHEMA_VERSION
+    data["checks"][0]["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(NewerReportError, match="holds a check written by a newer connectcheck"):
+        loads_report(json.dumps(data))
+
+
+def test_a_newer_report_inside_html_is_refused_too(lesson_report):
+    page = render_html(lesson_report).replace(
+        '"schema_version":1,"time_zone"', '"schema_version":7,"time_zone"'
+    )
+    with pytest.raises(NewerReportError, match="report format 7"):
+        loads_report(page.encode())
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not a connectcheck report"),
+        (
+            b'{"format": "connectcheck-report", "schema_version": 1, "headline": {"state": "splendid"}}',
+            r"damaged: \$\.headline\.state: 'splendid' is not one of good, degraded, fail, unknown",
+        ),
+        (
+            b'{"format": "connectcheck-report", "schema_version": 1, "checks": [{"kind": "full"}]}',
+            r"damaged: \$\.checks\[0\]: the field 'started_at' is missing",
+        ),
+        (
+            b'{"format": "connectcheck-report", "schema_version": 1, "measurements": {"rows": [{"metric": '
+            b'"rtt_ms", "label": "x", "unit": "ms", "value": 1e999}]}}',
+            "the number 1e999 is too large",
+        ),
+        (
+            b'{"format": "connectcheck-report", "schema_version": 1, "headline": {"activities": [{"activity":'
+            b' "sound", "label": "S", "degraded_s": NaN}]}}',
+            "NaN is not a number a report can hold",
+        ),
+        (b'{"format": "connectcheck-report", "schema_version": "one"}', "format version is missing or wrong"),
+        (b'{"format": "connectcheck-report", "schema_version": 1, "kind": ', "damaged \\(not valid JSON"),
+        (b'{"kind": "full", "started_at": "x", "summary": {}}', "a single check's result, not a report"),
+        (b"%PDF-1.4 ...", "is a PDF: support tools read the report's .html or .json file"),
+        (b"\xff\xfe\x00\x01garbage", "it is not text"),
+        (
+            b"<!DOCTYPE html><html><body>Forwarded message</body></html>",
+            "a web page without connectcheck report data",
+        ),
+        (
+            b'<html><script type="application/json" id="connectcheck-report">{"format":',
+            "its data block is cut off",
+        ),
+        (b"[1, 2, 3]", "not a connectcheck report"),
+    ],
+)
+def test_damaged_or_foreign_files_give_a_clear_message(content, message):
+    with pytest.raises(ReportError, match=message) as caught:
+        loads_report(content, "r.json")
+    assert not isinstance(caught.value, NewerReportError)
+
+
+def test_a_huge_integer_is_refused_not_crashed_on():
+    text = (
+        '{"format": "connectcheck-report", "schema_version": 1, '
+        + '"timeline": {"start": "x", "interval_s": 1%s}}'
+    )
+    with pytest.raises(ReportError, match="damaged"):
+        loads_report(text % ("0" * 400))
+    with pytest.raises(ReportError, match="damaged"):
+        loads_report(text % ("0" * 5000))  # beyond Python's digit limit for int()
+
+
+def test_missing_and_folder_paths(tmp_path):
+    with pytest.raises(ReportError, match="there is no file"):
+        load_report(tmp_path / "nothing.html")
+    with pytest.raises(ReportError, match="is a folder, not a report"):
+        load_report(tmp_path)
