@@ -84,6 +84,8 @@ def test_full_check_measures_both_directions_with_loaded_latency(stun, web, pki,
     moved = sum(b.bytes_transferred for b in result.bandwidth)
     assert moved <= result.bytes_used <= 300_000_000 + 50_000_000
     assert result.engine == "adaptive"
+    to_server = {x.method for x in result.latency if x.target == speed.librespeed_url}
+    assert to_server == {"tcp", "http"}
     phases = [p.phase for p in progress]
     assert phases.index("latency") < phases.index("download") < phases.index("upload") < phases.index("done")
     fractions = [p.fraction for p in progress]

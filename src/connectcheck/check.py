@@ -318,7 +318,8 @@ class Check:
             r.speed_servers_tried = list(session.tried)
             r.bytes_used += session.bytes_used
             return
-        sampler_target, idle_ms = self._loaded_target(session)
+        tcp_idle = self._speed_server_latency(session.server.url)
+        sampler_target, idle_ms = self._loaded_target(session.server.url, tcp_idle)
         for direction in ("download", "upload"):
             if self.cancel.is_set():
                 r.sections[direction] = Section(Status.CANCELLED, "not run: the check was cancelled")
@@ -333,22 +334,26 @@ class Check:
         r.speed_servers_tried = list(session.tried)
         r.bytes_used += session.bytes_used
 
-    def _loaded_target(self, session: SpeedSession) -> tuple[LatencyTarget, float | None]:
-        """What to probe during the transfer, and its idle median to compare with.
+    def _speed_server_latency(self, url: str) -> LatencyResult:
+        """TCP connect and HTTP round trips to the chosen speed server, while the line is idle.
 
-        STUN to the media path's server if UDP answered when idle (the same path the lesson's
-        sound takes); otherwise TCP connects to the speed server, measured idle first.
+        Returns the TCP result: the baseline when latency under load is probed by TCP.
         """
+        targets = [LatencyTarget.from_url("tcp", url), LatencyTarget.from_url("http", url)]
+        idle = measure_latency(targets, count=10, interval_s=0.03, timeout_s=1.0, time_limit_s=1.5,
+                               cancel=self.cancel, ca_file=self.options.ca_file)
+        self.result.latency.extend(idle)
+        self.result.bytes_used += sum(x.samples_sent * _PROBE_BYTES[x.method] for x in idle)
+        return idle[0]
+
+    def _loaded_target(self, server_url: str, tcp_idle: LatencyResult) -> tuple[LatencyTarget, float | None]:
+        """What to probe during the transfer, and its idle median to compare with: STUN to the
+        media path's server if UDP answered when idle (the path the lesson's sound takes),
+        otherwise TCP connects to the speed server."""
         primary = choose_primary(self.result.latency)
         if primary is not None and primary.method == "stun":
             return LatencyTarget.from_host_port("stun", primary.target), primary.rtt_ms_median
-        assert session.server is not None
-        target = LatencyTarget.from_url("tcp", session.server.url)
-        idle = measure_latency([target], count=10, interval_s=0.05, timeout_s=1.0, time_limit_s=2.0,
-                               cancel=self.cancel, ca_file=self.options.ca_file)
-        self.result.latency.extend(idle)
-        self.result.bytes_used += idle[0].samples_sent * _PROBE_BYTES["tcp"]
-        return target, idle[0].rtt_ms_median
+        return LatencyTarget.from_url("tcp", server_url), tcp_idle.rtt_ms_median
 
     def _measure_direction(self, session: SpeedSession, direction: str, target: LatencyTarget,
                            idle_ms: float | None) -> BandwidthResult:
