@@ -365,16 +365,22 @@ from pathlib import Path
 from connectcheck.history import History
 from connectcheck.monitor import Burst, LocalTraffic, Monitor, MonitorOptions
 
+
+def say(text):  # one write per line: the monitor's thread prints too
+    sys.stdout.write(text + "\\n")
+    sys.stdout.flush()
+
+
 history = History(Path(sys.argv[1]))
 monitor = Monitor(
     options=MonitorOptions(interval_s=0.01, alert_after_s=0.05, alert_gap_s=0.2),
     history=history,
-    on_sample=lambda s: print(f"{s.t_s}", flush=True),
+    on_sample=lambda s: say(f"{s.t_s}"),
     on_alert=lambda a: None,
     probe=lambda cancel: Burst([20.0] * 9 + [None], method="stun", target="lab:3478"),
     local=lambda cancel: LocalTraffic(down_mbps=2.5, up_mbps=0.5, top_program="steam", top_program_mbps=1.9),
 )
-print("lesson", monitor.start("killed mid-lesson"), flush=True)
+say(f"lesson {monitor.start('killed mid-lesson')}")
 sys.stdin.readline()  # never comes: the process is killed
 """
 
@@ -384,13 +390,14 @@ def test_kill_9_while_monitoring_loses_at_most_the_last_sample_and_never_the_fil
         child = subprocess.Popen([sys.executable, "-c", MONITORING_CHILD, str(db)], cwd=ROOT,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            lesson_id = int(child.stdout.readline().split()[1])
-            printed = [float(child.stdout.readline()) for _ in range(40 + 13 * round_)]
+            lines = [child.stdout.readline().strip() for _ in range(41 + 13 * round_)]
             os.kill(child.pid, signal.SIGKILL)
         finally:
             child.kill()
             child.communicate(timeout=10)
         assert child.returncode == -signal.SIGKILL
+        [lesson_id] = [int(line.split()[1]) for line in lines if line.startswith("lesson")]
+        printed = [float(line) for line in lines if not line.startswith("lesson")]
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         conn.close()

@@ -492,6 +492,16 @@ def test_when_the_server_stops_answering_the_target_is_chosen_again(tcp_listener
     assert (burst.method, burst.udp_ok) == ("tcp", False)
 
 
+def test_the_target_is_chosen_again_in_time_so_udp_is_used_again_once_it_answers(tcp_listener):
+    port = closed_udp_port()
+    options = real_options(stun_servers=[f"127.0.0.1:{port}"], platform_urls=[tcp_listener], reselect_s=0.0)
+    probe = MediaPathProbe(options)
+    assert probe(threading.Event()).method == "tcp"
+    with StunServer(port=port):
+        burst = probe(threading.Event())
+    assert (burst.method, burst.udp_ok) == ("stun", True)
+
+
 def test_no_server_answering_is_offline_and_no_server_at_all_is_unknown():
     options = real_options(stun_servers=[f"127.0.0.1:{closed_udp_port()}"])
     burst = MediaPathProbe(options)(threading.Event())

@@ -168,20 +168,20 @@ class MediaPathProbe:
     burst gets no answer at all.
     """
 
-    def __init__(self, options: MonitorOptions, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, options: MonitorOptions) -> None:
         self.options = options
-        self._clock = clock
         self._target: LatencyTarget | None = None
         self._chosen_at = -math.inf
         self._udp_ok: bool | None = None
 
     def candidates(self) -> list[LatencyTarget]:
+        """STUN to every STUN server, then TCP connect to every platform address (as the check)."""
         o = self.options
         check = CheckOptions(stun_servers=o.stun_servers, platform_urls=o.platform_urls, icmp=False)
         return [t for t in latency_targets(check) if t.method in MONITOR_METHODS]
 
     def __call__(self, cancel: threading.Event) -> Burst:
-        if self._target is not None and self._clock() - self._chosen_at < self.options.reselect_s:
+        if self._target is not None and time.monotonic() - self._chosen_at < self.options.reselect_s:
             result = self._measure([self._target], cancel)[0]
             if result.samples or cancel.is_set():
                 return self._burst(result)
@@ -216,7 +216,7 @@ class MediaPathProbe:
             return burst
         chosen = candidates[results.index(primary)]
         self._target = replace(chosen, host=primary.address or chosen.host, label=chosen.name)
-        self._chosen_at = self._clock()
+        self._chosen_at = time.monotonic()
         return self._burst(primary)
 
 
