@@ -551,27 +551,22 @@ class History:
 
         A lesson goes with its samples, alerts and checks; a lesson being monitored stays.
         """
-        removed = self._write(self._remove_old)
+        self._write(self._remove_old)
         used, _ = self._used_bytes()
         limit = self.max_mb * MB
         while used > limit:
             gone = self._write(functools.partial(self._remove_oldest, excess=used - limit))
             if not gone:
                 break  # only the lesson being monitored is left
-            removed += gone
             used, _ = self._used_bytes()
-        if removed:
-            self._compact()
+        self._compact()
 
-    def _remove_old(self, conn: sqlite3.Connection) -> int:
+    def _remove_old(self, conn: sqlite3.Connection) -> None:
         """Delete the lessons and checks older than the age limit."""
         cutoff = self._clock() - self.max_age_days * DAY_S
-        removed = 0
         for table, column in (("lessons", "id"), ("checks", "lesson_id")):
             keep, ids = self._not_open(column)
-            removed += conn.execute(f"DELETE FROM {table} WHERE started_unix < ?{keep}",
-                                    (cutoff, *ids)).rowcount
-        return removed
+            conn.execute(f"DELETE FROM {table} WHERE started_unix < ?{keep}", (cutoff, *ids))
 
     def _remove_oldest(self, conn: sqlite3.Connection, excess: float) -> int:
         """Delete the oldest entries (lessons and checks together) whose stored text adds up to
@@ -597,9 +592,12 @@ class History:
         return sum(len(rows) for rows in doomed.values())
 
     def _compact(self) -> None:
-        """VACUUM when enough of the file is free, then cut the journal back."""
+        """VACUUM when enough of the file is free or the file is above the size limit, then cut
+        the journal back. (Free pages are reused by new entries anyway: compacting gives the
+        space back to the disk.)"""
         used, free = self._used_bytes()
-        if free < VACUUM_FREE_MIN_BYTES or free < VACUUM_FREE_SHARE * (used + free):
+        over = used + free > self.max_mb * MB
+        if free < VACUUM_FREE_MIN_BYTES or not (over or free >= VACUUM_FREE_SHARE * (used + free)):
             return
         try:
             conn = self._conn()
