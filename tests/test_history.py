@@ -448,3 +448,26 @@ def test_a_writer_thread_and_a_reader_thread_at_once(db):
     record = h.lesson(lesson_id)
     assert len(record.samples) == 300 and len(record.alerts) == 6
     h.close()
+
+
+def test_threads_that_come_and_go_leave_no_connections_behind(db):
+    h = History(db)
+    lesson_id = h.start_lesson()
+
+    def one_task(i):
+        h.add_sample(lesson_id, a_sample(float(i)))
+        h.lessons()
+
+    def open_files():
+        return len(os.listdir("/proc/self/fd"))
+
+    one_task(0)
+    before = open_files()
+    for i in range(1, 60):  # a new thread per task, as the window's worker does
+        t = threading.Thread(target=one_task, args=(i,))
+        t.start()
+        t.join()
+    assert open_files() <= before + 6  # at most the last thread's connection (file, journal, index)
+    assert h.lessons()[0].samples == 60
+    h.close()
+    assert open_files() < before

@@ -178,6 +178,14 @@ def _is_damaged(exc: sqlite3.Error) -> bool:
         not _code(exc) and ("malformed" in str(exc) or "not a database" in str(exc)))
 
 
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    for conn in connections:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
+
 def _timestamp_path(path: Path, tag: str) -> Path:
     """``path`` + ``.tag-YYYYmmdd-HHMMSS``, with ``~N`` added if that name is taken."""
     base = path.with_name(f"{path.name}.{tag}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -206,8 +214,8 @@ class History:
         self.problem: str | None = None  # why the history cannot be used now (None: it can)
         self._clock = clock
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
+        self._lock = threading.Lock()  # guards the list of connections and the open lessons
         self._closed = False
         self._open_lessons: set[int] = set()  # being monitored through this object: never pruned
         self._samples_since_prune = 0
@@ -341,9 +349,14 @@ class History:
         return True
 
     def _adopt(self, conn: sqlite3.Connection) -> None:
+        """Make ``conn`` this thread's connection, and close those of threads that have ended
+        (a worker thread per task must not leave a connection behind each time)."""
         self._local.conn = conn
         with self._lock:
-            self._connections.append(conn)
+            ended = [t for t in self._connections if not t.is_alive()]
+            stale = [self._connections.pop(t) for t in ended]
+            self._connections[threading.current_thread()] = conn
+        _close_all(stale)
 
     # --- plumbing ----------------------------------------------------------------------------------
 
@@ -437,7 +450,8 @@ class History:
         lesson_id = int(self._write(lambda c: c.execute(
             "INSERT INTO lessons (started_at, started_unix, label, interval_s) VALUES (?, ?, ?, ?)",
             (started_at, _unix(started_at, now), label, interval_s)).lastrowid))
-        self._open_lessons.add(lesson_id)
+        with self._lock:
+            self._open_lessons.add(lesson_id)
         return lesson_id
 
     def add_sample(self, lesson_id: int, sample: MonitorSample) -> None:
@@ -459,7 +473,8 @@ class History:
 
     def end_lesson(self, lesson_id: int) -> None:
         self._update_lesson(lesson_id, "ended_at", _now_iso(self._clock()))
-        self._open_lessons.discard(lesson_id)
+        with self._lock:
+            self._open_lessons.discard(lesson_id)
         self._prune_quietly()
 
     def _update_lesson(self, lesson_id: int, column: str, value: str) -> None:
@@ -541,7 +556,8 @@ class History:
 
     def _not_open(self, column: str) -> tuple[str, tuple[int, ...]]:
         """An SQL condition (with its parameters) leaving out the lessons monitored now."""
-        ids = tuple(sorted(self._open_lessons))
+        with self._lock:
+            ids = tuple(sorted(self._open_lessons))
         if not ids:
             return "", ()
         return f" AND coalesce({column}, 0) NOT IN ({', '.join('?' * len(ids))})", ids
@@ -612,9 +628,5 @@ class History:
         """Close every connection (of every thread); further use raises HistoryError."""
         self._closed = True
         with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+            connections, self._connections = list(self._connections.values()), {}
+        _close_all(connections)
