@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -249,12 +250,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def make_application() -> QApplication:
+    """The QApplication (named connectcheck: its X11 class and the name the desktop shows).
+
+    On Linux, Qt's GTK theme (GNOME, XFCE, Cinnamon, MATE) loads GTK into the process, and GTK
+    sets up OpenGL, which maps the GL driver (some 50 MB of it with Mesa's software renderer, the
+    same order with a GPU driver built on LLVM). connectcheck draws nothing with OpenGL, so GTK's
+    is turned off unless the user set ``GDK_GL`` (see benchmarks/ui.py for the numbers).
+    """
+    if sys.platform.startswith("linux"):
+        os.environ.setdefault("GDK_GL", "disable")
     existing = QApplication.instance()
-    app = (
-        existing
-        if isinstance(existing, QApplication)
-        else QApplication([sys.argv[0] if sys.argv else "connectcheck"])
-    )
+    app = existing if isinstance(existing, QApplication) else QApplication(["connectcheck"])
     app.setApplicationName("connectcheck")
     app.setApplicationDisplayName("connectcheck")
     app.setDesktopFileName("connectcheck")
