@@ -110,9 +110,49 @@ def test_a_broken_settings_file_is_reported_and_the_check_still_runs(lab, pki, t
     assert config.read_text() == "[latency]\nprobes = 'lots'\n[speed]\nstreams = 99\n"
 
 
-def test_no_subcommand_prints_help():
-    code, out, _ = run([])
-    assert code == EXIT_OK and "check" in out
+def test_help_lists_every_subcommand():
+    with pytest.raises(SystemExit) as exit_:
+        run(["--help"])
+    assert exit_.value.code == 0
+
+
+def test_every_subcommand_is_registered():
+    from connectcheck.cli import build_parser
+
+    parser = build_parser()
+    names = set(parser._subparsers._group_actions[0].choices)
+    assert {"check", "top", "monitor", "history", "report"} <= names
+
+
+def test_check_writes_a_report_when_asked(lab, pki, tmp_path):
+    target = tmp_path / "report.json"
+    code, out, err = run(["check", "--quick", "--report", str(target), *base_args(lab, pki)])
+    assert code == EXIT_OK, err
+    assert f"Report written to {target}" in err
+    from connectcheck.report import load_report
+
+    assert load_report(target).kind == "check"
+
+
+def test_check_is_kept_in_the_history(lab, pki):
+    from connectcheck.history import History
+    from connectcheck.settings import Settings
+
+    assert run(["check", "--quick", *base_args(lab, pki)])[0] == EXIT_OK
+    history = History.from_settings(Settings())
+    try:
+        assert len(history.checks()) == 1
+    finally:
+        history.close()
+
+
+def test_an_unwritable_report_folder_is_a_clear_failure(lab, pki, tmp_path):
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x")  # nobody, not even root, can write inside a file
+    code, out, err = run(["check", "--quick", "--report", str(not_a_folder / "r.html"), *base_args(lab, pki)])
+    assert code == 1
+    assert "the report could not be written" in err
+    assert "Connection: online" in out
 
 
 def test_ctrl_c_cancels_cleanly_and_prints_what_was_measured(lab, pki, tmp_path):

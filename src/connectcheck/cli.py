@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import TextIO
 
 from connectcheck import __version__, model
+from connectcheck.autostart import AUTOSTART_FLAG
 from connectcheck.cliutil import (
     EXIT_CANCELLED,
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     ProgressLine,
@@ -22,7 +24,7 @@ from connectcheck.cliutil import (
     run_cancellable,
     settings_from_args,
 )
-from connectcheck.model import CheckKind, Status
+from connectcheck.model import CheckKind, CheckResult, Status
 from connectcheck.settings import Settings
 from connectcheck.textsummary import printable
 
@@ -73,13 +75,40 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if result.assessment is not None:
             out.write("\n" + printable(format_assessment(result.assessment)) + "\n")
     if result.status is Status.OK:
+        _keep(result, settings, err)
+    code = EXIT_CANCELLED if result.status is Status.CANCELLED else EXIT_OK
+    if args.report:
+        from connectcheck.report import ExportError, write_check_report
+
         try:
-            lastcheck.save_last(result)
-        except OSError as exc:
-            print(f"connectcheck: could not keep this check for the next comparison: {exc}", file=err)
-    if result.status is Status.CANCELLED:
-        return EXIT_CANCELLED
-    return EXIT_OK
+            written = write_check_report(result, Path(args.report), settings)
+        except ExportError as exc:
+            print(f"connectcheck: the report could not be written: {exc}", file=err)
+            return EXIT_FAILED
+        print(f"Report written to {written}", file=err)
+    return code
+
+
+def _keep(result: CheckResult, settings: Settings, err: TextIO) -> None:
+    """Keep the check in the history and as the previous check for the next comparison; a
+    problem with either is told, never fatal."""
+    from connectcheck import lastcheck
+    from connectcheck.history import History, HistoryError
+
+    try:
+        lastcheck.save_last(result)
+    except OSError as exc:
+        print(f"connectcheck: could not keep this check for the next comparison: {exc}", file=err)
+    try:
+        history = History.from_settings(settings)
+        try:
+            if history.recovered:
+                print(f"connectcheck: {history.recovered}", file=err)
+            history.add_check(result)
+        finally:
+            history.close()
+    except (HistoryError, OSError) as exc:
+        print(f"connectcheck: this check could not be kept in the history: {exc}", file=err)
 
 
 def cmd_top(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -89,7 +118,7 @@ def cmd_top(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 # Subcommands that live in modules of their own: each has register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("connectcheck.monitor_cli", "connectcheck.report_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--platform", metavar="URL", action="append",
                        help="lesson platform address to check (https://, wss://, stun:host:port; repeatable)")
     add_settings_arguments(check)
+    check.add_argument("--report", metavar="PATH",
+                       help="also write a report for support (.html, .pdf or .json, from the name)")
     check.add_argument("--ca-file", metavar="FILE",
                        help="also trust the certificate authority in this PEM file (private servers)")
     check.set_defaults(func=cmd_check)
@@ -133,9 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Arguments of the tray app itself (``connectcheck --autostart`` from the login entry).
+APP_FLAGS = (AUTOSTART_FLAG, "--quit")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``connectcheck`` alone starts the tray app; with a subcommand it runs that and exits."""
     out = out or sys.stdout
     err = err or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in APP_FLAGS:
+        from connectcheck.ui.app import run_app
+
+        return run_app(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
