@@ -36,7 +36,6 @@ class ScriptedPrompts(Prompts):
     def __init__(self) -> None:
         self.paths: list = []
         self.texts: list = []
-        self.confirms: list = []
         self.asked: list[tuple[str, str]] = []
         self.informed: list[tuple[str, str, bool]] = []
 
@@ -47,10 +46,6 @@ class ScriptedPrompts(Prompts):
     def text(self, parent, title, label, value=""):
         self.asked.append(("text", label))
         return self.texts.pop(0) if self.texts else None
-
-    def confirm(self, parent, title, text):
-        self.asked.append(("confirm", text))
-        return self.confirms.pop(0) if self.confirms else False
 
     def inform(self, parent, title, text, *, warning=False):
         self.informed.append((title, text, warning))

@@ -28,6 +28,7 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About connectcheck")
         self.setWindowIcon(icons.app_icon())
+        self.setMinimumWidth(560)
         logo = QLabel()
         logo.setPixmap(icons.render(icons.icon_file("app"), 64))
         logo.setAccessibleName("connectcheck logo")

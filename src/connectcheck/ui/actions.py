@@ -98,6 +98,7 @@ class Actions(QObject):
             action.setStatusTip(command.tip)
             if command.shortcut is not None:
                 action.setShortcut(QKeySequence(command.shortcut))
+                action.setShortcutVisibleInContextMenu(False)  # the keys work in the window, not the tray
             action.triggered.connect(handlers[command.key])
             self.by_key[command.key] = action
         font = self.by_key["open"].font()

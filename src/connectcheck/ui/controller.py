@@ -59,7 +59,6 @@ class Controller(QObject):
     """State and actions. Signals are emitted on the GUI thread."""
 
     changed = Signal()  # anything the tray shows: state, tooltip, what the menu offers
-    check_started = Signal(object)  # CheckKind
     check_progress = Signal(object)  # Progress
     check_finished = Signal(object)  # CheckResult
     monitoring_changed = Signal(bool)
@@ -94,7 +93,6 @@ class Controller(QObject):
         self.last_result: CheckResult | None = lastcheck.load_recent()
         self._checking = False
         self.check_job: Job | None = None
-        self.check_kind: CheckKind | None = None
         self.progress: Progress | None = None
         self.monitor: Monitor | None = None
         self.lesson_id: int | None = None
@@ -204,7 +202,7 @@ class Controller(QObject):
         options = self.check_options(kind)
         previous = self.previous_for_comparison()
         progress = self.worker.to_gui(self._on_progress)
-        lesson_id = self.lesson_id
+        lesson_id = self.lesson_id if self.monitoring else None  # a check during a lesson belongs to it
 
         def work(cancel: threading.Event) -> CheckResult:
             result = run_check(options, cancel=cancel, progress=progress, previous=previous)
@@ -212,9 +210,7 @@ class Controller(QObject):
             return result
 
         self._checking = True
-        self.check_kind = kind
         self.progress = Progress("starting", 0.0, "Starting the check…")
-        emit(self.check_started, kind)
         emit(self.changed)
         log.info("%s check started", kind.value)
         self.check_job = self.worker.run(work, done=self._check_done, failed=self._check_failed, name="check")
@@ -367,14 +363,18 @@ class Controller(QObject):
     # --- the failed-lesson guide ----------------------------------------------------------------
 
     def lesson_start(self) -> datetime | None:
-        """The start of the lesson the guide is about: the monitored one, else today (None)."""
+        """The start of the lesson the guide is about: the monitored one; None (today) otherwise."""
         return self.lesson_started if self.monitoring else None
 
-    def keep_procedure(self, record: ProcedureRecord) -> None:
-        """Remember the guide's record for the e-mail and the report, and in the lesson's history."""
+    def monitored_lesson_id(self) -> int | None:
+        """The history's id of the lesson being monitored, if any."""
+        return self.lesson_id if self.monitoring else None
+
+    def keep_procedure(self, record: ProcedureRecord, lesson_id: int | None) -> None:
+        """Remember the guide's record for the e-mail and the report, and with its lesson (the one
+        monitored when the guide was opened) in the history."""
         self.procedure_record = record
-        if self.history is not None and self.lesson_id is not None:
-            lesson_id = self.lesson_id
+        if self.history is not None and lesson_id is not None:
             self.worker.run(
                 lambda cancel: self.history.set_procedure(lesson_id, record),
                 failed=lambda exc: log.error("could not keep the guide's steps", exc_info=exc),

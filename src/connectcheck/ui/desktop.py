@@ -1,6 +1,6 @@
 """The app's questions to the user and its hand-offs to the desktop, each in one place.
 
-:class:`Prompts` asks in modal dialogs (save where? which address? really quit?) and tells in
+:class:`Prompts` asks in modal dialogs (save where? which address?) and tells in
 non-modal messages; tests give the app a scripted one instead. Opening a ``mailto:`` link or a
 folder goes through ``QDesktopServices``, and revealing a file uses the system's own way
 (Explorer's ``/select``, Finder's ``open -R``, the freedesktop file manager's ``ShowItems``
@@ -32,10 +32,6 @@ class Prompts:
         """One line of text; None when the user cancelled."""
         answer, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, value)
         return answer if ok else None
-
-    def confirm(self, parent: QWidget | None, title: str, text: str) -> bool:
-        answer = QMessageBox.question(parent, title, text)
-        return answer == QMessageBox.StandardButton.Yes
 
     def inform(self, parent: QWidget | None, title: str, text: str, *, warning: bool = False) -> None:
         """A message that does not block: the window behind it stays usable."""

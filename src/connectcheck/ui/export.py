@@ -45,7 +45,6 @@ class Exporter:
     def __init__(self, controller: Controller, prompts: Prompts) -> None:
         self.controller = controller
         self.prompts = prompts
-        self.last_written: Path | None = None
 
     @property
     def worker(self) -> Any:
@@ -93,7 +92,6 @@ class Exporter:
             return
 
         def done(written: Path) -> None:
-            self.last_written = written
             log.info("report written to %s", written)
             desktop.reveal(written)
             self.prompts.inform(parent, "Report saved", f"The report was saved as\n{written}")
@@ -193,7 +191,6 @@ class Exporter:
             outcome_text=outcome,
             report_name=report.name if report else None,
         )
-        self.last_written = report
         opened = desktop.open_url(mailto_url(email))
         if report is not None:
             desktop.reveal(report)

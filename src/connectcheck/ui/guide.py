@@ -50,6 +50,7 @@ class GuideDialog(QDialog):
         self.controller = controller
         self.email_support = email_support
         self.procedure = procedure or Procedure(controller.profile, controller.lesson_start())
+        self.lesson_id = controller.monitored_lesson_id()
         self.setWindowTitle("The lesson can't go on")
         self.setWindowIcon(icons.app_icon())
         self.setMinimumSize(WIDTH, MIN_HEIGHT)
@@ -188,7 +189,7 @@ class GuideDialog(QDialog):
             self.error.setText(str(exc))
             self.error.show()
             return
-        self.controller.keep_procedure(self.procedure.record)
+        self.controller.keep_procedure(self.procedure.record, self.lesson_id)
         self.show_step(view)
 
     def _back(self) -> None:
@@ -196,11 +197,11 @@ class GuideDialog(QDialog):
             view = self.procedure.back()
         except ProcedureError:
             return
-        self.controller.keep_procedure(self.procedure.record)
+        self.controller.keep_procedure(self.procedure.record, self.lesson_id)
         self.show_step(view)
 
     def _email(self, _checked: bool = False) -> None:
-        self.controller.keep_procedure(self.procedure.record)
+        self.controller.keep_procedure(self.procedure.record, self.lesson_id)
         self.email_support(self)
 
 

@@ -28,13 +28,19 @@ from connectcheck.ui.controller import Controller
 from connectcheck.ui.export import Exporter
 from connectcheck.ui.lesson import TimelineChart, alert_words, lesson_span
 from connectcheck.ui.status import NUMBERS
-from connectcheck.ui.text import OVERALL_WORDS, VERDICT_WORDS, parse_time, plain, value
+from connectcheck.ui.text import VERDICT_WORDS, parse_time, plain, value
 from connectcheck.ui.widgets import Banner
 
 log = logging.getLogger(__name__)
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 NEWER = "written by a newer connectcheck"
+SHORT_OVERALL = {
+    "ready": "Ready",
+    "limited": "With limits",
+    "cannot": "Cannot go ahead",
+    "unknown": "Not sure",
+}
 
 
 def check_words(r: CheckResult) -> str:
@@ -118,7 +124,9 @@ class HistoryWindow(QWidget):
         tree.setRootIsDecorated(False)
         tree.setAlternatingRowColors(True)
         tree.setAccessibleName(name)
-        tree.setColumnWidth(0, 170)
+        tree.setColumnWidth(0, 190)
+        for column in range(1, len(headers)):
+            tree.setColumnWidth(column, 120)
         return tree
 
     @property
@@ -151,7 +159,7 @@ class HistoryWindow(QWidget):
         checks, lessons = lists
         self.checks.clear()
         for c in checks:
-            overall = OVERALL_WORDS.get(c.overall or "unknown", "") if c.readable else NEWER
+            overall = SHORT_OVERALL.get(c.overall or "unknown", "") if c.readable else NEWER
             item = QTreeWidgetItem(
                 [
                     _when(c.started_at),
@@ -175,6 +183,9 @@ class HistoryWindow(QWidget):
             )
             item.setData(0, ID_ROLE, lesson.id)
             self.lessons.addTopLevelItem(item)
+        for tree in (self.checks, self.lessons):  # the newest is shown at once
+            if tree.topLevelItemCount() and not tree.selectedItems():
+                tree.setCurrentItem(tree.topLevelItem(0))
 
     # --- selection ---
 

@@ -75,6 +75,7 @@ class StatusWindow(QMainWindow):
         self.controller = controller
         self.actions = actions
         self.quit_on_close = False  # set when there is no tray icon to come back from
+        self.shown: tuple[CheckResult | None, bool] | None = None  # (result, checking) on show
         self.setWindowTitle("connectcheck")
         self.setWindowIcon(icons.app_icon())
         self._menus()
@@ -281,7 +282,9 @@ class StatusWindow(QMainWindow):
         self.check_again.setEnabled(not c.checking and c.last_result is not None)
         if c.checking and c.progress is not None:
             self.show_progress(c.progress)
-        self.show_result(c.last_result)
+        if (c.last_result, c.checking) != self.shown:  # redrawn only when something changed
+            self.show_result(c.last_result)
+            self.shown = (c.last_result, c.checking)
         self.results.setEnabled(not c.checking)  # greyed: the previous check, until this one is done
         if c.checking and c.last_result is not None:
             self.sentence.setText("Below: the previous check, until this one is done.")
