@@ -20,8 +20,8 @@ check's own rules around them (nothing answered at all: every activity fails; UD
 and video at best degraded). Round trip and jitter are the burst's own. Loss is judged over the
 last ``loss_window_s`` (30 s, some 60 probes by default), because one burst of 10 probes can only
 say 0 %, 10 %, 20 %…; and since one lost probe in 60 is no proof of 1.7 % loss, the value judged
-is the lowest loss rate those probes are consistent with (the one-sided 90 % Wilson bound): a lost
-probe or two on a good line is forgiven, 4 lost of 60 (6.7 %) already fail sound.
+is the lowest loss rate those probes are consistent with (the one-sided 90 % Wilson bound): one
+lost probe in 60 counts as 0.5 % (good), two as 1.4 % (degraded), four (6.7 %) as 3.6 % (sound fails).
 
 **Alerts** (:class:`AlertGate`): a state that worsens and stays worse for ``alert_after_s`` is told
 once; never two alerts about the same activity within ``alert_gap_s`` (a worsening due inside the
