@@ -432,9 +432,10 @@ class LessonJudge:
 
     def judge(self, t_s: float, at: str, burst: Burst, traffic: LocalTraffic
               ) -> tuple[MonitorSample, list[LessonAlert]]:
+        """The sample taken at ``t_s`` (``at``: wall-clock time) and the alerts it makes due."""
         rtts = burst.rtt_ms_samples
         answered = [r for r in rtts if r is not None]
-        if burst.method != self._method:  # another path: its losses are not this one's
+        if burst.method is not None and burst.method != self._method:  # another path, other losses
             self._loss.clear()
             self._method = burst.method
         if rtts:
