@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from connectcheck.assess import assess_check
 from connectcheck.report import build_check_report, build_lesson_report, export_report
 from connectcheck.report.redact import Identity, Redactor
 from tests.report.conftest import FAKE, needs_pdftotext, plant, real_values
@@ -149,6 +150,19 @@ def test_this_computers_real_names_appear_nowhere(lab_check, settings, tmp_path)
     assert masked["ip_addresses"] >= 2 and masked["mac_addresses"] >= 1
     addresses = [x.address for x in lab_check.latency if x.address]
     assert addresses and all(a not in (tmp_path / "real.json").read_text() for a in addresses)
+
+
+def test_advice_that_names_a_program_started_with_a_command_line_names_only_the_program(lab_check, settings):
+    planted = plant(lab_check, FAKE, SSID)
+    planted.local.processes[0].down_mbps = 25.0  # busy enough for the advice to name it
+    planted.summary.download_mbps = 3.0
+    planted.assessment = assess_check(planted)
+    assert any("--user" in a.action for a in planted.assessment.advice)  # as the check gave it
+    report = build_check_report(planted, settings, identity=FAKE)
+    actions = [a.action for a in report.advice.advice]
+    assert any("sync-helper" in a for a in actions)
+    assert not any("--user" in a or "/home" in a for a in actions)
+    assert report.headline.cause.program == "sync-helper"
 
 
 @needs_pdftotext

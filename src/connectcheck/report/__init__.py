@@ -10,7 +10,7 @@ Plain Python: only ``report.pdf`` imports Qt, and only when a PDF is written.
 
 from __future__ import annotations
 
-from connectcheck.report.build import build_check_report, build_lesson_report
+from connectcheck.report.build import build_check_report
 from connectcheck.report.export import (
     ExportError,
     default_folder,
@@ -19,6 +19,7 @@ from connectcheck.report.export import (
     write_check_report,
     write_lesson_report,
 )
+from connectcheck.report.lesson import build_lesson_report
 from connectcheck.report.load import load_report, loads_report
 from connectcheck.report.model import NewerReportError, Report, ReportError
 

@@ -86,8 +86,8 @@ def _cause(key: str, sentence: str, evidence: Sequence[str] = (), program: str |
 
 
 def _bad_metrics(assessment: Assessment, keys: Sequence[str]) -> list[str]:
-    """ "upload 0.8 Mbit/s (video needs at least 2.5 Mbit/s)" for each metric in ``keys`` that is weak
-    or fails, against the limit of the first activity it troubles."""
+    """Each metric in ``keys`` that is weak or fails, against the limit of the first activity it troubles:
+    "upload 0.8 Mbit/s (video needs at least 2.5 Mbit/s)"."""
     out: dict[str, str] = {}
     for v in assessment.verdicts:
         for m in v.metrics:
@@ -220,7 +220,7 @@ def clock(s: MonitorSample) -> str:
 def spans(
     samples: Sequence[MonitorSample], test: Callable[[MonitorSample], bool], gap_s: float = 60.0
 ) -> list[str]:
-    """ "16:20–16:24" for each stretch of samples that pass ``test``; stretches less than ``gap_s``
+    """The stretches of samples that pass ``test`` ("16:20–16:24"); stretches less than ``gap_s``
     apart count as one (a state that flickers is one episode for the reader)."""
     runs: list[list[MonitorSample]] = []
     for s in samples:

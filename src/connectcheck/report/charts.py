@@ -154,7 +154,7 @@ def _scale_end(row: MeasurementRow, good: float, fail: float, value: float | Non
 def measurement_bars(rows: Sequence[MeasurementRow]) -> str:
     """One bullet bar per measurement: the value over the zones good / weak / failing of the most
     demanding activity, the limits marked, the value and its state written at the right."""
-    track_x, track_w, row_h = 170, 330, 44
+    track_x, track_w, row_h = 190, 320, 44
     svg = Svg(WIDTH, 8 + row_h * max(1, len(rows)), "Measurements against the lesson's limits")
     for i, row in enumerate(rows):
         y = 6 + i * row_h

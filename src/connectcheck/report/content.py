@@ -131,7 +131,8 @@ def _dt(iso: str | None) -> datetime | None:
 
 
 def when_text(report: Report) -> str:
-    """ "Thursday 24 October 2024 at 16:05, GMT (UTC+00:00)", or the lesson's window."""
+    """When, in words: the check's time ("Thursday 24 October 2024 at 16:05, GMT (UTC+00:00)") or the
+    lesson's window."""
     start, end = _dt(report.started_at), _dt(report.ended_at)
     zone = f", {report.time_zone}" if report.time_zone else ""
     if start is None:

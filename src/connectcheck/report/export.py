@@ -145,6 +145,6 @@ def write_check_report(result: CheckResult, path: Path, settings: Settings) -> P
 
 def write_lesson_report(lesson: LessonRecord, path: Path, settings: Settings) -> Path:
     """Build the report of a monitored lesson and write it (the History window's Export report…)."""
-    from connectcheck.report.build import build_lesson_report
+    from connectcheck.report.lesson import build_lesson_report
 
     return export_report(build_lesson_report(lesson, settings), path)
