@@ -26,7 +26,6 @@ from connectcheck.cliutil import (
 )
 from connectcheck.model import CheckKind, CheckResult, Status
 from connectcheck.settings import Settings
-from connectcheck.textsummary import printable
 
 
 def build_settings(args: argparse.Namespace, err: TextIO) -> Settings:
@@ -44,10 +43,8 @@ def build_settings(args: argparse.Namespace, err: TextIO) -> Settings:
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from connectcheck import lastcheck
-    from connectcheck.assess import format_assessment
     from connectcheck.check import CheckOptions, run_check
-    from connectcheck.local import format_local
-    from connectcheck.textsummary import format_check
+    from connectcheck.textsummary import format_check_full
 
     settings = build_settings(args, err)
     kind = CheckKind.QUICK if args.quick else CheckKind.FULL
@@ -66,14 +63,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if result is None:
         print("connectcheck: the check did not stop in time after cancelling", file=err)
         return EXIT_CANCELLED
-    if args.json:
-        out.write(model.dumps(result) + "\n")
-    else:
-        out.write(format_check(result) + "\n")
-        if result.local is not None:
-            out.write("\n" + format_local(result.local) + "\n")
-        if result.assessment is not None:
-            out.write("\n" + printable(format_assessment(result.assessment)) + "\n")
+    out.write(model.dumps(result) + "\n" if args.json else format_check_full(result))
     if result.status is Status.OK:
         _keep(result, settings, err)
     code = EXIT_CANCELLED if result.status is Status.CANCELLED else EXIT_OK

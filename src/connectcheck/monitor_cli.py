@@ -31,7 +31,7 @@ from connectcheck.history import History, HistoryError
 from connectcheck.local.text import NOT_KNOWN, clean, mbps, pct, table
 from connectcheck.model import CheckResult, LessonAlert, LessonRecord, MonitorSample
 from connectcheck.monitor import Monitor, MonitorOptions
-from connectcheck.textsummary import ms, printable
+from connectcheck.textsummary import format_check_full, ms, printable
 
 
 def register(subparsers: Any) -> None:
@@ -233,22 +233,8 @@ def _list(history: History, as_json: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_text(result: CheckResult) -> str:
-    """A check as ``connectcheck check`` prints it: the numbers, this computer, the verdicts."""
-    from connectcheck.assess import format_assessment
-    from connectcheck.local import format_local
-    from connectcheck.textsummary import format_check
-
-    text = format_check(result) + "\n"
-    if result.local is not None:
-        text += "\n" + format_local(result.local) + "\n"
-    if result.assessment is not None:
-        text += "\n" + printable(format_assessment(result.assessment)) + "\n"
-    return text
-
-
 def _show_check(result: CheckResult, as_json: bool) -> str:
-    return model.dumps(result) + "\n" if as_json else check_text(result)
+    return model.dumps(result) + "\n" if as_json else format_check_full(result)
 
 
 def _show_lesson(record: LessonRecord, as_json: bool) -> str:

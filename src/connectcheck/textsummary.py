@@ -130,6 +130,19 @@ def format_check(result: CheckResult) -> str:
     return printable("\n".join(lines))
 
 
+def format_check_full(result: CheckResult) -> str:
+    """A check as ``connectcheck check`` prints it: the numbers, this computer, the verdicts."""
+    from connectcheck.assess import format_assessment
+    from connectcheck.local import format_local
+
+    text = format_check(result) + "\n"
+    if result.local is not None:
+        text += "\n" + format_local(result.local) + "\n"
+    if result.assessment is not None:
+        text += "\n" + printable(format_assessment(result.assessment)) + "\n"
+    return text
+
+
 def printable(text: str) -> str:
     """Replace control characters (a server's text could carry terminal escape sequences)."""
     return "".join(c if c == "\n" or c.isprintable() else "\ufffd" for c in text)
