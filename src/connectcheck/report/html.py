@@ -105,7 +105,7 @@ footer { margin-top: 28px; padding-top: 10px; border-top: 1px solid var(--line);
 @media print {
   body { background: #fff; font-size: 11pt; }
   main { border: 0; margin: 0; padding: 0; max-width: none; }
-  h2, h3 { break-after: avoid; } figure, tr, .light, .cause, .verdict { break-inside: avoid; }
+  h2, h3, h2 + p { break-after: avoid; } figure, tr, .light, .cause, .verdict { break-inside: avoid; }
 }
 @page { margin: 15mm; }
 """
