@@ -146,12 +146,14 @@ def test_check_is_kept_in_the_history(lab, pki):
         history.close()
 
 
-def test_an_unwritable_report_folder_is_a_clear_failure(lab, pki, tmp_path):
+@pytest.mark.parametrize("name, message", [("r.txt", "must end in .html, .pdf or .json"),
+                                           ("a-file/r.html", "the report was not saved")])
+def test_a_report_that_cannot_be_written_is_a_clear_failure(lab, pki, tmp_path, name, message):
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("x")  # nobody, not even root, can write inside a file
-    code, out, err = run(["check", "--quick", "--report", str(not_a_folder / "r.html"), *base_args(lab, pki)])
+    code, out, err = run(["check", "--quick", "--report", str(tmp_path / name), *base_args(lab, pki)])
     assert code == 1
-    assert "the report could not be written" in err
+    assert message in err
     assert "Connection: online" in out
 
 

@@ -68,12 +68,12 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _keep(result, settings, err)
     code = EXIT_CANCELLED if result.status is Status.CANCELLED else EXIT_OK
     if args.report:
-        from connectcheck.report import ExportError, write_check_report
+        from connectcheck.report import ReportError, write_check_report
 
         try:
             written = write_check_report(result, Path(args.report), settings)
-        except ExportError as exc:
-            print(f"connectcheck: the report could not be written: {exc}", file=err)
+        except ReportError as exc:
+            print(f"connectcheck: {exc}", file=err)
             return EXIT_FAILED
         print(f"Report written to {written}", file=err)
     return code
