@@ -90,6 +90,7 @@ def test_a_re_check_compares_with_the_previous_one(lab, pki):
         (["check", "--set", "nonsense=1"], "expected KEY=VALUE with a known key"),
         (["check", "--config", "/no/such/file.toml"], "--config: there is no file"),
         (["check", "--ca-file", "/no/such/ca.pem"], "--ca-file: there is no file"),
+        (["check", "--report", "r.txt"], "--report: r.txt: a report's file name must end in .html"),
     ],
 )
 def test_bad_arguments_say_why_and_exit_2(argv, message):
@@ -146,14 +147,12 @@ def test_check_is_kept_in_the_history(lab, pki):
         history.close()
 
 
-@pytest.mark.parametrize("name, message", [("r.txt", "must end in .html, .pdf or .json"),
-                                           ("a-file/r.html", "the report was not saved")])
-def test_a_report_that_cannot_be_written_is_a_clear_failure(lab, pki, tmp_path, name, message):
+def test_a_report_that_cannot_be_written_is_a_clear_failure(lab, pki, tmp_path):
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("x")  # nobody, not even root, can write inside a file
-    code, out, err = run(["check", "--quick", "--report", str(tmp_path / name), *base_args(lab, pki)])
+    code, out, err = run(["check", "--quick", "--report", str(not_a_folder / "r.html"), *base_args(lab, pki)])
     assert code == 1
-    assert message in err
+    assert "the report was not saved" in err
     assert "Connection: online" in out
 
 

@@ -51,6 +51,14 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = CheckOptions.from_settings(settings, profile_or_none(settings, err), kind)
     if options.thresholds is not None and options.thresholds.notes:
         print("\n".join(options.thresholds.notes), file=err)
+    if args.report and not Path(args.report).is_dir():
+        from connectcheck.report import ReportError
+        from connectcheck.report.export import format_of
+
+        try:
+            format_of(Path(args.report))
+        except ReportError as exc:
+            raise UsageError(f"--report: {exc}") from None
     previous = lastcheck.load_recent()
     if args.ca_file:
         if not Path(args.ca_file).is_file():
