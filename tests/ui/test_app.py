@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import connectcheck.ui.app as app_module
 from connectcheck import paths
@@ -212,3 +213,17 @@ def test_the_log_file_gets_qt_warnings_and_there_is_no_console_handler_without_a
     text = log_text()
     assert "WARNING MainThread qt: a warning from Qt itself" in text
     assert "a warning from Python" in text
+
+
+def test_an_unwritable_log_folder_does_not_stop_the_app(tmp_path):
+    blocked = tmp_path / "log-is-a-file"
+    blocked.write_text("not a folder")
+    env = child_env()
+    env["CONNECTCHECK_LOG_DIR"] = str(blocked)
+    env["TMPDIR"] = str(tmp_path)  # the fallback goes to the temporary folder: this test's own
+    script = "from connectcheck.ui import logs; print(logs.setup_logging())"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    path = out.stdout.strip()
+    assert path.startswith(str(tmp_path)) and path.endswith(".log") and not path.startswith(str(blocked))
+    assert "starting" in Path(path).read_text(encoding="utf-8")

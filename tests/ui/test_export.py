@@ -117,3 +117,15 @@ def test_cancelling_the_address_question_sends_nothing(make_app, opened_urls):
     app = make_app()
     app.actions["email"].trigger()
     assert opened_urls == []
+
+
+def test_a_pdf_report_is_written_off_the_gui_thread(make_app, tmp_path, qtbot, opened_urls):
+    from connectcheck.ui.worker import Worker
+
+    app = make_app(settings_in(tmp_path), worker=Worker())
+    show_result(app, degraded_result())
+    target = tmp_path / "report.pdf"
+    app.prompts.paths = [target]
+    app.actions["export"].trigger()
+    qtbot.waitUntil(lambda: any(t == "Report saved" for t, _, _ in app.prompts.informed), timeout=20000)
+    assert target.read_bytes().startswith(b"%PDF")

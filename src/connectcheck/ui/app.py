@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from connectcheck.autostart import AUTOSTART_FLAG
 from connectcheck.history import History
@@ -286,9 +286,20 @@ def run_app(argv: list[str]) -> int:
     if args.quit:
         instance.close()
         return 0
-    settings = load_settings()
-    history, messages = open_history(settings)
-    app = App(settings, log_path=log_path, history=history, problems=messages, at_login=args.autostart)
+    try:
+        settings = load_settings()
+        history, messages = open_history(settings)
+        app = App(settings, log_path=log_path, history=history, problems=messages, at_login=args.autostart)
+    except Exception as exc:  # the app cannot even start: say so rather than vanish
+        log.exception("connectcheck could not start")
+        QMessageBox.critical(
+            None,
+            "connectcheck could not start",
+            f"connectcheck could not start ({type(exc).__name__}: {exc}).\n\n"
+            f"Please send this file to support:\n{log_path}",
+        )
+        instance.close()
+        return 1
     app.crash.install()
     instance.command.connect(app.handle_command)
     app.quit_requested.connect(qt.quit)

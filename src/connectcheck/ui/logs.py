@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import logging.handlers
 import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable
@@ -45,16 +47,17 @@ def log_file() -> Path:
 
 def setup_logging(level: int = logging.INFO) -> Path:
     """Log to the rotating file (and to the console when there is one); route Qt's messages
-    into the log. Returns the log file's path. Calling it again replaces the earlier handlers."""
-    path = log_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    into the log. Returns the log file's path. Calling it again replaces the earlier handlers.
+
+    A log folder that cannot be written (a full disk, a locked-down profile) must not stop the
+    app: the log then goes to the system's temporary folder.
+    """
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "_connectcheck", False)]:
         root.removeHandler(handler)
         handler.close()
-    handlers: list[logging.Handler] = [
-        logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    ]
+    path, file_handler = _file_handler(log_file())
+    handlers: list[logging.Handler] = [file_handler]
     if _has_console():
         console = logging.StreamHandler(sys.stderr)
         console.setLevel(logging.WARNING)
@@ -67,6 +70,19 @@ def setup_logging(level: int = logging.INFO) -> Path:
     qInstallMessageHandler(qt_message)
     log.info("connectcheck %s starting (Python %s, %s)", __version__, sys.version.split()[0], sys.platform)
     return path
+
+
+def _file_handler(path: Path) -> tuple[Path, logging.Handler]:
+    for candidate in (path, Path(tempfile.gettempdir()) / f"connectcheck-{getpass.getuser()}.log"):
+        try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.RotatingFileHandler(
+                candidate, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+            )
+        except OSError:
+            continue
+        return candidate, handler
+    return path, logging.NullHandler()
 
 
 def _has_console() -> bool:

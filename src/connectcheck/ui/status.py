@@ -119,7 +119,8 @@ class StatusWindow(QMainWindow):
         outer.addWidget(self.scroll, 1)
         outer.addWidget(self._button_row())
         self.setCentralWidget(central)
-        self.resize(680, 760)
+        room = self.screen().availableGeometry()  # small laptop screens: never taller than the screen
+        self.resize(min(680, room.width() - 40), min(760, room.height() - 60))
         controller.changed.connect(self.refresh)
         controller.check_progress.connect(self.show_progress)
         controller.check_finished.connect(self._finished)
@@ -319,7 +320,7 @@ class StatusWindow(QMainWindow):
         verdicts = {v.activity: v for v in a.verdicts} if a else {}
         for activity, light in self.lights.items():
             v = verdicts.get(activity)
-            sentence = v.sentence if v else "Not measured yet."
+            sentence = v.sentence if v else "Run a check to find out."
             if v is not None and v.mos is not None:
                 sentence += f" Call quality on a quiet line: {v.mos:.1f} / 5."
             light.set_verdict(v.state if v else "unknown", sentence)

@@ -100,7 +100,7 @@ class Light(QFrame):
         layout.setContentsMargins(12, 10, 12, 10)
         layout.addLayout(head)
         layout.addWidget(self.reason, 1, Qt.AlignmentFlag.AlignTop)
-        self.set_verdict("unknown", "Not measured yet.")
+        self.set_verdict("unknown", "Run a check to find out.")
 
     def set_verdict(self, state: str, sentence: str) -> None:
         self.state_key = state
