@@ -212,10 +212,7 @@ def make_app(qtbot, tmp_path):
 
     yield make
     for app in apps:
-        app.controller.shutdown(2.0)
-        app.tray.hide()
-        for window in list(app.windows.values()):
-            window.close()
+        app.quit()
 
 
 def show_result(app: App, result) -> None:

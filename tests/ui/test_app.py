@@ -227,3 +227,14 @@ def test_an_unwritable_log_folder_does_not_stop_the_app(tmp_path):
     path = out.stdout.strip()
     assert path.startswith(str(tmp_path)) and path.endswith(".log") and not path.startswith(str(blocked))
     assert "starting" in Path(path).read_text(encoding="utf-8")
+
+
+def test_start_at_login_is_renewed_at_each_start(make_app, tmp_path, monkeypatch):
+    from connectcheck.settings import Settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    settings = Settings(path=tmp_path / "settings.toml")
+    settings.values["app.start_at_login"] = True
+    app = make_app(settings)
+    app.start()
+    assert (tmp_path / "xdg" / "autostart" / "connectcheck.desktop").is_file()

@@ -214,3 +214,32 @@ def test_alerts_without_a_tray_show_in_the_window(make_app):
     app.notify("Sound: failing", "Sound is breaking up: 6 % of probes lost.", "warning")
     assert not app.status.notice_banner.isHidden()
     assert "Sound is breaking up" in app.status.notice_banner.text.text()
+
+
+def test_at_login_the_app_waits_for_a_late_tray(make_app, qtbot, monkeypatch, caplog):
+    import logging
+
+    import connectcheck.ui.app as app_module
+    from connectcheck.ui.tray import Tray
+
+    answers = iter([False, False, False, True])
+    monkeypatch.setattr(Tray, "available", staticmethod(lambda: next(answers, True)))
+    monkeypatch.setattr(app_module, "TRAY_POLL_MS", 50)
+    app = make_app(at_login=True)
+    with caplog.at_level(logging.INFO, logger="connectcheck.ui.tray"):
+        app.start()
+        assert not app.status.isVisible()  # at login: no window, the tray may come up later
+        qtbot.waitUntil(lambda: "tray icon shown" in caplog.text, timeout=3000)
+    assert not app.status.isVisible() and app.status.tray_banner.isHidden()
+
+
+def test_at_login_without_a_tray_the_window_comes_after_the_wait(make_app, qtbot, monkeypatch):
+    import connectcheck.ui.app as app_module
+
+    monkeypatch.setattr(app_module, "TRAY_WAIT_AT_LOGIN_S", 0.6)
+    app = make_app(at_login=True)
+    app.start()
+    qtbot.wait(300)
+    assert not app.status.isVisible()
+    qtbot.waitUntil(app.status.isVisible, timeout=3000)
+    assert not app.status.tray_banner.isHidden()

@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from connectcheck import autostart
 from connectcheck.autostart import AUTOSTART_FLAG
 from connectcheck.history import History
 from connectcheck.model import CheckKind
@@ -99,6 +100,10 @@ class App(QObject):
         self.controller.check_finished.connect(self._check_finished)
         self._tray_deadline = 0.0
         self._started = 0.0
+        self._tray_timer = QTimer(self)  # polls for a tray that comes up after the app
+        self._tray_timer.setSingleShot(True)
+        self._tray_timer.setInterval(TRAY_POLL_MS)
+        self._tray_timer.timeout.connect(self._place_tray)
 
     def _handlers(self) -> dict[str, Callable[[], None]]:
         c = self.controller
@@ -127,13 +132,19 @@ class App(QObject):
         if not self.at_login:
             self.status.bring_forward()
         self._place_tray()
+        if self.controller.settings["app.start_at_login"]:  # the entry follows the app when it moves
+            self.worker.run(
+                lambda cancel: autostart.enable(),
+                failed=lambda exc: log.warning("start at login: %s", exc),
+                name="autostart",
+            )
 
     def _place_tray(self) -> None:
         if Tray.available():
             self.tray.show()
             self._up()
         elif time.monotonic() < self._tray_deadline:
-            QTimer.singleShot(TRAY_POLL_MS, self._place_tray)
+            self._tray_timer.start()
         else:
             reason = no_tray_reason(time.monotonic() - self._started)
             log.info("no system tray: %s", reason)
@@ -227,6 +238,7 @@ class App(QObject):
 
     def quit(self) -> None:
         log.info("quitting")
+        self._tray_timer.stop()
         self.controller.shutdown()
         self.tray.hide()
         for window in list(self.windows.values()):
