@@ -243,3 +243,13 @@ def test_at_login_without_a_tray_the_window_comes_after_the_wait(make_app, qtbot
     assert not app.status.isVisible()
     qtbot.waitUntil(app.status.isVisible, timeout=3000)
     assert not app.status.tray_banner.isHidden()
+
+
+def test_the_guide_starts_afresh_once_closed(make_app, qtbot):
+    app = make_app()
+    guide = app.open_guide()
+    guide._answer("no")
+    assert guide.title.text() == "Try the quick fixes"
+    guide.close()
+    qtbot.waitUntil(lambda: "guide" not in app.windows, timeout=2000)
+    assert app.open_guide().title.text() == "First, one check"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from connectcheck import autostart
@@ -202,9 +202,12 @@ class App(QObject):
         )
 
     def _window(self, key: str, make: Callable[[], QWidget]) -> QWidget:
+        """The window of a kind, brought forward; made anew once the previous one was closed (a
+        guide opened again starts from the first step, a History window reads the history again)."""
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = make()
+            window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             window.destroyed.connect(lambda *_: self.windows.pop(key, None))
         window.show()
         window.raise_()
@@ -224,7 +227,6 @@ class App(QObject):
         def make() -> QWidget:
             dialog = SettingsDialog(self.controller)
             dialog.accepted.connect(lambda: dialog.failure and self.show_error(dialog.failure))
-            dialog.finished.connect(lambda _code: self.windows.pop("settings", None))
             return dialog
 
         window = self._window("settings", make)

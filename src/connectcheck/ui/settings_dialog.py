@@ -188,6 +188,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("connectcheck settings")
         self.setWindowIcon(icons.app_icon())
         self.fields: dict[str, Field] = {}
+        self.failure: str | None = None  # after OK: what could not be done although saved (start at login)
         self.tabs = QTabWidget()
         self._pages: dict[str, QVBoxLayout] = {}
         self._tab_index: dict[str, int] = {}

@@ -7,9 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QWidget
 
-# verdict and sample states; the same hues as the icons, a little softer for large areas
+# verdict and sample states, in the hues of the icons
 STATE_COLOURS = {"good": "#1e8449", "degraded": "#c98a00", "fail": "#c0392b", "unknown": "#9aa3ad"}
-STATE_BACKGROUNDS = {"good": "#eaf6ee", "degraded": "#fdf5e1", "fail": "#fbeceb", "unknown": "#f1f3f5"}
 
 SPACING = 12
 MARGIN = 18

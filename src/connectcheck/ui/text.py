@@ -1,9 +1,9 @@
-"""Words the windows share: states, times and numbers with their units, and safe display of names
-that come from the computer (program names are untrusted: shown as plain text, never markup)."""
+"""Words the windows share: states, times and numbers with their units, and names from the
+computer made printable (program names are untrusted: the windows show them as plain text, never
+as markup)."""
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import datetime
 
@@ -38,11 +38,6 @@ def unbroken(text: str) -> str:
 def plain(text: str | None) -> str:
     """A name from the computer as printable text (control characters replaced)."""
     return clean(text or "")
-
-
-def escaped(text: str | None) -> str:
-    """A name from the computer, safe inside rich text."""
-    return html.escape(plain(text))
 
 
 def parse_time(iso: str | None) -> datetime | None:
