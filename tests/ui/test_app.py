@@ -238,3 +238,16 @@ def test_start_at_login_is_renewed_at_each_start(make_app, tmp_path, monkeypatch
     app = make_app(settings)
     app.start()
     assert (tmp_path / "xdg" / "autostart" / "connectcheck.desktop").is_file()
+
+
+def test_an_error_in_a_slot_is_shown_calmly(make_app, qtbot):
+    from PySide6.QtCore import QTimer
+
+    app = make_app()
+    app.crash.install()
+    try:
+        QTimer.singleShot(0, lambda: [][1])
+        qtbot.waitUntil(lambda: bool(app.prompts.informed), timeout=3000)
+    finally:
+        app.crash.uninstall()
+    assert "IndexError" in app.prompts.informed[-1][1]
