@@ -11,7 +11,7 @@ controller; nothing here waits on the network.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from connectcheck.assess.advice import programs
-from connectcheck.model import CheckKind, CheckResult, Connectivity, Status
+from connectcheck.model import CheckKind, CheckResult, Status
 from connectcheck.probes.base import Progress
 from connectcheck.ui import icons, style
 from connectcheck.ui.actions import Actions
@@ -414,8 +414,13 @@ class StatusWindow(QMainWindow):
         self.controller.start_check(r.kind if r else CheckKind.QUICK)
 
     def _finished(self, result: CheckResult | None) -> None:
-        if result is not None and result.connectivity is Connectivity.OFFLINE:
-            self.headline.setFocus()
+        """Tell screen readers the outcome when a check ends (the window may not have focus)."""
+        if result is None or not self.isVisible():
+            return
+        words = self.controller.headline()
+        if result.assessment is not None:
+            words += ". " + result.assessment.sentence
+        QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self.headline, words))
 
     def show_advice(self) -> None:
         """Bring the window forward with "What to do now" in view."""
