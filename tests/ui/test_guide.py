@@ -132,3 +132,14 @@ def test_during_monitoring_the_guide_is_about_the_monitored_lesson(make_app, qtb
     app.controller.stop_monitoring()
     stored = app.controller.history.lesson(app.controller.last_lesson.id)
     assert stored.procedure is not None and stored.procedure.outcome == "not_this_procedure"
+
+
+def test_the_guide_works_from_the_keyboard(guide, qtbot):
+    from PySide6.QtCore import Qt
+
+    dialog = guide()
+    third = dialog._buttons()[2]
+    assert third.focusPolicy() & Qt.FocusPolicy.TabFocus
+    qtbot.keyClick(third, Qt.Key.Key_Space)
+    assert dialog.title.text() == "Try the quick fixes"
+    assert [b.accessibleName() for b in dialog._buttons()] == ["Yes, it works now", "No, still not working"]

@@ -181,3 +181,20 @@ def test_a_real_check_shows_its_phases_and_cancel_stops_it_within_a_second(
     assert ticks and max(gaps) < 0.5
     bars = [v for _, _, v in phases]
     assert bars == sorted(bars) and bars[-1] > 0
+
+
+def test_escape_cancels_a_running_check(make_app, qtbot, tmp_path, stun, web, speed):
+    from PySide6.QtCore import Qt
+
+    settings = lab_settings(tmp_path, stun, web, speed)
+    settings.values.update(
+        {"speed.time_limit_s": 20.0, "check.full_time_limit_s": 60.0, "speed.data_limit_mb": 5000.0}
+    )
+    app = make_app(settings, worker=Worker())
+    app.status.bring_forward()
+    qtbot.waitExposed(app.status)
+    app.actions["check"].trigger()
+    with qtbot.waitSignal(app.controller.check_finished, timeout=8000) as finished:
+        qtbot.wait(300)
+        qtbot.keyClick(app.status, Qt.Key.Key_Escape)
+    assert finished.args[0].status is Status.CANCELLED
