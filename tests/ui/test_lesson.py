@@ -146,3 +146,23 @@ def test_real_monitoring_against_a_loopback_stun_server(make_app, qtbot, tmp_pat
     sample = app.controller.samples[-1]
     assert sample.method == "stun" and sample.rtt_ms is not None and sample.rtt_ms < 50
     assert stun.answered >= 3 * 5
+
+
+def test_the_history_shows_the_open_tabs_newest_entry(make_app, qtbot):
+    from datetime import datetime
+
+    from tests.ui.conftest import degraded_result
+
+    probe = ScriptedProbe(GOOD)
+    app, _ = monitored_app(make_app, probe)
+    app.controller.start_monitoring()
+    qtbot.waitUntil(lambda: len(app.controller.samples) >= 2, timeout=3000)
+    app.controller.stop_monitoring()
+    check = degraded_result()
+    check.started_at = datetime.now().astimezone().isoformat(timespec="seconds")  # the history keeps 90 days
+    app.controller.history.add_check(check)
+    window = app.open_history()
+    assert window.selected[0] == "check" and "Video may freeze" in window.check_text.text()
+    assert window.detail.currentWidget() is window.check_text
+    window.tabs.setCurrentIndex(1)
+    assert window.selected[0] == "lesson" and window.detail.currentIndex() == 2

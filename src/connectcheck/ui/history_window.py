@@ -183,9 +183,12 @@ class HistoryWindow(QWidget):
             )
             item.setData(0, ID_ROLE, lesson.id)
             self.lessons.addTopLevelItem(item)
-        for tree in (self.checks, self.lessons):  # the newest is shown at once
+        for tree in (self.checks, self.lessons):  # the newest is chosen in each list ...
             if tree.topLevelItemCount() and not tree.selectedItems():
+                tree.blockSignals(True)
                 tree.setCurrentItem(tree.topLevelItem(0))
+                tree.blockSignals(False)
+        self._tab_changed()  # ... and the open tab's is shown
 
     # --- selection ---
 
@@ -225,12 +228,16 @@ class HistoryWindow(QWidget):
         )
 
     def show_check(self, result: CheckResult) -> None:
+        if self.tabs.currentWidget() is not self.checks:  # read late, after the tutor moved on
+            return
         self.selected = ("check", result)
         self.check_text.setText(check_words(result))
         self.detail.setCurrentWidget(self.check_text)
         self.export_button.setEnabled(True)
 
     def show_lesson(self, lesson: LessonRecord) -> None:
+        if self.tabs.currentWidget() is not self.lessons:
+            return
         self.selected = ("lesson", lesson)
         self.chart.set_data(lesson.samples, lesson.alerts)
         self.alerts.clear()
