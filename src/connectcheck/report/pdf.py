@@ -70,7 +70,11 @@ def _application() -> None:
     global _app
     existing = QCoreApplication.instance()
     if existing is None:
-        _app = QGuiApplication(["connectcheck", "-platform", "offscreen"])
+        # A widgets application (not only a GUI one), so that windows opened later in the same
+        # process (the tray app, or the UI tests after a report test) find the kind they need.
+        from PySide6.QtWidgets import QApplication
+
+        _app = QApplication(["connectcheck", "-platform", "offscreen"])
     elif not isinstance(existing, QGuiApplication):
         raise ReportError("a PDF cannot be made from this program (Qt runs without its graphics part)")
 
