@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from connectcheck import __version__, model
+from connectcheck import __version__, lastcheck, model
 from connectcheck.autostart import AUTOSTART_FLAG
 from connectcheck.cliutil import (
     EXIT_CANCELLED,
@@ -24,7 +24,8 @@ from connectcheck.cliutil import (
     run_cancellable,
     settings_from_args,
 )
-from connectcheck.model import CheckKind, CheckResult, Status
+from connectcheck.history import History, HistoryError
+from connectcheck.model import CheckKind, Status
 from connectcheck.settings import Settings
 
 
@@ -42,7 +43,6 @@ def build_settings(args: argparse.Namespace, err: TextIO) -> Settings:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from connectcheck import lastcheck
     from connectcheck.check import CheckOptions, run_check
     from connectcheck.textsummary import format_check_full
 
@@ -59,7 +59,8 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             format_of(Path(args.report))
         except ReportError as exc:
             raise UsageError(f"--report: {exc}") from None
-    previous = lastcheck.load_recent()
+    history = _open_history(settings, err)
+    previous = lastcheck.recent(history.latest_check()) if history else None
     if args.ca_file:
         if not Path(args.ca_file).is_file():
             raise UsageError(f"--ca-file: there is no file {args.ca_file}")
@@ -72,8 +73,13 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("connectcheck: the check did not stop in time after cancelling", file=err)
         return EXIT_CANCELLED
     out.write(model.dumps(result) + "\n" if args.json else format_check_full(result))
-    if result.status is Status.OK:
-        _keep(result, settings, err)
+    if history is not None:
+        try:
+            history.add_check(result)
+        except HistoryError as exc:
+            print(f"connectcheck: this check could not be kept in the history: {exc}", file=err)
+        finally:
+            history.close()
     code = EXIT_CANCELLED if result.status is Status.CANCELLED else EXIT_OK
     if args.report:
         from connectcheck.report import ReportError, write_check_report
@@ -87,26 +93,16 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return code
 
 
-def _keep(result: CheckResult, settings: Settings, err: TextIO) -> None:
-    """Keep the check in the history and as the previous check for the next comparison; a
-    problem with either is told, never fatal."""
-    from connectcheck import lastcheck
-    from connectcheck.history import History, HistoryError
-
-    try:
-        lastcheck.save_last(result)
-    except OSError as exc:
-        print(f"connectcheck: could not keep this check for the next comparison: {exc}", file=err)
-    try:
-        history = History.from_settings(settings)
-        try:
-            if history.recovered:
-                print(f"connectcheck: {history.recovered}", file=err)
-            history.add_check(result)
-        finally:
-            history.close()
-    except (HistoryError, OSError) as exc:
-        print(f"connectcheck: this check could not be kept in the history: {exc}", file=err)
+def _open_history(settings: Settings, err: TextIO) -> History | None:
+    """The history, or None with the reason told (a check runs without it)."""
+    history = History.from_settings(settings)
+    for message in (history.recovered, history.problem):
+        if message:
+            print(f"connectcheck: {message}", file=err)
+    if not history.available:
+        history.close()
+        return None
+    return history
 
 
 def cmd_top(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

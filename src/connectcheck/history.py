@@ -440,6 +440,15 @@ class History:
             raise HistoryError(f"there is no check {check_id} in the history")
         return model.loads(rows[0][0])
 
+    def latest_check(self) -> CheckResult | None:
+        """The newest check this connectcheck can read, or None (none kept, or the history is
+        not available: the caller just has nothing to compare with)."""
+        try:
+            newest = next((c for c in self.checks(limit=20) if c.readable), None)
+            return self.check(newest.id) if newest else None
+        except (HistoryError, model.ModelError):
+            return None
+
     # --- lessons -------------------------------------------------------------------------------------
 
     def start_lesson(self, label: str | None = None, interval_s: float | None = None, *,

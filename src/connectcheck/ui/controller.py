@@ -35,12 +35,11 @@ from connectcheck.probes.base import Progress
 from connectcheck.settings import Settings, save_settings
 from connectcheck.ui import icons
 from connectcheck.ui.signals import emit
-from connectcheck.ui.text import ACTIVITY_WORDS, OVERALL_WORDS, VERDICT_WORDS, parse_time, when
+from connectcheck.ui.text import ACTIVITY_WORDS, OVERALL_WORDS, VERDICT_WORDS, when
 from connectcheck.ui.worker import Job, Worker
 
 log = logging.getLogger(__name__)
 
-RECENT_S = lastcheck.RECHECK_WINDOW_S  # a check older than this is not compared with
 _OVERALL_ICON = {"ready": icons.GOOD, "limited": icons.DEGRADED, "cannot": icons.FAILING}
 _SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
 
@@ -90,7 +89,7 @@ class Controller(QObject):
         if problem:
             self.problems.append(problem)
         self.problems += list(self.thresholds().notes)
-        self.last_result: CheckResult | None = lastcheck.load_recent()
+        self.last_result: CheckResult | None = history.latest_check() if history is not None else None
         self._checking = False
         self.check_job: Job | None = None
         self.progress: Progress | None = None
@@ -188,12 +187,7 @@ class Controller(QObject):
 
     def previous_for_comparison(self) -> CheckResult | None:
         """The last check if it is recent enough to say what changed since."""
-        r = self.last_result
-        started = parse_time(r.started_at) if r else None
-        if r is None or started is None or started.tzinfo is None:
-            return None
-        age = (datetime.now(started.tzinfo) - started).total_seconds()
-        return r if 0 <= age <= RECENT_S else None
+        return lastcheck.recent(self.last_result)
 
     def start_check(self, kind: CheckKind) -> bool:
         """Start a check in the background; False if one is running already."""
@@ -237,12 +231,7 @@ class Controller(QObject):
         emit(self.changed)
 
     def _keep(self, result: CheckResult, lesson_id: int | None) -> None:
-        """Keep a check for the next comparison and in the history (in the worker's thread)."""
-        if result.status is Status.OK:
-            try:
-                lastcheck.save_last(result)
-            except OSError as exc:
-                log.warning("could not keep the check for the next comparison: %s", exc)
+        """Keep a check in the history (in the worker's thread)."""
         if self.history is not None:
             try:
                 self.history.add_check(result, lesson_id)
