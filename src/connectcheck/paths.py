@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -35,29 +36,24 @@ def resource_path(*parts: str) -> Path:
     return resource_dir().joinpath(*parts)
 
 
+def _user_dir(kind: str, default: Callable[..., str]) -> Path:
+    """A user folder of ours: ``CONNECTCHECK_<KIND>_DIR`` if set (tests, portable use), else
+    the platform's usual place."""
+    override = os.environ.get(f"CONNECTCHECK_{kind}_DIR")
+    return Path(override) if override else Path(default(APP_NAME, appauthor=False))
+
+
 def config_dir() -> Path:
-    override = os.environ.get("CONNECTCHECK_CONFIG_DIR")
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return _user_dir("CONFIG", platformdirs.user_config_dir)
 
 
 def data_dir() -> Path:
-    override = os.environ.get("CONNECTCHECK_DATA_DIR")
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _user_dir("DATA", platformdirs.user_data_dir)
 
 
 def cache_dir() -> Path:
-    override = os.environ.get("CONNECTCHECK_CACHE_DIR")
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    return _user_dir("CACHE", platformdirs.user_cache_dir)
 
 
 def log_dir() -> Path:
-    override = os.environ.get("CONNECTCHECK_LOG_DIR")
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    return _user_dir("LOG", platformdirs.user_log_dir)
