@@ -299,7 +299,9 @@ def test_set_link_changes_delay_and_rate_live(lab):
         time.sleep(1.5)
         result = load.stop()
     fast, slow = result.interval_mbps[5:14], result.interval_mbps[-8:]
-    assert statistics.fmean(fast) > 15 and statistics.fmean(slow) < 6, (fast, slow)
+    # medians of 0.1 s bins: one bin can still carry the end of the fast rate, or a busy
+    # machine can bunch two bins' data into one; the rate itself moved from ~19 to ~4.8
+    assert statistics.median(fast) > 15 and statistics.median(slow) < 6.5, (fast, slow)
 
 
 @pytest.mark.lab
