@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import connectcheck.ui.app as app_module
 from connectcheck import paths
 from connectcheck.settings import load_settings
@@ -251,3 +253,21 @@ def test_an_error_in_a_slot_is_shown_calmly(make_app, qtbot):
     finally:
         app.crash.uninstall()
     assert "IndexError" in app.prompts.informed[-1][1]
+
+
+@pytest.mark.parametrize(
+    "env, found, expected",
+    [
+        ({}, "libxcb-cursor.so.0", "There is no desktop here"),
+        ({"DISPLAY": ":0"}, None, "sudo apt install libxcb-cursor0"),
+        ({"DISPLAY": ":0"}, "libxcb-cursor.so.0", None),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, None, None),
+        ({"QT_QPA_PLATFORM": "offscreen"}, None, None),
+    ],
+)
+def test_a_missing_desktop_is_told_before_qt_aborts(env, found, expected):
+    from connectcheck.ui.app import display_problem
+
+    problem = display_problem(env, "linux", lambda name: found)
+    assert (problem is None) if expected is None else (expected in problem)
+    assert display_problem({}, "win32", lambda name: None) is None

@@ -284,10 +284,40 @@ def make_application() -> QApplication:
     return app
 
 
+def display_problem(env: dict[str, str] | None = None, platform: str | None = None,
+                    find_library: Callable[[str], str | None] | None = None) -> str | None:
+    """Why Qt could not open a window here, told before Qt tries (when Qt finds no usable
+    display it aborts the process with its message in the log only), or None.
+
+    Linux only: a desktop needs DISPLAY or WAYLAND_DISPLAY, and Qt's X11 plugin needs the
+    xcb-cursor library since Qt 6.5, which many systems lack.
+    """
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        return ("There is no desktop here to show connectcheck's window (neither DISPLAY nor "
+                "WAYLAND_DISPLAY is set). The command line works without one: try `connectcheck check`.")
+    if not env.get("WAYLAND_DISPLAY"):
+        import ctypes.util
+
+        if (find_library or ctypes.util.find_library)("xcb-cursor") is None:
+            return ("connectcheck's window needs the X11 library xcb-cursor, which is not installed "
+                    "(on Debian and Ubuntu: sudo apt install libxcb-cursor0).")
+    return None
+
+
 def run_app(argv: list[str]) -> int:
     """Run the tray app until it quits; the exit code."""
     args = parse_args(argv)
     log_path = logs.setup_logging()
+    problem = display_problem()
+    if problem:
+        log.error("%s", problem)
+        if sys.stderr is not None:
+            print(f"connectcheck: {problem}", file=sys.stderr)
+        return 1
     qt = make_application()
     instance = single.SingleInstance()
     if not instance.listen():
