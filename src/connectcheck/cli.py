@@ -27,6 +27,7 @@ from connectcheck.cliutil import (
 from connectcheck.history import History, HistoryError
 from connectcheck.model import CheckKind, Status
 from connectcheck.settings import Settings
+from connectcheck.smoke import FLAG as SMOKE_FLAG
 
 
 def build_settings(args: argparse.Namespace, err: TextIO) -> Settings:
@@ -167,6 +168,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [SMOKE_FLAG]:  # the installer build's check of a frozen program (smoke.py)
+        from connectcheck.smoke import run_smoke_test
+
+        return run_smoke_test(out, err)
     if not argv or argv[0] in APP_FLAGS:
         from connectcheck.ui.app import run_app
 
