@@ -384,6 +384,7 @@ def run_steps(ctx: Context, out: TextIO | None, steps: Steps = STEPS) -> str | N
         if history is not None:
             history.close()
         _close_app_log()
+        logs.restore_qt_messages()
 
 
 def run_smoke_test(out: TextIO | None = None, err: TextIO | None = None,

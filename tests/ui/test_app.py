@@ -26,20 +26,21 @@ ENV_KEYS = (
 )
 
 
-def child_env():
+def child_env(**extra):
     env = {k: os.environ[k] for k in ENV_KEYS}
     env.update(
         QT_QPA_PLATFORM="offscreen",
         PATH=os.environ.get("PATH", "/usr/bin:/bin"),
         PYTHONPATH=os.pathsep.join(sys.path),
+        **extra,
     )
     return env
 
 
-def start(*args):
+def start(*args, **extra_env):
     return subprocess.Popen(
         [sys.executable, "-m", "connectcheck.ui", *args],
-        env=child_env(),
+        env=child_env(**extra_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -81,6 +82,29 @@ def test_a_second_start_brings_the_first_forward_and_quit_ends_it():
             timeout=30,
         )
         assert third.returncode == 0
+        assert first.wait(15) == 0
+        assert "connectcheck stopped" in log_text()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+
+
+def test_what_qt_says_while_it_shuts_down_does_not_crash_the_app():
+    """Qt's plugin messages (QT_DEBUG_PLUGINS) come while Qt tears down, after the app has stopped:
+    they once went to the log's Python handler and killed the process with a segmentation fault."""
+    chatty = {"QT_DEBUG_PLUGINS": "1"}
+    first = start(**chatty)
+    try:
+        assert wait_for(_listening, 30), log_text()
+        third = subprocess.run(
+            [sys.executable, "-m", "connectcheck.ui", "--quit"],
+            env=child_env(**chatty),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert third.returncode == 0, third.stderr[-2000:]
         assert first.wait(15) == 0
         assert "connectcheck stopped" in log_text()
     finally:

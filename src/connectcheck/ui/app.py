@@ -312,6 +312,14 @@ def run_app(argv: list[str]) -> int:
     """Run the tray app until it quits; the exit code."""
     args = parse_args(argv)
     log_path = logs.setup_logging()
+    try:
+        return _run(args, log_path)
+    finally:
+        # Qt talks while it tears down, after Python has begun to: not into the log's Python handler
+        logs.restore_qt_messages()
+
+
+def _run(args: argparse.Namespace, log_path: Path) -> int:
     problem = display_problem()
     if problem:
         log.error("%s", problem)

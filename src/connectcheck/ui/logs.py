@@ -93,6 +93,13 @@ def _has_console() -> bool:
         return False
 
 
+def restore_qt_messages() -> None:
+    """Give Qt's messages back to Qt's own handler. Called when the app stops: what Qt says while
+    it tears down (plugins unloading, after Python has begun to shut down) must not call into
+    Python, or the process dies with a segmentation fault at exit."""
+    qInstallMessageHandler(None)
+
+
 def qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
     """Qt's warnings and errors, into the log with where Qt says they came from."""
     where = f" ({context.category})" if context.category and context.category != "default" else ""
