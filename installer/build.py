@@ -17,6 +17,8 @@ On Linux (what CI runs, about a minute):
    * ``install.sh`` into a temporary home folder, then ``install.sh --uninstall --purge``;
    * with ``--tray``: the time until the tray icon shows under Xvfb with trayer, per desktop, and
      what the frozen app logged meanwhile (Debian: ``apt-get install xvfb trayer x11-utils``);
+   * with ``--wayland``: the app on a headless weston (Qt's Wayland platform; no tray there, so its
+     window), quitting cleanly and logging nothing the app from source does not (``apt-get install weston``);
 4. the figures (sizes, what each pruning rule saved, times) printed, and written to ``--out``.
 
 On Windows it also writes ``build/installer/defines.iss`` for Inno Setup; on macOS it builds
@@ -310,6 +312,65 @@ def tray_times(fig: Figures, folder: Path) -> None:
                              + ("no tray icon" if frozen is None else f"it logged {'; '.join(extra)}"))
 
 
+def wayland_times(fig: Figures, folder: Path) -> None:
+    """The app on a Wayland desktop (weston, headless): it must start, open its window (weston has no
+    tray), quit when asked and log nothing the app from source does not. Proves that the Wayland
+    plugins the pruning kept are enough."""
+    if shutil.which("weston") is None:
+        fig.add("on Wayland (weston)", "not tried: weston missing (apt-get install weston)")
+        return
+    frozen, frozen_said = wayland_run([str(folder / bundle.APP)])
+    source, source_said = wayland_run([sys.executable, "-m", "connectcheck.ui"])
+    extra = [m for m in frozen_said if m not in source_said]
+    fig.add("window shown on Wayland (weston, no tray: after the 3 s wait for one)",
+            f"frozen {_seconds(frozen)}, from source {_seconds(source)}; the frozen app logged "
+            + ("nothing the app from source does not" if not extra else "; ".join(extra)))
+    if frozen is None or extra:
+        raise BuildError("the frozen app on Wayland: "
+                         + ("no window" if frozen is None else f"it logged {'; '.join(extra)}"))
+
+
+def wayland_run(program: list[str]) -> tuple[float | None, list[str]]:
+    """Start ``program`` on a headless weston with Qt's Wayland platform; the time until it opens its
+    window, and the warnings and errors it logged or printed. Raises when it does not quit cleanly."""
+    with tempfile.TemporaryDirectory() as base, ExitStack() as stack:
+        runtime = Path(base) / "run"
+        runtime.mkdir(mode=0o700)
+        env = clean_env(XDG_RUNTIME_DIR=str(runtime), WAYLAND_DISPLAY="connectcheck-build",
+                        QT_QPA_PLATFORM="wayland", XDG_SESSION_TYPE="wayland")
+        env.pop("DISPLAY", None)
+        for name in ("CONFIG", "DATA", "CACHE", "LOG"):
+            env[f"CONNECTCHECK_{name}_DIR"] = str(Path(base) / name.lower())
+        weston = subprocess.Popen(["weston", "--backend=headless-backend.so", "--socket=connectcheck-build",
+                                   "--idle-time=0"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.callback(_stop, weston)
+        socket = runtime / "connectcheck-build"
+        end = time.monotonic() + 10
+        while not socket.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+        if not socket.exists():
+            raise BuildError("weston did not start")
+        log = Path(env["CONNECTCHECK_LOG_DIR"]) / "connectcheck.log"
+        started = time.monotonic()
+        app = subprocess.Popen(program, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stack.callback(_stop, app)
+        shown = None
+        while time.monotonic() - started < 20 and shown is None and app.poll() is None:
+            if log.exists() and "opens as a normal window" in log.read_text(encoding="utf-8"):
+                shown = time.monotonic() - started
+            time.sleep(0.02)
+        quit_ = subprocess.run([*program, "--quit"], env=env, timeout=30, check=False, capture_output=True)
+        out, err = app.communicate(timeout=15)
+        if app.returncode != 0 or quit_.returncode != 0:
+            raise BuildError(f"{program[-1]} on Wayland: exit {app.returncode}, --quit exit "
+                             f"{quit_.returncode}\n{err.decode(errors='replace')[-2000:]}")
+        said = [line.split(": ", 1)[-1] for line in log.read_text(encoding="utf-8").splitlines()
+                if " WARNING " in line or " ERROR " in line] if log.exists() else []
+        said += [line for line in (out + err).decode(errors="replace").splitlines() if line.strip()]
+        return shown, list(dict.fromkeys(said))
+
+
 def _seconds(value: float | None) -> str:
     return f"{value:.2f} s" if value is not None else "not within 20 s"
 
@@ -393,6 +454,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tray", action="store_true",
                         help="also time the tray icon under Xvfb with trayer (Linux)")
+    parser.add_argument("--wayland", action="store_true",
+                        help="also run the app on a headless weston, Qt's Wayland platform (Linux)")
     parser.add_argument("--out", type=Path, default=bundle.BUILD / "figures.md",
                         help="where to write the figures (default build/installer/figures.md)")
     args = parser.parse_args()
@@ -420,6 +483,8 @@ def main() -> int:
                 install_script(fig, folder)
                 if args.tray:
                     tray_times(fig, folder)
+                if args.wayland:
+                    wayland_times(fig, folder)
     except BuildError as exc:
         print(f"build.py: {exc}", file=sys.stderr)
         return 1

@@ -102,6 +102,13 @@ PRUNE_RULES: tuple[Rule, ...] = (
          ("*/plugins/networkinformation/*",)),
     Rule("OpenGL for X11 windows", "nothing is drawn with OpenGL (widgets paint in software)",
          ("*/plugins/xcbglintegrations/*",)),
+    Rule("Wayland extras for compositors and embedded shells (Linux)",
+         "on Wayland the app's windows paint in software into shared memory and reach the desktop "
+         "through xdg-shell: the OpenGL buffer integrations (wayland-egl, and the server buffers a Qt "
+         "compositor offers) and the IVI, fullscreen and Qt shells are never loaded",
+         ("*/plugins/wayland-graphics-integration-client/*", "*/plugins/wayland-shell-integration/*"),
+         ("*/plugins/wayland-shell-integration/*xdg-shell*",
+          "*/plugins/wayland-shell-integration/*wl-shell*")),
     Rule("libraries the Linux desktop provides (D-Bus, fontconfig, FreeType)",
          "they must be the system's own: a bundled fontconfig warns about the newer configuration files "
          "it cannot read, and a bundled libdbus brings systemd's libraries with it; every desktop has them",

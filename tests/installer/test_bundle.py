@@ -102,6 +102,8 @@ def _matched(dest: str) -> list[str]:
     "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so",
     "PySide6/Qt/plugins/platforminputcontexts/libcomposeplatforminputcontextplugin.so",
     "PySide6/plugins/styles/qmodernwindowsstyle.dll",
+    "PySide6/Qt/plugins/wayland-shell-integration/libxdg-shell.so",
+    "PySide6/Qt/plugins/wayland-decoration-client/libadwaita.so",
     "PySide6/Qt/lib/libQt6Svg.so.6", "PySide6/Qt/lib/libQt6Widgets.so.6", "PySide6/Qt/lib/libQt6Network.so.6",
     "PySide6/Qt/lib/libQt6DBus.so.6", "PySide6/Qt/lib/libQt6XcbQpa.so.6", "libxcb-cursor.so.0",
     "connectcheck/resources/icons/good.svg",
@@ -115,6 +117,8 @@ def test_what_the_app_needs_is_never_pruned(dest):
     "PySide6/Qt/plugins/platforms/libqeglfs.so", "PySide6/plugins/platforms/qdirect2d.dll",
     "PySide6/Qt/plugins/imageformats/libqjpeg.so", "PySide6/Qt/plugins/tls/libqopensslbackend.so",
     "PySide6/opengl32sw.dll", "libfontconfig.so.1", "libdbus-1.so.3",
+    "PySide6/Qt/plugins/wayland-graphics-integration-client/libqt-plugin-wayland-egl.so",
+    "PySide6/Qt/plugins/wayland-shell-integration/libivi-shell.so",
 ])
 def test_what_the_app_does_not_use_is_pruned(dest):
     assert len(_matched(dest)) == 1
