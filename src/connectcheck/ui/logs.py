@@ -31,6 +31,7 @@ FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 
 log = logging.getLogger("connectcheck.ui")
 qt_log = logging.getLogger("qt")
+_previous_qt_handler: list[Callable[..., object] | None] = []  # before setup_logging: one, or none
 
 _QT_LEVELS = {
     QtMsgType.QtDebugMsg: logging.DEBUG,
@@ -67,7 +68,9 @@ def setup_logging(level: int = logging.INFO) -> Path:
         handler._connectcheck = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
-    qInstallMessageHandler(qt_message)
+    previous = qInstallMessageHandler(qt_message)
+    if previous is not qt_message:  # set up again: keep the one from before the first time
+        _previous_qt_handler[:] = [previous]
     log.info("connectcheck %s starting (Python %s, %s)", __version__, sys.version.split()[0], sys.platform)
     return path
 
@@ -94,10 +97,12 @@ def _has_console() -> bool:
 
 
 def restore_qt_messages() -> None:
-    """Give Qt's messages back to Qt's own handler. Called when the app stops: what Qt says while
-    it tears down (plugins unloading, after Python has begun to shut down) must not call into
-    Python, or the process dies with a segmentation fault at exit."""
-    qInstallMessageHandler(None)
+    """Give Qt's messages back to the handler from before :func:`setup_logging` (Qt's own in the
+    app). Called when the app stops: what Qt says while it tears down (plugins unloading, after
+    Python has begun to shut down) must not call into the log's handler, or the process dies with
+    a segmentation fault at exit."""
+    if _previous_qt_handler:
+        qInstallMessageHandler(_previous_qt_handler.pop())
 
 
 def qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
