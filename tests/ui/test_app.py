@@ -152,6 +152,63 @@ def test_single_instance_in_process(qtbot):
     assert single.send(single.SHOW, name, timeout_ms=300) is False
 
 
+STRESS = """
+import os, socket, sys, time
+from PySide6.QtWidgets import QApplication
+from connectcheck.ui import single
+app = QApplication([])
+for i in range(int(sys.argv[1])):
+    instance = single.SingleInstance(f"connectcheck-stress-{os.getpid()}-{i}")
+    assert instance.listen()
+    words = []
+    instance.command.connect(words.append)
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(instance.server.fullServerName())
+        client.sendall(b"show\\n")
+        end = time.monotonic() + 3
+        while not words and time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.0005)
+        assert words == ["show"], (i, words)
+    instance.close()
+    del instance
+    app.processEvents()
+print("ok")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the client side uses a Unix socket")
+def test_instances_made_and_destroyed_with_connections_do_not_crash():
+    """A connection's socket pending deletion when its instance is destroyed once crashed the process
+    within a few hundred connections (in a child process here, so that a crash fails one test)."""
+    done = subprocess.run([sys.executable, "-c", STRESS, "300"], env=child_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+    assert "deleted directly" not in done.stderr
+
+
+def test_a_start_that_says_nothing_or_nonsense_is_forgotten(qtbot, caplog):
+    name = f"connectcheck-test-quiet-{os.getpid()}"
+    instance = single.SingleInstance(name)
+    assert instance.listen()
+    words = []
+    instance.command.connect(words.append)
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as quiet, socket.socket(socket.AF_UNIX) as odd:
+        quiet.connect(instance.server.fullServerName())
+        odd.connect(instance.server.fullServerName())
+        odd.sendall(b"<script>" * 20 + b"\n")
+        qtbot.waitUntil(lambda: "ignored an unknown word" in caplog.text, timeout=3000)
+        quiet.close()
+        qtbot.waitUntil(lambda: not instance._clients, timeout=3000)
+    assert words == []
+    assert single.send(single.SHOW, name)
+    qtbot.waitUntil(lambda: words == ["show"], timeout=3000)
+    instance.close()
+
+
 def test_settings_problems_are_shown_once_the_app_is_up(make_app, qtbot, monkeypatch):
     monkeypatch.setattr(app_module, "TRAY_WAIT_S", 0.1)
     path = paths.config_dir() / "settings.toml"

@@ -57,6 +57,7 @@ class SingleInstance(QObject):
         super().__init__()
         self.name = name or server_name()
         self.server = QLocalServer(self)
+        self._clients: list[QLocalSocket] = []  # connected, their word not read yet
         # No socket options: with them Qt creates the socket elsewhere and renames it into place,
         # which silently replaces a running instance's socket instead of failing.
         self.server.newConnection.connect(self._accept)
@@ -79,23 +80,38 @@ class SingleInstance(QObject):
     def close(self) -> None:
         self.server.close()
 
+    # The connected sockets are kept in a list and dropped by hand. An earlier version had each
+    # socket's readyRead call a lambda holding the socket and its disconnected signal call its own
+    # deleteLater: destroying the instance while such a deletion was pending crashed the process
+    # ("shared QObject was deleted directly"), within a few hundred connections.
     def _accept(self) -> None:
         while (sock := self.server.nextPendingConnection()) is not None:
-            sock.readyRead.connect(lambda s=sock: self._read(s))
-            sock.disconnected.connect(sock.deleteLater)
-            if sock.bytesAvailable():
-                self._read(sock)
+            self._clients.append(sock)
+            sock.readyRead.connect(self._read_all)
+            sock.disconnected.connect(self._forget_gone)
+        self._read_all()
 
-    def _read(self, sock: QLocalSocket) -> None:
-        if not sock.canReadLine():
-            return
-        word = bytes(sock.readLine().data()).decode("ascii", "replace").strip()
+    def _read_all(self) -> None:
+        for sock in [s for s in self._clients if s.canReadLine()]:
+            word = bytes(sock.readLine().data()).decode("ascii", "replace").strip()
+            self._drop(sock)
+            if word in COMMANDS:
+                log.info("another start sent %r", word)
+                emit(self.command, word)
+            else:
+                log.warning("ignored an unknown word on the instance socket: %r", word[:40])
+
+    def _forget_gone(self) -> None:
+        self._read_all()  # a start that wrote its word and hung up at once
+        for sock in [s for s in self._clients if s.state() == QLocalSocket.LocalSocketState.UnconnectedState]:
+            self._drop(sock)
+
+    def _drop(self, sock: QLocalSocket) -> None:
+        self._clients.remove(sock)
+        sock.readyRead.disconnect(self._read_all)
+        sock.disconnected.disconnect(self._forget_gone)
         sock.disconnectFromServer()
-        if word in COMMANDS:
-            log.info("another start sent %r", word)
-            emit(self.command, word)
-        else:
-            log.warning("ignored an unknown word on the instance socket: %r", word[:40])
+        sock.deleteLater()
 
 
 def _answers(name: str) -> bool:
