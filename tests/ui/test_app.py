@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,57 +61,49 @@ def wait_for(predicate, timeout_s):
     return False
 
 
-def test_a_second_start_brings_the_first_forward_and_quit_ends_it():
-    first = start()
+def start_again(*args, **extra_env):
+    """A later start of the app (``--quit`` or none), run to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "connectcheck.ui", *args],
+        env=child_env(**extra_env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@contextmanager
+def running(**extra_env):
+    """The app started in a child process and listening; killed afterwards if still running."""
+    first = start(**extra_env)
     try:
         assert wait_for(_listening, 30), log_text()
-        second = subprocess.run(
-            [sys.executable, "-m", "connectcheck.ui"],
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert second.returncode == 0
-        assert wait_for(lambda: "another start sent 'show'" in log_text(), 10)
-        assert first.poll() is None  # still running, and alone
-        third = subprocess.run(
-            [sys.executable, "-m", "connectcheck.ui", "--quit"],
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert third.returncode == 0
-        assert first.wait(15) == 0
-        assert "connectcheck stopped" in log_text()
+        yield first
     finally:
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+def test_a_second_start_brings_the_first_forward_and_quit_ends_it():
+    with running() as first:
+        assert start_again().returncode == 0
+        assert wait_for(lambda: "another start sent 'show'" in log_text(), 10)
+        assert first.poll() is None  # still running, and alone
+        assert start_again("--quit").returncode == 0
+        assert first.wait(15) == 0
+        assert "connectcheck stopped" in log_text()
 
 
 def test_what_qt_says_while_it_shuts_down_does_not_crash_the_app():
     """Qt's plugin messages (QT_DEBUG_PLUGINS) come while Qt tears down, after the app has stopped:
     they once went to the log's Python handler and killed the process with a segmentation fault."""
     chatty = {"QT_DEBUG_PLUGINS": "1"}
-    first = start(**chatty)
-    try:
-        assert wait_for(_listening, 30), log_text()
-        third = subprocess.run(
-            [sys.executable, "-m", "connectcheck.ui", "--quit"],
-            env=child_env(**chatty),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert third.returncode == 0, third.stderr[-2000:]
+    with running(**chatty) as first:
+        last = start_again("--quit", **chatty)
+        assert last.returncode == 0, last.stderr[-2000:]
         assert first.wait(15) == 0
         assert "connectcheck stopped" in log_text()
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
 
 
 def _listening():
@@ -124,14 +117,9 @@ def _listening():
 
 
 def test_quit_when_nothing_runs_says_so_quietly():
-    out = subprocess.run(
-        [sys.executable, "-m", "connectcheck.ui", "--quit"],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    out = start_again("--quit")
     assert out.returncode == 0
+    assert out.stdout == out.stderr == ""
 
 
 def test_single_instance_in_process(qtbot):
