@@ -21,6 +21,7 @@ from pathlib import Path
 
 from connectcheck import paths
 from connectcheck.fileio import atomic_write_bytes, atomic_write_text
+from connectcheck.osname import current_os
 
 APP_ID = "connectcheck"
 MACOS_LABEL = "org.connectcheck.tray"
@@ -43,13 +44,6 @@ class Entry:
     name: str
     content: str
 
-
-def current_os() -> str:
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "macos"
-    return "linux"
 
 
 def launch_command() -> list[str]:

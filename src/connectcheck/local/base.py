@@ -12,7 +12,6 @@ Linux in the tests, with recorded outputs of the other systems' tools.
 from __future__ import annotations
 
 import ipaddress
-import sys
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import psutil
 
 from connectcheck.local.commands import Runner, run_command
 from connectcheck.model import WifiInfo
+from connectcheck.osname import current_os
 
 OS_NAMES = ("linux", "macos", "windows")
 MB = 1024 * 1024
@@ -51,14 +51,6 @@ NAME_KINDS = (
     ("ethernet", ("eth", "enp", "eno", "ens", "en", "ethernet", "local area connection")),
 )
 
-
-def current_os() -> str:
-    """This computer's system as the backends name it: "linux", "macos" or "windows"."""
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "macos"
-    return "linux"
 
 
 def kind_from_name(name: str) -> str:
