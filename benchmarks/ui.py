@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psutil
@@ -37,6 +39,7 @@ ICON_LINE = re.compile(
     r'"connectcheck": \("connectcheck" "connectcheck"\)\s+(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)'
 )
 BAR_HEIGHT = 28
+SCREEN = "1280x800x24"
 ROWS = (
     ("tray icon visible after launch (s)", "icon_s", "≤ 2"),
     ("idle memory, tray only (MB RSS)", "idle_mb", "≤ 150"),
@@ -56,8 +59,9 @@ def icon_in_tray() -> bool:
     return False
 
 
-def private_env(base: Path, desktop: str) -> dict[str, str]:
-    env = dict(os.environ, DISPLAY=DISPLAY, QT_QPA_PLATFORM="xcb", XDG_CURRENT_DESKTOP=desktop)
+def private_env(base: Path, desktop: str, display: str = DISPLAY) -> dict[str, str]:
+    """The app's environment on the virtual screen: X11, the desktop named, private folders in ``base``."""
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", XDG_CURRENT_DESKTOP=desktop)
     env.pop("QT_QPA_PLATFORMTHEME", None)  # as on a tutor's desktop: the app chooses
     for name in ("CONFIG", "DATA", "CACHE", "LOG"):
         (base / name.lower()).mkdir(parents=True, exist_ok=True)
@@ -65,69 +69,71 @@ def private_env(base: Path, desktop: str) -> dict[str, str]:
     return env
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a helper process and wait for it (killed if it will not end)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def virtual_desktop(env: dict[str, str], *, display: str = DISPLAY, screen: str = SCREEN,
+                    bar_height: int = BAR_HEIGHT, trayer_args: Sequence[str] = ()) -> Iterator[None]:
+    """Xvfb on ``display`` with trayer as the tray, a bar across the top of the screen (``env``
+    must point DISPLAY at ``display``); both stopped afterwards. Shared by this benchmark, the
+    screenshots tool and the installer build's tray check."""
+    with ExitStack() as stack:
+        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", screen, "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.callback(stop, xvfb)
+        time.sleep(1.0)
+        tray = subprocess.Popen(
+            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--heighttype",
+             "pixel", "--height", str(bar_height), "--SetDockType", "true", *trayer_args],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        stack.callback(stop, tray)
+        time.sleep(1.0)
+        yield
+
+
 def one_run(idle_s: float, desktop: str) -> dict[str, float]:
     base = Path(tempfile.mkdtemp(prefix="connectcheck-bench-"))
     env = private_env(base, desktop)
-    xvfb = subprocess.Popen(
-        ["Xvfb", DISPLAY, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    tray = None
-    app = None
     try:
-        time.sleep(1.0)
-        tray = subprocess.Popen(
-            [
-                "trayer",
-                "--edge",
-                "top",
-                "--align",
-                "right",
-                "--widthtype",
-                "request",
-                "--heighttype",
-                "pixel",
-                "--height",
-                str(BAR_HEIGHT),
-                "--SetDockType",
-                "true",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1.0)
-        t0 = time.monotonic()
-        app = subprocess.Popen(
-            [sys.executable, "-m", "connectcheck.ui", "--autostart"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        visible = None
-        while time.monotonic() - t0 < 20:
-            if icon_in_tray():
-                visible = time.monotonic() - t0
-                break
-            time.sleep(0.01)
-        time.sleep(idle_s)
-        idle_rss = psutil.Process(app.pid).memory_info().rss / 1e6
-        subprocess.run([sys.executable, "-m", "connectcheck.ui"], env=env, timeout=30, check=True)
-        time.sleep(2.0)
-        window_rss = psutil.Process(app.pid).memory_info().rss / 1e6
-        subprocess.run([sys.executable, "-m", "connectcheck.ui", "--quit"], env=env, timeout=30, check=True)
-        app.wait(15)
-        return {
-            "icon_s": visible if visible is not None else float("nan"),
-            "idle_mb": idle_rss,
-            "window_mb": window_rss,
-        }
+        with virtual_desktop(env), ExitStack() as stack:
+            t0 = time.monotonic()
+            app = subprocess.Popen(
+                [sys.executable, "-m", "connectcheck.ui", "--autostart"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            stack.callback(stop, app)
+            visible = None
+            while time.monotonic() - t0 < 20:
+                if icon_in_tray():
+                    visible = time.monotonic() - t0
+                    break
+                time.sleep(0.01)
+            time.sleep(idle_s)
+            idle_rss = psutil.Process(app.pid).memory_info().rss / 1e6
+            subprocess.run([sys.executable, "-m", "connectcheck.ui"], env=env, timeout=30, check=True)
+            time.sleep(2.0)
+            window_rss = psutil.Process(app.pid).memory_info().rss / 1e6
+            subprocess.run([sys.executable, "-m", "connectcheck.ui", "--quit"], env=env, timeout=30,
+                           check=True)
+            app.wait(15)
+            return {
+                "icon_s": visible if visible is not None else float("nan"),
+                "idle_mb": idle_rss,
+                "window_mb": window_rss,
+            }
     finally:
-        for proc in (app, tray, xvfb):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(5)
         shutil.rmtree(base, ignore_errors=True)
 
 

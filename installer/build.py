@@ -46,6 +46,9 @@ from pathlib import Path
 
 import bundle
 
+sys.path.insert(0, str(bundle.ROOT))  # the lab's servers (tests/lab), the virtual desktop (benchmarks/ui.py)
+from benchmarks.ui import stop
+
 ROOT = bundle.ROOT
 DIST = bundle.DIST
 WORK = ROOT / "build" / "pyinstaller"
@@ -216,7 +219,6 @@ def start_time(fig: Figures, folder: Path) -> None:
 @contextmanager
 def lab_servers(folder: Path) -> Iterator[dict[str, str]]:
     """The lab's STUN, HTTPS and speed servers on 127.0.0.1 (``tests/lab``), for the frozen checks."""
-    sys.path.insert(0, str(ROOT))
     from tests.lab.endpoints import WebServer, make_pki
     from tests.lab.speed_server import LabSpeedServer
     from tests.lab.stun_server import StunServer
@@ -344,7 +346,7 @@ def wayland_run(program: list[str]) -> tuple[float | None, list[str]]:
         weston = subprocess.Popen(["weston", "--backend=headless-backend.so", "--socket=connectcheck-build",
                                    "--idle-time=0"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        stack.callback(_stop, weston)
+        stack.callback(stop, weston)
         socket = runtime / "connectcheck-build"
         end = time.monotonic() + 10
         while not socket.exists() and time.monotonic() < end:
@@ -354,7 +356,7 @@ def wayland_run(program: list[str]) -> tuple[float | None, list[str]]:
         log = Path(env["CONNECTCHECK_LOG_DIR"]) / "connectcheck.log"
         started = time.monotonic()
         app = subprocess.Popen(program, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        stack.callback(_stop, app)
+        stack.callback(stop, app)
         shown = None
         while time.monotonic() - started < 20 and shown is None and app.poll() is None:
             if log.exists() and "opens as a normal window" in log.read_text(encoding="utf-8"):
@@ -378,25 +380,15 @@ def _seconds(value: float | None) -> str:
 def tray_run(program: list[str], desktop: str) -> tuple[float | None, list[str]]:
     """Start ``program --autostart`` on a virtual screen with a tray; the time until its icon shows,
     and the warnings and errors it logged or printed (without time stamps)."""
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.ui import BAR_HEIGHT, DISPLAY, icon_in_tray, private_env
+    from benchmarks.ui import icon_in_tray, private_env, virtual_desktop
 
     with tempfile.TemporaryDirectory() as base, ExitStack() as stack:
         env = private_env(Path(base), desktop)
-        screen = subprocess.Popen(["Xvfb", DISPLAY, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        stack.callback(_stop, screen)
-        time.sleep(1.0)
-        tray = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-                                 "--heighttype", "pixel", "--height", str(BAR_HEIGHT),
-                                 "--SetDockType", "true"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        stack.callback(_stop, tray)
-        time.sleep(1.0)
+        stack.enter_context(virtual_desktop(env))
         started = time.monotonic()
         app = subprocess.Popen([*program, "--autostart"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        stack.callback(_stop, app)
+        stack.callback(stop, app)
         shown = None
         while time.monotonic() - started < 20 and shown is None:
             shown = time.monotonic() - started if icon_in_tray() else None
@@ -409,14 +401,6 @@ def tray_run(program: list[str], desktop: str) -> tuple[float | None, list[str]]
         said += [line for line in (out + err).decode(errors="replace").splitlines() if line.strip()]
         return shown, list(dict.fromkeys(said))
 
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 # ------------------------------------------------------------------------------------------------------------

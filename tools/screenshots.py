@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.ui import private_env, virtual_desktop
+
 DISPLAY = ":77"
 SCREEN = "1280x860x24"
 
@@ -41,53 +43,17 @@ def outer(out: Path) -> int:
             return 2
     out.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix="connectcheck-shots-"))
-    env = dict(os.environ, DISPLAY=DISPLAY, QT_QPA_PLATFORM="xcb", XDG_CURRENT_DESKTOP="XFCE")
-    for name in ("CONFIG", "DATA", "CACHE", "LOG"):
-        (private / name.lower()).mkdir()
-        env[f"CONNECTCHECK_{name}_DIR"] = str(private / name.lower())
-    xvfb = subprocess.Popen(
-        ["Xvfb", DISPLAY, "-screen", "0", SCREEN, "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    env = private_env(private, "XFCE", display=DISPLAY)
+    desktop = virtual_desktop(
+        env, display=DISPLAY, screen=SCREEN,
+        trayer_args=("--transparent", "true", "--alpha", "0", "--tint", "0x2b2f36", "--expand", "true"),
     )
-    time.sleep(1.0)
-    tray = subprocess.Popen(
-        [
-            "trayer",
-            "--edge",
-            "top",
-            "--align",
-            "right",
-            "--widthtype",
-            "request",
-            "--heighttype",
-            "pixel",
-            "--height",
-            "28",
-            "--transparent",
-            "true",
-            "--alpha",
-            "0",
-            "--tint",
-            "0x2b2f36",
-            "--SetDockType",
-            "true",
-            "--expand",
-            "true",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)
     try:
-        return subprocess.run(
-            [sys.executable, "-m", "tools.screenshots", "--inner", str(out)], env=env, timeout=300
-        ).returncode
+        with desktop:
+            return subprocess.run(
+                [sys.executable, "-m", "tools.screenshots", "--inner", str(out)], env=env, timeout=300
+            ).returncode
     finally:
-        for proc in (tray, xvfb):
-            proc.terminate()
-            proc.wait(5)
         shutil.rmtree(private, ignore_errors=True)
 
 
