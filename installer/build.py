@@ -39,7 +39,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,15 +303,9 @@ def tray_times(fig: Figures, folder: Path) -> None:
                                   "(apt-get install xvfb trayer x11-utils)")
         return
     for desktop in ("KDE", "XFCE", "GNOME"):
-        frozen, frozen_said = tray_run([str(folder / bundle.APP)], desktop)
-        source, source_said = tray_run([sys.executable, "-m", "connectcheck.ui"], desktop)
-        extra = [m for m in frozen_said if m not in source_said]
-        fig.add(f"tray icon shown after start at login, {desktop} (Xvfb, trayer)",
-                f"frozen {_seconds(frozen)}, from source {_seconds(source)}; the frozen app logged "
-                + ("nothing the app from source does not" if not extra else "; ".join(extra)))
-        if frozen is None or extra:
-            raise BuildError(f"the frozen tray app under {desktop}: "
-                             + ("no tray icon" if frozen is None else f"it logged {'; '.join(extra)}"))
+        frozen_and_source(fig, folder, lambda program, d=desktop: tray_run(program, d),
+                          f"tray icon shown after start at login, {desktop} (Xvfb, trayer)",
+                          f"the frozen tray app under {desktop}", "no tray icon")
 
 
 def wayland_times(fig: Figures, folder: Path) -> None:
@@ -321,15 +315,32 @@ def wayland_times(fig: Figures, folder: Path) -> None:
     if shutil.which("weston") is None:
         fig.add("on Wayland (weston)", "not tried: weston missing (apt-get install weston)")
         return
-    frozen, frozen_said = wayland_run([str(folder / bundle.APP)])
-    source, source_said = wayland_run([sys.executable, "-m", "connectcheck.ui"])
+    frozen_and_source(fig, folder, wayland_run,
+                      "window shown on Wayland (weston, no tray: after the 3 s wait for one)",
+                      "the frozen app on Wayland", "no window")
+
+
+RunFn = Callable[[list[str]], tuple[float | None, list[str]]]
+
+
+def frozen_and_source(fig: Figures, folder: Path, run: RunFn, label: str, what: str, unseen: str) -> None:
+    """``run`` the frozen app and the app from source: the figure is both times; the build fails when
+    the frozen one never showed (``unseen``) or logged anything the app from source does not."""
+    frozen, frozen_said = run([str(folder / bundle.APP)])
+    source, source_said = run([sys.executable, "-m", "connectcheck.ui"])
     extra = [m for m in frozen_said if m not in source_said]
-    fig.add("window shown on Wayland (weston, no tray: after the 3 s wait for one)",
-            f"frozen {_seconds(frozen)}, from source {_seconds(source)}; the frozen app logged "
-            + ("nothing the app from source does not" if not extra else "; ".join(extra)))
+    fig.add(label, f"frozen {_seconds(frozen)}, from source {_seconds(source)}; the frozen app logged "
+                   + ("nothing the app from source does not" if not extra else "; ".join(extra)))
     if frozen is None or extra:
-        raise BuildError("the frozen app on Wayland: "
-                         + ("no window" if frozen is None else f"it logged {'; '.join(extra)}"))
+        raise BuildError(f"{what}: " + (unseen if frozen is None else f"it logged {'; '.join(extra)}"))
+
+
+def what_it_said(log: Path, out: bytes, err: bytes) -> list[str]:
+    """The warnings and errors in the app's log (without time stamps) and every line it printed."""
+    said = [line.split(": ", 1)[-1] for line in log.read_text(encoding="utf-8").splitlines()
+            if " WARNING " in line or " ERROR " in line] if log.exists() else []
+    said += [line for line in (out + err).decode(errors="replace").splitlines() if line.strip()]
+    return list(dict.fromkeys(said))
 
 
 def wayland_run(program: list[str]) -> tuple[float | None, list[str]]:
@@ -367,10 +378,7 @@ def wayland_run(program: list[str]) -> tuple[float | None, list[str]]:
         if app.returncode != 0 or quit_.returncode != 0:
             raise BuildError(f"{program[-1]} on Wayland: exit {app.returncode}, --quit exit "
                              f"{quit_.returncode}\n{err.decode(errors='replace')[-2000:]}")
-        said = [line.split(": ", 1)[-1] for line in log.read_text(encoding="utf-8").splitlines()
-                if " WARNING " in line or " ERROR " in line] if log.exists() else []
-        said += [line for line in (out + err).decode(errors="replace").splitlines() if line.strip()]
-        return shown, list(dict.fromkeys(said))
+        return shown, what_it_said(log, out, err)
 
 
 def _seconds(value: float | None) -> str:
@@ -396,10 +404,7 @@ def tray_run(program: list[str], desktop: str) -> tuple[float | None, list[str]]
         subprocess.run([*program, "--quit"], env=env, timeout=30, check=False, capture_output=True)
         out, err = app.communicate(timeout=15)
         log = Path(env["CONNECTCHECK_LOG_DIR"]) / "connectcheck.log"
-        said = [line.split(": ", 1)[-1] for line in log.read_text(encoding="utf-8").splitlines()
-                if " WARNING " in line or " ERROR " in line]
-        said += [line for line in (out + err).decode(errors="replace").splitlines() if line.strip()]
-        return shown, list(dict.fromkeys(said))
+        return shown, what_it_said(log, out, err)
 
 
 
