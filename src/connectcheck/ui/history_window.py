@@ -6,6 +6,7 @@ the history runs in the background, like everything that touches the disk or the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -202,30 +203,19 @@ class HistoryWindow(QWidget):
             (self._check_selected if tree is self.checks else self._lesson_selected)()
 
     def _check_selected(self) -> None:
-        items = self.checks.selectedItems()
-        if not items:
-            return
-        check_id = items[0].data(0, ID_ROLE)
-        history = self.history
-        self.controller.worker.run(
-            lambda cancel: history.check(check_id),
-            done=self.show_check,
-            failed=self._failed,
-            name="history-check",
-        )
+        self._read_selected(self.checks, self.history.check, self.show_check, "history-check")
 
     def _lesson_selected(self) -> None:
-        items = self.lessons.selectedItems()
+        self._read_selected(self.lessons, self.history.lesson, self.show_lesson, "history-lesson")
+
+    def _read_selected(self, tree: QTreeWidget, read: Callable[[int], object],
+                       done: Callable[[Any], None], name: str) -> None:
+        """Read the selected entry from the history off the GUI thread, then show it."""
+        items = tree.selectedItems()
         if not items:
             return
-        lesson_id = items[0].data(0, ID_ROLE)
-        history = self.history
-        self.controller.worker.run(
-            lambda cancel: history.lesson(lesson_id),
-            done=self.show_lesson,
-            failed=self._failed,
-            name="history-lesson",
-        )
+        entry_id = items[0].data(0, ID_ROLE)
+        self.controller.worker.run(lambda cancel: read(entry_id), done=done, failed=self._failed, name=name)
 
     def show_check(self, result: CheckResult) -> None:
         if self.tabs.currentWidget() is not self.checks:  # read late, after the tutor moved on
