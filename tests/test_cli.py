@@ -177,3 +177,14 @@ def test_ctrl_c_cancels_cleanly_and_prints_what_was_measured(lab, pki, tmp_path)
     assert proc.returncode == EXIT_CANCELLED, err
     assert "[check cancelled]" in out
     assert "round trip (idle)" in out
+
+
+def test_qt_that_cannot_load_is_told_with_the_packages(monkeypatch):
+    from connectcheck import cli
+    from connectcheck.ui import syslibs
+
+    monkeypatch.setattr(syslibs, "make_finder",
+                        lambda env=None: lambda so: None if so == "libGL.so.1" else so)
+    said = cli.qt_import_problem(ImportError("libGL.so.1: cannot open shared object file"))
+    assert said.startswith("its window cannot start: Qt could not be loaded (libGL.so.1: cannot open")
+    assert "sudo apt install libgl1;" in said and "sudo dnf install libglvnd-glx." in said

@@ -163,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
 APP_FLAGS = (AUTOSTART_FLAG, "--quit")
 
 
+def qt_import_problem(exc: ImportError) -> str:
+    """Why the tray app cannot start when Qt's modules fail to import, with what to install."""
+    from connectcheck.ui import syslibs
+
+    said = f"its window cannot start: Qt could not be loaded ({exc})."
+    try:
+        lacking = syslibs.missing(syslibs.read_libraries(), ("base", *syslibs.WINDOW_GROUPS))
+    except (OSError, ValueError):
+        return said
+    if not lacking:
+        return said
+    return f"{said} To install what is missing, {syslibs.install_hint(lacking)}."
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """``connectcheck`` alone starts the tray app; with a subcommand it runs that and exits."""
     out = out or sys.stdout
@@ -173,8 +187,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
         return run_smoke_test(out, err)
     if not argv or argv[0] in APP_FLAGS:
-        from connectcheck.ui.app import run_app
-
+        try:
+            from connectcheck.ui.app import run_app
+        except ImportError as exc:  # Qt itself could not load: a system library it links to is missing
+            print(f"connectcheck: {qt_import_problem(exc)}", file=err)
+            return EXIT_FAILED
         return run_app(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
