@@ -86,3 +86,53 @@ def test_install_sh_refuses_to_run_outside_the_archive(tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "run this from the unpacked connectcheck archive" in done.stderr
     assert not (tmp_path / ".local").exists()
+
+
+def _fake_archive(tmp_path: Path, needs: list[str]) -> Path:
+    """An unpacked archive whose X11 plugin is a real shared object linking to ``needs``, libraries
+    that existed when it was linked and are gone now (as on a machine that lacks them)."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None or shutil.which("ldd") is None:
+        pytest.skip("needs a C compiler and ldd to make a plugin that links to a missing library")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "stub.c").write_text("int stub(void) { return 0; }\n")
+    for soname in needs:
+        subprocess.run([gcc, "-shared", "-fPIC", "-o", str(stubs / soname), f"-Wl,-soname,{soname}",
+                        str(stubs / "stub.c")], check=True)
+    archive = tmp_path / "connectcheck"
+    plugins = archive / "_internal" / "PySide6" / "Qt" / "plugins" / "platforms"
+    plugins.mkdir(parents=True)
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", str(plugins / "libqxcb.so"), str(stubs / "stub.c"),
+                    "-Wl,--no-as-needed", f"-L{stubs}", *[f"-l:{soname}" for soname in needs]], check=True)
+    shutil.rmtree(stubs)
+    resources = archive / "_internal" / "connectcheck" / "resources"
+    shutil.copytree(paths.resource_dir() / "linux", resources / "linux")
+    shutil.copy(INSTALL, archive / "install.sh")
+    program = archive / bundle.APP
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    return archive
+
+
+def test_install_sh_names_the_packages_of_missing_libraries_and_installs_nothing(tmp_path):
+    archive = _fake_archive(tmp_path, ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libcc-unknown.so.1"])
+    home = tmp_path / "home"
+    done = subprocess.run(["sh", str(archive / "install.sh")], capture_output=True, text=True,
+                          env={"HOME": str(home), "PATH": os.environ["PATH"]}, check=False)
+    assert done.returncode == 1
+    assert "libxcb-icccm.so.4" in done.stdout and "libcc-unknown.so.1" in done.stdout
+    assert "sudo apt install libxcb-icccm4 libxcb-keysyms1\n" in done.stdout
+    assert "sudo dnf install xcb-util-wm xcb-util-keysyms\n" in done.stdout
+    assert not (home / ".local" / "opt").exists()  # nothing was installed
+
+
+def test_install_sh_goes_on_when_the_libraries_are_there(tmp_path):
+    archive = _fake_archive(tmp_path, [])
+    (archive / bundle.APP).with_suffix(".desktop").write_text(DESKTOP.read_text())
+    (archive / "icons" / "hicolor").mkdir(parents=True)
+    home = tmp_path / "home"
+    done = subprocess.run(["sh", str(archive / "install.sh")], capture_output=True, text=True,
+                          env={"HOME": str(home), "PATH": os.environ["PATH"]}, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (home / ".local" / "opt" / bundle.APP / bundle.APP).exists()
