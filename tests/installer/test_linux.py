@@ -108,6 +108,9 @@ def _fake_archive(tmp_path: Path, needs: list[str]) -> Path:
     shutil.rmtree(stubs)
     resources = archive / "_internal" / "connectcheck" / "resources"
     shutil.copytree(paths.resource_dir() / "linux", resources / "linux")
+    with (resources / "linux" / "libraries.tsv").open("a") as listed:  # libraries no machine has
+        listed.write("libcc-test-one.so.4\tcc-test-one4\tcc-test-one\tx11\n"
+                     "libcc-test-two.so.1\tcc-test-two1\tcc-test-two\tx11\n")
     shutil.copy(INSTALL, archive / "install.sh")
     program = archive / bundle.APP
     program.write_text("#!/bin/sh\nexit 0\n")
@@ -116,14 +119,14 @@ def _fake_archive(tmp_path: Path, needs: list[str]) -> Path:
 
 
 def test_install_sh_names_the_packages_of_missing_libraries_and_installs_nothing(tmp_path):
-    archive = _fake_archive(tmp_path, ["libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libcc-unknown.so.1"])
+    archive = _fake_archive(tmp_path, ["libcc-test-one.so.4", "libcc-test-two.so.1", "libcc-unknown.so.1"])
     home = tmp_path / "home"
     done = subprocess.run(["sh", str(archive / "install.sh")], capture_output=True, text=True,
                           env={"HOME": str(home), "PATH": os.environ["PATH"]}, check=False)
     assert done.returncode == 1
-    assert "libxcb-icccm.so.4" in done.stdout and "libcc-unknown.so.1" in done.stdout
-    assert "sudo apt install libxcb-icccm4 libxcb-keysyms1\n" in done.stdout
-    assert "sudo dnf install xcb-util-wm xcb-util-keysyms\n" in done.stdout
+    assert "  libcc-test-one.so.4\n  libcc-test-two.so.1\n  libcc-unknown.so.1\n" in done.stdout
+    assert "sudo apt install cc-test-one4 cc-test-two1\n" in done.stdout  # the unknown one has no package
+    assert "sudo dnf install cc-test-one cc-test-two\n" in done.stdout
     assert not (home / ".local" / "opt").exists()  # nothing was installed
 
 
