@@ -5,12 +5,13 @@ import time
 
 import pytest
 
-from connectcheck import model
-from connectcheck.check import CheckOptions, choose_primary, latency_targets, loaded_latency, run_check
-from connectcheck.model import CheckKind, Connectivity, LatencyResult, Status
+from connectcheck.check import CheckOptions, loaded_latency, run_check
+from connectcheck.config.settings import Settings
+from connectcheck.core import model
+from connectcheck.core.model import CheckKind, Connectivity, LatencyResult, Status
 from connectcheck.probes.latency import LatencyTarget
 from connectcheck.probes.speed import SpeedConfig
-from connectcheck.settings import Settings
+from connectcheck.probes.targets import choose_primary, latency_targets
 from tests.lab.endpoints import BlackHole, WebServer, make_pki
 from tests.lab.speed_server import LabSpeedServer
 from tests.lab.stun_server import StunServer
@@ -153,7 +154,7 @@ def test_a_failing_section_is_recorded_and_the_rest_completes(stun, web, pki, sp
 
 
 def test_options_from_settings_use_the_profile_where_settings_are_silent():
-    from connectcheck.policy.profile import load_profile
+    from connectcheck.config.profile import load_profile
 
     settings = Settings()
     profile = load_profile("westcountry-sen")
@@ -169,7 +170,7 @@ def test_latency_targets_cover_stun_tcp_and_http_once_per_host():
     o = CheckOptions(stun_servers=["stun.example.org:3478"],
                      platform_urls=["https://a.example/", "wss://a.example/ws", "https://b.example:8443/x",
                                     "stun:stun.example.org:3478"], icmp=False)
-    got = [(t.method, t.host, t.port) for t in latency_targets(o)]
+    got = [(t.method, t.host, t.port) for t in latency_targets(o.stun_servers, o.platform_urls, o.icmp)]
     assert got == [("stun", "stun.example.org", 3478), ("tcp", "a.example", 443), ("http", "a.example", 443),
                    ("tcp", "b.example", 8443), ("http", "b.example", 8443)]
 

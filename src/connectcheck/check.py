@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 from connectcheck import __version__
 from connectcheck.assess import Thresholds, assess_check, thresholds_from_settings
-from connectcheck.local import sample_local
-from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
-from connectcheck.model import (
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.config.settings import Settings
+from connectcheck.core.model import (
     BandwidthResult,
     CheckKind,
     CheckResult,
@@ -37,13 +37,15 @@ from connectcheck.model import (
     Status,
     Summary,
 )
-from connectcheck.policy.profile import OrganisationProfile
-from connectcheck.probes.base import Deadline, ProgressFn, percentile, report
+from connectcheck.core.tasks import Deadline, ProgressFn, report
+from connectcheck.local import sample_local
+from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
+from connectcheck.probes.base import percentile
 from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
 from connectcheck.probes.reachability import check_endpoints
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
-from connectcheck.settings import Settings
+from connectcheck.probes.targets import choose_primary, latency_targets
 
 # Approximate bytes on the wire for the small probes (IP and transport headers included), so
 # that the data a check used can be reported honestly without counting every packet.
@@ -100,24 +102,6 @@ class CheckOptions:
         )
 
 
-def latency_targets(options: CheckOptions) -> list[LatencyTarget]:
-    """STUN to each STUN server; TCP connect and HTTP round trips to each web endpoint."""
-    targets = [LatencyTarget.from_host_port("stun", s) for s in options.stun_servers]
-    seen: set[tuple[str, int]] = set()
-    for url in options.platform_urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http", "wss", "ws") or not parts.hostname:
-            continue
-        key = (parts.hostname, parts.port or (443 if parts.scheme in ("https", "wss") else 80))
-        if key in seen:
-            continue
-        seen.add(key)
-        targets.append(LatencyTarget.from_url("tcp", url))
-        if parts.scheme in ("https", "http"):
-            targets.append(LatencyTarget.from_url("http", url))
-        if options.icmp:
-            targets.append(LatencyTarget(method="icmp", host=parts.hostname, label=parts.hostname))
-    return targets
 
 
 def platform_hosts(options: CheckOptions) -> list[str]:
@@ -197,14 +181,6 @@ def _crashed(exc: BaseException, started: float) -> Section:
                    round(time.monotonic() - started, 3))
 
 
-def choose_primary(latency: list[LatencyResult]) -> LatencyResult | None:
-    """The latency result that stands for the media path: STUN over UDP if any answered,
-    else TCP connect; among those, the fewest losses, then the lowest median."""
-    for method in ("stun", "tcp", "http", "icmp"):
-        answered = [r for r in latency if r.method == method and r.samples > 0]
-        if answered:
-            return min(answered, key=lambda r: (r.loss_pct or 0.0, r.rtt_ms_median or 0.0))
-    return None
 
 
 def loaded_latency(
@@ -252,7 +228,7 @@ class Check:
         """Latency, DNS, reachability and this computer's programs, all at once (the programs
         are watched while the line is idle, so connectcheck's own traffic never hides them)."""
         o = self.options
-        targets = latency_targets(o)
+        targets = latency_targets(o.stun_servers, o.platform_urls, o.icmp)
         hosts = platform_hosts(o)
         span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
         count = max(5, min(o.latency_probes, int((span - o.latency_timeout_s) / o.latency_interval_s)))

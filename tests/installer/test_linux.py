@@ -13,7 +13,7 @@ from pathlib import Path
 import bundle
 import pytest
 
-from connectcheck import paths
+from connectcheck.core import paths
 from connectcheck.ui.app import make_application
 
 LINUX = bundle.HERE / "linux"

@@ -136,7 +136,7 @@ def _copy_for_another_user(dest: Path) -> None:
     import psutil
 
     import connectcheck
-    from connectcheck.paths import resource_dir
+    from connectcheck.core.paths import resource_dir
 
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(Path(connectcheck.__file__).parent, dest / "connectcheck", ignore=ignore)

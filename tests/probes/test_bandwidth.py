@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connectcheck.model import SpeedServer, Status
+from connectcheck.core.model import SpeedServer, Status
 from connectcheck.probes import bandwidth
 from connectcheck.probes.bandwidth import (
     MIB,

@@ -83,9 +83,9 @@ def test_the_window_problem_names_the_packages():
 
 
 def test_a_library_in_qt_s_own_folder_or_on_ld_library_path_counts_as_present(tmp_path):
-    (tmp_path / "libxcb-icccm.so.4").write_bytes(b"")
+    (tmp_path / "libcc-test-only.so.4").write_bytes(b"")
     find = syslibs.make_finder({"LD_LIBRARY_PATH": str(tmp_path)})
-    assert find("libxcb-icccm.so.4") == str(tmp_path / "libxcb-icccm.so.4")
+    assert find("libcc-test-only.so.4") == str(tmp_path / "libcc-test-only.so.4")
     assert find("libnothing-here.so.9") is None
 
 

@@ -3,19 +3,19 @@ what changed since the previous check. Pure functions over the model; no I/O bey
 data files in ``resources/``, no Qt.
 
     assessment = assess_check(result, thresholds=thresholds_from_settings(settings, profile))
-    print(format_assessment(assessment))
+
+(``cli/text.py`` words an assessment for the terminal.)
 """
 
 from __future__ import annotations
 
 from connectcheck.assess.advice import AdviceRules, advise
 from connectcheck.assess.compare import compare
-from connectcheck.assess.text import format_assessment
 from connectcheck.assess.thresholds import Thresholds, default_thresholds, thresholds_from_settings
 from connectcheck.assess.verdicts import judge_activities, overall
-from connectcheck.model import Assessment, CheckResult
+from connectcheck.core.model import Assessment, CheckResult
 
-__all__ = ["Thresholds", "assess_check", "format_assessment", "thresholds_from_settings"]
+__all__ = ["Thresholds", "assess_check", "thresholds_from_settings"]
 
 
 def assess_check(

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectcheck import paths
+from connectcheck.core import paths
 
 if TYPE_CHECKING:  # only for type hints: settings imports this module to build its schema
-    from connectcheck.policy.profile import OrganisationProfile
-    from connectcheck.settings import Settings
+    from connectcheck.config.profile import OrganisationProfile
+    from connectcheck.config.settings import Settings
 
 FILE_NAME = "thresholds.toml"
 SETTINGS_SECTION = "thresholds"

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import quote
 
-from connectcheck.assess.text import quantity
-from connectcheck.model import Assessment, CheckResult, ProcedureRecord
-from connectcheck.policy.profile import OrganisationProfile
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.core.model import Assessment, CheckResult, ProcedureRecord
+from connectcheck.core.words import quantity
 from connectcheck.policy.rearrange import describe_time
 
 MAX_URL_CHARS = 2000

@@ -20,15 +20,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from connectcheck import autostart
-from connectcheck.autostart import AUTOSTART_FLAG
+from connectcheck.config.settings import Settings, load_settings
+from connectcheck.core.model import CheckKind
 from connectcheck.history import History
-from connectcheck.model import CheckKind
 from connectcheck.monitor import Monitor, MonitorOptions
-from connectcheck.settings import Settings, load_settings
-from connectcheck.ui import icons, logs, single, style, syslibs
+from connectcheck.ui import autostart, icons, logs, single, style, syslibs
 from connectcheck.ui.about import AboutDialog
 from connectcheck.ui.actions import Actions
+from connectcheck.ui.autostart import AUTOSTART_FLAG
 from connectcheck.ui.controller import Controller, MonitorFactory, OptionsFactory
 from connectcheck.ui.desktop import Prompts
 from connectcheck.ui.export import Exporter

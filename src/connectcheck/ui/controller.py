@@ -15,11 +15,12 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 
-from connectcheck import autostart, lastcheck
 from connectcheck.assess import Thresholds, thresholds_from_settings
+from connectcheck.assess.compare import recent
 from connectcheck.check import CheckOptions, run_check
-from connectcheck.history import History
-from connectcheck.model import (
+from connectcheck.config.profile import OrganisationProfile, ProfileError, load_profile
+from connectcheck.config.settings import Settings, save_settings
+from connectcheck.core.model import (
     CheckKind,
     CheckResult,
     Connectivity,
@@ -29,11 +30,10 @@ from connectcheck.model import (
     ProcedureRecord,
     Status,
 )
+from connectcheck.core.tasks import Progress
+from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
-from connectcheck.policy.profile import OrganisationProfile, ProfileError, load_profile
-from connectcheck.probes.base import Progress
-from connectcheck.settings import Settings, save_settings
-from connectcheck.ui import icons
+from connectcheck.ui import autostart, icons
 from connectcheck.ui.signals import emit
 from connectcheck.ui.text import ACTIVITY_WORDS, OVERALL_WORDS, VERDICT_WORDS, when
 from connectcheck.ui.worker import Job, Worker
@@ -187,7 +187,7 @@ class Controller(QObject):
 
     def previous_for_comparison(self) -> CheckResult | None:
         """The last check if it is recent enough to say what changed since."""
-        return lastcheck.recent(self.last_result)
+        return recent(self.last_result)
 
     def start_check(self, kind: CheckKind) -> bool:
         """Start a check in the background; False if one is running already."""
