@@ -23,9 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectcheck import __version__
-from connectcheck.assess import Thresholds, assess_check, thresholds_from_settings
+from connectcheck.assess import Thresholds, assess_check
 from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import Settings
+from connectcheck.config.startup import thresholds_from_settings
 from connectcheck.core.model import (
     BandwidthResult,
     CheckKind,

@@ -10,11 +10,11 @@ from connectcheck.assess.thresholds import (
     default_thresholds,
     load_thresholds,
     parse_thresholds,
-    thresholds_from_settings,
 )
 from connectcheck.assess.verdicts import judge_metric
 from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import Settings, parse_settings
+from connectcheck.config.startup import thresholds_from_settings
 
 # The table of issue 4: (good, fail) per metric and activity, and how "good" reads.
 TABLE = {

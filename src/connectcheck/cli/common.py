@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from connectcheck.config.profile import OrganisationProfile, ProfileError, load_profile
+from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import OPTIONS, Settings, load_settings, validate_value
+from connectcheck.config.startup import profile_or_problem
 from connectcheck.core.tasks import Progress
 from connectcheck.history import History
 
@@ -73,11 +74,11 @@ def settings_from_args(args: argparse.Namespace, err: TextIO) -> Settings:
 
 
 def profile_or_none(settings: Settings, err: TextIO) -> OrganisationProfile | None:
-    try:
-        return load_profile(settings["organisation.profile"])
-    except ProfileError as exc:
-        print(f"connectcheck: {exc}; carrying on without it", file=err)
-        return None
+    """The organisation profile, or None with the reason told on ``err``."""
+    profile, problem = profile_or_problem(settings)
+    if problem:
+        print(f"connectcheck: {problem}", file=err)
+    return profile
 
 
 class ProgressLine:

@@ -40,9 +40,15 @@ def _url(value: str, schemes: tuple[str, ...]) -> str | None:
     return None
 
 
-def _email(value: str) -> str | None:
-    from connectcheck.policy.support import is_valid_address
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
 
+
+def is_valid_address(address: str) -> bool:
+    """A plausible single e-mail address (name@domain.tld), nothing more."""
+    return bool(_ADDRESS.match(address))
+
+
+def _email(value: str) -> str | None:
     return None if value == "" or is_valid_address(value) else "write an address like name@example.org"
 
 
@@ -162,7 +168,7 @@ SCHEMA: tuple[Option, ...] = (
 # The data file stays the one place where each default and its source are written; here they
 # become ordinary options ([thresholds] video_upload_mbps_good = 2.0) with the metric's range.
 # Whether good and fail still make sense together is checked by
-# connectcheck.assess.thresholds.thresholds_from_settings().
+# connectcheck.config.startup.thresholds_from_settings().
 
 def _threshold_options() -> tuple[Option, ...]:
     t = default_thresholds()

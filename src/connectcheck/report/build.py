@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from connectcheck import __version__
-from connectcheck.assess import assess_check, thresholds_from_settings
+from connectcheck.assess import assess_check
 from connectcheck.assess.advice import programs as merged_programs
 from connectcheck.assess.cause import check_cause
 from connectcheck.assess.thresholds import Thresholds
-from connectcheck.config.profile import OrganisationProfile, ProfileError, load_profile
+from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import Settings
+from connectcheck.config.startup import profile_or_problem, thresholds_from_settings
 from connectcheck.core.model import Assessment, BrowserUsage, CheckResult, LocalFindings, Status, WifiInfo
 from connectcheck.core.words import CATEGORY_WORDS, KIND_WORDS, OS_WORDS, join_words, number, quantity
 from connectcheck.policy.rearrange import describe_time
@@ -81,10 +82,7 @@ class SystemInfo:
 
 
 def _profile(settings: Settings) -> OrganisationProfile | None:
-    try:
-        return load_profile(settings["organisation.profile"])
-    except ProfileError:
-        return None
+    return profile_or_problem(settings)[0]
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,11 +15,12 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 
-from connectcheck.assess import Thresholds, thresholds_from_settings
+from connectcheck.assess import Thresholds
 from connectcheck.assess.compare import recent
 from connectcheck.check import CheckOptions, run_check
-from connectcheck.config.profile import OrganisationProfile, ProfileError, load_profile
+from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import Settings, save_settings
+from connectcheck.config.startup import profile_or_problem, thresholds_from_settings
 from connectcheck.core.model import (
     CheckKind,
     CheckResult,
@@ -45,13 +46,6 @@ _SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
 
 MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
 OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
-
-
-def load_profile_or_problem(settings: Settings) -> tuple[OrganisationProfile | None, str | None]:
-    try:
-        return load_profile(settings["organisation.profile"]), None
-    except ProfileError as exc:
-        return None, f"The organisation profile could not be used: {exc}. connectcheck carries on without it."
 
 
 class Controller(QObject):
@@ -82,7 +76,7 @@ class Controller(QObject):
         self.history = history
         self.monitor_factory = monitor_factory
         self.monitor_options = monitor_options
-        self.profile, problem = load_profile_or_problem(settings)
+        self.profile, problem = profile_or_problem(settings)
         self.problems = list(problems or [])  # shown once the tray is up
         if settings.problems:
             self.problems.insert(0, settings.problems_text())
@@ -382,7 +376,7 @@ class Controller(QObject):
         if kept is not None:
             log.warning("the old settings file had problems and was kept as %s", kept)
         self.settings = settings
-        self.profile, problem = load_profile_or_problem(settings)
+        self.profile, problem = profile_or_problem(settings)
         emit(self.settings_changed)
         emit(self.changed)
         if login_changed:
