@@ -1,0 +1,155 @@
+"""Every real output in tests/local/corpus replayed through its parser, from its bytes, and compared with
+what a person reads from it (tests/local/corpus/INDEX.toml says where each came from)."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from connectcheck.local import wifi
+from connectcheck.local.commands import decode_output
+from connectcheck.model import Status
+
+CORPUS = Path(__file__).parent / "corpus"
+INDEX = tomllib.loads((CORPUS / "INDEX.toml").read_text(encoding="utf-8"))
+SAMPLES = INDEX["sample"]
+BY_FILE = {s["file"]: s for s in SAMPLES}
+ORIGINS = {"captured", "kept", "derived"}
+
+
+def samples(command: str) -> list:
+    return [pytest.param(s, id=s["file"]) for s in SAMPLES if s["command"] == command]
+
+
+def corpus_text(sample: dict) -> str:
+    """A sample's bytes decoded as run_command decodes them where the tool wrote that code page."""
+    return decode_output((CORPUS / sample["file"]).read_bytes(), sample["encoding"])
+
+
+def reads(sample: dict) -> dict:
+    """What a person reads from a sample (a derived one reads as the output it was made from)."""
+    return sample["reads"] if "reads" in sample else BY_FILE[sample["derived_from"]]["reads"]
+
+
+def test_every_file_is_indexed_with_its_source():
+    files = {p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.is_file()} - {"INDEX.toml"}
+    assert files == set(BY_FILE), "every corpus file has one [[sample]] in INDEX.toml, and every one a file"
+    for s in SAMPLES:
+        assert {"file", "command", "os", "origin", "changes", "encoding"} <= s.keys(), s["file"]
+        assert s["origin"] in ORIGINS, s["file"]
+        if s["origin"] == "derived":
+            assert s["derived_from"] in BY_FILE and ".derived." in s["file"], s["file"]
+        else:
+            assert s["source"] and "reads" in s and ".derived." not in s["file"], s["file"]
+
+
+def check_wifi(info: wifi.WifiInfo | None, expected: dict) -> None:
+    """A WifiInfo against what a person reads from the output."""
+    state = expected["state"]
+    if state == "no wifi":
+        assert info is None
+        return
+    assert info is not None
+    if state == "refused":
+        assert info.status is Status.UNAVAILABLE and "Location" in info.error
+    elif state == "not understood":
+        assert info.status is Status.ERROR and info.error == wifi.NETSH_NOT_UNDERSTOOD
+        assert (info.connected, info.signal_pct, info.ssid) == (None, None, None)
+    elif state in ("not connected", "off"):
+        assert info.status is Status.OK and info.connected is False
+        assert info.interface == expected.get("interface") and info.signal_pct is None
+        if state == "off":
+            assert info.error == wifi.WIFI_OFF
+    else:
+        assert state == "connected"
+        assert info.status is Status.OK and info.connected is True
+        rate = expected.get("tx_mbps", expected.get("rx_mbps"))
+        assert (
+            info.interface,
+            info.ssid,
+            info.signal_pct,
+            info.signal_dbm,
+            info.link_rate_mbps,
+            info.frequency_mhz,
+        ) == (
+            expected.get("interface"),
+            expected.get("ssid"),
+            expected.get("signal_pct"),
+            expected.get("rssi_dbm"),
+            rate,
+            expected.get("frequency_mhz"),
+        )
+
+
+@pytest.mark.parametrize("sample", samples("netsh wlan show interfaces"))
+def test_netsh_corpus(sample):
+    check_wifi(wifi.parse_netsh(corpus_text(sample)), reads(sample))
+
+
+def _label_data() -> dict:
+    return tomllib.loads(Path(wifi.paths.resource_path(wifi.NETSH_LABELS_FILE)).read_text(encoding="utf-8"))
+
+
+def _without(language: str) -> wifi.NetshLabels:
+    """The bundled label tables less one language: a display language connectcheck does not know."""
+    data = _label_data()
+    del data["languages"][language]
+    return wifi.parse_netsh_labels(data)
+
+
+@pytest.mark.parametrize(
+    "name, language",
+    [
+        ("netsh/ja_mock-program.txt", "ja"),
+        ("netsh/zh-hans_win11_ax211.txt", "zh-hans"),
+        ("netsh/zh-hans_win10_disconnected_9462.txt", "zh-hans"),
+        ("netsh/it_wifiheatmapper.txt", "it"),
+    ],
+)
+def test_a_language_not_known_is_not_understood_never_no_wifi_or_a_wrong_value(name, language):
+    info = wifi.parse_netsh(corpus_text(BY_FILE[name]), _without(language))
+    check_wifi(info, {"state": "not understood"})
+
+
+def test_italian_connessa_is_connected_and_a_state_word_not_known_is_not_understood():
+    """Italian Windows says 'connessa': a table without that word must not call it 'not connected'."""
+    data = _label_data()
+    data["languages"]["it"]["connected"] = ["connesso"]
+    italian = corpus_text(BY_FILE["netsh/it_wifiheatmapper.txt"])
+    info = wifi.parse_netsh(italian, wifi.parse_netsh_labels(data))
+    check_wifi(info, {"state": "not understood"})
+
+
+def test_output_decoded_with_the_wrong_code_page_is_not_understood():
+    """cp850 bytes read as cp1252 (what text=True did) lose 'État': that is not "no Wi-Fi"."""
+    raw = (CORPUS / "netsh/fr_wifiheatmapper.cp850.derived.txt").read_bytes()
+    check_wifi(wifi.parse_netsh(raw.decode("cp1252", errors="replace")), {"state": "not understood"})
+
+
+def test_not_understood_is_logged_once_with_the_first_lines_and_no_identifiers(caplog):
+    text = corpus_text(BY_FILE["netsh/zh-hans_win11_ax211.txt"])
+    labels = _without("zh-hans")
+    wifi._logged_not_understood.clear()
+    with caplog.at_level(logging.WARNING, logger="connectcheck.local.wifi"):
+        for _ in range(3):
+            wifi.parse_netsh(text, labels)
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "名称 : WLAN" in message and "状态 : 已连接" in message
+    assert "a1a9ed11" not in message and "60:45:2e" not in message and "TP-LINK" not in message
+
+
+def test_a_label_meaning_two_things_is_refused():
+    with pytest.raises(ValueError, match="means both"):
+        wifi.parse_netsh_labels({"languages": {"a": {"name": ["Nom"]}, "b": {"state": ["nom"]}}})
+    with pytest.raises(ValueError, match="both connected and not connected"):
+        wifi.parse_netsh_labels({"languages": {"a": {"connected": ["x"]}, "b": {"not_connected": ["X"]}}})
+
+
+def test_the_bundled_labels_cover_the_languages_asked_for():
+    """Labels known at least for these; a language without its state words reads "not understood"."""
+    languages = set(wifi.netsh_labels().languages)
+    assert {"en", "de", "fr", "es", "it", "pt", "nl", "pl", "zh-hans", "ja"} <= languages
