@@ -11,7 +11,9 @@ import pytest
 
 from connectcheck.local import wifi
 from connectcheck.local.commands import decode_output
+from connectcheck.local.macos import NettopMeter, parse_nettop
 from connectcheck.model import Status
+from tests.local.replay import Replay
 
 CORPUS = Path(__file__).parent / "corpus"
 INDEX = tomllib.loads((CORPUS / "INDEX.toml").read_text(encoding="utf-8"))
@@ -153,3 +155,22 @@ def test_the_bundled_labels_cover_the_languages_asked_for():
     """Labels known at least for these; a language without its state words reads "not understood"."""
     languages = set(wifi.netsh_labels().languages)
     assert {"en", "de", "fr", "es", "it", "pt", "nl", "pl", "zh-hans", "ja"} <= languages
+
+
+@pytest.mark.parametrize("sample", samples("nettop -P -L 1 -x -J bytes_in,bytes_out"))
+def test_nettop_corpus(sample):
+    rows = [
+        {"name": r.name, "pid": r.pid, "bytes_in": r.bytes_in, "bytes_out": r.bytes_out}
+        for r in parse_nettop(corpus_text(sample))
+    ]
+    assert rows == reads(sample)["rows"]
+
+
+def test_nettop_with_a_time_column_books_what_moved_in_the_interval_not_the_whole_count():
+    """Issue 15: 1,000 B in and 500 B out moved, not 417,099,464 B and 236,632,700 B."""
+    first, second = "nettop/time-column_portly.txt", "nettop/time-column_portly_second-reading.derived.txt"
+    meter = NettopMeter(Replay({("nettop",): [first, second]}, folder=CORPUS))
+    assert meter.read() == {}
+    flows = meter.read()
+    assert flows[20859].down_bytes == 1_000 and flows[20859].up_bytes == 500
+    assert flows[20859].name == "ch.protonvpn.ma" and 576 not in flows
