@@ -11,7 +11,7 @@ import pytest
 
 from connectcheck.local import wifi
 from connectcheck.local.commands import decode_output
-from connectcheck.local.macos import NettopMeter, parse_nettop
+from connectcheck.local.macos import NettopMeter, parse_nettop, parse_pmset
 from connectcheck.model import Status
 from tests.local.replay import Replay
 
@@ -174,3 +174,19 @@ def test_nettop_with_a_time_column_books_what_moved_in_the_interval_not_the_whol
     flows = meter.read()
     assert flows[20859].down_bytes == 1_000 and flows[20859].up_bytes == 500
     assert flows[20859].name == "ch.protonvpn.ma" and 576 not in flows
+
+
+@pytest.mark.parametrize("sample", samples("pmset -g"))
+def test_pmset_corpus(sample):
+    assert parse_pmset(corpus_text(sample)) is reads(sample)["low_power"]
+
+
+def test_pmset_energy_modes():
+    """powermode: 0 automatic, 1 Low Power, 2 High Power (not a power saver); anything else is not known.
+    The other modes are the measured output with its one powermode line changed."""
+    high = corpus_text(BY_FILE["pmset/g_high-power_measured.txt"])
+    assert parse_pmset(high.replace("powermode            2", "powermode            1")) is True
+    assert parse_pmset(high.replace("powermode            2", "powermode            0")) is False
+    assert parse_pmset(high.replace("powermode            2", "powermode            3")) is None
+    both = high.replace(" powermode            2", " lowpowermode         1\n powermode            0")
+    assert parse_pmset(both) is False  # the newer name decides

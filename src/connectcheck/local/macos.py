@@ -96,12 +96,24 @@ def parse_route_get(text: str) -> str | None:
     return None
 
 
+# pmset's energy mode: "lowpowermode 0|1" (older macOS), "powermode 0|1|2" where a Mac has High Power
+# Mode (0 automatic, 1 Low Power, 2 High Power). Only Low Power Mode is a power saver.
+PMSET_LOW_POWER = {"lowpowermode": {"0": False, "1": True}, "powermode": {"0": False, "1": True, "2": False}}
+
+
 def parse_pmset(text: str) -> bool | None:
-    """Low Power Mode from ``pmset -g`` (None when this Mac does not say)."""
+    """Low Power Mode from ``pmset -g`` (None when this Mac does not say, or says a mode not known).
+
+    ``powermode`` is read before ``lowpowermode`` when a Mac prints both (the newer name).
+    """
+    found: dict[str, str] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0] in ("lowpowermode", "powermode") and parts[1].isdigit():
-            return parts[1] != "0"
+        if len(parts) == 2 and parts[0] in PMSET_LOW_POWER:
+            found.setdefault(parts[0], parts[1])
+    for key in ("powermode", "lowpowermode"):
+        if key in found:
+            return PMSET_LOW_POWER[key].get(found[key])
     return None
 
 
