@@ -12,6 +12,7 @@ import pytest
 from connectcheck.local import wifi
 from connectcheck.local.commands import decode_output
 from connectcheck.local.macos import NettopMeter, parse_nettop, parse_pmset
+from connectcheck.local.windows import parse_route_print
 from connectcheck.model import Status
 from tests.local.replay import Replay
 
@@ -190,3 +191,10 @@ def test_pmset_energy_modes():
     assert parse_pmset(high.replace("powermode            2", "powermode            3")) is None
     both = high.replace(" powermode            2", " lowpowermode         1\n powermode            0")
     assert parse_pmset(both) is False  # the newer name decides
+
+
+@pytest.mark.parametrize("sample", samples("route print -4 0.0.0.0"))
+def test_route_print_corpus(sample):
+    """The on-link default route of German Windows ('Auf Verbindung', two words) counts; persistent
+    routes ('Standard' for a metric) do not."""
+    assert parse_route_print(corpus_text(sample)) == reads(sample)["defaults"]

@@ -23,13 +23,27 @@ from connectcheck.model import WifiInfo
 POWER_SAVER_SCHEME = "a1841308-3541-4fab-bc81-f71556f20b4a"  # Windows' built-in "Power saver" plan
 
 
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
 def parse_route_print(text: str) -> list[str]:
-    """The interface addresses of the default routes in ``route print -4 0.0.0.0``, best metric first."""
+    """The interface addresses of the default routes in ``route print -4 0.0.0.0``, best metric first.
+
+    An active route is ``0.0.0.0 0.0.0.0 gateway interface metric``, where an on-link gateway is a
+    word or two in the display language ("On-link", "Auf Verbindung"); the persistent routes below
+    them have no interface column and are left out.
+    """
     found = []
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 5 and parts[0] == "0.0.0.0" and parts[1] == "0.0.0.0" and parts[4].isdigit():
-            found.append((int(parts[4]), parts[3]))
+        if (
+            len(parts) >= 5
+            and parts[0] == "0.0.0.0"
+            and parts[1] == "0.0.0.0"
+            and parts[-1].isdigit()
+            and _IPV4.match(parts[-2])
+        ):
+            found.append((int(parts[-1]), parts[-2]))
     return [address for _, address in sorted(found)]
 
 
