@@ -3,7 +3,9 @@ what a person reads from it (tests/local/corpus/INDEX.toml says where each came 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import tomllib
 from pathlib import Path
 
@@ -12,7 +14,13 @@ import pytest
 from connectcheck.local import wifi
 from connectcheck.local.commands import decode_output
 from connectcheck.local.macos import NettopMeter, parse_nettop, parse_pmset
-from connectcheck.local.windows import parse_route_print
+from connectcheck.local.windows import (
+    WindowsBackend,
+    parse_powercfg,
+    parse_route_print,
+    read_power_mode,
+    read_power_status,
+)
 from connectcheck.model import Status
 from tests.local.replay import Replay
 
@@ -198,3 +206,79 @@ def test_route_print_corpus(sample):
     """The on-link default route of German Windows ('Auf Verbindung', two words) counts; persistent
     routes ('Standard' for a metric) do not."""
     assert parse_route_print(corpus_text(sample)) == reads(sample)["defaults"]
+
+
+@pytest.mark.parametrize("sample", samples("powercfg /getactivescheme"))
+def test_powercfg_corpus(sample):
+    assert parse_powercfg(corpus_text(sample)) is reads(sample)["power_saver_plan"]
+
+
+class _PowerReadings(WindowsBackend):
+    def __init__(self, status, mode, run):
+        super().__init__(run=run)
+        self._status, self._mode, self.asked = status, mode, []
+
+    def power_status(self):
+        return self._status
+
+    def power_mode(self, on_ac):
+        self.asked.append(on_ac)
+        return self._mode
+
+
+def test_the_power_mode_over_a_balanced_plan_and_energy_saver_are_power_saving():
+    """A measured case (public file id 57868699868, Windows 10 IoT LTSC 19044): the Balanced plan, and
+    ActiveOverlayAcPowerScheme = 961cc777-… (Best power efficiency) that powercfg /getactivescheme does
+    not show. The GUIDs are those of Microsoft's PowerGetEffectiveOverlayScheme documentation."""
+    balanced = Replay({("powercfg",): ["powercfg/en_win11_balanced_wardoff-record.txt"]}, folder=CORPUS)
+    efficiency = "961CC777-2547-4F9D-8174-7D86181B8A7A"  # as a registry value may spell it
+    best_performance = "ded574b5-45a0-4f42-8737-46345c09c238"
+    backend = _PowerReadings((True, False), efficiency, balanced)
+    assert backend.power_saver() is True and backend.asked == [True]
+    assert _PowerReadings((True, False), best_performance, balanced).power_saver() is False
+    assert _PowerReadings((False, False), "", balanced).power_saver() is False  # no power mode set
+    assert _PowerReadings((False, True), "", balanced).power_saver() is True  # Energy Saver on
+    # a reading that failed is "not known", unless another one says power saving is on
+    assert _PowerReadings((None, None), "", balanced).power_saver() is None
+    assert _PowerReadings((True, False), None, balanced).power_saver() is None
+    assert _PowerReadings((True, None), efficiency, balanced).power_saver() is True
+
+
+def test_power_readings_off_windows_are_not_known():
+    assert read_power_status() == (None, None)
+    assert read_power_mode(True) is None
+
+
+class _FakeWinreg:
+    """The few winreg calls read_power_mode makes, over a dict of the PowerSchemes key's values."""
+
+    HKEY_LOCAL_MACHINE = "HKLM"
+
+    def __init__(self, values, key_missing=False):
+        self.values, self.key_missing, self.opened = values, key_missing, []
+
+    def OpenKey(self, root, path):
+        self.opened.append((root, path))
+        if self.key_missing:
+            raise FileNotFoundError(path)
+        return contextlib.nullcontext(self)
+
+    def QueryValueEx(self, key, name):
+        if name not in self.values:
+            raise FileNotFoundError(name)
+        return self.values[name], 1
+
+
+def test_the_power_mode_is_read_for_mains_or_battery(monkeypatch):
+    values = {"ActiveOverlayAcPowerScheme": "ded574b5-45a0-4f42-8737-46345c09c238"}
+    values["ActiveOverlayDcPowerScheme"] = "961CC777-2547-4F9D-8174-7D86181B8A7A"
+    fake = _FakeWinreg(values)
+    monkeypatch.setitem(sys.modules, "winreg", fake)
+    assert read_power_mode(True) == "ded574b5-45a0-4f42-8737-46345c09c238"
+    assert read_power_mode(False) == "961cc777-2547-4f9d-8174-7d86181b8a7a"
+    assert read_power_mode(None) is None  # mains or battery not known, and the two differ
+    assert fake.opened[0] == ("HKLM", r"SYSTEM\CurrentControlSet\Control\Power\User\PowerSchemes")
+    monkeypatch.setitem(sys.modules, "winreg", _FakeWinreg({}))
+    assert read_power_mode(None) == ""  # no power mode set
+    monkeypatch.setitem(sys.modules, "winreg", _FakeWinreg({}, key_missing=True))
+    assert read_power_mode(True) == ""
