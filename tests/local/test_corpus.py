@@ -282,3 +282,8 @@ def test_the_power_mode_is_read_for_mains_or_battery(monkeypatch):
     assert read_power_mode(None) == ""  # no power mode set
     monkeypatch.setitem(sys.modules, "winreg", _FakeWinreg({}, key_missing=True))
     assert read_power_mode(True) == ""
+
+
+@pytest.mark.parametrize("sample", samples("system_profiler SPAirPortDataType -json"))
+def test_system_profiler_corpus(sample):
+    check_wifi(wifi.parse_system_profiler(corpus_text(sample)), reads(sample))

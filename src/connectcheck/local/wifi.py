@@ -34,6 +34,7 @@ LOCATION_REFUSED = (
     "Privacy & security, Location, turn on Location services and 'Let desktop apps access your location'."
 )
 REDACTED_SSID = "macOS hides the Wi-Fi network's name from programs without the Location permission."
+WIFI_OFF = "Wi-Fi is turned off."
 # netsh speaks the display language of Windows: its labels and state words, per language, are data
 # (resources/netsh_labels.toml).
 NETSH_LABELS_FILE = "netsh_labels.toml"
@@ -249,7 +250,9 @@ def parse_system_profiler(text: str) -> WifiInfo | None:
         if number is not None:
             info.frequency_mhz = channel_to_mhz(int(number), float(band.group(1)) if band else None)
         return info
-    return WifiInfo(interface=interfaces[0].get("_name"), connected=False)
+    first = interfaces[0]
+    off = first.get("spairport_status_information") == "spairport_status_off"
+    return WifiInfo(interface=first.get("_name"), connected=False, error=WIFI_OFF if off else None)
 
 
 def read_macos(run: Runner, cancel: threading.Event | None = None) -> WifiInfo | None:
