@@ -287,3 +287,19 @@ def test_the_power_mode_is_read_for_mains_or_battery(monkeypatch):
 @pytest.mark.parametrize("sample", samples("system_profiler SPAirPortDataType -json"))
 def test_system_profiler_corpus(sample):
     check_wifi(wifi.parse_system_profiler(corpus_text(sample)), reads(sample))
+
+
+@pytest.mark.parametrize("sample", samples("iw dev IFACE link"))
+def test_iw_corpus(sample):
+    check_wifi(wifi.parse_iw_link(corpus_text(sample), "wlp1s0"), reads(sample))
+
+
+@pytest.mark.parametrize("sample", samples("nmcli -t dev wifi list") + samples("nmcli -g all dev wifi list"))
+def test_nmcli_escapes_on_real_rows(sample):
+    """nmcli's terse rows split on unescaped colons only (BSSIDs hold \\:, an SSID holds \\\\ and \\:)."""
+    rows = [wifi._nmcli_fields(line) for line in corpus_text(sample).splitlines() if line.strip()]
+    expected = reads(sample)
+    ssid_at = 2 if sample["command"].startswith("nmcli -t") else 1
+    in_use_at = 0 if sample["command"].startswith("nmcli -t") else 15
+    assert [r[ssid_at] for r in rows] == expected["ssids"]
+    assert [r for r in rows if r[in_use_at] == "*"] == [expected["in_use"]]
