@@ -3,8 +3,11 @@
 Linux: ``nmcli`` (NetworkManager), then ``iw`` (signal in dBm, bit rate), then
 ``/proc/net/wireless``; macOS: ``system_profiler SPAirPortDataType -json``; Windows:
 ``netsh wlan show interfaces``, which Windows 11 refuses until Location is allowed for desktop
-apps (said in plain words). Parsers take the tools' text and are tested on recorded outputs;
-readers run the tools through a :data:`~connectcheck.local.commands.Runner`.
+apps (said in plain words), and which speaks the display language of Windows: its labels per
+language are in ``resources/netsh_labels.toml``, and an answer in words no language there has is
+"not understood", never read as "no Wi-Fi" or guessed. Parsers take the tools' text and are tested
+on real captured outputs (tests/local/corpus); readers run the tools through a
+:data:`~connectcheck.local.commands.Runner`.
 """
 
 from __future__ import annotations
