@@ -303,3 +303,13 @@ def test_nmcli_escapes_on_real_rows(sample):
     in_use_at = 0 if sample["command"].startswith("nmcli -t") else 15
     assert [r[ssid_at] for r in rows] == expected["ssids"]
     assert [r for r in rows if r[in_use_at] == "*"] == [expected["in_use"]]
+
+
+def test_wifi_turned_off_is_not_called_switched_on():
+    from connectcheck.local.text import _wifi_text
+    from connectcheck.report.build import _wifi
+
+    off = wifi.parse_system_profiler(corpus_text(BY_FILE["system_profiler/macos_15.5-wifi-disabled.json"]))
+    assert _wifi_text(off) == _wifi(off) == "Wi-Fi is turned off."
+    on = wifi.parse_system_profiler(corpus_text(BY_FILE["system_profiler/macos_15.5-no-iPhone.json"]))
+    assert (_wifi_text(on), _wifi(on)) == ("not connected", "switched on but not connected")
