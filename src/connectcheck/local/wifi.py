@@ -339,11 +339,28 @@ def _netsh_blocks(text: str, labels: NetshLabels) -> list[dict[str, str]]:
     for label, value in _netsh_fields(text):
         key = labels.keys.get(_label_key(label))
         if key is None:
+            if _label_key(label) == "linkid" and blocks:
+                _strongest_link(blocks[-1], value, labels)
             continue
         if key == "name" or not blocks:
             blocks.append({})
         blocks[-1].setdefault(key, value)
     return blocks
+
+
+def _strongest_link(block: dict[str, str], value: str, labels: NetshLabels) -> None:
+    """A Wi-Fi 7 multi-link connection prints no Channel, Band or Rssi line for the interface, but
+    one ``LinkID: 0, Local: …, AP: …, RSSI: -70, Channel: 100, Band: 5 GHz, BW: 80`` line per link:
+    keep the strongest link's values (as ``link_rssi``, ``link_channel``, ``link_band``)."""
+    link: dict[str, str] = {}
+    for part in value.split(",")[1:]:
+        name, sep, item = part.partition(":")
+        key = "rssi" if _label_key(name) == "rssi" else labels.keys.get(_label_key(name))
+        if sep and key in ("rssi", "channel", "band"):
+            link[key] = item.strip()
+    rssi, best = _number(link.get("rssi", "")), _number(block.get("link_rssi", ""))
+    if rssi is not None and (best is None or rssi > best):
+        block.update({f"link_{k}": v for k, v in link.items()})
 
 
 def _describes_an_interface(text: str) -> bool:
@@ -392,11 +409,14 @@ def parse_netsh(text: str, labels: NetshLabels | None = None) -> WifiInfo | None
     info = WifiInfo(interface=block.get("name"), connected=True)
     info.ssid = block.get("ssid") or None
     info.signal_pct = _number(block.get("signal", ""))
-    rssi = _number(block.get("rssi", ""))
+    rssi = _number(block.get("rssi", block.get("link_rssi", "")))
     info.signal_dbm = rssi if rssi is not None and rssi < 0 else None
     receive, transmit = _number(block.get("receive", "")), _number(block.get("transmit", ""))
     info.link_rate_mbps = transmit if transmit is not None else receive
-    channel, band = _number(block.get("channel", "")), _number(block.get("band", ""))
+    if "channel" in block:
+        channel, band = _number(block["channel"]), _number(block.get("band", ""))
+    else:  # a multi-link connection: its strongest link
+        channel, band = _number(block.get("link_channel", "")), _number(block.get("link_band", ""))
     if channel is not None:
         info.frequency_mhz = channel_to_mhz(int(channel), band)
     return info
