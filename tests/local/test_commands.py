@@ -91,3 +91,11 @@ def test_decode_output_line_ends_bom_and_unknown_code_pages():
     assert decode_output(b"\xef\xbb\xbfa\r\nb\rc\n") == "a\nb\nc\n"
     assert decode_output("État".encode("cp850"), "cp850") == "État"
     assert decode_output(b"Signal \x82 42%", "cp-no-such") == "Signal \x82 42%"
+
+
+def test_utf16_as_powershell_saves_an_output_is_read():
+    """A real Chinese netsh output as PowerShell's '>' would have saved it (UTF-16 LE with a BOM)."""
+    real = (CORPUS / "netsh" / "zh-hans_win11_ax211.txt").read_bytes()
+    expected = decode_output(real)
+    assert decode_output(real.decode("utf-8").encode("utf-16")) == expected
+    assert decode_output(real.decode("utf-8").encode("utf-16-le"), "cp936") == expected

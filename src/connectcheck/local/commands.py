@@ -59,12 +59,18 @@ def console_encoding() -> str:
 
 
 def decode_output(data: bytes, fallback: str | None = None) -> str:
-    """A tool's output as text: UTF-8 when it is valid UTF-8, else ``fallback`` (by default the
-    console's code page, :func:`console_encoding`); line ends as ``\n``."""
+    """A tool's output as text: UTF-8 when it is valid UTF-8 (UTF-16 when it has a UTF-16 BOM or
+    looks like it), else ``fallback`` (by default the console's code page, :func:`console_encoding`);
+    line ends as ``\n``."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     try:
-        text = data.decode("utf-8")
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            text = data.decode("utf-16")  # an output saved by PowerShell's '>' (UTF-16 with a BOM)
+        elif len(data) >= 2 and len(data) % 2 == 0 and data[1::2].count(0) > len(data) // 4:
+            text = data.decode("utf-16-le")  # the same without a BOM: every other byte is NUL
+        else:
+            text = data.decode("utf-8")
     except UnicodeDecodeError:
         encoding = fallback or console_encoding()
         try:
