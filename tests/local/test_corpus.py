@@ -314,3 +314,12 @@ def test_wifi_turned_off_is_not_called_switched_on():
     assert _wifi_text(off) == _wifi(off) == "Wi-Fi is turned off."
     on = wifi.parse_system_profiler(corpus_text(BY_FILE["system_profiler/macos_15.5-no-iPhone.json"]))
     assert (_wifi_text(on), _wifi(on)) == ("not connected", "switched on but not connected")
+
+
+def test_the_band_label_is_read_so_a_channel_is_placed_on_its_band():
+    """German Windows 11 says 'Bereich'; without it a 6 GHz channel would be taken for 5 GHz."""
+    text = corpus_text(BY_FILE["netsh/de_win11_wifiheatmapper.txt"])
+    german = wifi._netsh_blocks(text, wifi.netsh_labels())
+    assert german[0]["band"] == "5 GHz" and german[0]["channel"] == "116"
+    assert wifi.channel_to_mhz(37, 6.0) == 6135.0 and wifi.channel_to_mhz(37) is None  # 37: 6 GHz only
+    assert wifi.channel_to_mhz(36, 2.4) is None and wifi.channel_to_mhz(1, 5.0) is None

@@ -55,15 +55,24 @@ def _number(text: str) -> float | None:
     return float(m.group().replace(",", ".")) if m else None
 
 
+# The 5 GHz channel numbers (20 MHz primaries). 6 GHz numbers are 1, 5, 9, … 233: a channel read
+# without its band is only placed on 5 GHz when it is one of these, never guessed for a 6 GHz one.
+FIVE_GHZ_CHANNELS = frozenset(range(32, 69, 4)) | frozenset(range(96, 145, 4)) | frozenset(range(149, 178, 4))
+
+
 def channel_to_mhz(channel: int, band_ghz: float | None = None) -> float | None:
-    """The centre frequency of a Wi-Fi channel (2.4, 5 or 6 GHz band; guessed from the channel)."""
+    """The centre frequency of a Wi-Fi channel (2.4, 5 or 6 GHz band; the band guessed from the
+    channel when not given); None when the channel is not one of the band's, or the guess is not sure."""
     if band_ghz is not None and band_ghz >= 5.9:
-        return 5950.0 + 5 * channel
-    if channel == 14:
-        return 2484.0
-    if 1 <= channel <= 13 and (band_ghz is None or band_ghz < 3):
-        return 2407.0 + 5 * channel
-    if channel >= 32:
+        return 5950.0 + 5 * channel if 1 <= channel <= 233 else None
+    if band_ghz is None or band_ghz < 3:
+        if channel == 14:
+            return 2484.0
+        if 1 <= channel <= 13:
+            return 2407.0 + 5 * channel
+        if band_ghz is not None:
+            return None
+    if channel in FIVE_GHZ_CHANNELS:
         return 5000.0 + 5 * channel
     return None
 
