@@ -326,7 +326,7 @@ def _wifi_text(w: WifiInfo) -> str:
     if w.status is not Status.OK:
         return w.error or w.status.value
     if w.connected is False:
-        return "not connected"
+        return w.error or "not connected"  # e.g. "Wi-Fi is turned off."
     parts = [
         quantity(w.signal_dbm, "dBm") if w.signal_dbm is not None else "",
         f"signal {pct(w.signal_pct)}" if w.signal_pct is not None else "",
