@@ -58,18 +58,12 @@ class Library:
 
 
 def libraries_file() -> Path:
-    """``resources/linux/libraries.tsv`` in a checkout, a wheel or a frozen build."""
-    here = Path(__file__).resolve().parent
-    candidates = [here.parent / "resources", here.parent.parent.parent / "resources"]
-    frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:
-        candidates.insert(0, Path(frozen) / "connectcheck" / "resources")
-    for folder in candidates:
-        path = folder / "linux" / "libraries.tsv"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        "connectcheck's list of system libraries (resources/linux/libraries.tsv) is missing")
+    """``resources/linux/libraries.tsv`` wherever the app's resources are."""
+    # imported here: .ci/doctor loads this file on its own, before the package can be imported,
+    # and always passes the list's path
+    from connectcheck.core.paths import resource_path
+
+    return resource_path("linux", "libraries.tsv")
 
 
 def read_libraries(path: Path | None = None) -> list[Library]:
@@ -211,8 +205,9 @@ def window_problem(find_library: Callable[[str], str | None] | None = None,
     ``find_library`` takes a library's short name ("xcb-cursor"), as ``ctypes.util.find_library``.
     """
     libraries = read_libraries() if libraries is None else libraries
-    find = make_finder()
-    if find_library is not None:
+    if find_library is None:
+        find = make_finder()
+    else:
         names = {lib.soname: lib.name for lib in libraries}
 
         def find(soname: str) -> str | None:
