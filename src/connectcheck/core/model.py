@@ -12,6 +12,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,6 +48,42 @@ class Connectivity(enum.StrEnum):
     LIMITED = "limited"  # some answered, some did not (e.g. UDP blocked)
     OFFLINE = "offline"  # nothing answered: no connection
     UNKNOWN = "unknown"  # the check was cancelled before it could tell
+
+
+class State(enum.StrEnum):
+    """How well an activity (or a metric, a sample, a report) will go, from best to worst;
+    ``UNKNOWN`` stands apart: not measured, or not judged. The one order every judge, the
+    history and the reports rank states by."""
+
+    GOOD = "good"
+    DEGRADED = "degraded"  # shown to people as "weak"
+    FAIL = "fail"  # shown as "failing"
+    UNKNOWN = "unknown"
+
+    @property
+    def severity(self) -> int | None:
+        """0 good, 1 degraded, 2 fail; None for unknown."""
+        return None if self is State.UNKNOWN else KNOWN_STATES.index(self)
+
+
+KNOWN_STATES = (State.GOOD, State.DEGRADED, State.FAIL)  # best to worst
+STATES = tuple(s.value for s in State)  # every state a stored field may hold
+
+
+def severity(state: str) -> int | None:
+    """The rank of ``state`` (0 good … 2 fail); None when it is unknown or not a state at all."""
+    return KNOWN_STATES.index(State(state)) if state in KNOWN_STATES else None
+
+
+def worst_state(states: Iterable[str]) -> State:
+    """The worst known state among ``states``; UNKNOWN when none is known."""
+    known = [State(s) for s in states if s in KNOWN_STATES]
+    return max(known, key=KNOWN_STATES.index) if known else State.UNKNOWN
+
+
+def state_of(value: object) -> State:
+    """``value`` as a state; anything that is not one (a damaged or newer file) is UNKNOWN."""
+    return State(value) if isinstance(value, str) and value in STATES else State.UNKNOWN
 
 
 @dataclass

@@ -13,19 +13,24 @@ from datetime import datetime
 from connectcheck.assess.cause import BAD, lesson_cause, sample_interval, spans, troubled
 from connectcheck.assess.compare import compare, metric_changes
 from connectcheck.assess.thresholds import Thresholds
-from connectcheck.assess.verdicts import judge_activities, judge_metric
+from connectcheck.assess.verdicts import judge_check, judge_metric
 from connectcheck.config.settings import Settings
-from connectcheck.core.model import Assessment, CheckResult, LessonRecord, MonitorSample, ProcedureRecord
-from connectcheck.core.words import join_words, number
+from connectcheck.core.model import (
+    KNOWN_STATES,
+    Assessment,
+    CheckResult,
+    LessonRecord,
+    MonitorSample,
+    ProcedureRecord,
+)
+from connectcheck.core.words import clock, describe_date, join_words, number
 from connectcheck.policy.procedure import default_procedure
-from connectcheck.policy.rearrange import describe_date
 from connectcheck.report.build import (
     PROGRAM_ROWS,
     Builder,
     SystemInfo,
     advice_section,
     check_measurements,
-    clock_of,
     computer_facts,
     duration,
     identity_facts,
@@ -80,7 +85,7 @@ def _activity_line(lesson: LessonRecord, activity: str, label: str, step: float)
     alerted = [a.state for a in lesson.alerts if a.activity == activity and a.state in BAD]
     sustained = [state for state, seconds in held.items() if seconds >= SUSTAINED_S]
     state = worst(alerted + sustained)
-    if state == "unknown" and any(s in ("good", "degraded", "fail") for s in states):
+    if state == "unknown" and any(s in KNOWN_STATES for s in states):
         state = "good"
     line = ActivityLine(
         activity=activity, label=label, state=state, degraded_s=held["degraded"], fail_s=held["fail"]
@@ -291,7 +296,7 @@ def lesson_programs(lesson: LessonRecord, check: CheckResult | None) -> Programs
         key=lambda p: -(p.top_s or 0.0),
     )[:PROGRAM_ROWS]
     if check is not None and check.local is not None:
-        out = local_programs(check.local, f"During the check at {clock_of(check.started_at)}")
+        out = local_programs(check.local, f"During the check at {clock(check.started_at)}")
     elif during:
         out = Programs(source="While the lesson was monitored")
     else:
@@ -313,13 +318,13 @@ def lesson_advice(
 ) -> AdviceSection:
     check, assessment = chosen
     out = advice_section(
-        assessment, f"What connectcheck advised after the check at {clock_of(check.started_at)}"
+        assessment, f"What connectcheck advised after the check at {clock(check.started_at)}"
     )
     if len(checks) >= 2:
         first, last = checks[0], checks[-1]
-        before, after = judge_activities(first, b.thresholds), judge_activities(last, b.thresholds)
+        before, after = judge_check(first, b.thresholds), judge_check(last, b.thresholds)
         out.rechecks = [
-            f"From {clock_of(first.started_at)} to {clock_of(last.started_at)}: {change}"
+            f"From {clock(first.started_at)} to {clock(last.started_at)}: {change}"
             for change in compare(last, first, after, before, b.thresholds)
         ]
         moves = [improved for _, improved in metric_changes(last, first, b.thresholds)]
@@ -374,7 +379,7 @@ def build_lesson_report(
                 chosen[0],
                 chosen[1],
                 b.thresholds,
-                f"The check at {clock_of(chosen[0].started_at)} during the lesson",
+                f"The check at {clock(chosen[0].started_at)} during the lesson",
             )
             if chosen
             else lesson_measurements(lesson, b.thresholds)

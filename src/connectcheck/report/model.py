@@ -18,13 +18,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectcheck.core.model import CHOICES, Cause, CheckResult, ModelError, choice, to_dict
+from connectcheck.core.model import CHOICES, STATES, Cause, CheckResult, ModelError, choice, to_dict
 
 REPORT_FORMAT = "connectcheck-report"
 REPORT_SCHEMA_VERSION = 1
 DATA_ID = "connectcheck-report"  # the id of the HTML file's data block that holds the report's JSON
 
-STATES = ("good", "degraded", "fail", "unknown")
 KINDS = ("check", "lesson")
 PART_STATUSES = ("ok", "error", "empty")
 
