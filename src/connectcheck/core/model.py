@@ -142,6 +142,9 @@ class ReachStep:
 
 @dataclass
 class ReachabilityResult:
+    """Whether one address of the lesson platform (or a STUN server) could be reached, and the
+    steps that got there or the one that failed: name lookup, TCP, TLS, HTTP or a STUN answer."""
+
     url: str  # https://…, wss://…, stun:host:port
     reachable: bool = False
     status: Status = Status.OK
@@ -180,6 +183,10 @@ class LoadedLatency:
 
 @dataclass
 class BandwidthResult:
+    """One direction of the speed test: the rate the line carried once its streams were settled,
+    how it was measured (server, engine, streams, windows) and why it stopped; ``loaded`` holds the
+    round trips measured while it filled the line."""
+
     direction: str  # "download" | "upload"
     status: Status = Status.OK
     error: str | None = None
@@ -261,6 +268,9 @@ class InterfaceUsage:
 
 @dataclass
 class WifiInfo:
+    """The Wi-Fi this computer is on, as the system reports it (signal, link rate, band); None
+    fields were not reported. Read on every OS by its own backend, never guessed."""
+
     status: Status = Status.OK
     error: str | None = None
     interface: str | None = None
@@ -351,6 +361,10 @@ class Assessment:
 
 @dataclass
 class CheckResult:
+    """Everything one check found: its kind and time, whether anything answered, the summary the
+    verdicts judge, each probe's own result, this computer's findings and, once judged, the
+    assessment. Saved as versioned JSON (:func:`dumps`, :func:`loads`) and kept in the history."""
+
     kind: CheckKind
     started_at: str  # ISO 8601 with time zone offset
     schema_version: int = SCHEMA_VERSION
@@ -552,7 +566,8 @@ class MonitorSample:
     top_program: str | None = None  # the program using most of the connection (untrusted text)
     top_program_mbps: float | None = None
     states: dict[str, str] = field(default_factory=dict)  # activity -> good|degraded|fail|unknown
-    # loss over the last half minute or so of probes: what the states judge, one burst being too few
+    # loss over the last half minute or so of probes, as a plain share for people to read; the
+    # states judge its one-sided Wilson bound (assess/lesson.loss_bound_pct), one burst being too few
     window_loss_pct: float | None = None
     method: str | None = None  # how the round trips were measured: "stun" | "tcp"
     target: str | None = None  # the server measured, as configured (host:port)

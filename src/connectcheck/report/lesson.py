@@ -160,7 +160,7 @@ def lesson_measurements(lesson: LessonRecord, thresholds: Thresholds) -> Measure
         values = [
             v
             for s in lesson.samples
-            if (v := judged_loss(s) if key == "loss_pct" else getattr(s, key)) is not None
+            if (v := recent_loss(s) if key == "loss_pct" else getattr(s, key)) is not None
         ]
         if not values or key not in thresholds.metrics:
             continue
@@ -226,9 +226,10 @@ def timeline_lines(thresholds: Thresholds, checks: Sequence[CheckResult]) -> lis
     return lines
 
 
-def judged_loss(s: MonitorSample) -> float | None:
-    """The loss the sample's states judge: over the last half minute of probes, when recorded (one
-    burst of a few probes alone jumps between 0, 10 and 20 %)."""
+def recent_loss(s: MonitorSample) -> float | None:
+    """The loss shown for a sample: over the last half minute of probes, when recorded (one burst of
+    a few probes alone jumps between 0, 10 and 20 %). The states judged the Wilson bound of the same
+    probes (assess/lesson.loss_bound_pct), which is lower: one lost probe in 60 shows as 1.7 % here."""
     return s.window_loss_pct if s.window_loss_pct is not None else s.loss_pct
 
 
@@ -237,7 +238,7 @@ def _point(s: MonitorSample) -> TimelinePoint:
         t_s=s.t_s,
         rtt_ms=s.rtt_ms,
         jitter_ms=s.jitter_ms,
-        loss_pct=judged_loss(s),
+        loss_pct=recent_loss(s),
         down_mbps=s.down_mbps,
         up_mbps=s.up_mbps,
         state=worst(list(s.states.values())),

@@ -241,6 +241,11 @@ class Redaction:
 
 @dataclass
 class Report:
+    """One report for the support e-mail, of a check or of a monitored lesson: gathered once from
+    the check or the lesson (``report.build``, ``report.lesson``), masked (``redactions`` says what),
+    then rendered as HTML, PDF or text. ``parts`` says how gathering each section went, so a
+    section that failed is shown as such and never silently missing."""
+
     kind: str = choice(KINDS, "check")
     started_at: str = ""  # ISO 8601 with offset: the check's or the lesson's start
     ended_at: str | None = None
