@@ -363,7 +363,8 @@ MONITORING_CHILD = """
 import sys
 from pathlib import Path
 from connectcheck.history import History
-from connectcheck.monitor import Burst, LocalTraffic, Monitor, MonitorOptions
+from connectcheck.assess.lesson import Burst, LocalTraffic
+from connectcheck.monitor import Monitor, MonitorOptions
 
 
 def say(text):  # one write per line: the monitor's thread prints too

@@ -38,10 +38,10 @@ from connectcheck.core.model import (
     Status,
     Summary,
 )
+from connectcheck.core.stats import percentile
 from connectcheck.core.tasks import Deadline, ProgressFn, report
 from connectcheck.local import sample_local
 from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
-from connectcheck.probes.base import percentile
 from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
 from connectcheck.probes.reachability import check_endpoints

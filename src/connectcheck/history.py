@@ -40,14 +40,20 @@ from typing import Any, TypeVar
 
 from connectcheck.config.settings import Settings
 from connectcheck.core import model, paths
-from connectcheck.core.model import CheckResult, LessonAlert, LessonRecord, MonitorSample, ProcedureRecord
+from connectcheck.core.model import (
+    KNOWN_STATES,
+    CheckResult,
+    LessonAlert,
+    LessonRecord,
+    MonitorSample,
+    ProcedureRecord,
+    worst_state,
+)
 
 FILE_NAME = "history.sqlite3"
 SCHEMA_VERSION = 1  # PRAGMA user_version of the files this version writes
 MB = 1_000_000
 DAY_S = 86_400.0
-STATE_RANK = {"good": 0, "degraded": 1, "fail": 2}  # samples.worst: the worst state of a sample
-RANK_STATE = {rank: state for state, rank in STATE_RANK.items()}
 PRUNE_EVERY_SAMPLES = 500  # the limits are looked at again after this many samples
 VACUUM_FREE_SHARE = 0.25  # compact the file when this share of it is free ...
 VACUUM_FREE_MIN_BYTES = 256 * 1024  # ... and at least this much
@@ -100,6 +106,11 @@ CREATE INDEX IF NOT EXISTS alerts_by_lesson ON alerts(lesson_id, t_s);
 
 T = TypeVar("T")
 
+
+
+def _state_of_rank(rank: object) -> str:
+    """The state a ``samples.worst`` rank stands for; anything else (NULL, damage) is unknown."""
+    return KNOWN_STATES[rank] if isinstance(rank, int) and 0 <= rank < len(KNOWN_STATES) else "unknown"
 
 class HistoryError(Exception):
     """The history could not be read or written; the text says why in plain words."""
@@ -458,8 +469,8 @@ class History:
         return lesson_id
 
     def add_sample(self, lesson_id: int, sample: MonitorSample) -> None:
-        known = [STATE_RANK[s] for s in sample.states.values() if s in STATE_RANK]
-        row = (lesson_id, sample.t_s, max(known) if known else None, _json(sample))
+        worst = worst_state(sample.states.values()).severity  # samples.worst: 0 good … 2 fail, NULL
+        row = (lesson_id, sample.t_s, worst, _json(sample))
         self._write(lambda c: c.execute(
             "INSERT INTO samples (lesson_id, t_s, worst, sample) VALUES (?, ?, ?, ?)", row))
         self._samples_since_prune += 1
@@ -495,7 +506,7 @@ class History:
             " (SELECT count(*) FROM checks c WHERE c.lesson_id = l.id),"
             " (SELECT max(worst) FROM samples s WHERE s.lesson_id = l.id)"
             " FROM lessons l ORDER BY l.started_unix DESC, l.id DESC LIMIT ?", (limit,))
-        return [LessonSummary(*row[:7], worst=RANK_STATE.get(row[7], "unknown")) for row in rows]
+        return [LessonSummary(*row[:7], worst=_state_of_rank(row[7])) for row in rows]
 
     def lesson(self, lesson_id: int) -> LessonRecord:
         """A lesson with its samples, alerts, checks and procedure. Parts that cannot be read back

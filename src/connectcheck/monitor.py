@@ -10,23 +10,8 @@ Each sample is
   found, so monitoring costs no DNS traffic;
 * this computer's traffic on the default network card and the program moving the most
   (:class:`~connectcheck.local.LocalSampler`, which reads local counters and sends nothing);
-* the states of sound, video and the whiteboard (:func:`judge_light`).
-
-**How the states are judged.** A light sample knows the round trip, the jitter and the loss;
-bandwidth is not measured while monitoring (a speed test would itself hurt the lesson), so the
-download, upload and loaded-latency limits are left out of the judgement altogether: they neither
-make a state "good" nor "fail". Each activity takes the worst of its three known metrics, with the
-check's own rules around them (nothing answered at all: every activity fails; UDP blocked: sound
-and video at best degraded). Round trip and jitter are the burst's own. Loss is judged over the
-last ``loss_window_s`` (30 s, some 60 probes by default), because one burst of 10 probes can only
-say 0 %, 10 %, 20 %…; and since one lost probe in 60 is no proof of 1.7 % loss, the value judged
-is the lowest loss rate those probes are consistent with (the one-sided 90 % Wilson bound): one
-lost probe in 60 counts as 0.5 % (good), two as 1.4 % (degraded), four (6.7 %) as 3.6 % (sound fails).
-
-**Alerts** (:class:`AlertGate`): a state that worsens and stays worse for ``alert_after_s`` is told
-once; never two alerts about the same activity within ``alert_gap_s`` (a worsening due inside the
-gap is told when the gap ends, if it still lasts); a state back to good for ``alert_after_s`` gives
-one "recovered" notice; a flapping state gives nothing.
+* the states of sound, video and the whiteboard, and the alerts due, judged by
+  :class:`~connectcheck.assess.lesson.LessonJudge` (how: :mod:`connectcheck.assess.lesson`).
 
 Everything runs in the monitor's own thread; the callbacks are called from it (the window marshals
 them to its thread), and a callback that raises is logged, never the end of monitoring.
@@ -37,49 +22,38 @@ from __future__ import annotations
 import logging
 import math
 import os
-import statistics
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectcheck.assess.thresholds import Thresholds, default_thresholds
-from connectcheck.assess.verdicts import CONNECTIVITY, UDP, judge_activities
+from connectcheck.assess.lesson import Burst, LessonJudge, LocalTraffic
+from connectcheck.assess.thresholds import Thresholds
 from connectcheck.check import CheckOptions
 from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import Settings
 from connectcheck.core.model import (
-    ActivityVerdict,
     CheckKind,
-    CheckResult,
     Connectivity,
     LatencyResult,
     LessonAlert,
     LessonRecord,
     LocalFindings,
-    MetricVerdict,
     MonitorSample,
     Status,
-    Summary,
 )
-from connectcheck.core.words import join_words, number, quantity
+from connectcheck.core.words import join_words
 from connectcheck.history import History, HistoryError
 from connectcheck.local import LocalSampler
 from connectcheck.local.sampler import STEP_S
-from connectcheck.probes.base import jitter_ms
 from connectcheck.probes.latency import LatencyTarget, measure_latency
 from connectcheck.probes.targets import choose_primary, latency_targets
 
 log = logging.getLogger(__name__)
 
-LIGHT_METRICS = ("rtt_ms", "jitter_ms", "loss_pct")  # what a light sample measures
 MONITOR_METHODS = ("stun", "tcp")  # the media path over UDP, or TCP connects when UDP is blocked
-SEVERITY = {"good": 0, "degraded": 1, "fail": 2}
-WILSON_Z = 1.2816  # one-sided 90 %
 STOP_JOIN_S = 1.0
-BUSY_PROGRAM_MBPS = 1.0  # a program moving this much is named in an alert
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,29 +107,6 @@ class MonitorOptions:
 # what a sample measures (the probe and the local reader can be replaced, e.g. by fakes in tests)
 
 
-@dataclass
-class Burst:
-    """One burst of round trips on the media path."""
-
-    rtt_ms_samples: list[float | None] = field(default_factory=list)  # None: lost
-    method: str | None = None  # "stun" | "tcp"
-    target: str | None = None
-    connectivity: Connectivity = Connectivity.ONLINE  # OFFLINE: no server answered at all
-    udp_ok: bool | None = None  # a STUN server answered when the target was chosen
-    error: str | None = None
-
-
-@dataclass
-class LocalTraffic:
-    """This computer's traffic on the default network card, and its busiest program."""
-
-    down_mbps: float | None = None
-    up_mbps: float | None = None
-    top_program: str | None = None
-    top_program_mbps: float | None = None
-    error: str | None = None
-
-
 ProbeFn = Callable[[threading.Event], Burst]
 LocalFn = Callable[[threading.Event], LocalTraffic]
 
@@ -195,7 +146,7 @@ class MediaPathProbe:
     def _burst(self, result: LatencyResult, connectivity: Connectivity = Connectivity.ONLINE) -> Burst:
         error = result.error if not result.samples or result.status is not Status.OK else None
         return Burst(list(result.rtt_ms_samples), result.method, result.target, connectivity, self._udp_ok,
-                     error)
+                     error, rtt_ms=result.rtt_ms_median, jitter_ms=result.jitter_ms)
 
     def _choose(self, cancel: threading.Event) -> Burst:
         candidates = self.candidates()
@@ -256,213 +207,6 @@ class TrafficWatch:
             except Exception as exc:
                 return LocalTraffic(error=f"this computer's programs could not be looked at ({exc})")
         return traffic_from(self._sampler.sample(cancel))
-
-
-# ---------------------------------------------------------------------------------------------
-# judging a sample
-
-
-class LossWindow:
-    """Probes sent and lost over the last ``span_s`` seconds of bursts."""
-
-    def __init__(self, span_s: float) -> None:
-        self.span_s = span_s
-        self._bursts: deque[tuple[float, int, int]] = deque()  # (t_s, sent, lost)
-
-    def add(self, t_s: float, sent: int, lost: int) -> None:
-        self._bursts.append((t_s, sent, lost))
-        while self._bursts and self._bursts[0][0] < t_s - self.span_s:
-            self._bursts.popleft()
-
-    def clear(self) -> None:
-        self._bursts.clear()
-
-    def totals(self) -> tuple[int, int]:
-        return sum(b[1] for b in self._bursts), sum(b[2] for b in self._bursts)
-
-
-def loss_bound_pct(lost: int, sent: int, z: float = WILSON_Z) -> float | None:
-    """The lowest loss rate (%) that ``lost`` of ``sent`` probes are consistent with (Wilson)."""
-    if sent <= 0:
-        return None
-    p = lost / sent
-    z2n = z * z / sent
-    centre = p + z2n / 2
-    margin = z * math.sqrt(p * (1 - p) / sent + z2n / (4 * sent))
-    return round(max(0.0, (centre - margin) / (1 + z2n)) * 100, 3)
-
-
-def light_thresholds(thresholds: Thresholds) -> Thresholds:
-    """The thresholds with only the metrics a light sample measures."""
-    metrics = {k: m for k, m in thresholds.metrics.items() if k in LIGHT_METRICS}
-    return replace(thresholds, metrics=metrics)
-
-
-def judge_light(summary: Summary, connectivity: Connectivity,
-                thresholds: Thresholds) -> list[ActivityVerdict]:
-    """Verdicts from what a light sample knows (``thresholds`` from :func:`light_thresholds`):
-    the check's own rules over round trip, jitter, loss, blocked UDP and no connection."""
-    result = CheckResult(kind=CheckKind.QUICK, started_at="", connectivity=connectivity, summary=summary)
-    return judge_activities(result, thresholds)
-
-
-# ---------------------------------------------------------------------------------------------
-# alerts
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """Something to tell: an activity's state changed for long enough."""
-
-    t_s: float
-    activity: str
-    state: str  # the new state ("good": a recovery)
-    previous: str  # the state told before
-
-    @property
-    def recovered(self) -> bool:
-        return self.state == "good"
-
-
-@dataclass
-class _Track:
-    told: str = "good"  # what the tutor knows: nothing said yet means all is well
-    run_start: float | None = None  # when the current run of samples different from ``told`` began
-    run_worse: bool = False
-    run_level: str = "good"  # the state every sample of the run reached
-    last_alert_s: float | None = None
-
-
-class AlertGate:
-    """Debounces state changes per activity into alerts; pure logic, time passed in.
-
-    A run is a series of samples all worse (or all better) than what was last told; "unknown"
-    samples neither extend nor break it. A worse run lasting ``after_s`` is told at the level all
-    of its samples reached, unless an alert about the same activity came less than ``gap_s``
-    before (then it waits for the gap to end, and is told only if the run still lasts). A better
-    run lasting ``after_s`` that reached "good" gives one recovery notice; a better one that did
-    not is not told, but a later worsening is measured from it.
-    """
-
-    def __init__(self, *, after_s: float, gap_s: float) -> None:
-        self.after_s = after_s
-        self.gap_s = gap_s
-        self._tracks: dict[str, _Track] = {}
-
-    def update(self, t_s: float, states: dict[str, str]) -> list[GateDecision]:
-        """Feed one sample's states; returns what is to be told now."""
-        decisions = []
-        for activity, state in states.items():
-            if state not in SEVERITY:
-                continue
-            decision = self._step(self._tracks.setdefault(activity, _Track()), activity, t_s, state)
-            if decision is not None:
-                decisions.append(decision)
-        return decisions
-
-    def _step(self, k: _Track, activity: str, t_s: float, state: str) -> GateDecision | None:
-        change = SEVERITY[state] - SEVERITY[k.told]
-        if change == 0:
-            k.run_start = None
-            return None
-        worse = change > 0
-        if k.run_start is None or k.run_worse != worse:
-            k.run_start, k.run_worse, k.run_level = t_s, worse, state
-        else:
-            reached = min if worse else max
-            k.run_level = reached(k.run_level, state, key=SEVERITY.__getitem__)
-        if t_s - k.run_start < self.after_s:
-            return None
-        if worse and k.last_alert_s is not None and t_s - k.last_alert_s < self.gap_s:
-            return None
-        decision = GateDecision(t_s, activity, k.run_level, k.told)
-        k.told, k.run_start = k.run_level, None
-        if worse:
-            k.last_alert_s = t_s
-            return decision
-        return decision if decision.recovered else None
-
-
-def _limit_words(metric: str, thresholds: Thresholds, activity: str) -> str:
-    m, limit = thresholds.metrics[metric], thresholds.limit(activity, metric)
-    word = "at most" if m.good_inclusive else "under"
-    return f"good is {word} {quantity(limit.good, m.unit, limit=True)}"
-
-
-def _reason(v: MetricVerdict, activity: str, thresholds: Thresholds, lost: int, sent: int) -> str:
-    if v.metric == CONNECTIVITY:
-        return "nothing answered: the connection seems to be down"
-    if v.metric == UDP:
-        return "this network blocks the direct route calls take (UDP), so they go through a slower relay"
-    limit = _limit_words(v.metric, thresholds, activity)
-    if v.metric == "loss_pct":
-        return f"{lost} of the last {sent} test packets were lost ({limit})"
-    m = thresholds.metrics[v.metric]
-    return f"the {m.label} is {quantity(v.value or 0.0, m.unit)} ({limit})"
-
-
-def alert_message(decision: GateDecision, verdict: ActivityVerdict | None, thresholds: Thresholds,
-                  sample: MonitorSample, lost: int, sent: int) -> str:
-    """What the tutor is told, in plain words, with the figures that decided and, when one
-    program moves a lot, its name."""
-    activity = thresholds.activities[decision.activity]
-    if decision.recovered:
-        return f"{activity.label} {activity.effects['good']} again: the connection has recovered."
-    deciding = [v for v in (verdict.deciding if verdict else []) if v.state in SEVERITY
-                and SEVERITY[v.state] >= SEVERITY[decision.state]]
-    reasons = [_reason(v, decision.activity, thresholds, lost, sent) for v in deciding]
-    text = f"{activity.label} {activity.effects[decision.state]}"
-    text += f": {join_words(reasons)}." if reasons else "."
-    busy = sample.top_program_mbps or 0.0
-    if sample.top_program and busy >= BUSY_PROGRAM_MBPS:
-        text += f" On this computer, {sample.top_program} is moving {number(busy)} Mbit/s."
-    return text
-
-
-class LessonJudge:
-    """Turns each sample's measurements into a :class:`MonitorSample` with its states, and the
-    alerts due (no I/O, time passed in): one per lesson."""
-
-    def __init__(self, options: MonitorOptions) -> None:
-        self.thresholds = options.thresholds or default_thresholds()
-        self._light = light_thresholds(self.thresholds)
-        self._gate = AlertGate(after_s=options.alert_after_s, gap_s=options.alert_gap_s)
-        self._loss = LossWindow(options.loss_window_s)
-        self._method: str | None = None
-
-    def judge(self, t_s: float, at: str, burst: Burst, traffic: LocalTraffic
-              ) -> tuple[MonitorSample, list[LessonAlert]]:
-        """The sample taken at ``t_s`` (``at``: wall-clock time) and the alerts it makes due."""
-        rtts = burst.rtt_ms_samples
-        answered = [r for r in rtts if r is not None]
-        if burst.method is not None and burst.method != self._method:  # another path, other losses
-            self._loss.clear()
-            self._method = burst.method
-        if rtts:
-            self._loss.add(t_s, len(rtts), len(rtts) - len(answered))
-        sent, lost = self._loss.totals()
-        jitter = jitter_ms(rtts)
-        sample = MonitorSample(
-            at=at, t_s=t_s,
-            rtt_ms=round(statistics.median(answered), 3) if answered else None,
-            jitter_ms=round(jitter, 3) if jitter is not None else None,
-            loss_pct=round(100.0 * (len(rtts) - len(answered)) / len(rtts), 3) if rtts else None,
-            probes=len(rtts), down_mbps=traffic.down_mbps, up_mbps=traffic.up_mbps,
-            top_program=traffic.top_program, top_program_mbps=traffic.top_program_mbps,
-            window_loss_pct=round(100.0 * lost / sent, 3) if sent else None,
-            method=burst.method, target=burst.target,
-            error="; ".join(e for e in (burst.error, traffic.error) if e) or None,
-        )
-        summary = Summary(rtt_ms=sample.rtt_ms, jitter_ms=sample.jitter_ms,
-                          loss_pct=loss_bound_pct(lost, sent), udp_ok=burst.udp_ok)
-        verdicts = {v.activity: v for v in judge_light(summary, burst.connectivity, self._light)}
-        sample.states = {name: v.state for name, v in verdicts.items()}
-        alerts = []
-        for d in self._gate.update(t_s, sample.states):
-            text = alert_message(d, verdicts.get(d.activity), self.thresholds, sample, lost, sent)
-            alerts.append(LessonAlert(at=at, t_s=t_s, activity=d.activity, state=d.state,
-                                      previous=d.previous, message=text))
-        return sample, alerts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,15 +327,14 @@ class Monitor:
         with self._lock:
             self._record.samples.append(sample)
             self._record.alerts.extend(alerts)
-        self._store("add_sample", sample)
+        history, lesson_id = self.history, self.lesson_id
+        if history is not None and lesson_id is not None:
+            self._keep(history.add_sample, lesson_id, sample)
         self._guarded("on_sample", self.on_sample, sample)
         for alert in alerts:
-            self._store("add_alert", alert)
+            if history is not None and lesson_id is not None:
+                self._keep(history.add_alert, lesson_id, alert)
             self._guarded("on_alert", self.on_alert, alert)
-
-    def _store(self, operation: str, item: object) -> None:
-        if self.history is not None and self.lesson_id is not None:
-            self._keep(getattr(self.history, operation), self.lesson_id, item)
 
     def _guarded(self, what: str, fn: Callable, *args: object) -> object:
         """Call ``fn``; an exception is logged and gives None."""

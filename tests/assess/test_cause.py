@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from connectcheck.assess import assess_check
-from connectcheck.assess.cause import check_cause, lesson_cause
+from connectcheck.assess.cause import (
+    CauseLimitsError,
+    cause_limits,
+    check_cause,
+    lesson_cause,
+    load_cause_limits,
+)
 from connectcheck.core.model import LatencyResult
 from tests.assess.fixtures import check, local, offline_check, program, weak_wifi
 from tests.report.fixtures import calm_check, steam_check, troubled_lesson
@@ -155,3 +161,29 @@ def test_a_check_during_the_lesson_adds_what_samples_cannot_see():
     assert c.key == "others_at_home"
     assert any(a.startswith("Another program on this computer — Steam") for a in c.also)
     assert any(a.startswith("Weak Wi-Fi") for a in c.also)
+
+
+def test_the_cause_limits_are_the_bundled_data():
+    limits = load_cause_limits()
+    assert limits == cause_limits()
+    got = (limits.quiet_mbps, limits.queue_ms, limits.busy_program_mbps, limits.lost_pct, limits.min_share)
+    assert got == (1.0, 30.0, 1.0, 100.0, 0.25)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("queue_ms = 30", "needs a [limits] table"),
+    ("[limits]\nquiet_mbps = 1\nqueue_ms = 30\nbusy_program_mbps = 1\nlost_pct = 100",
+     "min_share must be a number"),
+    ("[limits]\nquiet_mbps = 1\nqueue_ms = 30\nbusy_program_mbps = 1\nlost_pct = 100\nmin_share = 2",
+     "min_share = 2 is outside 0.0..1.0"),
+    ("[limits]\nquiet_mbps = true\nqueue_ms = 30\nbusy_program_mbps = 1\nlost_pct = 100\nmin_share = 0.2",
+     "quiet_mbps must be a number"),
+    ("[limits]\nqueue_mb = 30", "unknown keys ['queue_mb']"),
+    ("[limits", "cannot be read"),
+])
+def test_broken_cause_limits_are_refused_with_the_file_and_the_key(tmp_path, text, words):
+    path = tmp_path / "causes.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CauseLimitsError, match="causes.toml") as caught:
+        load_cause_limits(path)
+    assert words in str(caught.value)

@@ -4,14 +4,14 @@ import pytest
 
 from connectcheck.assess import assess_check
 from connectcheck.assess.thresholds import default_thresholds
-from connectcheck.assess.verdicts import judge_activities, overall
+from connectcheck.assess.verdicts import judge_check, overall
 from connectcheck.core.model import Connectivity
 
 from .fixtures import check, offline_check, quick_check
 
 
 def verdicts_of(result):
-    return {v.activity: v for v in judge_activities(result, default_thresholds())}
+    return {v.activity: v for v in judge_check(result, default_thresholds())}
 
 
 def test_a_good_line_is_ready_with_a_call_quality_score():
@@ -112,7 +112,7 @@ def test_udp_blocked_makes_sound_and_video_degraded_but_not_the_whiteboard():
 def test_overall_line(summary, state, words):
     result = check(**summary)
     t = default_thresholds()
-    got_state, sentence = overall(result, judge_activities(result, t), t)
+    got_state, sentence = overall(result, judge_check(result, t), t)
     assert got_state == state and words in sentence
 
 

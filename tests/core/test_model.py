@@ -5,6 +5,7 @@ import pytest
 from connectcheck.core import model
 from connectcheck.core.model import (
     SCHEMA_VERSION,
+    STATES,
     ActivityVerdict,
     Advice,
     Assessment,
@@ -26,10 +27,14 @@ from connectcheck.core.model import (
     ReachStep,
     Section,
     SpeedServer,
+    State,
     Status,
     Summary,
     SystemLoad,
     WifiInfo,
+    severity,
+    state_of,
+    worst_state,
 )
 
 
@@ -179,3 +184,13 @@ def test_nan_becomes_null():
     result = full_result()
     result.summary.rtt_ms = float("nan")
     assert json.loads(model.dumps(result))["summary"]["rtt_ms"] is None
+
+
+def test_states_have_one_order_and_unknown_stands_apart():
+    assert [s.severity for s in State] == [0, 1, 2, None]
+    assert worst_state(["good", "fail", "degraded", "unknown"]) is State.FAIL
+    assert worst_state(["unknown", "not a state"]) is State.UNKNOWN
+    assert severity("degraded") == 1 and severity("unknown") is None and severity("weird") is None
+    assert state_of("fail") is State.FAIL
+    assert state_of(None) is State.UNKNOWN and state_of("x") is State.UNKNOWN
+    assert f"{State.DEGRADED}" == "degraded" and STATES == ("good", "degraded", "fail", "unknown")

@@ -4,10 +4,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from connectcheck.core.words import describe_date, describe_time
 from connectcheck.policy.rearrange import (
     days_left,
-    describe_date,
-    describe_time,
     first_allowed_date,
     is_within_window,
     last_allowed_date,

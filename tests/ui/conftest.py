@@ -11,9 +11,10 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QDesktopServices
 
 from connectcheck.assess import assess_check
+from connectcheck.assess.lesson import Burst
 from connectcheck.config.settings import Settings
 from connectcheck.history import History
-from connectcheck.monitor import Burst, Monitor, MonitorOptions
+from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui.app import App
 from connectcheck.ui.desktop import Prompts
 from connectcheck.ui.signals import emit

@@ -12,7 +12,7 @@ from __future__ import annotations
 from connectcheck.assess.advice import AdviceRules, advise
 from connectcheck.assess.compare import compare
 from connectcheck.assess.thresholds import Thresholds, default_thresholds
-from connectcheck.assess.verdicts import judge_activities, overall
+from connectcheck.assess.verdicts import judge_check, overall
 from connectcheck.core.model import Assessment, CheckResult
 
 __all__ = ["Thresholds", "assess_check"]
@@ -31,11 +31,11 @@ def assess_check(
     thresholds between the two checks does not show up as a change of the connection.
     """
     thresholds = thresholds or default_thresholds()
-    verdicts = judge_activities(result, thresholds)
+    verdicts = judge_check(result, thresholds)
     state, sentence = overall(result, verdicts, thresholds)
     assessment = Assessment(overall=state, sentence=sentence, verdicts=verdicts,
                             advice=advise(result, verdicts, state, sentence, rules))
     if previous is not None:
-        before = judge_activities(previous, thresholds)
+        before = judge_check(previous, thresholds)
         assessment.changes = compare(result, previous, verdicts, before, thresholds)
     return assessment

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from connectcheck.assess.thresholds import Thresholds, default_thresholds
 from connectcheck.assess.verdicts import unreachable_hosts
-from connectcheck.core import paths
+from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import (
     ActivityVerdict,
     Advice,
@@ -173,11 +172,7 @@ def parse_rules(data: Mapping[str, Any], thresholds: Thresholds) -> AdviceRules:
 
 def load_rules(path: Path | None = None, thresholds: Thresholds | None = None) -> AdviceRules:
     """Read an advice rules file (the bundled one by default); raises AdviceRulesError."""
-    path = path or paths.resource_path(FILE_NAME)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AdviceRulesError(f"the advice rules {path} cannot be read: {exc}") from None
+    data, path = read_bundled_toml(FILE_NAME, "advice rules", AdviceRulesError, path)
     return parse_rules(data, thresholds or default_thresholds())
 
 
@@ -294,7 +289,7 @@ def words(result: CheckResult, verdicts: list[ActivityVerdict], overall_sentence
     out = {k: NOT_KNOWN for k in WORDS}
     out |= {f"{v.activity}_sentence": v.sentence for v in verdicts}
     out["overall_sentence"] = overall_sentence
-    out["platform_hosts"] = unreachable_hosts(result)
+    out["platform_hosts"] = unreachable_hosts(result.reachability)
     if s.rtt_increase_ms is not None:
         out["added_delay"] = quantity(s.rtt_increase_ms, "ms")
     local = _usable(result.local)

@@ -18,11 +18,15 @@ computer, the line's speed).
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from connectcheck.assess.advice import facts, program_rate, programs
+from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import (
     Advice,
     Assessment,
@@ -32,13 +36,63 @@ from connectcheck.core.model import (
     LessonRecord,
     MonitorSample,
 )
-from connectcheck.core.words import join_words, number, quantity
+from connectcheck.core.words import join_words, number, parse_time, quantity
 
-QUIET_MBPS = 1.0  # this computer moving less than this (down + up) counts as quiet
-QUEUE_MS = 30.0  # round trips this far above their floor show a queue on the line
-BUSY_PROGRAM_MBPS = 1.0  # a program moving at least this much can be what slowed the lesson
-LOST_PCT = 100.0  # a sample with every probe lost: no connection at that moment
-MIN_SHARE = 0.25  # share of the troubled samples the main finding must explain
+FILE_NAME = "causes.toml"
+# key: (lowest, highest) allowed; the meaning of each is in resources/causes.toml
+LIMIT_RANGES = {
+    "quiet_mbps": (0.0, 1000.0),
+    "queue_ms": (1.0, 10_000.0),
+    "busy_program_mbps": (0.0, 1000.0),
+    "lost_pct": (1.0, 100.0),
+    "min_share": (0.0, 1.0),
+}
+
+
+class CauseLimitsError(ValueError):
+    """The cause limits file is missing, broken or out of range."""
+
+
+@dataclass(frozen=True)
+class CauseLimits:
+    """The limits by which causes are read (``resources/causes.toml``)."""
+
+    quiet_mbps: float  # this computer moving less than this (down + up) counts as quiet
+    queue_ms: float  # round trips this far above their floor show a queue on the line
+    busy_program_mbps: float  # a program moving at least this much can be what slowed the lesson
+    lost_pct: float  # a sample with every probe lost: no connection at that moment
+    min_share: float  # share of the troubled samples the main finding must explain
+
+
+def parse_cause_limits(data: dict[str, Any], where: str = FILE_NAME) -> CauseLimits:
+    """Check the parsed file and build the limits; raises CauseLimitsError naming the key."""
+    table = data.get("limits")
+    if not isinstance(table, dict):
+        raise CauseLimitsError(f"{where}: needs a [limits] table")
+    if extra := set(table) - set(LIMIT_RANGES):
+        raise CauseLimitsError(f"{where} [limits]: unknown keys {sorted(extra)}")
+    values = {}
+    for key, (low, high) in LIMIT_RANGES.items():
+        value = table.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CauseLimitsError(f"{where} [limits]: {key} must be a number")
+        if not low <= value <= high:
+            raise CauseLimitsError(f"{where} [limits]: {key} = {value} is outside {low}..{high}")
+        values[key] = float(value)
+    return CauseLimits(**values)
+
+
+def load_cause_limits(path: Path | None = None) -> CauseLimits:
+    """Read a cause limits file (the bundled one by default); raises CauseLimitsError."""
+    data, path = read_bundled_toml(FILE_NAME, "cause limits", CauseLimitsError, path)
+    return parse_cause_limits(data, path.name)
+
+
+@functools.cache
+def cause_limits() -> CauseLimits:
+    """The bundled cause limits, read once."""
+    return load_cause_limits()
+
 
 TITLES = {
     "no_connection": "No connection at all",
@@ -141,7 +195,7 @@ def _queue_while_quiet(result: CheckResult, assessment: Assessment) -> Cause | N
     if x is None or x.rtt_ms_min is None or x.rtt_ms_p90 is None or traffic is None:
         return None
     rise = x.rtt_ms_p90 - x.rtt_ms_min
-    if rise < QUEUE_MS or traffic >= QUIET_MBPS:
+    if rise < cause_limits().queue_ms or traffic >= cause_limits().quiet_mbps:
         return None
     return _cause(
         "others_at_home",
@@ -211,10 +265,8 @@ def _distinct(causes: list[Cause], first: Cause) -> list[Cause]:
 
 def clock(s: MonitorSample) -> str:
     """The time of day of a sample, "16:20"."""
-    try:
-        return datetime.fromisoformat(s.at).strftime("%H:%M")
-    except ValueError:
-        return f"{s.t_s / 60:.0f} min in"
+    moment = parse_time(s.at)
+    return f"{moment:%H:%M}" if moment else f"{s.t_s / 60:.0f} min in"
 
 
 def spans(
@@ -251,7 +303,7 @@ def troubled(s: MonitorSample) -> bool:
 
 
 def _lost(s: MonitorSample) -> bool:
-    return s.probes > 0 and s.loss_pct is not None and s.loss_pct >= LOST_PCT
+    return s.probes > 0 and s.loss_pct is not None and s.loss_pct >= cause_limits().lost_pct
 
 
 def _traffic(s: MonitorSample) -> float | None:
@@ -282,7 +334,7 @@ class _Lesson:
         rate = s.top_program_mbps or 0.0
         return (
             bool(s.top_program)
-            and rate >= BUSY_PROGRAM_MBPS
+            and rate >= cause_limits().busy_program_mbps
             and rate >= 2 * self.calm_rates.get(s.top_program or "", 0.0)
         )
 
@@ -292,8 +344,8 @@ class _Lesson:
             self.floor is not None
             and s.rtt_ms is not None
             and traffic is not None
-            and s.rtt_ms - self.floor >= QUEUE_MS
-            and traffic <= self.calm_traffic + QUIET_MBPS
+            and s.rtt_ms - self.floor >= cause_limits().queue_ms
+            and traffic <= self.calm_traffic + cause_limits().quiet_mbps
         )
 
     def reason(self, s: MonitorSample) -> str | None:
@@ -367,7 +419,8 @@ def lesson_cause(lesson: LessonRecord, check: CheckResult | None, assessment: As
         cause = _cause("no_fault", "No lasting problem was recorded during the lesson.")
         cause.also = [_also(c) for c in found]
         return cause
-    if not found or (ranked and len(ranked[0][1]) < MIN_SHARE * len(bad) and from_check is None):
+    weak_lead = bool(ranked) and len(ranked[0][1]) < cause_limits().min_share * len(bad)
+    if not found or (weak_lead and from_check is None):
         cause = _cause("unclear", _unclear_lesson(bad))
         cause.also = [_also(c) for c in found]
         return cause

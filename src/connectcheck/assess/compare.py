@@ -13,12 +13,11 @@ from datetime import datetime
 from connectcheck.assess.advice import program_rate, programs
 from connectcheck.assess.thresholds import Metric, Thresholds
 from connectcheck.core.model import ActivityVerdict, CheckResult, Connectivity, LocalFindings, Status
-from connectcheck.core.words import join_words, number
+from connectcheck.core.words import STATE_WORDS, join_words, number
 
 MIN_RELATIVE = 0.1  # a change smaller than a tenth of the value is noise
 BUSY_MBPS = 0.5  # a program moving at least this much counted as busy
 QUIET_SHARE = 0.2  # a busy program now below this share of its rate was paused
-STATE_WORDS = {"good": "good", "degraded": "weak", "fail": "failing", "unknown": "not known"}
 
 
 def _better(metric: Metric, before: float, after: float) -> bool:

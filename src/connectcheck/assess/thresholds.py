@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import functools
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from connectcheck.core import paths
+from connectcheck.core.files import read_bundled_toml
 
 FILE_NAME = "thresholds.toml"
 SETTINGS_SECTION = "thresholds"
@@ -203,11 +202,7 @@ def parse_thresholds(data: Mapping[str, Any], where: str = FILE_NAME) -> Thresho
 
 def load_thresholds(path: Path | None = None) -> Thresholds:
     """Read a thresholds file (the bundled one by default); raises ThresholdsError."""
-    path = path or paths.resource_path(FILE_NAME)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ThresholdsError(f"the thresholds file {path} cannot be read: {exc}") from None
+    data, path = read_bundled_toml(FILE_NAME, "thresholds file", ThresholdsError, path)
     return parse_thresholds(data, str(path.name))
 
 

@@ -10,12 +10,21 @@ degraded, since they then go through a relay over TCP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from connectcheck.assess.mos import estimate_mos
 from connectcheck.assess.thresholds import Activity, Limit, Metric, Thresholds
-from connectcheck.core.model import ActivityVerdict, CheckResult, Connectivity, MetricVerdict
+from connectcheck.core.model import (
+    ActivityVerdict,
+    CheckResult,
+    Connectivity,
+    MetricVerdict,
+    ReachabilityResult,
+    Summary,
+    worst_state,
+)
 from connectcheck.core.words import join_words, number_beside, quantity
 
-STATES = ("good", "degraded", "fail")  # from best to worst; "unknown" stands apart
 CONNECTIVITY = "connectivity"  # pseudo-metrics: value 1.0 = yes, 0.0 = no
 PLATFORM = "platform_reachable"
 UDP = "udp_ok"
@@ -41,23 +50,19 @@ def judge_metric(metric: Metric, limit: Limit, value: float | None) -> MetricVer
     return out
 
 
-def _worst(states: list[str]) -> str:
-    known = [s for s in states if s in STATES]
-    return max(known, key=STATES.index) if known else "unknown"
-
-
-def blocker(result: CheckResult) -> tuple[str, str] | None:
+def blocker(summary: Summary, connectivity: Connectivity,
+            reachability: Sequence[ReachabilityResult] = ()) -> tuple[str, str] | None:
     """What stops every activity whatever the numbers: (pseudo-metric, reason in plain words)."""
-    if result.connectivity is Connectivity.OFFLINE:
+    if connectivity is Connectivity.OFFLINE:
         return CONNECTIVITY, "there is no internet connection (nothing answered)"
-    if result.summary.platform_reachable is False:
-        return PLATFORM, f"the lesson platform ({unreachable_hosts(result)}) could not be reached"
+    if summary.platform_reachable is False:
+        return PLATFORM, f"the lesson platform ({unreachable_hosts(reachability)}) could not be reached"
     return None
 
 
-def unreachable_hosts(result: CheckResult) -> str:
+def unreachable_hosts(reachability: Sequence[ReachabilityResult]) -> str:
     """The platform addresses that could not be reached, for a sentence."""
-    names = [r.url.split("://", 1)[-1].rstrip("/") for r in result.reachability
+    names = [r.url.split("://", 1)[-1].rstrip("/") for r in reachability
              if not r.reachable and not r.url.startswith("stun:")]
     return join_words(names) or "its address"
 
@@ -99,13 +104,16 @@ def _sentence(activity: Activity, state: str, verdicts: list[MetricVerdict], thr
     return text + (f" ({not_measured})." if unknown else ".")
 
 
-def judge_activity(result: CheckResult, activity: Activity, thresholds: Thresholds) -> ActivityVerdict:
-    """The verdict for one activity: state, deciding metrics and one plain sentence."""
-    s = result.summary
+def judge_activity(summary: Summary, connectivity: Connectivity, activity: Activity, thresholds: Thresholds,
+                   reachability: Sequence[ReachabilityResult] = ()) -> ActivityVerdict:
+    """The verdict for one activity from a summary of measurements and the connectivity they were
+    taken with (``reachability`` names the platform addresses that failed): state, deciding
+    metrics and one plain sentence."""
+    s = summary
     metrics = [judge_metric(m, thresholds.limit(activity.key, k), getattr(s, k))
                for k, m in thresholds.metrics.items()]
     mos = estimate_mos(s.rtt_ms, s.jitter_ms, s.loss_pct) if activity.key == "sound" else None
-    stop = blocker(result)
+    stop = blocker(s, connectivity, reachability)
     if stop is not None:
         pseudo = MetricVerdict(metric=stop[0], state="fail", value=0.0)
         sentence = f"{activity.label} will not work: {stop[1]}."
@@ -113,7 +121,7 @@ def judge_activity(result: CheckResult, activity: Activity, thresholds: Threshol
     extra = []
     if activity.key in MEDIA and s.udp_ok is False:
         extra.append(MetricVerdict(metric=UDP, state="degraded", value=0.0))
-    state = _worst([v.state for v in metrics + extra])
+    state = worst_state([v.state for v in metrics + extra]).value
     if state == "good" and any(v.state == "unknown" for v in metrics):
         state = "unknown"
     judged = extra + metrics
@@ -122,13 +130,21 @@ def judge_activity(result: CheckResult, activity: Activity, thresholds: Threshol
     return ActivityVerdict(activity.key, state, sentence, deciding, metrics, mos)
 
 
-def judge_activities(result: CheckResult, thresholds: Thresholds) -> list[ActivityVerdict]:
-    return [judge_activity(result, a, thresholds) for a in thresholds.activities.values()]
+def judge_activities(summary: Summary, connectivity: Connectivity, thresholds: Thresholds,
+                     reachability: Sequence[ReachabilityResult] = ()) -> list[ActivityVerdict]:
+    """The verdicts of every activity (see :func:`judge_activity`)."""
+    return [judge_activity(summary, connectivity, a, thresholds, reachability)
+            for a in thresholds.activities.values()]
+
+
+def judge_check(result: CheckResult, thresholds: Thresholds) -> list[ActivityVerdict]:
+    """The verdicts of every activity for a whole check."""
+    return judge_activities(result.summary, result.connectivity, thresholds, result.reachability)
 
 
 def overall(result: CheckResult, verdicts: list[ActivityVerdict], thresholds: Thresholds) -> tuple[str, str]:
     """The overall state of the lesson ("ready" | "limited" | "cannot" | "unknown") and its line."""
-    stop = blocker(result)
+    stop = blocker(result.summary, result.connectivity, result.reachability)
     if stop is not None:
         return "cannot", f"The lesson cannot go ahead online: {stop[1]}."
     by = {v.activity: v.state for v in verdicts}

@@ -15,11 +15,11 @@ from connectcheck.cli.common import (
     open_history,
     settings_from_args,
 )
-from connectcheck.cli.monitor import _clock, _count, _when, alert_line, sample_line
+from connectcheck.cli.monitor import _count, alert_line, sample_line
 from connectcheck.cli.text import format_check_full, table
 from connectcheck.core import model
 from connectcheck.core.model import CheckResult, LessonRecord
-from connectcheck.core.words import NOT_KNOWN, clean, mbps, ms, printable
+from connectcheck.core.words import NOT_KNOWN, clean, clock, mbps, ms, printable, stamp
 from connectcheck.history import History, HistoryError
 
 
@@ -49,12 +49,12 @@ def _list(history: History, as_json: bool) -> str:
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     lines = ["Lessons"]
     rows = [["#", "started", "ended", "samples", "alerts", "worst", "label"]]
-    rows += [[str(x.id), _when(x.started_at), _clock(x.ended_at) if x.ended_at else "not ended",
+    rows += [[str(x.id), stamp(x.started_at), clock(x.ended_at, seconds=True) if x.ended_at else "not ended",
               str(x.samples), str(x.alerts), x.worst, clean(x.label or "")] for x in lessons]
     lines += table(rows) if lessons else ["  none yet: connectcheck monitor watches a lesson"]
     lines += ["", "Checks"]
     rows = [["#", "started", "kind", "overall", "down", "up", "RTT", "lesson"]]
-    rows += [[str(c.id), _when(c.started_at), c.kind or "", c.overall or NOT_KNOWN, mbps(c.download_mbps),
+    rows += [[str(c.id), stamp(c.started_at), c.kind or "", c.overall or NOT_KNOWN, mbps(c.download_mbps),
               mbps(c.upload_mbps), ms(c.rtt_ms), str(c.lesson_id or "")]
              + ([] if c.readable else ["(written by a newer connectcheck)"]) for c in checks]
     width = max(len(r) for r in rows)
@@ -70,17 +70,17 @@ def _show_lesson(record: LessonRecord, as_json: bool) -> str:
     if as_json:
         return json.dumps(model.to_dict(record), ensure_ascii=False, indent=2) + "\n"
     head = f"Lesson {record.id}" + (f" — {clean(record.label)}" if record.label else "")
-    ended = f"ended {_when(record.ended_at)}" if record.ended_at else "not ended (running, or cut short)"
+    ended = f"ended {stamp(record.ended_at)}" if record.ended_at else "not ended (running, or cut short)"
     counts = ", ".join(_count(len(items), word) for items, word in
                        ((record.samples, "sample"), (record.alerts, "alert"), (record.checks, "check")))
-    lines = [head, f"  started {_when(record.started_at)}, {ended}",
+    lines = [head, f"  started {stamp(record.started_at)}, {ended}",
              f"  {counts}; a sample every {record.interval_s or 0:g} s", "", "Timeline"]
     events = [(s.t_s, 0, printable(sample_line(s))) for s in record.samples]
     events += [(a.t_s, 1, alert_line(a)) for a in record.alerts]
     lines += [f"  {text}" for _, _, text in sorted(events, key=lambda e: (e[0], e[1]))]
     for result in record.checks:
         overall = result.assessment.overall if result.assessment else NOT_KNOWN
-        lines.append(f"  check at {_clock(result.started_at)}: {result.kind.value}, {overall}, "
+        lines.append(f"  check at {clock(result.started_at, seconds=True)}: {result.kind.value}, {overall}, "
                      f"down {mbps(result.summary.download_mbps)}, up {mbps(result.summary.upload_mbps)}")
     if record.procedure is not None:
         p = record.procedure

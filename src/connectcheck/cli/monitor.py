@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from datetime import datetime
 from typing import Any, TextIO
 
 from connectcheck.cli.common import (
@@ -28,7 +27,7 @@ from connectcheck.cli.common import (
 from connectcheck.cli.text import LIGHTS
 from connectcheck.core import model
 from connectcheck.core.model import LessonAlert, LessonRecord, MonitorSample
-from connectcheck.core.words import NOT_KNOWN, clean, mbps, ms, pct, printable
+from connectcheck.core.words import clean, clock, mbps, ms, pct, printable
 from connectcheck.monitor import Monitor, MonitorOptions
 
 
@@ -53,22 +52,6 @@ def register(subparsers: Any) -> None:
 # --- text ----------------------------------------------------------------------------------------
 
 
-def _clock(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).strftime("%H:%M:%S")
-    except ValueError:
-        return iso
-
-
-def _when(iso: str | None) -> str:
-    if not iso:
-        return NOT_KNOWN
-    try:
-        return datetime.fromisoformat(iso).strftime("%d %b %Y %H:%M")
-    except ValueError:
-        return iso
-
-
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -81,7 +64,8 @@ def _elapsed(t_s: float) -> str:
 def sample_line(sample: MonitorSample) -> str:
     """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, states."""
     s = sample
-    parts = [f"{_clock(s.at)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}", f"jitter {ms(s.jitter_ms)}",
+    parts = [f"{clock(s.at, seconds=True)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}",
+             f"jitter {ms(s.jitter_ms)}",
              f"loss {pct(s.loss_pct)} (recent {pct(s.window_loss_pct)})"]
     if s.down_mbps is not None:
         parts.append(f"traffic down {mbps(s.down_mbps)} up {mbps(s.up_mbps)}")
@@ -94,7 +78,7 @@ def sample_line(sample: MonitorSample) -> str:
 
 def alert_line(alert: LessonAlert) -> str:
     tag = "BETTER" if alert.state == "good" else "ALERT "
-    return printable(f"{_clock(alert.at)}  {_elapsed(alert.t_s):>6}  {tag}  {alert.message}")
+    return printable(f"{clock(alert.at, seconds=True)}  {_elapsed(alert.t_s):>6}  {tag}  {alert.message}")
 
 
 class _Printer:

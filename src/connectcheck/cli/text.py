@@ -8,7 +8,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TextIO
 
 from connectcheck.core.model import (
@@ -28,6 +27,7 @@ from connectcheck.core.words import (
     KIND_WORDS,
     NOT_KNOWN,
     OS_WORDS,
+    OVERALL_SHORT,
     clean,
     join_words,
     mbps,
@@ -37,6 +37,7 @@ from connectcheck.core.words import (
     pct,
     printable,
     quantity,
+    stamp,
 )
 from connectcheck.local.base import LocalBackend
 from connectcheck.local.sampler import STEP_S, LocalSampler
@@ -67,13 +68,6 @@ def _megabytes(n: int) -> str:
 
 
 
-def _when(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).strftime("%d %b %Y %H:%M %Z").strip()
-    except ValueError:
-        return iso
-
-
 def _bandwidth_line(b: BandwidthResult) -> list[str]:
     if b.status is not Status.OK:
         return [b.direction, "failed", b.error or b.status.value, "", ""]
@@ -89,7 +83,7 @@ def format_check(result: CheckResult) -> str:
     r = result
     s = r.summary
     lines = [
-        f"connectcheck {r.kind.value} check — {_when(r.started_at)} (took {r.duration_s:.1f} s)",
+        f"connectcheck {r.kind.value} check — {stamp(r.started_at, zone=True)} (took {r.duration_s:.1f} s)",
         f"Connection: {_CONNECTIVITY[r.connectivity]}"
         + ("   [check cancelled]" if r.status is Status.CANCELLED else ""),
         "",
@@ -170,7 +164,7 @@ WIDTH = 100
 LIGHTS = {"good": "[ OK ]", "degraded": "[WEAK]", "fail": "[FAIL]", "unknown": "[ ?? ]"}
 
 
-OVERALL = {"ready": "READY", "limited": "WITH LIMITS", "cannot": "CANNOT GO AHEAD", "unknown": "NOT SURE YET"}
+OVERALL = {key: words.upper() for key, words in OVERALL_SHORT.items()}  # "WITH LIMITS"
 
 
 _UNIT_SPACE = re.compile(r"(?<=\d) (?=Mbit/s|ms|%|dBm|/ 5)")

@@ -1,10 +1,15 @@
-"""Writing files so that a crash or a full disk never leaves a half-written one behind."""
+"""Writing files so that a crash or a full disk never leaves a half-written one behind, and reading
+the data files the app ships (``resources/*.toml``) with one clear message when one is broken."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from pathlib import Path
+from typing import Any
+
+from connectcheck.core import paths
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -29,3 +34,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """The parsed TOML file at ``path``; a file that is missing, unreadable, not UTF-8 or not
+    TOML raises ``error`` saying "the {what} {path} cannot be read: …"."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise error(f"the {what} {path} cannot be read: {exc}") from None
+
+
+def read_bundled_toml(name: str, what: str, error: type[Exception], path: Path | None = None
+                      ) -> tuple[dict[str, Any], Path]:
+    """The data file ``name`` shipped in ``resources/`` (or ``path`` when given), parsed, and
+    where it was read from; failures as :func:`read_toml`."""
+    path = path or paths.resource_path(name)
+    return read_toml(path, what, error), path

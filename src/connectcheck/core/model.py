@@ -12,6 +12,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,6 +48,42 @@ class Connectivity(enum.StrEnum):
     LIMITED = "limited"  # some answered, some did not (e.g. UDP blocked)
     OFFLINE = "offline"  # nothing answered: no connection
     UNKNOWN = "unknown"  # the check was cancelled before it could tell
+
+
+class State(enum.StrEnum):
+    """How well an activity (or a metric, a sample, a report) will go, from best to worst;
+    ``UNKNOWN`` stands apart: not measured, or not judged. The one order every judge, the
+    history and the reports rank states by."""
+
+    GOOD = "good"
+    DEGRADED = "degraded"  # shown to people as "weak"
+    FAIL = "fail"  # shown as "failing"
+    UNKNOWN = "unknown"
+
+    @property
+    def severity(self) -> int | None:
+        """0 good, 1 degraded, 2 fail; None for unknown."""
+        return None if self is State.UNKNOWN else KNOWN_STATES.index(self)
+
+
+KNOWN_STATES = (State.GOOD, State.DEGRADED, State.FAIL)  # best to worst
+STATES = tuple(s.value for s in State)  # every state a stored field may hold
+
+
+def severity(state: str) -> int | None:
+    """The rank of ``state`` (0 good … 2 fail); None when it is unknown or not a state at all."""
+    return KNOWN_STATES.index(State(state)) if state in KNOWN_STATES else None
+
+
+def worst_state(states: Iterable[str]) -> State:
+    """The worst known state among ``states``; UNKNOWN when none is known."""
+    known = [State(s) for s in states if s in KNOWN_STATES]
+    return max(known, key=KNOWN_STATES.index) if known else State.UNKNOWN
+
+
+def state_of(value: object) -> State:
+    """``value`` as a state; anything that is not one (a damaged or newer file) is UNKNOWN."""
+    return State(value) if isinstance(value, str) and value in STATES else State.UNKNOWN
 
 
 @dataclass
@@ -105,6 +142,9 @@ class ReachStep:
 
 @dataclass
 class ReachabilityResult:
+    """Whether one address of the lesson platform (or a STUN server) could be reached, and the
+    steps that got there or the one that failed: name lookup, TCP, TLS, HTTP or a STUN answer."""
+
     url: str  # https://…, wss://…, stun:host:port
     reachable: bool = False
     status: Status = Status.OK
@@ -143,6 +183,10 @@ class LoadedLatency:
 
 @dataclass
 class BandwidthResult:
+    """One direction of the speed test: the rate the line carried once its streams were settled,
+    how it was measured (server, engine, streams, windows) and why it stopped; ``loaded`` holds the
+    round trips measured while it filled the line."""
+
     direction: str  # "download" | "upload"
     status: Status = Status.OK
     error: str | None = None
@@ -224,6 +268,9 @@ class InterfaceUsage:
 
 @dataclass
 class WifiInfo:
+    """The Wi-Fi this computer is on, as the system reports it (signal, link rate, band); None
+    fields were not reported. Read on every OS by its own backend, never guessed."""
+
     status: Status = Status.OK
     error: str | None = None
     interface: str | None = None
@@ -314,6 +361,10 @@ class Assessment:
 
 @dataclass
 class CheckResult:
+    """Everything one check found: its kind and time, whether anything answered, the summary the
+    verdicts judge, each probe's own result, this computer's findings and, once judged, the
+    assessment. Saved as versioned JSON (:func:`dumps`, :func:`loads`) and kept in the history."""
+
     kind: CheckKind
     started_at: str  # ISO 8601 with time zone offset
     schema_version: int = SCHEMA_VERSION
@@ -515,7 +566,8 @@ class MonitorSample:
     top_program: str | None = None  # the program using most of the connection (untrusted text)
     top_program_mbps: float | None = None
     states: dict[str, str] = field(default_factory=dict)  # activity -> good|degraded|fail|unknown
-    # loss over the last half minute or so of probes: what the states judge, one burst being too few
+    # loss over the last half minute or so of probes, as a plain share for people to read; the
+    # states judge its one-sided Wilson bound (assess/lesson.loss_bound_pct), one burst being too few
     window_loss_pct: float | None = None
     method: str | None = None  # how the round trips were measured: "stun" | "tcp"
     target: str | None = None  # the server measured, as configured (host:port)

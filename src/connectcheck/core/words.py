@@ -1,9 +1,10 @@
-"""Words shown to people: numbers with their units, lists as in a sentence, names made safe to print.
-Every user-facing formatting helper lives here, once."""
+"""Words shown to people: numbers with their units, lists as in a sentence, dates and times, states,
+names made safe to print. Every user-facing formatting helper lives here, once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 
 
 def number(value: float) -> str:
@@ -44,6 +45,23 @@ def join_words(items: Sequence[str], last: str = "and") -> str:
         return "".join(items)
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
+
+STATE_WORDS = {"good": "good", "degraded": "weak", "fail": "failing", "unknown": "not known"}
+# The overall answer of a check ("ready" | "limited" | "cannot" | "unknown"): a headline, and the
+# few words a tight space (a table cell, a terminal line) has for it.
+OVERALL_WORDS = {
+    "ready": "Ready for the lesson",
+    "limited": "The lesson can go ahead with limits",
+    "cannot": "The lesson cannot go ahead online",
+    "unknown": "Not sure yet",
+}
+OVERALL_SHORT = {
+    "ready": "Ready",
+    "limited": "With limits",
+    "cannot": "Cannot go ahead",
+    "unknown": "Not sure yet",
+}
+OVERALL_TONE = {"ready": "good", "limited": "degraded", "cannot": "fail", "unknown": "unknown"}
 
 OS_WORDS = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
 
@@ -104,3 +122,83 @@ def ms(value: float | None) -> str:
 def printable(text: str) -> str:
     """Replace control characters (a server's text could carry terminal escape sequences)."""
     return "".join(c if c == "\n" or c.isprintable() else "\ufffd" for c in text)
+
+
+# --- dates and times: always English and on the moment's own clock (never converted to UTC) -------
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+
+
+def parse_time(iso: str | None) -> datetime | None:
+    """The moment an ISO 8601 text stands for; None when there is none or it is not a time."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return None
+
+
+def describe_date(day: date | datetime, *, year: bool = True) -> str:
+    """"Wednesday 30 October 2024", in English whatever the system's language."""
+    d = day.date() if isinstance(day, datetime) else day
+    text = f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}"
+    return f"{text} {d.year}" if year else text
+
+
+def describe_time(when: date | datetime) -> str:
+    """"Thursday 24 October 2024 at 16:00" (the date alone for a date)."""
+    if isinstance(when, datetime):
+        return f"{describe_date(when)} at {when:%H:%M}"
+    return describe_date(when)
+
+
+def time_words(iso: str | None) -> str:
+    """:func:`describe_time` of an ISO text; a text that is not a time is shown as it is."""
+    moment = parse_time(iso)
+    return describe_time(moment) if moment else (iso or "")
+
+
+def clock(iso: str | None, *, seconds: bool = False) -> str:
+    """The time of day, "16:05" (or "16:05:09"); a text that is not a time is shown as it is."""
+    moment = parse_time(iso)
+    if moment is None:
+        return iso or ""
+    return f"{moment:%H:%M:%S}" if seconds else f"{moment:%H:%M}"
+
+
+def stamp(iso: str | None, *, weekday: bool = False, zone: bool = False) -> str:
+    """A date and time for a table or a heading: "24 Oct 2024 16:05" ("Thu 24 Oct 2024 16:05",
+    "24 Oct 2024 16:05 UTC"); a dash when there is none, the text as it is when it is not a time."""
+    if not iso:
+        return NOT_KNOWN
+    moment = parse_time(iso)
+    if moment is None:
+        return iso
+    text = f"{moment:%a %d %b %Y %H:%M}" if weekday else f"{moment:%d %b %Y %H:%M}"
+    return f"{text} {moment:%Z}".strip() if zone else text
+
+
+def sortable_stamp(iso: str | None) -> str:
+    """A date and time that sorts as text, with its offset: "2024-10-24 16:05 +0100"."""
+    moment = parse_time(iso)
+    if moment is None:
+        return iso or ""
+    return f"{moment:%Y-%m-%d %H:%M}" + (f" {moment:%z}" if moment.tzinfo else "")
+
+
+def relative_time(iso: str | None, now: datetime | None = None) -> str:
+    """ "at 14:05" today, "yesterday at 14:05", else "on Mon 21 Oct at 14:05"."""
+    moment = parse_time(iso)
+    if moment is None:
+        return "at an unknown time"
+    now = now or datetime.now(moment.tzinfo)
+    days = (now.date() - moment.date()).days
+    hm = f"{moment:%H:%M}"
+    if days == 0:
+        return f"at {hm}"
+    if days == 1:
+        return f"yesterday at {hm}"
+    return f"on {moment:%a} {moment.day} {moment:%b} at {hm}"

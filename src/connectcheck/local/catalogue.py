@@ -8,13 +8,12 @@ client is named even where this computer cannot measure its traffic.
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectcheck.core import paths
+from connectcheck.core.files import read_bundled_toml, read_toml
 
 FILE_NAME = "apps.toml"
 OS_NAMES = ("linux", "macos", "windows")
@@ -194,11 +193,9 @@ def load_catalogue(os_name: str, path: Path | None = None) -> Catalogue:
     """Read the catalogue file (the bundled one unless ``path``) for one operating system."""
     if path is None:
         return _bundled(os_name)
-    with open(path, "rb") as f:
-        return parse_catalogue(tomllib.load(f), os_name)
+    return parse_catalogue(read_toml(path, "program catalogue", CatalogueError), os_name)
 
 
 @functools.cache
 def _bundled(os_name: str) -> Catalogue:
-    with open(paths.resource_path(FILE_NAME), "rb") as f:
-        return parse_catalogue(tomllib.load(f), os_name)
+    return parse_catalogue(read_bundled_toml(FILE_NAME, "program catalogue", CatalogueError)[0], os_name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import string
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from connectcheck.config.profile import OrganisationProfile
-from connectcheck.core import paths
+from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import ProcedureRecord, ProcedureStepRecord
+from connectcheck.core.words import describe_date
 from connectcheck.policy.rearrange import (
-    describe_date,
     first_allowed_date,
     is_within_window,
     last_allowed_date,
@@ -187,11 +186,7 @@ def parse_procedure(data: Mapping[str, Any]) -> ProcedureData:
 
 def load_procedure(path: Path | None = None) -> ProcedureData:
     """Read a procedure file (the bundled one by default); raises ProcedureError."""
-    path = path or paths.resource_path(FILE_NAME)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ProcedureError(f"the procedure {path} cannot be read: {exc}") from None
+    data, path = read_bundled_toml(FILE_NAME, "procedure", ProcedureError, path)
     return parse_procedure(data)
 
 

@@ -18,9 +18,6 @@ from datetime import date, datetime, timedelta
 
 WINDOW_DAYS = 7  # counting the lesson's own day
 
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
 
 
 def wall_date(when: date | datetime) -> date:
@@ -58,15 +55,3 @@ def days_left(lesson: date | datetime, today: date | datetime) -> int:
     return (last_allowed_date(lesson) - wall_date(today)).days
 
 
-def describe_date(day: date | datetime, *, year: bool = True) -> str:
-    """"Wednesday 30 October 2024", in English whatever the system's language."""
-    d = wall_date(day)
-    text = f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}"
-    return f"{text} {d.year}" if year else text
-
-
-def describe_time(when: date | datetime) -> str:
-    """"Thursday 24 October 2024 at 16:00" (the date alone for a date)."""
-    if isinstance(when, datetime):
-        return f"{describe_date(when)} at {when:%H:%M}"
-    return describe_date(when)

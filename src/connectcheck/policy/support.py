@@ -22,8 +22,7 @@ from urllib.parse import quote
 from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import is_valid_address
 from connectcheck.core.model import Assessment, CheckResult, ProcedureRecord
-from connectcheck.core.words import quantity
-from connectcheck.policy.rearrange import describe_time
+from connectcheck.core.words import describe_time, quantity, time_words
 
 MAX_URL_CHARS = 2000
 SHORTENED = "\n\n[Shortened: the full details are in the attached report.]"
@@ -58,20 +57,13 @@ def _headline(check: CheckResult) -> str:
     return ", ".join(parts)
 
 
-def _when(iso: str) -> str:
-    try:
-        return describe_time(datetime.fromisoformat(iso))
-    except ValueError:
-        return iso
-
-
 def _found(assessment: Assessment | None, check: CheckResult | None) -> list[str]:
     lines = []
     if assessment is not None:
         lines += ["What connectcheck found:", assessment.sentence]
         lines += [f"- {v.sentence}" for v in assessment.verdicts]
     if check is not None and (headline := _headline(check)):
-        lines.append(f"Measured on {_when(check.started_at)}: {headline}.")
+        lines.append(f"Measured on {time_words(check.started_at)}: {headline}.")
     return lines
 
 

@@ -24,9 +24,26 @@ from connectcheck.assess.thresholds import Thresholds
 from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import Settings
 from connectcheck.config.startup import profile_or_problem, thresholds_from_settings
-from connectcheck.core.model import Assessment, BrowserUsage, CheckResult, LocalFindings, Status, WifiInfo
-from connectcheck.core.words import CATEGORY_WORDS, KIND_WORDS, OS_WORDS, join_words, number, quantity
-from connectcheck.policy.rearrange import describe_time
+from connectcheck.core.model import (
+    Assessment,
+    BrowserUsage,
+    CheckResult,
+    LocalFindings,
+    Status,
+    WifiInfo,
+    worst_state,
+)
+from connectcheck.core.words import (
+    CATEGORY_WORDS,
+    KIND_WORDS,
+    OS_WORDS,
+    OVERALL_TONE,
+    OVERALL_WORDS,
+    join_words,
+    number,
+    quantity,
+    time_words,
+)
 from connectcheck.report.model import (
     STATES,
     ActivityLine,
@@ -46,12 +63,6 @@ from connectcheck.report.redact import Identity, cut_command_lines, redact_repor
 
 T = TypeVar("T")
 
-OVERALL = {  # assess's overall -> (tone, a few words)
-    "ready": ("good", "Ready for the lesson"),
-    "limited": ("degraded", "The lesson can go ahead, with limits"),
-    "cannot": ("fail", "The lesson cannot go ahead online"),
-    "unknown": ("unknown", "Not sure yet"),
-}
 PROGRAM_ROWS = 8
 
 
@@ -129,13 +140,15 @@ class Builder:
         return result.assessment or assess_check(result, thresholds=self.thresholds)
 
     def without_command_lines(self, result: CheckResult) -> CheckResult:
-        """A copy of a check whose programs keep only their names. Its advice, whose sentences quote
-        the programs, is given again from the copy (same rules, the thresholds in force) when a name
-        had to be cut; what changed since the check before is kept as it was found."""
+        """A copy of a check whose programs keep only their names. Advice carries the program it
+        names as data (``Advice.program``), so a sentence quoting a program that had to be cut
+        quotes the cut name instead: nothing is judged again."""
         cut = cut_command_lines(result, self.redactor)
-        if result.assessment is not None and cut.local != result.local:
-            cut.assessment = assess_check(cut, thresholds=self.thresholds)
-            cut.assessment.changes = list(result.assessment.changes)
+        if result.assessment is not None and cut.assessment is not None:
+            for found, shown in zip(result.assessment.advice, cut.assessment.advice, strict=True):
+                if found.program and shown.program and shown.program != found.program:
+                    shown.action = shown.action.replace(found.program, shown.program)
+                    shown.evidence = shown.evidence.replace(found.program, shown.program)
         return cut
 
     def finish(self) -> Report:
@@ -175,8 +188,7 @@ def duration(seconds: float) -> str:
 
 
 def worst(states: Sequence[str]) -> str:
-    known = [s for s in states if s in ("good", "degraded", "fail")]
-    return max(known, key=("good", "degraded", "fail").index) if known else "unknown"
+    return worst_state(states).value
 
 
 def measurement_rows(
@@ -418,7 +430,8 @@ def identity_facts(settings: Settings, identity: Identity) -> list[Fact]:
 
 
 def _check_headline(result: CheckResult, assessment: Assessment, thresholds: Thresholds) -> Headline:
-    tone, words = OVERALL.get(assessment.overall, OVERALL["unknown"])
+    overall = assessment.overall if assessment.overall in OVERALL_WORDS else "unknown"
+    tone, words = OVERALL_TONE[overall], OVERALL_WORDS[overall]
     sentence = assessment.sentence
     if result.status is Status.CANCELLED:
         sentence += " (The check was cancelled before it finished.)"
@@ -469,7 +482,7 @@ def build_check_report(
         r.measurements = b.gather(
             "measurements",
             lambda: check_measurements(
-                result, assessment, b.thresholds, f"The check of {_when(result.started_at)}"
+                result, assessment, b.thresholds, f"The check of {time_words(result.started_at)}"
             ),
         )
         r.advice = b.gather(
@@ -487,15 +500,3 @@ def build_check_report(
     return b.finish()
 
 
-def _when(iso: str) -> str:
-    try:
-        return describe_time(datetime.fromisoformat(iso))
-    except ValueError:
-        return iso
-
-
-def clock_of(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).strftime("%H:%M")
-    except ValueError:
-        return iso

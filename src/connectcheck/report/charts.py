@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
-from connectcheck.core.words import limit_number, number
+from connectcheck.core.words import STATE_WORDS, limit_number, number
 from connectcheck.report.model import MeasurementRow, Timeline, TimelinePoint
 
 FONT = "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif"
@@ -24,7 +24,6 @@ INK, MUTED, GRID, PAPER = "#1f2933", "#5f6b76", "#d9dee3", "#ffffff"
 TONE = {"good": "#2f7d4f", "degraded": "#b06f00", "fail": "#b3261e", "unknown": "#6b7680"}
 ZONE = {"good": "#e3f1e8", "degraded": "#fbefd9", "fail": "#f8e1de", "unknown": "#eef1f4"}
 DOWN, UP, LINE = "#2b5d8a", "#8a4fa8", "#2b5d8a"
-STATE_WORDS = {"good": "good", "degraded": "weak", "fail": "failing", "unknown": "not known"}
 SUBJECTS = {"sound": "sound", "video": "video", "whiteboard": "the whiteboard"}
 LARGEST = 1e6  # values are clamped to this before drawing
 WIDTH = 680

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from connectcheck.core.model import BandwidthResult, CheckResult, Status
-from connectcheck.core.words import join_words, limit_number, number, quantity
-from connectcheck.policy.rearrange import describe_date, describe_time
-from connectcheck.report.charts import STATE_WORDS, alert_moments, finite, measurement_bars, timeline_chart
+from connectcheck.core.words import (
+    STATE_WORDS,
+    clock,
+    describe_date,
+    describe_time,
+    join_words,
+    limit_number,
+    number,
+    parse_time,
+    quantity,
+    time_words,
+)
+from connectcheck.report.charts import alert_moments, finite, measurement_bars, timeline_chart
 from connectcheck.report.model import MeasurementRow, Programs, Report
 from connectcheck.report.redact import CATEGORIES
 
@@ -123,17 +132,10 @@ class Document:
 # --- small words ------------------------------------------------------------------------------------------
 
 
-def _dt(iso: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(iso) if iso else None
-    except ValueError:
-        return None
-
-
 def when_text(report: Report) -> str:
     """When, in words: the check's time ("Thursday 24 October 2024 at 16:05, GMT (UTC+00:00)") or the
     lesson's window."""
-    start, end = _dt(report.started_at), _dt(report.ended_at)
+    start, end = parse_time(report.started_at), parse_time(report.ended_at)
     zone = f", {report.time_zone}" if report.time_zone else ""
     if start is None:
         return report.started_at or "time not recorded"
@@ -143,11 +145,6 @@ def when_text(report: Report) -> str:
         return f"{describe_time(start)}{zone} (the end was not recorded)"
     until = f"{end:%H:%M}" if end.date() == start.date() else describe_time(end)
     return f"{describe_date(start)}, {start:%H:%M} to {until}{zone}"
-
-
-def clock(iso: str | None) -> str:
-    when = _dt(iso)
-    return f"{when:%H:%M}" if when else (iso or "")
 
 
 def _rate(value: float | None, source: str = "measured") -> str:
@@ -378,7 +375,7 @@ def _procedure(report: Report) -> list[Block]:
     elif not p.finished:
         blocks.append(Para("The guide was not finished.", "muted"))
     if p.last_allowed_date:
-        day = _dt(p.last_allowed_date)
+        day = parse_time(p.last_allowed_date)
         blocks.append(
             Para(
                 f"A replacement lesson may be until {describe_date(day) if day else p.last_allowed_date} "
@@ -594,7 +591,7 @@ def document(report: Report) -> Document:
             ("Organisation", report.organisation or ""),
             (
                 "Report made",
-                describe_time(_dt(report.created_at)) if _dt(report.created_at) else report.created_at,
+                time_words(report.created_at),
             ),
         )
         if v

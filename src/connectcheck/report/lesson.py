@@ -13,19 +13,24 @@ from datetime import datetime
 from connectcheck.assess.cause import BAD, lesson_cause, sample_interval, spans, troubled
 from connectcheck.assess.compare import compare, metric_changes
 from connectcheck.assess.thresholds import Thresholds
-from connectcheck.assess.verdicts import judge_activities, judge_metric
+from connectcheck.assess.verdicts import judge_check, judge_metric
 from connectcheck.config.settings import Settings
-from connectcheck.core.model import Assessment, CheckResult, LessonRecord, MonitorSample, ProcedureRecord
-from connectcheck.core.words import join_words, number
+from connectcheck.core.model import (
+    KNOWN_STATES,
+    Assessment,
+    CheckResult,
+    LessonRecord,
+    MonitorSample,
+    ProcedureRecord,
+)
+from connectcheck.core.words import clock, describe_date, join_words, number
 from connectcheck.policy.procedure import default_procedure
-from connectcheck.policy.rearrange import describe_date
 from connectcheck.report.build import (
     PROGRAM_ROWS,
     Builder,
     SystemInfo,
     advice_section,
     check_measurements,
-    clock_of,
     computer_facts,
     duration,
     identity_facts,
@@ -80,7 +85,7 @@ def _activity_line(lesson: LessonRecord, activity: str, label: str, step: float)
     alerted = [a.state for a in lesson.alerts if a.activity == activity and a.state in BAD]
     sustained = [state for state, seconds in held.items() if seconds >= SUSTAINED_S]
     state = worst(alerted + sustained)
-    if state == "unknown" and any(s in ("good", "degraded", "fail") for s in states):
+    if state == "unknown" and any(s in KNOWN_STATES for s in states):
         state = "good"
     line = ActivityLine(
         activity=activity, label=label, state=state, degraded_s=held["degraded"], fail_s=held["fail"]
@@ -155,7 +160,7 @@ def lesson_measurements(lesson: LessonRecord, thresholds: Thresholds) -> Measure
         values = [
             v
             for s in lesson.samples
-            if (v := judged_loss(s) if key == "loss_pct" else getattr(s, key)) is not None
+            if (v := recent_loss(s) if key == "loss_pct" else getattr(s, key)) is not None
         ]
         if not values or key not in thresholds.metrics:
             continue
@@ -221,9 +226,10 @@ def timeline_lines(thresholds: Thresholds, checks: Sequence[CheckResult]) -> lis
     return lines
 
 
-def judged_loss(s: MonitorSample) -> float | None:
-    """The loss the sample's states judge: over the last half minute of probes, when recorded (one
-    burst of a few probes alone jumps between 0, 10 and 20 %)."""
+def recent_loss(s: MonitorSample) -> float | None:
+    """The loss shown for a sample: over the last half minute of probes, when recorded (one burst of
+    a few probes alone jumps between 0, 10 and 20 %). The states judged the Wilson bound of the same
+    probes (assess/lesson.loss_bound_pct), which is lower: one lost probe in 60 shows as 1.7 % here."""
     return s.window_loss_pct if s.window_loss_pct is not None else s.loss_pct
 
 
@@ -232,7 +238,7 @@ def _point(s: MonitorSample) -> TimelinePoint:
         t_s=s.t_s,
         rtt_ms=s.rtt_ms,
         jitter_ms=s.jitter_ms,
-        loss_pct=judged_loss(s),
+        loss_pct=recent_loss(s),
         down_mbps=s.down_mbps,
         up_mbps=s.up_mbps,
         state=worst(list(s.states.values())),
@@ -291,7 +297,7 @@ def lesson_programs(lesson: LessonRecord, check: CheckResult | None) -> Programs
         key=lambda p: -(p.top_s or 0.0),
     )[:PROGRAM_ROWS]
     if check is not None and check.local is not None:
-        out = local_programs(check.local, f"During the check at {clock_of(check.started_at)}")
+        out = local_programs(check.local, f"During the check at {clock(check.started_at)}")
     elif during:
         out = Programs(source="While the lesson was monitored")
     else:
@@ -313,13 +319,13 @@ def lesson_advice(
 ) -> AdviceSection:
     check, assessment = chosen
     out = advice_section(
-        assessment, f"What connectcheck advised after the check at {clock_of(check.started_at)}"
+        assessment, f"What connectcheck advised after the check at {clock(check.started_at)}"
     )
     if len(checks) >= 2:
         first, last = checks[0], checks[-1]
-        before, after = judge_activities(first, b.thresholds), judge_activities(last, b.thresholds)
+        before, after = judge_check(first, b.thresholds), judge_check(last, b.thresholds)
         out.rechecks = [
-            f"From {clock_of(first.started_at)} to {clock_of(last.started_at)}: {change}"
+            f"From {clock(first.started_at)} to {clock(last.started_at)}: {change}"
             for change in compare(last, first, after, before, b.thresholds)
         ]
         moves = [improved for _, improved in metric_changes(last, first, b.thresholds)]
@@ -374,7 +380,7 @@ def build_lesson_report(
                 chosen[0],
                 chosen[1],
                 b.thresholds,
-                f"The check at {clock_of(chosen[0].started_at)} during the lesson",
+                f"The check at {clock(chosen[0].started_at)} during the lesson",
             )
             if chosen
             else lesson_measurements(lesson, b.thresholds)

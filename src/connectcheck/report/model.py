@@ -18,13 +18,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectcheck.core.model import CHOICES, Cause, CheckResult, ModelError, choice, to_dict
+from connectcheck.core.model import CHOICES, STATES, Cause, CheckResult, ModelError, choice, to_dict
 
 REPORT_FORMAT = "connectcheck-report"
 REPORT_SCHEMA_VERSION = 1
 DATA_ID = "connectcheck-report"  # the id of the HTML file's data block that holds the report's JSON
 
-STATES = ("good", "degraded", "fail", "unknown")
 KINDS = ("check", "lesson")
 PART_STATUSES = ("ok", "error", "empty")
 
@@ -242,6 +241,11 @@ class Redaction:
 
 @dataclass
 class Report:
+    """One report for the support e-mail, of a check or of a monitored lesson: gathered once from
+    the check or the lesson (``report.build``, ``report.lesson``), masked (``redactions`` says what),
+    then rendered as HTML, PDF or text. ``parts`` says how gathering each section went, so a
+    section that failed is shown as such and never silently missing."""
+
     kind: str = choice(KINDS, "check")
     started_at: str = ""  # ISO 8601 with offset: the check's or the lesson's start
     ended_at: str | None = None

@@ -10,10 +10,9 @@ import csv
 import io
 import textwrap
 from collections.abc import Sequence
-from datetime import datetime
 
-from connectcheck.core.words import number, printable
-from connectcheck.report.charts import STATE_WORDS, finite
+from connectcheck.core.words import STATE_WORDS, number, printable, sortable_stamp
+from connectcheck.report.charts import finite
 from connectcheck.report.content import (
     Block,
     Bullets,
@@ -157,14 +156,6 @@ def _value(report: Report, metric: str) -> str:
     return "" if row is None or value is None else f"{number(value)} {row.unit}"
 
 
-def _when(report: Report) -> str:
-    try:
-        start = datetime.fromisoformat(report.started_at)
-    except ValueError:
-        return report.started_at
-    return f"{start:%Y-%m-%d %H:%M}" + (f" {start:%z}" if start.tzinfo else "")
-
-
 def summary_row(report: Report, name: str) -> dict[str, str]:
     """One report as one row: when, who, the verdicts, the likely cause and the key numbers."""
     h = report.headline
@@ -177,7 +168,7 @@ def summary_row(report: Report, name: str) -> dict[str, str]:
     )
     return {
         "file": name,
-        "when": _when(report),
+        "when": sortable_stamp(report.started_at),
         "kind": report.kind,
         "tutor": report.tutor_label or "",
         "overall": STATE_WORDS.get(h.state, h.state),

@@ -32,11 +32,12 @@ from connectcheck.core.model import (
     Status,
 )
 from connectcheck.core.tasks import Progress
+from connectcheck.core.words import OVERALL_WORDS, relative_time
 from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui import autostart, icons
 from connectcheck.ui.signals import emit
-from connectcheck.ui.text import ACTIVITY_WORDS, OVERALL_WORDS, VERDICT_WORDS, when
+from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS
 from connectcheck.ui.worker import Job, Worker
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class Controller(QObject):
             return "No check yet"
         kind = "quick check" if r.kind is CheckKind.QUICK else "full check"
         note = " (cancelled)" if r.status is Status.CANCELLED else ""
-        return f"Last {kind} {when(r.started_at)}{note}"
+        return f"Last {kind} {relative_time(r.started_at)}{note}"
 
     def tooltip(self) -> str:
         lines = ["connectcheck", self.headline()]

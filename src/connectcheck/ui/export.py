@@ -17,6 +17,7 @@ from typing import Any
 
 from connectcheck.config.settings import Settings
 from connectcheck.core.model import CheckResult
+from connectcheck.core.words import parse_time
 from connectcheck.policy.procedure import default_procedure
 from connectcheck.policy.support import compose_support_email, is_valid_address, mailto_url, support_address
 from connectcheck.report import (
@@ -32,7 +33,6 @@ from connectcheck.report import (
 from connectcheck.ui import desktop
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.desktop import Prompts
-from connectcheck.ui.text import parse_time
 
 log = logging.getLogger(__name__)
 

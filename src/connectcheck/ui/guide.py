@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from connectcheck.core.words import describe_date
 from connectcheck.policy.procedure import NEXT, Procedure, ProcedureError, StepView
-from connectcheck.policy.rearrange import describe_date, first_allowed_date, last_allowed_date
+from connectcheck.policy.rearrange import first_allowed_date, last_allowed_date
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.widgets import clear_layout

@@ -24,24 +24,19 @@ from PySide6.QtWidgets import (
 )
 
 from connectcheck.core.model import CheckKind, CheckResult, LessonRecord
+from connectcheck.core.words import OVERALL_SHORT, parse_time, stamp
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.export import Exporter
 from connectcheck.ui.lesson import TimelineChart, alert_words, lesson_span
 from connectcheck.ui.status import NUMBERS
-from connectcheck.ui.text import VERDICT_WORDS, parse_time, plain, value
+from connectcheck.ui.text import VERDICT_WORDS, plain, value
 from connectcheck.ui.widgets import Banner
 
 log = logging.getLogger(__name__)
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 NEWER = "written by a newer connectcheck"
-SHORT_OVERALL = {
-    "ready": "Ready",
-    "limited": "With limits",
-    "cannot": "Cannot go ahead",
-    "unknown": "Not sure",
-}
 
 
 def check_words(r: CheckResult) -> str:
@@ -58,11 +53,6 @@ def check_words(r: CheckResult) -> str:
         )
     )
     return "\n".join(lines)
-
-
-def _when(iso: str | None) -> str:
-    moment = parse_time(iso)
-    return f"{moment:%a %d %b %Y %H:%M}" if moment else (iso or "")
 
 
 class HistoryWindow(QWidget):
@@ -160,10 +150,10 @@ class HistoryWindow(QWidget):
         checks, lessons = lists
         self.checks.clear()
         for c in checks:
-            overall = SHORT_OVERALL.get(c.overall or "unknown", "") if c.readable else NEWER
+            overall = OVERALL_SHORT.get(c.overall or "unknown", "") if c.readable else NEWER
             item = QTreeWidgetItem(
                 [
-                    _when(c.started_at),
+                    stamp(c.started_at, weekday=True),
                     "Quick" if c.kind == "quick" else "Full",
                     overall,
                     value(c.download_mbps, "Mbit/s"),

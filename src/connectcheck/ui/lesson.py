@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
 
 from connectcheck.assess.thresholds import Thresholds
 from connectcheck.core.model import LessonAlert, MonitorSample
+from connectcheck.core.words import parse_time
 from connectcheck.ui import style
 from connectcheck.ui.controller import Controller
-from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, duration, parse_time, plain, value
+from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, duration, plain, value
 
 Scale = Callable[[float], float]  # a value to a pixel position
 

@@ -5,19 +5,12 @@ as markup)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from connectcheck.core.words import clean, quantity
 
 NOT_KNOWN = "–"
 
 VERDICT_WORDS = {"good": "Good", "degraded": "Weak", "fail": "Failing", "unknown": "Not measured"}
-OVERALL_WORDS = {
-    "ready": "Ready for the lesson",
-    "limited": "The lesson can go ahead with limits",
-    "cannot": "The lesson cannot go ahead online",
-    "unknown": "Not sure yet",
-}
 ACTIVITY_WORDS = {"sound": "Sound", "video": "Video", "whiteboard": "Whiteboard"}
 
 
@@ -37,30 +30,6 @@ def unbroken(text: str) -> str:
 def plain(text: str | None) -> str:
     """A name from the computer as printable text (control characters replaced)."""
     return clean(text or "")
-
-
-def parse_time(iso: str | None) -> datetime | None:
-    if not iso:
-        return None
-    try:
-        return datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-
-
-def when(iso: str | None, now: datetime | None = None) -> str:
-    """ "at 14:05" today, "yesterday at 14:05", else "on Mon 21 Oct at 14:05"."""
-    moment = parse_time(iso)
-    if moment is None:
-        return "at an unknown time"
-    now = now or datetime.now(moment.tzinfo)
-    days = (now.date() - moment.date()).days
-    clock = f"{moment:%H:%M}"
-    if days == 0:
-        return f"at {clock}"
-    if days == 1:
-        return f"yesterday at {clock}"
-    return f"on {moment:%a} {moment.day} {moment:%b} at {clock}"
 
 
 def duration(seconds: float) -> str:
