@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import Status
 from connectcheck.local import wifi
 from connectcheck.local.commands import decode_output
@@ -101,7 +102,7 @@ def test_netsh_corpus(sample):
 
 
 def _label_data() -> dict:
-    return tomllib.loads(Path(wifi.paths.resource_path(wifi.NETSH_LABELS_FILE)).read_text(encoding="utf-8"))
+    return read_bundled_toml(wifi.NETSH_LABELS_FILE, "netsh labels", ValueError)[0]
 
 
 def _without(language: str) -> wifi.NetshLabels:

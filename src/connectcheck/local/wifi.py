@@ -17,12 +17,11 @@ import json
 import logging
 import re
 import threading
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectcheck.core import paths
+from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import Status, WifiInfo
 from connectcheck.local.commands import PLAIN_LOCALE, Runner
 
@@ -323,8 +322,8 @@ def parse_netsh_labels(data: Mapping[str, object]) -> NetshLabels:
 @functools.cache
 def netsh_labels() -> NetshLabels:
     """The labels bundled with connectcheck (``resources/netsh_labels.toml``)."""
-    with open(paths.resource_path(NETSH_LABELS_FILE), "rb") as f:
-        return parse_netsh_labels(tomllib.load(f))
+    data, _ = read_bundled_toml(NETSH_LABELS_FILE, "netsh labels", ValueError)
+    return parse_netsh_labels(data)
 
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
