@@ -15,11 +15,19 @@ from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import Status
 from connectcheck.local import wifi
 from connectcheck.local.commands import decode_output
-from connectcheck.local.macos import NettopMeter, parse_nettop, parse_pmset
+from connectcheck.local.macos import (
+    MacBackend,
+    NettopMeter,
+    parse_nettop,
+    parse_pmset,
+    parse_route_get,
+    parse_route_get_gateway,
+)
 from connectcheck.local.windows import (
     WindowsBackend,
     parse_powercfg,
     parse_route_print,
+    parse_route_print_gateways,
     read_power_mode,
     read_power_status,
 )
@@ -324,3 +332,29 @@ def test_the_band_label_is_read_so_a_channel_is_placed_on_its_band():
     assert german[0]["band"] == "5 GHz" and german[0]["channel"] == "116"
     assert wifi.channel_to_mhz(37, 6.0) == 6135.0 and wifi.channel_to_mhz(37) is None  # 37: 6 GHz only
     assert wifi.channel_to_mhz(36, 2.4) is None and wifi.channel_to_mhz(1, 5.0) is None
+
+
+@pytest.mark.parametrize("sample", samples("route print -4 0.0.0.0") + samples("route print 0.0.0.0"))
+def test_route_print_gateways_corpus(sample):
+    """The home router is the gateway of the best default route that has one: an on-link route (a
+    VPN, 'Auf Verbindung') has no gateway to probe and is left out, and so are persistent routes."""
+    expected = [tuple(pair) for pair in reads(sample)["gateways"]]
+    assert parse_route_print_gateways(corpus_text(sample)) == expected
+    backend = WindowsBackend(run=Replay({("route", "print"): [sample["file"]]}, folder=CORPUS))
+    found = backend.default_gateway()
+    assert (found.address, found.interface, found.source) == (*expected[0], "route_print")
+
+
+@pytest.mark.parametrize("sample", samples("route -n get default"))
+def test_route_get_gateway_corpus(sample):
+    """macOS names the router on its gateway line; a utun VPN's default route and "not in table" have
+    none, and the backend then says it does not know rather than guessing."""
+    text = corpus_text(sample)
+    expected = reads(sample)
+    assert parse_route_get_gateway(text) == (expected["gateway"] or None)
+    assert parse_route_get(text) == (expected["interface"] or None)
+    found = MacBackend(run=Replay({("route", "-n", "get"): [sample["file"]]}, folder=CORPUS)).default_gateway()
+    if expected["gateway"]:
+        assert (found.address, found.interface, found.source) == (expected["gateway"], expected["interface"], "route_get")
+    else:
+        assert found is None

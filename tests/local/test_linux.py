@@ -232,3 +232,24 @@ def test_interface_kinds_from_sysfs(netns_link):
 
 def test_power_saver_reads_what_the_system_offers():
     assert LinuxBackend().power_saver() in (True, False, None)
+
+
+def test_default_gateway_from_this_machines_route_table():
+    """/proc/net/route as this kernel writes it: the gateway of the best default route, decoded from
+    the kernel's byte order; routes without the gateway flag (on-link, a VPN) name none."""
+    from connectcheck.local.linux import LinuxBackend, default_gateway_from_route
+
+    text = Path("/proc/net/route").read_text()
+    rows = [line.split() for line in text.splitlines()[1:]]
+    defaults = sorted((int(f[6]), f) for f in rows if f[1] == "00000000" and int(f[3], 16) & 0x3 == 0x3)
+    found = default_gateway_from_route(text)
+    assert found == LinuxBackend().default_gateway()
+    if not defaults:
+        assert found is None
+        return
+    best = defaults[0][1]
+    assert found.interface == best[0] and found.source == "proc_net_route"
+    assert socket.inet_aton(found.address) == bytes.fromhex(best[2])[::-1]
+    on_link = text.replace(f"{best[0]}\t00000000\t{best[2]}\t{best[3]}", f"{best[0]}\t00000000\t00000000\t0001")
+    assert default_gateway_from_route(on_link) != found or len(defaults) > 1
+    assert default_gateway_from_route(text.splitlines()[0] + "\n") is None

@@ -361,6 +361,52 @@ class Assessment:
 
 
 @dataclass
+class FirstHop:
+    """The home router (the first hop, the default gateway), probed idle and under load.
+
+    ``status`` UNAVAILABLE: no gateway could be found, or it answered no probe of any kind; that
+    is "unknown", never "bad" (many routers ignore pings). ``method`` is how it answered: "icmp"
+    (echo without privileges), "dns" (a query to the router's DNS forwarder) or "tcp" (connect to
+    its web page); ``tried`` says, per method, why the ones before it were not used.
+    """
+
+    status: Status = Status.OK
+    error: str | None = None
+    gateway: str | None = None  # the router's address on this side (masked in reports)
+    interface: str | None = None  # the card whose default route goes through it
+    source: str | None = None  # where it was read: "proc_net_route" | "route_get" | "route_print" | "given"
+    method: str | None = None  # "icmp" | "dns" | "tcp"
+    idle: LatencyResult | None = None
+    loaded: dict[str, LoadedLatency] = field(default_factory=dict)  # "download" / "upload"
+    tried: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RouterCounters:
+    """The home router's own byte counters for its internet side (UPnP IGD), read twice.
+
+    ``status`` UNAVAILABLE: no router answered the discovery, or it does not offer the counters;
+    ERROR with ``problem`` set: it answered, but its figures cannot be believed ("stuck" at one
+    value, "zero" while traffic moved, "wrap" of a 32-bit counter during the reading, "above_line"
+    rates faster than the line it reports, "packets_only"). Rates are the whole household's.
+    """
+
+    status: Status = Status.OK
+    error: str | None = None
+    problem: str | None = None
+    device: str | None = None  # the router's own name for itself (untrusted text)
+    window_s: float | None = None  # time between the two readings
+    down_mbps: float | None = None  # the household's internet traffic during the window
+    up_mbps: float | None = None
+    line_down_mbps: float | None = None  # the line's rates as the router reports them
+    line_up_mbps: float | None = None
+    own_down_mbps: float | None = None  # this computer's traffic in the same window
+    own_up_mbps: float | None = None
+    others_down_mbps: float | None = None  # the household minus this computer
+    others_up_mbps: float | None = None
+
+
+@dataclass
 class CheckResult:
     """Everything one check found: its kind and time, whether anything answered, the summary the
     verdicts judge, each probe's own result, this computer's findings and, once judged, the
@@ -385,6 +431,8 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)  # plain-words remarks of the check
     local: LocalFindings | None = None  # this computer: programs, Wi-Fi, load
     assessment: Assessment | None = None  # verdicts and advice
+    first_hop: FirstHop | None = None  # the home router, probed idle and under load
+    router: RouterCounters | None = None  # the router's own counters (other devices' traffic)
 
 
 # ---------------------------------------------------------------------------------------
@@ -611,17 +659,32 @@ CAUSES = (
     "weak_wifi",
     "computer_overloaded",
     "line_too_slow",  # the home line itself is too slow for the lesson
+    "line_unsteady",  # round trips, jitter or losses beyond the router while the home is clean
+    "network_blocks_udp",  # the direct route calls take (UDP) is blocked
     "no_fault",  # nothing wrong found
     "unclear",  # something was wrong but the evidence points nowhere in particular
 )
 
 
 CHOICES = "choices"  # dataclass field metadata key
+# The tutor's path, in order: this computer -> Wi-Fi (or cable) -> home router -> broadband line
+# -> lesson platform. Every cause lies on one of them.
+LINKS = ("computer", "wifi", "router", "line", "platform")
 
 
 def choice(choices: tuple[str, ...], default: str) -> Any:
     """A text field that holds one of ``choices`` (connectcheck's vocabulary, not free text)."""
     return field(default=default, metadata={CHOICES: choices})
+
+
+@dataclass
+class LinkEvidence:
+    """What was measured on one link of the path, for the picture and for support tools."""
+
+    link: str = choice(LINKS, "computer")
+    state: str = choice(STATES, "unknown")  # good | degraded | fail | unknown (nothing measured)
+    figure: str = ""  # the one figure shown beside the link ("12 ms, 3 % lost")
+    evidence: list[str] = field(default_factory=list)  # what the state rests on; what could not be had
 
 
 @dataclass
@@ -634,3 +697,5 @@ class Cause:
     evidence: list[str] = field(default_factory=list)  # the numbers behind it
     program: str | None = None  # the program it names (untrusted text)
     also: list[str] = field(default_factory=list)  # other factors that may have played a part
+    links: list[LinkEvidence] = field(default_factory=list)  # the five links, what was measured on each
+    broken: str | None = choice((*LINKS, ""), "")  # the link the cause lies on ("" when none)

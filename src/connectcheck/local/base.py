@@ -106,6 +106,25 @@ class NicCounters:
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """The default gateway: the home router as this computer's routing table names it."""
+
+    address: str
+    interface: str | None = None  # the card (Linux, macOS) or its address (Windows)
+    source: str = ""  # "proc_net_route" | "route_get" | "route_print"
+
+
+def usable_gateway(address: str) -> bool:
+    """Whether an address read as a gateway can be probed as the home router: a unicast address
+    that is not this computer, not a link-local zone we cannot name, not the unspecified one."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    return not (ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local)
+
+
+@dataclass(frozen=True)
 class Scope:
     """Which traffic counts as this computer's use of the connection.
 
@@ -165,6 +184,10 @@ class LocalBackend(ABC):
     @abstractmethod
     def default_interfaces(self, cancel: threading.Event | None = None) -> list[str]:
         """The cards that carry the default route, best first (empty when unknown)."""
+
+    def default_gateway(self, cancel: threading.Event | None = None) -> Gateway | None:
+        """The IPv4 default gateway of the best default route (None: none, or not known here)."""
+        return None
 
     @abstractmethod
     def wifi(self, cancel: threading.Event | None = None) -> WifiInfo | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,16 @@ import psutil
 
 from connectcheck.core.model import WifiInfo
 from connectcheck.local import wifi as wifi_readers
-from connectcheck.local.base import MB, Flow, LocalBackend, ProcessInfo, TrafficMeter, is_local_address
+from connectcheck.local.base import (
+    MB,
+    Flow,
+    Gateway,
+    LocalBackend,
+    ProcessInfo,
+    TrafficMeter,
+    is_local_address,
+    usable_gateway,
+)
 from connectcheck.local.commands import PLAIN_LOCALE
 
 NETLINK_SOCK_DIAG = 4
@@ -361,6 +371,30 @@ def default_route_interfaces(route: str, ipv6_route: str) -> list[str]:
     return names
 
 
+def default_gateway_from_route(route: str) -> Gateway | None:
+    """The gateway of the best IPv4 default route in ``/proc/net/route`` (None when every default
+    route is on-link, e.g. a point-to-point VPN, or there is none).
+
+    The Gateway column is the address in the kernel's byte order as hex ("0101A8C0" on a
+    little-endian machine is 192.168.1.1); flag 0x2 (RTF_GATEWAY) says the route has one.
+    """
+    best: tuple[int, str, str] | None = None
+    for line in route.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 8 or f[1] != "00000000" or f[7] != "00000000":
+            continue
+        try:
+            flags, metric, raw = int(f[3], 16), int(f[6]), bytes.fromhex(f[2])
+        except ValueError:
+            continue
+        if not flags & 0x1 or not flags & 0x2 or len(raw) != 4:
+            continue
+        address = socket.inet_ntoa(raw[::-1] if sys.byteorder == "little" else raw)
+        if usable_gateway(address) and (best is None or metric < best[0]):
+            best = (metric, address, f[0])
+    return None if best is None else Gateway(best[1], best[2], "proc_net_route")
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(errors="replace")
@@ -405,6 +439,9 @@ class LinuxBackend(LocalBackend):
 
     def default_interfaces(self, cancel: threading.Event | None = None) -> list[str]:
         return default_route_interfaces(_read(Path("/proc/net/route")), _read(Path("/proc/net/ipv6_route")))
+
+    def default_gateway(self, cancel: threading.Event | None = None) -> Gateway | None:
+        return default_gateway_from_route(_read(Path("/proc/net/route")))
 
     def interface_kind(self, name: str) -> str:
         """From sysfs: wireless entries, the device type (wwan, wireguard), tun, the driver."""

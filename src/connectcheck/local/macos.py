@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from connectcheck.core.model import WifiInfo
 from connectcheck.local import wifi as wifi_readers
-from connectcheck.local.base import Flow, LocalBackend, TrafficMeter
+from connectcheck.local.base import Flow, Gateway, LocalBackend, TrafficMeter, usable_gateway
 from connectcheck.local.commands import PLAIN_LOCALE, Runner
 
 NETTOP_TIMEOUT_S = 1.5  # twice this (first and last reading) fits in sample_local's extra time
@@ -96,6 +96,17 @@ def parse_route_get(text: str) -> str | None:
     return None
 
 
+def parse_route_get_gateway(text: str) -> str | None:
+    """The ``gateway:`` line of ``route -n get default`` when it is an address (a route through an
+    interface says ``link#5`` or has no gateway line at all; an IPv6 one carries a zone, "%en0")."""
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "gateway" and value.strip():
+            address = value.strip().split("%")[0]
+            return address if usable_gateway(address) else None
+    return None
+
+
 # pmset's energy mode: "lowpowermode 0|1" (older macOS), "powermode 0|1|2" where a Mac has High Power
 # Mode (0 automatic, 1 Low Power, 2 High Power). Only Low Power Mode is a power saver.
 PMSET_LOW_POWER = {"lowpowermode": {"0": False, "1": True}, "powermode": {"0": False, "1": True, "2": False}}
@@ -137,6 +148,13 @@ class MacBackend(LocalBackend):
             if name and name not in names:
                 names.append(name)
         return names
+
+    def default_gateway(self, cancel: threading.Event | None = None) -> Gateway | None:
+        result = self.run(["route", "-n", "get", "default"], timeout_s=1.0, cancel=cancel, env=PLAIN_LOCALE)
+        address = parse_route_get_gateway(result.stdout) if result.ok else None
+        if address is None:
+            return None
+        return Gateway(address, parse_route_get(result.stdout), "route_get")
 
     def wifi(self, cancel: threading.Event | None = None) -> WifiInfo | None:
         return wifi_readers.read_macos(self.run, cancel)

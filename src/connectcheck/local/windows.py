@@ -19,7 +19,15 @@ import psutil
 
 from connectcheck.core.model import WifiInfo
 from connectcheck.local import wifi as wifi_readers
-from connectcheck.local.base import Flow, LocalBackend, NicCounters, TrafficMeter, is_local_address
+from connectcheck.local.base import (
+    Flow,
+    Gateway,
+    LocalBackend,
+    NicCounters,
+    TrafficMeter,
+    is_local_address,
+    usable_gateway,
+)
 from connectcheck.local.interfaces import counter_delta, payload_bytes
 
 POWER_SAVER_SCHEME = "a1841308-3541-4fab-bc81-f71556f20b4a"  # Windows' built-in "Power saver" plan
@@ -53,6 +61,25 @@ def parse_route_print(text: str) -> list[str]:
         ):
             found.append((int(parts[-1]), parts[-2]))
     return [address for _, address in sorted(found)]
+
+
+def parse_route_print_gateways(text: str) -> list[tuple[str, str]]:
+    """``(gateway, interface address)`` of the active default routes that go through a gateway, in
+    ``route print -4 0.0.0.0``, best metric first; on-link routes (a VPN) have none and are left out."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if (
+            len(parts) == 5
+            and parts[0] == "0.0.0.0"
+            and parts[1] == "0.0.0.0"
+            and parts[-1].isdigit()
+            and _IPV4.match(parts[2])
+            and _IPV4.match(parts[3])
+            and usable_gateway(parts[2])
+        ):
+            found.append((int(parts[-1]), parts[2], parts[3]))
+    return [(gateway, interface) for _, gateway, interface in sorted(found)]
 
 
 def parse_powercfg(text: str) -> bool | None:
@@ -214,6 +241,11 @@ class WindowsBackend(LocalBackend):
             return []
         by_address = {a.address: name for name, addrs in psutil.net_if_addrs().items() for a in addrs}
         return [by_address[a] for a in parse_route_print(result.stdout) if a in by_address]
+
+    def default_gateway(self, cancel: threading.Event | None = None) -> Gateway | None:
+        result = self.run(["route", "print", "-4", "0.0.0.0"], timeout_s=3.0, cancel=cancel)
+        found = parse_route_print_gateways(result.stdout) if result.ok else []
+        return Gateway(found[0][0], found[0][1], "route_print") if found else None
 
     def wifi(self, cancel: threading.Event | None = None) -> WifiInfo | None:
         return wifi_readers.read_windows(self.run, cancel)
