@@ -153,6 +153,36 @@ def test_a_failing_section_is_recorded_and_the_rest_completes(stun, web, pki, sp
     assert any("403" in line for line in result.speed_servers_tried), result.speed_servers_tried
 
 
+def test_a_router_that_answers_nothing_is_unknown_and_costs_the_quick_check_no_time(stun, web, pki):
+    """127.0.0.1 as the "router": no DNS forwarder, no web page here (ping is not allowed for this
+    user, or it answers and is used). Either way the first hop runs beside the idle phase."""
+    plain = run_check(options(CheckKind.QUICK, stun, web, pki))
+    result = run_check(options(CheckKind.QUICK, stun, web, pki, home_router="127.0.0.1"))
+    hop = result.first_hop
+    assert plain.first_hop is None and "first_hop" not in plain.sections
+    assert hop is not None and hop.gateway == "127.0.0.1" and hop.source == "given"
+    assert result.sections["first_hop"].status is hop.status
+    if hop.method == "icmp":
+        assert hop.status is Status.OK and hop.idle.samples > 0
+    else:
+        assert hop.status is Status.UNAVAILABLE and hop.idle is None and len(hop.tried) >= 3
+    assert result.duration_s < plain.duration_s + 0.5
+    assert model.loads(model.dumps(result)) == result
+
+
+def test_the_home_router_is_off_unless_the_settings_or_the_environment_ask(monkeypatch):
+    from connectcheck.check import HOME_ROUTER_ENV
+
+    settings = Settings()
+    assert CheckOptions().home_router == "off"
+    monkeypatch.delenv(HOME_ROUTER_ENV, raising=False)
+    assert CheckOptions.from_settings(settings, None, CheckKind.QUICK).home_router == "auto"
+    settings.set("network.home_router", "192.168.1.1")
+    assert CheckOptions.from_settings(settings, None, CheckKind.QUICK).home_router == "192.168.1.1"
+    monkeypatch.setenv(HOME_ROUTER_ENV, "off")
+    assert CheckOptions.from_settings(settings, None, CheckKind.QUICK).home_router == "off"
+
+
 def test_options_from_settings_use_the_profile_where_settings_are_silent():
     from connectcheck.config.profile import load_profile
 

@@ -40,9 +40,10 @@ from connectcheck.core.model import (
 )
 from connectcheck.core.stats import percentile
 from connectcheck.core.tasks import Deadline, ProgressFn, report
-from connectcheck.local import sample_local
+from connectcheck.local import find_gateway, sample_local
 from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
 from connectcheck.probes.dns import resolve_hosts
+from connectcheck.probes.firsthop import HopSampler, hop_target, measure_first_hop
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
 from connectcheck.probes.reachability import check_endpoints
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
@@ -50,7 +51,8 @@ from connectcheck.probes.targets import choose_primary, latency_targets
 
 # Approximate bytes on the wire for the small probes (IP and transport headers included), so
 # that the data a check used can be reported honestly without counting every packet.
-_PROBE_BYTES = {"stun": 2 * 28 + 20 + 44, "tcp": 5 * 60, "http": 2 * 52 + 400, "icmp": 2 * 92}
+_PROBE_BYTES = {"stun": 2 * 28 + 20 + 44, "tcp": 5 * 60, "http": 2 * 52 + 400, "icmp": 2 * 92,
+                "dns": 2 * 28 + 17 + 12}
 _DNS_BYTES = 2 * 28 + 120
 _REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small HTTP exchange
 
@@ -61,6 +63,10 @@ _QUICK_SHARE = 0.8
 # time it takes on its own instead of our engine's bounds.
 CLASSIC_DIRECTION_S = 15.0
 CLASSIC_CHECK_S = 60.0
+# Overrides the network.home_router setting ("off", "auto" or an address): for support, and for the
+# tests, which must never probe the router of the machine they run on.
+HOME_ROUTER_ENV = "CONNECTCHECK_HOME_ROUTER"
+FIRST_HOP_S = 3.0  # the longest the idle first-hop measurement may take (it runs beside the others)
 
 
 @dataclass
@@ -79,6 +85,10 @@ class CheckOptions:
     ca_file: str | None = None
     local: bool = True  # also look at this computer's programs, Wi-Fi and load
     thresholds: Thresholds | None = None  # None: the bundled defaults
+    # The home router: "off", "auto" (the default gateway of this computer's routing table) or its
+    # address. Off unless asked for, so that a check built in code never probes a network it was
+    # not pointed at; the settings ask for "auto".
+    home_router: str = "off"
 
     @classmethod
     def from_settings(
@@ -100,6 +110,7 @@ class CheckOptions:
                 "check.quick_time_limit_s" if kind is CheckKind.QUICK else "check.full_time_limit_s"
             ],
             thresholds=thresholds_from_settings(settings, profile),
+            home_router=os.environ.get(HOME_ROUTER_ENV) or settings["network.home_router"],
         )
 
 
@@ -338,18 +349,82 @@ class Check:
         sampler = LatencySampler(target, interval_s=0.1, timeout_s=max(2.0, o.latency_timeout_s),
                                  ca_file=o.ca_file)
         sampler.start()
+        hop = self._hop_sampler()
         t0 = time.monotonic()
         try:
             result = session.measure(direction)
         finally:
             samples = sampler.stop()
             self.result.bytes_used += sampler.bytes_used
+            hop_samples = self._stop_hop_sampler(hop)
         t0 = session.engine_started_at or t0  # later than t0 when a first server failed
         start = t0 + (result.ramp_up_s or 0.0)
         end = t0 + max(result.duration_s, (result.ramp_up_s or 0.0) + 0.5)
         if result.rate_mbps is not None:
             result.loaded = loaded_latency(samples, (start, end), idle_ms, target)
+            self._record_loaded_hop(direction, hop, hop_samples, (start, end))
         return result
+
+    # --- the home router (first hop) ----------------------------------------------------------
+
+    def _start_first_hop(self, span_s: float) -> threading.Thread | None:
+        """Find the router and start probing it beside the idle phase (it adds nothing to the
+        check's time: it ends within ``span_s``, inside the idle phase's own span)."""
+        choice = self.options.home_router
+        if choice == "off":
+            return None
+        started = time.monotonic()
+
+        def run() -> None:
+            try:
+                if choice == "auto":
+                    gateway = find_gateway(self.cancel)
+                    address = gateway.address if gateway else None
+                    interface, source = (gateway.interface, gateway.source) if gateway else (None, None)
+                else:
+                    address, interface, source = choice, None, "given"
+                left = max(0.5, span_s - (time.monotonic() - started))
+                hop = measure_first_hop(address, interface=interface, source=source, time_limit_s=left,
+                                        cancel=self.cancel, icmp_allowed=None if self.options.icmp else False)
+                self.result.first_hop = hop
+                self.result.sections["first_hop"] = Section(hop.status, hop.error,
+                                                            round(time.monotonic() - started, 3))
+                if hop.idle is not None:
+                    self.result.bytes_used += hop.idle.samples_sent * _PROBE_BYTES.get(hop.method or "", 100)
+            except Exception as exc:
+                self.result.sections["first_hop"] = _crashed(exc, started)
+
+        thread = threading.Thread(target=run, name="check-first-hop", daemon=True)
+        thread.start()
+        return thread
+
+    def _finish_first_hop(self, thread: threading.Thread | None) -> None:
+        if thread is not None:
+            thread.join(FIRST_HOP_S + 1.0)
+
+    def _hop_sampler(self) -> HopSampler | None:
+        """The router probed all along a transfer, when it answered while idle."""
+        target = hop_target(self.result.first_hop) if self.result.first_hop else None
+        if target is None:
+            return None
+        hop = HopSampler(target, interval_s=0.1, timeout_s=1.0)
+        hop.start()
+        return hop
+
+    def _stop_hop_sampler(self, hop: HopSampler | None) -> list[tuple[float, float | None]]:
+        if hop is None:
+            return []
+        samples = hop.stop()
+        self.result.bytes_used += hop.bytes_used
+        return samples
+
+    def _record_loaded_hop(self, direction: str, hop: HopSampler | None,
+                           samples: list[tuple[float, float | None]], window: tuple[float, float]) -> None:
+        first_hop = self.result.first_hop
+        if hop is None or first_hop is None or first_hop.idle is None:
+            return
+        idle_ms = first_hop.idle.rtt_ms_median
+        first_hop.loaded[direction] = loaded_latency(samples, window, idle_ms, hop.target)
 
     # --- assembling --------------------------------------------------------------------------
 
@@ -400,7 +475,9 @@ class Check:
         deadline = Deadline(o.time_limit_s, self.cancel)
         try:
             quick_span = o.time_limit_s if o.kind is CheckKind.QUICK else min(5.0, o.time_limit_s / 3)
+            first_hop = self._start_first_hop(min(FIRST_HOP_S, quick_span * _QUICK_SHARE))
             self._idle_phase(deadline.sub(quick_span))
+            self._finish_first_hop(first_hop)
             offline = self._connectivity() is Connectivity.OFFLINE
             if o.kind is CheckKind.FULL:
                 if offline:

@@ -9,6 +9,7 @@ overwriting it.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
 import re
@@ -50,6 +51,16 @@ def is_valid_address(address: str) -> bool:
 
 def _email(value: str) -> str | None:
     return None if value == "" or is_valid_address(value) else "write an address like name@example.org"
+
+
+def _home_router(value: str) -> str | None:
+    if value in ("auto", "off"):
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "write auto, off, or the router's address (for example 192.168.1.1)"
+    return None
 
 
 def _url_or_empty(*schemes: str) -> Callable[[str], str | None]:
@@ -94,6 +105,9 @@ SCHEMA: tuple[Option, ...] = (
            item_check=lambda v: None if v.startswith("stun:") else _url(v, ("https", "wss", "http", "ws"))),
     Option("network.icmp", "bool", True,
            "Also measure with ICMP echo where the system allows it without special rights."),
+    Option("network.home_router", "str", "auto",
+           "The home router (first hop) to measure: auto (the default gateway), off, or its address.",
+           item_check=_home_router),
     Option("latency.probes", "int", 50,
            "How many latency probes to send to each target in a check.", min=5, max=2000),
     Option("latency.interval_ms", "int", 40,

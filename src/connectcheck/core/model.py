@@ -376,6 +376,7 @@ class FirstHop:
     interface: str | None = None  # the card whose default route goes through it
     source: str | None = None  # where it was read: "proc_net_route" | "route_get" | "route_print" | "given"
     method: str | None = None  # "icmp" | "dns" | "tcp"
+    target: str | None = None  # what was probed: "192.168.1.1", "192.168.1.1:53", "192.168.1.1:80"
     idle: LatencyResult | None = None
     loaded: dict[str, LoadedLatency] = field(default_factory=dict)  # "download" / "upload"
     tried: list[str] = field(default_factory=list)

@@ -9,8 +9,15 @@ in ``cli/text.py``.
 
 from __future__ import annotations
 
+import threading
+
 from connectcheck.local.backends import get_backend
-from connectcheck.local.base import LocalBackend, Scope
+from connectcheck.local.base import Gateway, LocalBackend, Scope
 from connectcheck.local.sampler import LocalSampler, sample_local
 
-__all__ = ["LocalBackend", "LocalSampler", "Scope", "get_backend", "sample_local"]
+__all__ = ["Gateway", "LocalBackend", "LocalSampler", "Scope", "find_gateway", "get_backend", "sample_local"]
+
+
+def find_gateway(cancel: threading.Event | None = None) -> Gateway | None:
+    """This computer's default gateway (the home router), None when there is none or it is not known."""
+    return get_backend().default_gateway(cancel)

@@ -6,6 +6,8 @@
 * **HTTP** times a small request on a kept-alive connection (the connection itself is not
   timed): what a page or a whiteboard update waits for.
 * **ICMP** echo where the system allows it without privileges (a bonus, see :mod:`.icmp`).
+* **DNS** queries to a name server (the home router's DNS forwarder, when it ignores pings and
+  ICMP is not allowed here): any answer with the query's ID counts, whatever its code.
 
 Every target is driven by one loop in one thread (:class:`_SampleLoop`): it sends a probe every
 ``interval_s`` on a fixed schedule, waits in a single ``poll``/``select`` for answers, matches
@@ -25,6 +27,7 @@ import math
 import os
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Hashable, Sequence
@@ -49,7 +52,7 @@ from connectcheck.probes.net import (
     wait_sockets,
 )
 
-METHODS = ("stun", "tcp", "http", "icmp")
+METHODS = ("stun", "tcp", "http", "icmp", "dns")
 DEFAULT_STUN_PORT = 3478
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -79,6 +82,7 @@ class LatencyTarget:
     port: int = 0
     url: str | None = None
     label: str = ""
+    question: str = "."  # the name a "dns" probe asks for
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -294,6 +298,40 @@ class _IcmpProber(_DatagramProber):
         if reply is None or not reply[1].startswith(self._token):
             return None
         return reply[0]
+
+
+_DNS_HEADER = struct.Struct("!HHHHHH")  # id, flags, questions, answers, authority, additional
+DNS_RECURSION_DESIRED = 0x0100
+DNS_RESPONSE = 0x8000
+
+
+def encode_dns_question(name: str, qtype: int = 1) -> bytes:
+    """The question section for ``name`` (class IN; "." is the root)."""
+    labels = [part.encode("idna") for part in name.strip(".").split(".") if part]
+    if any(not 0 < len(label) < 64 for label in labels):
+        raise ValueError(f"{name!r} is not a name DNS can ask for")
+    return b"".join(bytes([len(label)]) + label for label in labels) + b"\0" + struct.pack("!HH", qtype, 1)
+
+
+class _DnsProber(_DatagramProber):
+    """DNS queries (type A, or NS for the root), each with a fresh random ID."""
+
+    def __init__(self, family: int, address: SockAddr, question: str) -> None:
+        super().__init__(socket.socket(family, socket.SOCK_DGRAM), address)
+        self._question = encode_dns_question(question, 2 if question.strip(".") == "" else 1)
+
+    def _packet(self) -> tuple[Hashable, bytes]:
+        ident = int.from_bytes(os.urandom(2), "big")
+        return ident, _DNS_HEADER.pack(ident, DNS_RECURSION_DESIRED, 1, 0, 0, 0) + self._question
+
+    def _match(self, data: bytes) -> Hashable | None:
+        if len(data) < _DNS_HEADER.size:
+            return None
+        ident, flags = struct.unpack_from("!HH", data)
+        return ident if flags & DNS_RESPONSE else None
+
+    def _refused_text(self) -> str:
+        return f"nothing answers DNS queries there (UDP port {self._port} is closed)"
 
 
 class _TcpConnectProber(_Prober):
@@ -632,6 +670,8 @@ def _open_prober(target: LatencyTarget, deadline: Deadline, timeout_s: float,
             return _TcpConnectProber(family, address)
         if target.method == "http":
             return _HttpProber(target.url or "", family, address, deadline, timeout_s, ca_file)
+        if target.method == "dns":
+            return _DnsProber(family, address, target.question)
         return _IcmpProber(family, address)
     except icmp.IcmpUnavailable as exc:
         raise _SetupFailed(Status.UNAVAILABLE, str(exc)) from exc
