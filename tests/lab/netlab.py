@@ -54,7 +54,9 @@ from tests.lab.delay_relay import one_way_delay_ms
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK_PATH = "/tmp/connectcheck-netlab.lock"
 
-NAMESPACES = {"router": "ccl-rtr", "server": "ccl-srv"}
+# The home lab (tests/lab/homelab.py) adds the home router, this computer and a second device.
+NAMESPACES = {"router": "ccl-rtr", "server": "ccl-srv",
+              "gateway": "ccl-gw", "pc": "ccl-pc", "device": "ccl-dev"}
 CLIENT_IF, RTR_CLIENT_IF, RTR_SERVER_IF, SERVER_IF, TUN_IF = "ccl0", "ccl0r", "ccl1r", "ccl1", "cclt0"
 CLIENT_IP, RTR_CLIENT_IP, RTR_SERVER_IP, SERVER_IP = "10.77.1.1", "10.77.1.2", "10.77.2.1", "10.77.2.2"
 SERVER_NET = "10.77.2.0/24"
@@ -529,7 +531,8 @@ class NetLab:
     # -- processes --------------------------------------------------------------------------
 
     def spawn(self, argv: list[str], ns: str = "server", **popen_kw: Any) -> subprocess.Popen:
-        """Start ``argv`` inside the "server" (or "router") namespace; killed when the lab closes.
+        """Start ``argv`` inside the "server" (or "router"; in the home lab also "gateway", "pc",
+        "device") namespace; killed when the lab closes.
 
         The working directory defaults to the repository root and PYTHONPATH includes it, so
         ``python -m tests.lab.xxx`` works.

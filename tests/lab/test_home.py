@@ -1,0 +1,101 @@
+"""The home lab: a router this computer finds in its own routing table and can probe, a Wi-Fi
+segment impaired apart from the line (the router's own replies included), and a second, wired
+device whose traffic passes the line's queues. Needs root; skipped with the reason otherwise."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+
+from tests.lab.homelab import HomeLab, WifiSpec
+from tests.lab.netlab import LinkSpec, require_lab
+
+pytestmark = pytest.mark.lab
+
+ECHO_PORT = 9000
+
+HOP = """
+import json, threading
+from connectcheck.local.linux import LinuxBackend
+from connectcheck.probes.firsthop import measure_first_hop
+from connectcheck.core.model import to_dict
+g = LinuxBackend().default_gateway()
+hop = measure_first_hop(g.address, interface=g.interface, source=g.source, count={count}, interval_s=0.02,
+                        time_limit_s=30, cancel=threading.Event(), icmp_allowed={icmp})
+print(json.dumps(to_dict(hop)))
+"""
+
+RTTS = """
+import json
+from tests.lab.netlab import udp_rtt_series
+print(json.dumps(udp_rtt_series("{host}", {port}, {count}, interval_s=0.02)))
+"""
+
+
+def _hop(lab: HomeLab, count: int = 400, icmp: str = "None") -> dict:
+    return json.loads(lab.pc_python(HOP.format(count=count, icmp=icmp)))
+
+
+def _median(values: list[float | None]) -> float:
+    answered = sorted(v for v in values if v is not None)
+    return answered[len(answered) // 2]
+
+
+def _start_gateway_services(lab: HomeLab) -> None:
+    lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", lab.gateway_ip], ns="gateway")
+    lab.spawn([sys.executable, "-m", "tests.lab.netlab", "echo", "--port", str(ECHO_PORT)])
+    lab.wait_port(ECHO_PORT, "udp")
+    time.sleep(0.3)  # the gateway's DNS socket (its namespace has no wait_port)
+
+
+def test_the_router_is_found_and_its_round_trip_is_the_wifi_segments_alone():
+    """The computer reads 10.77.3.1 from its own /proc/net/route; the round trip to it is the
+    Wi-Fi's (the line's 40 ms is beyond it), and with ping allowed ICMP is used."""
+    require_lab(loss=True, delay=True)
+    with HomeLab(LinkSpec(rtt_ms=40), WifiSpec(rtt_ms=10, jitter_ms=2), ping_allowed=True) as lab:
+        _start_gateway_services(lab)
+        hop = _hop(lab, count=200)
+        server = json.loads(lab.pc_python(RTTS.format(host=lab.server_ip, port=ECHO_PORT, count=100)))
+    assert (hop["gateway"], hop["interface"], hop["source"]) == ("10.77.3.1", "cclp0", "proc_net_route")
+    assert hop["method"] == "icmp" and hop["status"] == "ok"
+    assert 10 <= hop["idle"]["rtt_ms_median"] <= 11.5
+    assert 50 <= _median(server) <= 52.5
+
+
+def test_wifi_delay_jitter_and_loss_reach_the_routers_own_replies():
+    """Ping not allowed (this namespace's default ping_group_range): a DNS query to the router."""
+    require_lab(loss=True, delay=True)
+    wifi = WifiSpec(rtt_ms=20, jitter_ms=5, loss_pct=5, seed=7)
+    with HomeLab(LinkSpec(), wifi) as lab:
+        _start_gateway_services(lab)
+        hop = _hop(lab, count=600)
+    idle = hop["idle"]
+    assert hop["method"] == "dns" and hop["tried"][0].startswith("ping: ")
+    assert abs(idle["rtt_ms_median"] - wifi.expected_rtt_ms()) < 1.5
+    assert abs(idle["jitter_ms"] - 5) < 3
+    assert 2 <= idle["loss_pct"] <= 8.5  # 5 % of 600: sd 0.9 point
+
+
+def test_the_second_device_shares_the_lines_queue_but_not_the_wifi():
+    """Its download fills the line's queue (this computer's round trips beyond the router grow),
+    while the router stays as quick to reach as before: the queue is on the line, not the Wi-Fi."""
+    require_lab(loss=True, delay=True)
+    with HomeLab(LinkSpec(down_mbit=10, up_mbit=5, rtt_ms=20), WifiSpec(rtt_ms=4)) as lab:
+        _start_gateway_services(lab)
+        lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "serve"])
+        lab.wait_port(5201)
+        idle = json.loads(lab.pc_python(RTTS.format(host=lab.server_ip, port=ECHO_PORT, count=100)))
+        before = lab.device_bytes()
+        load = lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "run", "--host", lab.server_ip,
+                          "--direction", "download", "--streams", "4", "--duration", "8"], ns="device")
+        time.sleep(3)
+        loaded = json.loads(lab.pc_python(RTTS.format(host=lab.server_ip, port=ECHO_PORT, count=100)))
+        hop = _hop(lab, count=100)
+        load.wait(20)
+        moved = lab.device_bytes()[0] - before[0]
+    assert _median(loaded) - _median(idle) > 40  # the 100 ms queue on the line fills
+    assert hop["idle"]["rtt_ms_median"] < 6  # the Wi-Fi's 4 ms, no queue
+    assert moved > 5_000_000  # the device really moved about 10 Mbit/s for 8 s
