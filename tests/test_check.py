@@ -160,6 +160,7 @@ def test_a_router_that_answers_nothing_is_unknown_and_costs_the_quick_check_no_t
     result = run_check(options(CheckKind.QUICK, stun, web, pki, home_router="127.0.0.1"))
     hop = result.first_hop
     assert plain.first_hop is None and "first_hop" not in plain.sections
+    assert result.router is None and "router" not in result.sections  # no UPnP search from a test
     assert hop is not None and hop.gateway == "127.0.0.1" and hop.source == "given"
     assert result.sections["first_hop"].status is hop.status
     if hop.method == "icmp":
@@ -174,13 +175,15 @@ def test_the_home_router_is_off_unless_the_settings_or_the_environment_ask(monke
     from connectcheck.check import HOME_ROUTER_ENV
 
     settings = Settings()
-    assert CheckOptions().home_router == "off"
+    assert (CheckOptions().home_router, CheckOptions().router_counters) == ("off", False)
     monkeypatch.delenv(HOME_ROUTER_ENV, raising=False)
-    assert CheckOptions.from_settings(settings, None, CheckKind.QUICK).home_router == "auto"
+    o = CheckOptions.from_settings(settings, None, CheckKind.QUICK)
+    assert (o.home_router, o.router_counters) == ("auto", True)
     settings.set("network.home_router", "192.168.1.1")
     assert CheckOptions.from_settings(settings, None, CheckKind.QUICK).home_router == "192.168.1.1"
     monkeypatch.setenv(HOME_ROUTER_ENV, "off")
-    assert CheckOptions.from_settings(settings, None, CheckKind.QUICK).home_router == "off"
+    o = CheckOptions.from_settings(settings, None, CheckKind.QUICK)
+    assert (o.home_router, o.router_counters) == ("off", False)
 
 
 def test_options_from_settings_use_the_profile_where_settings_are_silent():

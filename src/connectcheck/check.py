@@ -44,6 +44,7 @@ from connectcheck.local import find_gateway, sample_local
 from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
 from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.firsthop import HopSampler, hop_target, measure_first_hop
+from connectcheck.probes.igd import measure_router
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
 from connectcheck.probes.reachability import check_endpoints
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
@@ -67,6 +68,7 @@ CLASSIC_CHECK_S = 60.0
 # tests, which must never probe the router of the machine they run on.
 HOME_ROUTER_ENV = "CONNECTCHECK_HOME_ROUTER"
 FIRST_HOP_S = 3.0  # the longest the idle first-hop measurement may take (it runs beside the others)
+ROUTER_WINDOW_S = 1.5  # between the two readings of the router's counters
 
 
 @dataclass
@@ -89,6 +91,9 @@ class CheckOptions:
     # address. Off unless asked for, so that a check built in code never probes a network it was
     # not pointed at; the settings ask for "auto".
     home_router: str = "off"
+    # Also ask the router for its counters (UPnP: a multicast search on the home network). Like the
+    # router itself, off unless the settings ask for it.
+    router_counters: bool = False
 
     @classmethod
     def from_settings(
@@ -110,7 +115,8 @@ class CheckOptions:
                 "check.quick_time_limit_s" if kind is CheckKind.QUICK else "check.full_time_limit_s"
             ],
             thresholds=thresholds_from_settings(settings, profile),
-            home_router=os.environ.get(HOME_ROUTER_ENV) or settings["network.home_router"],
+            home_router=(router := os.environ.get(HOME_ROUTER_ENV) or settings["network.home_router"]),
+            router_counters=router != "off",
         )
 
 
@@ -367,22 +373,33 @@ class Check:
 
     # --- the home router (first hop) ----------------------------------------------------------
 
-    def _start_first_hop(self, span_s: float) -> threading.Thread | None:
-        """Find the router and start probing it beside the idle phase (it adds nothing to the
-        check's time: it ends within ``span_s``, inside the idle phase's own span)."""
+    def _start_home_evidence(self, span_s: float) -> list[threading.Thread]:
+        """Find the router, and start probing it and reading its counters beside the idle phase
+        (adding nothing to the check's time: both end within ``span_s``, inside the idle phase's
+        own span)."""
         choice = self.options.home_router
         if choice == "off":
-            return None
+            return []
         started = time.monotonic()
+        found = threading.Event()
+        where: dict[str, Any] = {}
+
+        def locate() -> None:
+            if choice == "auto":
+                gateway = find_gateway(self.cancel)
+                where.update(address=None, interface=None, source=None)
+                if gateway is not None:
+                    where.update(address=gateway.address, interface=gateway.interface, source=gateway.source)
+            else:
+                where.update(address=choice, interface=None, source="given")
 
         def run() -> None:
             try:
-                if choice == "auto":
-                    gateway = find_gateway(self.cancel)
-                    address = gateway.address if gateway else None
-                    interface, source = (gateway.interface, gateway.source) if gateway else (None, None)
-                else:
-                    address, interface, source = choice, None, "given"
+                try:
+                    locate()
+                finally:
+                    found.set()
+                address, interface, source = where["address"], where["interface"], where["source"]
                 left = max(0.5, span_s - (time.monotonic() - started))
                 hop = measure_first_hop(address, interface=interface, source=source, time_limit_s=left,
                                         cancel=self.cancel, icmp_allowed=None if self.options.icmp else False)
@@ -394,13 +411,39 @@ class Check:
             except Exception as exc:
                 self.result.sections["first_hop"] = _crashed(exc, started)
 
-        thread = threading.Thread(target=run, name="check-first-hop", daemon=True)
-        thread.start()
-        return thread
+        def counters() -> None:
+            try:
+                found.wait(1.0)
+                left = max(1.0, span_s - (time.monotonic() - started))
+                router = measure_router(gateway=where.get("address"), cancel=self.cancel,
+                                        window_s=min(ROUTER_WINDOW_S, left - 1.0), time_limit_s=left)
+                self.result.router = router
+                self.result.sections["router"] = Section(router.status, router.error,
+                                                         round(time.monotonic() - started, 3))
+            except Exception as exc:
+                self.result.sections["router"] = _crashed(exc, started)
 
-    def _finish_first_hop(self, thread: threading.Thread | None) -> None:
-        if thread is not None:
+        threads = [threading.Thread(target=run, name="check-first-hop", daemon=True)]
+        if self.options.router_counters:
+            threads.append(threading.Thread(target=counters, name="check-router", daemon=True))
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _finish_home_evidence(self, threads: list[threading.Thread]) -> None:
+        for thread in threads:
             thread.join(FIRST_HOP_S + 1.0)
+        router, local = self.result.router, self.result.local
+        if router is None or router.status is not Status.OK or local is None:
+            return
+        mine = [i for i in local.interfaces if i.is_default] or [
+            i for i in local.interfaces if i.kind not in ("loopback", "vpn")]
+        if not mine or any(i.down_mbps is None or i.up_mbps is None for i in mine):
+            return
+        router.own_down_mbps = round(sum(i.down_mbps or 0.0 for i in mine), 3)
+        router.own_up_mbps = round(sum(i.up_mbps or 0.0 for i in mine), 3)
+        router.others_down_mbps = round(max(0.0, (router.down_mbps or 0.0) - router.own_down_mbps), 3)
+        router.others_up_mbps = round(max(0.0, (router.up_mbps or 0.0) - router.own_up_mbps), 3)
 
     def _hop_sampler(self) -> HopSampler | None:
         """The router probed all along a transfer, when it answered while idle."""
@@ -475,9 +518,9 @@ class Check:
         deadline = Deadline(o.time_limit_s, self.cancel)
         try:
             quick_span = o.time_limit_s if o.kind is CheckKind.QUICK else min(5.0, o.time_limit_s / 3)
-            first_hop = self._start_first_hop(min(FIRST_HOP_S, quick_span * _QUICK_SHARE))
+            home = self._start_home_evidence(min(FIRST_HOP_S, quick_span * _QUICK_SHARE))
             self._idle_phase(deadline.sub(quick_span))
-            self._finish_first_hop(first_hop)
+            self._finish_home_evidence(home)
             offline = self._connectivity() is Connectivity.OFFLINE
             if o.kind is CheckKind.FULL:
                 if offline:

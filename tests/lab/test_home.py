@@ -99,3 +99,54 @@ def test_the_second_device_shares_the_lines_queue_but_not_the_wifi():
     assert _median(loaded) - _median(idle) > 40  # the 100 ms queue on the line fills
     assert hop["idle"]["rtt_ms_median"] < 6  # the Wi-Fi's 4 ms, no queue
     assert moved > 5_000_000  # the device really moved about 10 Mbit/s for 8 s
+
+
+ROUTER = """
+import json, threading
+from connectcheck.probes.igd import measure_router
+from connectcheck.core.model import to_dict
+from tests.lab.netlab import udp_rtt_series
+if {traffic}:  # about 1 Mbit/s each way through the router while it is read
+    args = ("10.77.2.2", 9000, 200, 0.01, 0.5, 1200)
+    threading.Thread(target=udp_rtt_series, args=args, daemon=True).start()
+print(json.dumps(to_dict(measure_router(gateway="10.77.3.1", cancel=threading.Event(), window_s={window}))))
+"""
+
+
+def _igd(lab: HomeLab, variant: str) -> None:
+    lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", lab.gateway_ip, "--wan", "cclw",
+               "--variant", variant, "--line-down-mbit", "10", "--line-up-mbit", "5"], ns="gateway")
+    time.sleep(0.5)
+
+
+def test_other_devices_rate_from_the_routers_real_wan_counters():
+    """SSDP from this computer finds the router's IGD; its WAN counters over the reading give what
+    the second device moves (the line saturated at 10 Mbit/s by its download), within 10 %."""
+    require_lab()
+    with HomeLab(LinkSpec(down_mbit=10, up_mbit=5)) as lab:
+        _igd(lab, "honest")
+        lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "serve"])
+        lab.wait_port(5201)
+        load = lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "run", "--host", lab.server_ip,
+                          "--direction", "download", "--streams", "4", "--duration", "10"], ns="device")
+        time.sleep(3)
+        t0, b0 = time.monotonic(), lab.device_bytes()[0]
+        router = json.loads(lab.pc_python(ROUTER.format(window=3.0, traffic=False)))
+        t1, b1 = time.monotonic(), lab.device_bytes()[0]
+        load.wait(20)
+    truth = (b1 - b0) * 8 / (t1 - t0) / 1e6
+    assert router["status"] == "ok" and router["device"] == "Lab router <test>"
+    assert (router["line_down_mbps"], router["line_up_mbps"]) == (10.0, 5.0)
+    assert abs(router["down_mbps"] - truth) <= 0.1 * truth, (router, truth)
+
+
+@pytest.mark.parametrize("variant", ["stuck", "zero", "above_line", "packets_only"])
+def test_a_lying_router_is_said_not_to_tell(variant):
+    require_lab()
+    with HomeLab(LinkSpec()) as lab:
+        _igd(lab, variant)
+        lab.spawn([sys.executable, "-m", "tests.lab.netlab", "echo", "--port", str(ECHO_PORT)])
+        lab.wait_port(ECHO_PORT, "udp")
+        router = json.loads(lab.pc_python(ROUTER.format(window=1.0, traffic=True)))
+    assert (router["status"], router["problem"]) == ("error", variant)
+    assert router["down_mbps"] is None

@@ -1,0 +1,109 @@
+"""The UPnP IGD client against a small IGD the tests start on 127.0.0.1, whose counters are this
+machine's real loopback counters (the lab's test_home.py reads a router's real WAN counters
+through SSDP). No test here sends SSDP: multicast would leave this machine."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from connectcheck.core.model import RouterCounters, Status
+from connectcheck.probes import igd
+from connectcheck.probes.igd import NOT_TOLD, Reading, judge, measure_router, soap_body
+from tests.lab.igd_server import Counters, IgdServer, wan_counters
+
+
+def _traffic(seconds: float) -> int:
+    """Move bytes over loopback for ``seconds``; how many."""
+    server = socket.create_server(("127.0.0.1", 0))
+    moved = 0
+    with socket.create_connection(server.getsockname()) as client:
+        conn, _ = server.accept()
+        chunk = b"x" * 65536
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            client.sendall(chunk)
+            moved += len(conn.recv(1 << 20))
+        conn.close()
+    server.close()
+    return moved
+
+
+def _measure(variant: str, traffic_s: float = 0.0, window_s: float = 0.6, line=(10**10, 10**10)):
+    with IgdServer(Counters(wan_counters("lo"), variant, *line)) as server:
+        mover = threading.Thread(target=_traffic, args=(traffic_s,), daemon=True) if traffic_s else None
+        if mover:
+            mover.start()
+        result = measure_router(gateway=None, cancel=threading.Event(), window_s=window_s,
+                                location=server.location)
+        if mover:
+            mover.join()
+    return result, server.calls
+
+
+def test_an_honest_router_gives_the_households_rate_with_read_only_calls():
+    result, calls = _measure("honest", traffic_s=0.8)
+    assert result.status is Status.OK and result.problem is None
+    assert result.device == "Lab router <test>" and 0.5 <= result.window_s <= 1.0
+    assert result.down_mbps > 10 and result.up_mbps > 10  # loopback: both sides count the same bytes
+    assert (result.line_down_mbps, result.line_up_mbps) == (10_000.0, 10_000.0)
+    assert set(calls) <= igd.READ_ONLY_ACTIONS and "GetTotalBytesReceived" in calls
+
+
+@pytest.mark.parametrize("variant", ["stuck", "zero", "packets_only"])
+def test_a_router_that_lies_is_named_and_gives_no_figure(variant):
+    result, _ = _measure(variant)
+    assert result.status is Status.ERROR and result.problem == variant
+    assert result.error.startswith(NOT_TOLD) and result.down_mbps is None
+
+
+def test_rates_above_the_line_the_router_reports_are_not_believed():
+    result, _ = _measure("above_line", traffic_s=0.8)
+    assert (result.status, result.problem, result.down_mbps) == (Status.ERROR, "above_line", None)
+
+
+def test_a_32_bit_counter_going_round_during_the_reading_is_corrected():
+    result, _ = _measure("wrap", traffic_s=0.8)
+    assert result.status is Status.OK and result.down_mbps > 10
+
+
+@pytest.mark.parametrize(("variant", "words"), [("bomb", "DTDForbidden"), ("huge", "too large")])
+def test_hostile_descriptions_are_refused(variant, words):
+    result, calls = _measure(variant)
+    assert result.status is Status.UNAVAILABLE and words in result.error and calls == []
+
+
+def test_the_judge_of_two_readings():
+    def j(a, b, line=(100.0, 20.0), own=None):
+        return judge(Reading(0.0, *a), Reading(2.0, *b), *line, RouterCounters(), own)
+
+    ok = j((1000, 1000), (2_501_000, 251_000))
+    assert (ok.down_mbps, ok.up_mbps, ok.status) == (10.0, 1.0, Status.OK)
+    wrapped = j((2**32 - 1_000_000, 0), (1_500_000, 250_000))
+    assert wrapped.down_mbps == 10.0
+    assert j((5_000_000, 0), (1_000, 0), line=(1.0, 1.0)).problem == "wrap"  # went back: a reset
+    assert j((2**32 - 1, 5), (2**32 - 1, 9)).problem == "stuck"
+    assert j((0, 0), (0, 0)).problem == "zero"
+    assert j((0, 0), (100_000_000, 0)).problem == "above_line"
+    assert j((7, 7), (7, 7), own=1_000_000).problem == "stuck"  # this computer moved 1 MB through it
+    assert j((7, 7), (7, 7)).status is Status.OK  # a quiet household
+
+
+def test_no_action_that_changes_the_router_can_be_sent():
+    assert b"GetTotalBytesSent" in soap_body("GetTotalBytesSent")
+    for action in ("ForceTermination", "AddPortMapping", "SetEnabledForInternet"):
+        with pytest.raises(ValueError):
+            soap_body(action)
+
+
+def test_a_description_or_control_url_pointing_elsewhere_is_not_followed():
+    assert igd._same_host("http://10.0.0.1:5000/x.xml", "10.0.0.1")
+    assert not igd._same_host("http://10.0.0.2:5000/x.xml", "10.0.0.1")
+    assert not igd._same_host("https://10.0.0.1/x.xml", "10.0.0.1")
+    assert not igd._same_host("http://router.example/x.xml", "10.0.0.1")
+    assert igd.parse_ssdp_response(b"HTTP/1.1 200 OK\r\nLOCATION: http://a/\r\n\r\n") == {"location": "http://a/"}
+    assert igd.parse_ssdp_response(b"NOTIFY * HTTP/1.1\r\n\r\n") is None
+    assert igd.parse_ssdp_response(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 400) is None  # too long
