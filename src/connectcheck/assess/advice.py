@@ -40,13 +40,13 @@ FACTS = (
     "overall", "check.kind", "offline", "platform_unreachable", "udp_blocked",
     "local.available", "local.traffic_mbps", "local.unattributed_mbps", "connection_type",
     "wifi.signal_pct", "wifi.signal_dbm", "cpu.pct", "memory.used_pct",
-    "browsers.count", "browsers.content_processes",
+    "browsers.count", "browsers.content_processes", "router.others_mbps",
 )
 # Words a text can use; the per-program ones only in rules with for_each = "program".
 WORDS = (
     "platform_hosts", "browsers", "browser_count", "browser_details", "content_processes",
     "unattributed", "busiest", "cpu", "memory", "added_delay", "local_traffic", "signal",
-    "sound_sentence", "video_sentence", "whiteboard_sentence", "overall_sentence",
+    "sound_sentence", "video_sentence", "whiteboard_sentence", "overall_sentence", "others_rate",
 )
 PROGRAM_WORDS = ("program", "category", "using", "moved")
 OPERATORS = {"lt": float.__lt__, "le": float.__le__, "gt": float.__gt__, "ge": float.__ge__}
@@ -225,6 +225,15 @@ def _local_traffic(local: LocalFindings) -> float | None:
     return sum(rates) if rates else None
 
 
+def others_mbps(result: CheckResult) -> float | None:
+    """What other devices at home moved (down + up) by the router's own counters, minus this
+    computer's traffic (None: the router did not tell, or this computer's traffic is not known)."""
+    r = result.router
+    if r is None or r.status is not Status.OK or r.others_down_mbps is None or r.others_up_mbps is None:
+        return None
+    return round(r.others_down_mbps + r.others_up_mbps, 3)
+
+
 def _usable(local: LocalFindings | None) -> LocalFindings | None:
     return local if local is not None and local.status is Status.OK else None
 
@@ -236,6 +245,7 @@ def facts(result: CheckResult, verdicts: list[ActivityVerdict], overall: str) ->
         "overall": overall, "check.kind": result.kind.value,
         "offline": result.connectivity is Connectivity.OFFLINE,
         "platform_unreachable": s.platform_reachable is False, "udp_blocked": s.udp_ok is False,
+        "router.others_mbps": others_mbps(result),
     }
     rank = ("good", "unknown", "degraded", "fail")
     for v in verdicts:
@@ -292,6 +302,8 @@ def words(result: CheckResult, verdicts: list[ActivityVerdict], overall_sentence
     out["platform_hosts"] = unreachable_hosts(result.reachability)
     if s.rtt_increase_ms is not None:
         out["added_delay"] = quantity(s.rtt_increase_ms, "ms")
+    if (others := others_mbps(result)) is not None:
+        out["others_rate"] = quantity(others, "Mbit/s")
     local = _usable(result.local)
     if local is None:
         return out

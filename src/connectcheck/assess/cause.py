@@ -32,9 +32,12 @@ from connectcheck.core.model import (
     Assessment,
     Cause,
     CheckResult,
+    Connectivity,
     LatencyResult,
     LessonRecord,
+    LinkEvidence,
     MonitorSample,
+    Status,
 )
 from connectcheck.core.words import join_words, number, parse_time, quantity
 
@@ -46,6 +49,11 @@ LIMIT_RANGES = {
     "busy_program_mbps": (0.0, 1000.0),
     "lost_pct": (1.0, 100.0),
     "min_share": (0.0, 1.0),
+    "hop_rtt_ms": (0.1, 1000.0),
+    "hop_jitter_ms": (0.1, 1000.0),
+    "hop_loss_pct": (0.1, 100.0),
+    "hop_queue_ms": (1.0, 10_000.0),
+    "others_mbps": (0.0, 1000.0),
 }
 
 
@@ -62,6 +70,11 @@ class CauseLimits:
     busy_program_mbps: float  # a program moving at least this much can be what slowed the lesson
     lost_pct: float  # a sample with every probe lost: no connection at that moment
     min_share: float  # share of the troubled samples the main finding must explain
+    hop_rtt_ms: float  # the home router this slow to reach points at the Wi-Fi (or cable)
+    hop_jitter_ms: float
+    hop_loss_pct: float
+    hop_queue_ms: float  # the router's round trip growing this much under load: the Wi-Fi is the bottleneck
+    others_mbps: float  # other devices moving this much by the router's counters
 
 
 def parse_cause_limits(data: dict[str, Any], where: str = FILE_NAME) -> CauseLimits:
@@ -120,7 +133,6 @@ ADVICE_CAUSES = {
     "pause_program": "other_program",
     "unnamed_traffic": "other_program",
     "others_at_home": "others_at_home",
-    "line_busy": "others_at_home",
     "weak_wifi": "weak_wifi",
     "computer_busy": "computer_overloaded",
     "udp_blocked": "network_blocks_udp",
@@ -187,9 +199,10 @@ def primary_latency(result: CheckResult) -> LatencyResult | None:
     )
 
 
-def _queue_while_quiet(result: CheckResult, assessment: Assessment) -> Cause | None:
+def _queue_while_quiet(result: CheckResult, assessment: Assessment) -> str | None:
     """Round trips swinging far above their floor during the idle measurement while this computer
-    moved almost nothing: something else loads the line."""
+    moved almost nothing. Another device at home does that, but so do a jittery Wi-Fi and an
+    unsteady line: without the router's counters it is a hint for the "also" list, never the cause."""
     x = primary_latency(result)
     traffic = facts(result, assessment.verdicts, assessment.overall).get("local.traffic_mbps")
     if x is None or x.rtt_ms_min is None or x.rtt_ms_p90 is None or traffic is None:
@@ -197,43 +210,204 @@ def _queue_while_quiet(result: CheckResult, assessment: Assessment) -> Cause | N
     rise = x.rtt_ms_p90 - x.rtt_ms_min
     if rise < cause_limits().queue_ms or traffic >= cause_limits().quiet_mbps:
         return None
-    return _cause(
-        "others_at_home",
-        "Round trips kept rising far above their usual level while this computer was quiet: "
-        "another device at home was probably using the line.",
-        [
-            f"round trip from {quantity(x.rtt_ms_min, 'ms')} up to {quantity(x.rtt_ms_p90, 'ms')} "
-            f"(90th percentile) to {x.target}",
-            f"this computer moved only {quantity(traffic, 'Mbit/s')} meanwhile",
-        ],
+    return (
+        f"Someone else on the home network cannot be ruled out — round trips rose from "
+        f"{quantity(x.rtt_ms_min, 'ms')} to {quantity(x.rtt_ms_p90, 'ms')} while this computer moved only "
+        f"{quantity(traffic, 'Mbit/s')}, and the home router's own counters could not be read."
     )
 
 
+# --- where on the path ----------------------------------------------------------------------------
+
+CAUSE_LINKS = {
+    "platform_unreachable": "platform",
+    "other_program": "computer",
+    "computer_overloaded": "computer",
+    "others_at_home": "router",
+    "weak_wifi": "wifi",
+    "network_blocks_udp": "router",
+    "line_too_slow": "line",
+    "line_unsteady": "line",
+}
+
+
+def _hop_figure(x: LatencyResult) -> str:
+    parts = [quantity(x.rtt_ms_median, "ms") if x.rtt_ms_median is not None else ""]
+    if x.jitter_ms is not None:
+        parts.append(f"jitter {quantity(x.jitter_ms, 'ms')}")
+    if x.loss_pct is not None:
+        parts.append(f"{number(x.loss_pct)} % lost")
+    return ", ".join(p for p in parts if p)
+
+
+def wifi_trouble(result: CheckResult) -> list[str]:
+    """What the home router's round trips say against the Wi-Fi (empty: clean, or not measured)."""
+    hop, limits = result.first_hop, cause_limits()
+    if hop is None or hop.status is not Status.OK or hop.idle is None or not hop.idle.samples:
+        return []
+    x, out = hop.idle, []
+    if x.rtt_ms_median is not None and x.rtt_ms_median > limits.hop_rtt_ms:
+        out.append(f"the home router takes {quantity(x.rtt_ms_median, 'ms')} to answer "
+                   f"(more than {quantity(limits.hop_rtt_ms, 'ms')})")
+    if x.jitter_ms is not None and x.jitter_ms > limits.hop_jitter_ms:
+        out.append(f"its answers vary by {quantity(x.jitter_ms, 'ms')} (jitter)")
+    if x.loss_pct is not None and x.loss_pct > limits.hop_loss_pct:
+        out.append(f"{number(x.loss_pct)} % of the probes to it were lost")
+    for direction, loaded in sorted(hop.loaded.items()):
+        if loaded.rtt_increase_ms is not None and loaded.rtt_increase_ms >= limits.hop_queue_ms:
+            out.append(f"under load ({direction}) the way to the router slowed by "
+                       f"{quantity(loaded.rtt_increase_ms, 'ms')}: the Wi-Fi is the bottleneck")
+    return out
+
+
+def _hop_clean(result: CheckResult) -> bool:
+    hop = result.first_hop
+    measured = bool(hop and hop.status is Status.OK and hop.idle and hop.idle.samples)
+    return measured and not wifi_trouble(result)
+
+
+def _platform_down(result: CheckResult) -> bool:
+    """Every web endpoint of the platform failed (one failing among others, or under loss, is not
+    the platform being down), or its names could not be looked up."""
+    web = [e for e in result.reachability if not e.url.startswith("stun:")]
+    if not web:
+        return False
+    if any(e.reachable for e in web):
+        return False
+    return True
+
+
+def _line_queue(result: CheckResult, assessment: Assessment) -> str | None:
+    """The delay rising under load (this check's own transfer fills the queue) while the router stays
+    quick to reach: the line's queue ("bufferbloat"), never someone else's traffic."""
+    increase = result.summary.rtt_increase_ms
+    bad = [m for v in assessment.verdicts for m in v.metrics
+           if m.metric == "rtt_increase_ms" and m.state in BAD]
+    if increase is None or not bad or wifi_trouble(result):
+        return None
+    return (f"when the line is busy (also with this check's own speed test) its delay rises by "
+            f"{quantity(increase, 'ms')}: the queue on the line fills")
+
+
+def path_links(result: CheckResult, assessment: Assessment, cause_key: str) -> list[LinkEvidence]:
+    """What was measured on each of the five links, and what could not be had."""
+    summary = result.summary
+    f = facts(result, assessment.verdicts, assessment.overall)
+    computer = LinkEvidence("computer")
+    if not f.get("local.available"):
+        computer.evidence.append("this computer's programs could not be looked at")
+    else:
+        traffic = f.get("local.traffic_mbps")
+        computer.state = "good"
+        computer.figure = "" if traffic is None else f"{quantity(traffic, 'Mbit/s')} used here"
+    wifi = LinkEvidence("wifi")
+    hop = result.first_hop
+    if hop is None:
+        wifi.evidence.append("the home router was not measured")
+    elif hop.status is not Status.OK or hop.idle is None or not hop.idle.samples:
+        wifi.evidence.append(hop.error or "the home router could not be measured")
+    else:
+        trouble = wifi_trouble(result)
+        wifi.state = "degraded" if trouble else "good"
+        wifi.figure = _hop_figure(hop.idle)
+        wifi.evidence = trouble or [f"the home router answers in {_hop_figure(hop.idle)} ({hop.method})"]
+    local = result.local
+    if local is not None and local.wifi is not None and local.wifi.signal_pct is not None:
+        wifi.evidence.append(f"Wi-Fi signal {number(local.wifi.signal_pct)} %")
+    router = LinkEvidence("router")
+    counters = result.router
+    others = f.get("router.others_mbps")
+    if others is not None:
+        router.state = "degraded" if others >= cause_limits().others_mbps else "good"
+        router.figure = f"others at home {quantity(others, 'Mbit/s')}"
+        router.evidence.append(f"the router counted {quantity(others, 'Mbit/s')} used by other devices")
+    elif counters is not None and counters.error:
+        router.evidence.append(counters.error)
+    elif counters is None:
+        router.evidence.append("the router's counters were not read")
+    if hop is not None and hop.status is Status.OK and router.state == "unknown":
+        router.state, router.figure = "good", "answers"
+    if summary.udp_ok is False and result.connectivity is not Connectivity.OFFLINE:
+        router.state, router.figure = "fail", "blocks calls (UDP)"
+        router.evidence.append("the call test over UDP got no answer while web connections worked")
+    line = LinkEvidence("line")
+    slow, unsteady = _bad_metrics(assessment, SPEED), _bad_metrics(assessment, STEADINESS)
+    queue = _line_queue(result, assessment)
+    if result.connectivity is Connectivity.OFFLINE:
+        line.state, line.figure = "fail", "nothing answers"
+    elif slow or (unsteady and not wifi_trouble(result)) or queue:
+        line.state = "fail" if any(m.state == "fail" for v in assessment.verdicts for m in v.metrics
+                                   if m.metric in (*SPEED, *STEADINESS)) else "degraded"
+        line.evidence = [*slow, *([] if wifi_trouble(result) else unsteady), *([queue] if queue else [])]
+        line.figure = (slow or unsteady or [queue or ""])[0]
+    elif summary.rtt_ms is not None:
+        line.state = "good"
+        down = "" if summary.download_mbps is None else f", down {quantity(summary.download_mbps, 'Mbit/s')}"
+        line.figure = f"{quantity(summary.rtt_ms, 'ms')}{down}"
+    platform = LinkEvidence("platform")
+    web = [e for e in result.reachability if not e.url.startswith("stun:")]
+    if web:
+        reached = sum(e.reachable for e in web)
+        platform.state = "fail" if _platform_down(result) else ("good" if reached == len(web) else "degraded")
+        platform.figure = f"{reached} of {len(web)} reached"
+        platform.evidence = [f"{e.url}: {e.error}" for e in web if not e.reachable and e.error]
+    links = [computer, wifi, router, line, platform]
+    broken = broken_link(cause_key, result)
+    for link in links:
+        if link.link == broken and link.state in ("good", "unknown"):
+            link.state = "degraded"
+    return links
+
+
+def broken_link(key: str, result: CheckResult) -> str:
+    """The link a cause lies on ("" for no fault or an unclear one)."""
+    if key == "no_connection":
+        hop = result.first_hop
+        return "line" if hop is not None and hop.status is Status.OK else "wifi"
+    return CAUSE_LINKS.get(key, "")
+
+
 def check_cause(result: CheckResult, assessment: Assessment) -> Cause:
-    """The likely cause for one check, from its verdicts and ranked advice."""
+    """The likely cause for one check, with what was measured on each link of the path."""
+    cause = _check_cause(result, assessment)
+    cause.broken = broken_link(cause.key, result)
+    cause.links = path_links(result, assessment, cause.key)
+    return cause
+
+
+def _check_cause(result: CheckResult, assessment: Assessment) -> Cause:
     found = [
         _from_advice(a, result)
         for a in sorted(assessment.advice, key=lambda a: a.rank)
         if a.key in ADVICE_CAUSES
     ]
-    queue = _queue_while_quiet(result, assessment)
+    if not _platform_down(result) and result.connectivity is not Connectivity.OFFLINE:
+        found = [c for c in found if c.key != "platform_unreachable"]
     slow = _bad_metrics(assessment, SPEED)
     unsteady = _bad_metrics(assessment, STEADINESS)
-    if not found and queue is not None and (unsteady or assessment.overall != "ready"):
-        found.append(queue)
+    wifi = wifi_trouble(result)
+    blocking = {"no_connection", "platform_unreachable", "network_blocks_udp", "other_program"}
+    if wifi:
+        at = next((i for i, c in enumerate(found) if c.key not in blocking), len(found))
+        found = [c for c in found if c.key != "weak_wifi"]
+        found.insert(min(at, len(found)), _cause(
+            "weak_wifi", "The way from this computer to the home router is slow, jittery or lossy: the "
+            "Wi-Fi (or the cable) inside the home is the weak link.", wifi))
     if slow and not any(c.key in ("other_program", "others_at_home") for c in found):
         # (a program or another device using the line also makes the measured speed low)
         found.append(
             _cause("line_too_slow", "The line's measured speed is below what the lesson needs.", slow)
         )
-    if unsteady and not found:
+    queue = _line_queue(result, assessment)
+    if (unsteady or queue) and not found:
+        clean = ["the home router answers cleanly, so the trouble is beyond it"] if _hop_clean(result) else []
         found.append(
             _cause(
                 "line_unsteady",
                 "Round trips, jitter or losses are beyond the lesson's limits while "
                 "nothing on this computer or at home explains it: the line or the provider's "
                 "network is unsteady.",
-                unsteady,
+                [*unsteady, *([queue] if queue else []), *clean],
             )
         )
     if not found:
@@ -242,6 +416,10 @@ def check_cause(result: CheckResult, assessment: Assessment) -> Cause:
         return _cause("unclear", assessment.sentence)
     first = found[0]
     first.also = [_also(c) for c in _distinct(found[1:], first)]
+    told = result.router is not None and result.router.status is Status.OK
+    hint = None if told else _queue_while_quiet(result, assessment)
+    if hint and first.key not in ("others_at_home", "other_program", "no_connection"):
+        first.also.append(hint)
     return first
 
 
