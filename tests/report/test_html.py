@@ -227,3 +227,27 @@ def test_charts_are_inline_svg_with_threshold_lines_and_alert_marks(settings):
     marks = sorted(set(alert_moments(report.timeline)))
     assert marks == list(range(1, len(marks) + 1)) and len(marks) >= 5
     assert all(str(n) in a.shown for n in marks)  # each mark is drawn with its number
+
+
+def test_the_path_picture_marks_the_broken_link_with_its_figure(lab_check, settings):
+    import copy
+
+    from connectcheck.assess import assess_check
+    from connectcheck.core.model import FirstHop, LatencyResult
+
+    r = copy.deepcopy(lab_check)
+    r.first_hop = FirstHop(gateway="192.168.1.1", method="dns", target="192.168.1.1:53",
+                           idle=LatencyResult(target="192.168.1.1:53", method="dns", samples_sent=100,
+                                              samples=96, rtt_ms_median=31.0, jitter_ms=9.0, loss_pct=4.0))
+    r.assessment = assess_check(r)
+    report = build_check_report(r, settings)
+    assert report.headline.cause.key == "weak_wifi" and report.headline.cause.broken == "wifi"
+    page = render_html(report)
+    svg = page[page.index("<title>Where the problem is"):]
+    svg = svg[: svg.index("</svg>")]
+    second = "Cable" if r.local.connection_type == "ethernet" else "Wi-Fi"  # this machine's own link
+    for words in ("This computer", second, "Router", "Broadband line", "Lesson platform", "broken here",
+                  "31 ms, jitter 9 ms,"):
+        assert words in svg
+    assert f"The problem is on the link marked: {second}." in audit(page).text
+    assert "192.168.1.1" not in page  # the router's address is masked like every address

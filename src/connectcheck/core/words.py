@@ -47,6 +47,17 @@ def join_words(items: Sequence[str], last: str = "and") -> str:
 
 
 STATE_WORDS = {"good": "good", "degraded": "weak", "fail": "failing", "unknown": "not known"}
+# The five links of a tutor's path (core/model.LINKS), as the picture names them.
+LINK_WORDS = {
+    "computer": "This computer",
+    "wifi": "Wi-Fi",
+    "router": "Router",
+    "line": "Broadband line",
+    "platform": "Lesson platform",
+}
+CABLE_WORD = "Cable"  # the second link when this computer is wired to the router
+
+
 # The overall answer of a check ("ready" | "limited" | "cannot" | "unknown"): a headline, and the
 # few words a tight space (a table cell, a terminal line) has for it.
 OVERALL_WORDS = {

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
-from connectcheck.core.words import STATE_WORDS, limit_number, number
+from connectcheck.core.model import LinkEvidence
+from connectcheck.core.words import CABLE_WORD, LINK_WORDS, STATE_WORDS, limit_number, number
 from connectcheck.report.model import MeasurementRow, Timeline, TimelinePoint
 
 FONT = "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif"
@@ -414,3 +415,53 @@ def _time_axis(
             label = f"{t / 60:.0f} min"
         svg.text(x_of(t), y, label, 9.5, MUTED, "middle")
         t += step
+
+
+# --- the path: this computer -> Wi-Fi -> router -> broadband line -> lesson platform ------------------
+
+
+def _short(text: str, limit: int) -> str:
+    text = clean(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def path_chart(links: Sequence[LinkEvidence], broken: str = "", *, wired: bool = False) -> str:
+    """The five links as boxes joined by arrows, each coloured by what was measured on it, with its
+    figure beneath; the broken one drawn thicker and marked "broken here"."""
+    n = max(1, len(links))
+    gap, height = 26.0, 112.0
+    box_w = (WIDTH - gap * (n - 1)) / n
+    svg = Svg(WIDTH, height, "Where the problem is: " + " → ".join(
+        _link_label(link.link, wired) for link in links))
+    for i, link in enumerate(links):
+        state = link.state if link.state in TONE else "unknown"
+        x = i * (box_w + gap)
+        marked = link.link == broken
+        svg.rect(x + 1, 8, box_w - 2, 46, ZONE[state], TONE[state] if not marked else TONE["fail"], rx=6)
+        if marked:
+            svg.rect(x + 3, 10, box_w - 6, 42, "none", TONE["fail"], rx=5)
+        svg.text(x + box_w / 2, 28, _link_label(link.link, wired), 12, INK, "middle", bold=True)
+        svg.text(x + box_w / 2, 45, STATE_WORDS.get(state, state), 10.5, TONE[state], "middle")
+        for row, words in enumerate(_figure_lines(link.figure)):
+            svg.text(x + box_w / 2, 70 + 13 * row, words, 10.5, INK, "middle")
+        if marked:
+            svg.text(x + box_w / 2, 104, "broken here", 10.5, TONE["fail"], "middle", bold=True)
+        if i < n - 1:
+            ax = x + box_w
+            svg.line(ax + 3, 31, ax + gap - 5, 31, MUTED, 1.6)
+            svg.polyline([(ax + gap - 10, 26), (ax + gap - 4, 31), (ax + gap - 10, 36)], MUTED, 1.6)
+    return svg.render()
+
+
+def _figure_lines(figure: str, width: int = 21) -> list[str]:
+    """A link's figure on at most two lines, broken after a comma where it can be."""
+    figure = clean(figure)
+    if len(figure) <= width:
+        return [figure] if figure else []
+    cut = figure.rfind(", ", 0, width + 1)
+    first, rest = (figure[:cut + 1], figure[cut + 2:]) if cut > 0 else (figure[:width], figure[width:])
+    return [first, _short(rest, width + 3)]
+
+
+def _link_label(key: str, wired: bool) -> str:
+    return CABLE_WORD if key == "wifi" and wired else LINK_WORDS.get(key, key)

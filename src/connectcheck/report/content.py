@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connectcheck.core.model import BandwidthResult, CheckResult, Status
+from connectcheck.core.model import BandwidthResult, Cause, CheckResult, Status
 from connectcheck.core.words import (
+    CABLE_WORD,
+    LINK_WORDS,
     STATE_WORDS,
     clock,
     describe_date,
@@ -25,7 +27,7 @@ from connectcheck.core.words import (
     quantity,
     time_words,
 )
-from connectcheck.report.charts import alert_moments, finite, measurement_bars, timeline_chart
+from connectcheck.report.charts import alert_moments, finite, measurement_bars, path_chart, timeline_chart
 from connectcheck.report.model import MeasurementRow, Programs, Report
 from connectcheck.report.redact import CATEGORIES
 
@@ -182,7 +184,21 @@ def _answer(report: Report) -> list[Block]:
     if c is not None:
         tone = "good" if c.key == "no_fault" else "unknown" if c.key == "unclear" else h.state
         blocks.append(CauseBox(f"Likely cause: {c.title}", c.sentence, c.evidence, c.also, tone))
+        if c.links:
+            last = report.checks[-1] if report.checks else None
+            wired = last is not None and last.local is not None and last.local.connection_type == "ethernet"
+            blocks.append(Chart(path_chart(c.links, c.broken, wired=wired), _path_caption(c, wired)))
     return blocks
+
+
+def _path_caption(c: Cause, wired: bool) -> str:
+    """What the picture shows in words, and what could not be measured."""
+    words = {**LINK_WORDS, **({"wifi": CABLE_WORD} if wired else {})}
+    missing = [f"{words[link.link]}: {link.evidence[0]}" for link in c.links
+               if link.state == "unknown" and link.evidence]
+    where = f"The problem is on the link marked: {words.get(c.broken, c.broken)}." if c.broken else \
+        "No link is marked broken."
+    return " ".join([where, *(f"Not measured — {m}." for m in missing)])
 
 
 def _limit_cell(row: MeasurementRow, activity: str) -> Cell:
