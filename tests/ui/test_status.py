@@ -198,3 +198,26 @@ def test_escape_cancels_a_running_check(make_app, qtbot, tmp_path, stun, web, sp
         qtbot.wait(300)
         qtbot.keyClick(app.status, Qt.Key.Key_Escape)
     assert finished.args[0].status is Status.CANCELLED
+
+
+def test_the_path_picture_shows_where_the_problem_is(make_app, qtbot):
+    from connectcheck.core.model import FirstHop, LatencyResult
+
+    app = make_app()
+    w = app.status
+    assert not w.path.isVisibleTo(w) and not w.path_title.isVisibleTo(w)  # nothing measured yet
+    r = degraded_result()
+    idle = LatencyResult(target="192.168.1.1", method="icmp", samples_sent=100, samples=95,
+                         rtt_ms_median=35.0, jitter_ms=14.0, loss_pct=5.0)
+    r.first_hop = FirstHop(gateway="192.168.1.1", method="icmp", target="192.168.1.1", idle=idle)
+    show_result(app, assessed(r))
+    assert w.path.isVisibleTo(w) and [x.link for x in w.path.links] == [
+        "computer", "wifi", "router", "line", "platform"]
+    described = w.path.accessibleDescription()
+    assert "35 ms, jitter 14 ms, 5 % lost" in described and "(broken here)" in described
+    w.resize(720, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.path.height() >= 60
+    image = w.path.grab().toImage()
+    assert image.width() > 300 and len({image.pixel(x, 30) for x in range(0, image.width(), 7)}) > 3

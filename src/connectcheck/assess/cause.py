@@ -289,7 +289,8 @@ def _line_queue(result: CheckResult, assessment: Assessment) -> str | None:
             f"{quantity(increase, 'ms')}: the queue on the line fills")
 
 
-def path_links(result: CheckResult, assessment: Assessment, cause_key: str) -> list[LinkEvidence]:
+def path_links(result: CheckResult, assessment: Assessment, cause_key: str,
+               program: str | None = None) -> list[LinkEvidence]:
     """What was measured on each of the five links, and what could not be had."""
     summary = result.summary
     f = facts(result, assessment.verdicts, assessment.overall)
@@ -300,6 +301,10 @@ def path_links(result: CheckResult, assessment: Assessment, cause_key: str) -> l
         traffic = f.get("local.traffic_mbps")
         computer.state = "good"
         computer.figure = "" if traffic is None else f"{quantity(traffic, 'Mbit/s')} used here"
+        rate = next((program_rate(p) for p in programs(result.local) if p.name == program), None) \
+            if program and result.local else None
+        if program:
+            computer.figure = f"{program} {quantity(rate, 'Mbit/s')}" if rate is not None else program
     wifi = LinkEvidence("wifi")
     hop = result.first_hop
     if hop is None:
@@ -339,7 +344,7 @@ def path_links(result: CheckResult, assessment: Assessment, cause_key: str) -> l
         line.state = "fail" if any(m.state == "fail" for v in assessment.verdicts for m in v.metrics
                                    if m.metric in (*SPEED, *STEADINESS)) else "degraded"
         line.evidence = [*slow, *([] if wifi_trouble(result) else unsteady), *([queue] if queue else [])]
-        line.figure = (slow or unsteady or [queue or ""])[0]
+        line.figure = (slow or unsteady or [queue or ""])[0].split(" (")[0]  # the figure, not the limit
     elif summary.rtt_ms is not None:
         line.state = "good"
         down = "" if summary.download_mbps is None else f", down {quantity(summary.download_mbps, 'Mbit/s')}"
@@ -371,7 +376,7 @@ def check_cause(result: CheckResult, assessment: Assessment) -> Cause:
     """The likely cause for one check, with what was measured on each link of the path."""
     cause = _check_cause(result, assessment)
     cause.broken = broken_link(cause.key, result)
-    cause.links = path_links(result, assessment, cause.key)
+    cause.links = path_links(result, assessment, cause.key, cause.program)
     return cause
 
 

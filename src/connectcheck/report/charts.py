@@ -459,7 +459,11 @@ def _figure_lines(figure: str, width: int = 21) -> list[str]:
     if len(figure) <= width:
         return [figure] if figure else []
     cut = figure.rfind(", ", 0, width + 1)
-    first, rest = (figure[:cut + 1], figure[cut + 2:]) if cut > 0 else (figure[:width], figure[width:])
+    if cut > 0:
+        first, rest = figure[: cut + 1], figure[cut + 2 :]
+    else:
+        cut = figure.rfind(" ", 0, width + 1)
+        first, rest = (figure[:cut], figure[cut + 1 :]) if cut > 0 else (figure[:width], figure[width:])
     return [first, _short(rest, width + 3)]
 
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from connectcheck.assess.advice import programs
+from connectcheck.assess.cause import check_cause
 from connectcheck.core.model import CheckKind, CheckResult, Status
 from connectcheck.core.tasks import Progress
 from connectcheck.ui import icons, style
@@ -37,7 +38,7 @@ from connectcheck.ui.actions import Actions
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.lesson import LessonPanel
 from connectcheck.ui.text import plain, unbroken, value
-from connectcheck.ui.widgets import Banner, Light, NumberTile, clear_layout
+from connectcheck.ui.widgets import Banner, Light, NumberTile, PathPicture, clear_layout
 
 ACTIVITIES = ("sound", "video", "whiteboard")
 # the key numbers: (Summary field, caption, unit, metric key for its colour)
@@ -96,6 +97,7 @@ class StatusWindow(QMainWindow):
         self.results_box.setContentsMargins(0, 0, 0, 0)
         self.results_box.setSpacing(style.SPACING)
         self._lights()
+        self._path()
         self._numbers()
         self._advice()
         self._programs()
@@ -196,6 +198,12 @@ class StatusWindow(QMainWindow):
         for light in self.lights.values():
             row.addWidget(light, 1)
         self.results_box.addLayout(row)
+
+    def _path(self) -> None:
+        self.path_title = section_title("Where the problem is")
+        self.results_box.addWidget(self.path_title)
+        self.path = PathPicture()
+        self.results_box.addWidget(self.path)
 
     def _numbers(self) -> None:
         self.results_box.addWidget(section_title("Measurements"))
@@ -324,9 +332,16 @@ class StatusWindow(QMainWindow):
             if v is not None and v.mos is not None:
                 sentence += f" Call quality on a quiet line: {v.mos:.1f} / 5."
             light.set_verdict(v.state if v else "unknown", sentence)
+        self._show_path(r)
         self._show_numbers(r)
         self._show_advice(r)
         self._show_programs(r)
+
+    def _show_path(self, r: CheckResult | None) -> None:
+        cause = check_cause(r, r.assessment) if r is not None and r.assessment is not None else None
+        wired = bool(r and r.local and r.local.connection_type == "ethernet")
+        self.path.set_links(cause.links if cause else [], cause.broken if cause else "", wired=wired)
+        self.path_title.setVisible(cause is not None)
 
     def _show_numbers(self, r: CheckResult | None) -> None:
         states: dict[str, str] = {}

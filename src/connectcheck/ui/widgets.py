@@ -133,3 +133,54 @@ class NumberTile(QWidget):
         colour = style.STATE_COLOURS.get(state or "", "")
         self.value.setStyleSheet(f"color: {colour};" if state in ("degraded", "fail") else "")
         self.setAccessibleName(f"{self.caption.text()}: {text}")
+
+
+class PathPicture(QWidget):
+    """The five links of the path (the report's own picture, report/charts.path_chart), drawn to the
+    window's width; its accessible description says each link's state in words."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from PySide6.QtSvg import QSvgRenderer
+
+        self._renderer = QSvgRenderer(self)
+        self._ratio = 112 / 680
+        self.setAccessibleName("Where the problem is")
+        self.setMinimumHeight(60)
+        self.links: list = []
+
+    def set_links(self, links: Sequence, broken: str = "", *, wired: bool = False) -> None:
+        from PySide6.QtCore import QByteArray
+
+        from connectcheck.core.words import CABLE_WORD, LINK_WORDS, STATE_WORDS
+        from connectcheck.report.charts import path_chart
+
+        self.links = list(links)
+        self.setVisible(bool(self.links))
+        if not self.links:
+            return
+        self._renderer.load(QByteArray(path_chart(self.links, broken, wired=wired).encode("utf-8")))
+        words = {**LINK_WORDS, **({"wifi": CABLE_WORD} if wired else {})}
+        self.setAccessibleDescription("; ".join(
+            f"{words[x.link]}: {STATE_WORDS.get(x.state, x.state)}{', ' + x.figure if x.figure else ''}"
+            f"{' (broken here)' if x.link == broken else ''}" for x in self.links))
+        self.updateGeometry()
+        self.update()
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return round(width * self._ratio)
+
+    def paintEvent(self, event: object) -> None:
+        from PySide6.QtCore import QRectF
+        from PySide6.QtGui import QColor, QPainter
+
+        if not self.links:
+            return
+        painter = QPainter(self)
+        height = min(self.height(), self.heightForWidth(self.width()))
+        painter.fillRect(self.rect(), QColor("#ffffff"))
+        self._renderer.render(painter, QRectF(0, 0, self.width(), height))
+        painter.end()
