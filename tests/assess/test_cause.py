@@ -243,3 +243,10 @@ def test_no_connection_lies_beyond_a_router_that_still_answers():
     c = cause_of(r)
     assert (c.key, c.broken) == ("no_connection", "line")
     assert {link.link: link.state for link in c.links}["line"] == "fail"
+
+
+def test_a_busy_processor_does_not_explain_jitter_beyond_a_router_reached_cleanly():
+    r = check(local=local(unattributed=(0.05, 0.02), cpu=99.0), jitter_ms=30.0)
+    r.first_hop = _hop()
+    c = cause_of(r)
+    assert c.key == "line_unsteady" and any(a.startswith("This computer is overloaded") for a in c.also)

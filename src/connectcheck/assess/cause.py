@@ -270,10 +270,11 @@ def _platform_down(result: CheckResult) -> bool:
     """Every web endpoint of the platform failed (one failing among others, or under loss, is not
     the platform being down), or its names could not be looked up."""
     web = [e for e in result.reachability if not e.url.startswith("stun:")]
-    if not web:
+    if not web or any(e.reachable for e in web):
         return False
-    if any(e.reachable for e in web):
-        return False
+    lossy = (result.summary.loss_pct or 0.0) >= 1.0
+    if lossy and all(e.status is Status.TIMEOUT for e in web):
+        return False  # a probe lost on a lossy line: the line's trouble, not the platform's
     return True
 
 
@@ -398,15 +399,15 @@ def _check_cause(result: CheckResult, assessment: Assessment) -> Cause:
         found.insert(min(at, len(found)), _cause(
             "weak_wifi", "The way from this computer to the home router is slow, jittery or lossy: the "
             "Wi-Fi (or the cable) inside the home is the weak link.", wifi))
-    if slow and not any(c.key in ("other_program", "others_at_home") for c in found):
-        # (a program or another device using the line also makes the measured speed low)
-        found.append(
-            _cause("line_too_slow", "The line's measured speed is below what the lesson needs.", slow)
-        )
+    line: list[Cause] = []
     queue = _line_queue(result, assessment)
-    if (unsteady or queue) and not found:
+    # A busy processor does not explain trouble beyond a router this computer reaches cleanly
+    # (it would slow those probes too): then the line comes first and the load is "also".
+    busy_only = bool(found) and all(c.key == "computer_overloaded" for c in found) and _hop_clean(result)
+    if (unsteady or queue) and (not found or busy_only):
+        # (losses and jitter on the line also make its measured speed low: they come first)
         clean = ["the home router answers cleanly, so the trouble is beyond it"] if _hop_clean(result) else []
-        found.append(
+        line.append(
             _cause(
                 "line_unsteady",
                 "Round trips, jitter or losses are beyond the lesson's limits while "
@@ -415,6 +416,12 @@ def _check_cause(result: CheckResult, assessment: Assessment) -> Cause:
                 [*unsteady, *([queue] if queue else []), *clean],
             )
         )
+    if slow and not any(c.key in ("other_program", "others_at_home") for c in found):
+        # (a program or another device using the line also makes the measured speed low)
+        line.append(
+            _cause("line_too_slow", "The line's measured speed is below what the lesson needs.", slow)
+        )
+    found = [*line, *found] if busy_only else [*found, *line]
     if not found:
         if assessment.overall == "ready":
             return _cause("no_fault", "Every measurement is within the lesson's limits.")

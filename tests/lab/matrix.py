@@ -1,0 +1,140 @@
+"""The faults of issue 14, each produced for real in the home lab, and `connectcheck check --json
+--report` run on this computer (the pc namespace) against each: the cause the report gives is
+compared with the truth the lab was built with.
+
+Used by tests/lab/test_matrix.py (asserts every cause) and benchmarks/home.py (times and numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.lab.homelab import GW, GW_WAN_IF, HomeLab, WifiSpec
+from tests.lab.netlab import LinkSpec, _run
+from tests.lab.services import STUN_PORT, LabServices, start_services
+
+PLATFORM_NAME = "platform.lab.test"  # looked up through the home router's DNS, which knows no name
+NETNS_ETC = Path("/etc/netns/ccl-pc")  # ip netns exec binds these over /etc in the pc namespace
+
+
+@dataclass
+class Fault:
+    name: str
+    expected: str  # the cause key the report must give
+    # A clean line keeps a short queue (15 ms): a 100 ms one fills under the speed test, which is
+    # bufferbloat on the line, a fault of its own (the judge names the line then, as it should).
+    line: LinkSpec = field(default_factory=lambda: LinkSpec(down_mbit=20, up_mbit=5, rtt_ms=20, queue_ms=15))
+    wifi: WifiSpec = field(default_factory=WifiSpec)
+    setup: Callable[[HomeLab, LabServices], None] | None = None  # after the services are up
+    by_name: bool = False  # the platform addressed by a name (looked up through the router)
+    expected_link: str = ""
+
+
+def _bulk(ns: str) -> Callable[[HomeLab, LabServices], None]:
+    def start(lab: HomeLab, services: LabServices) -> None:
+        lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "serve", "--port", "5202"])
+        lab.wait_port(5202)
+        lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "run", "--host", lab.server_ip, "--port",
+                   "5202", "--direction", "download", "--streams", "4", "--duration", "120"], ns=ns)
+        time.sleep(2.0)  # the transfer at full rate, as a film already playing would be
+
+    return start
+
+
+def _block_udp(lab: HomeLab, services: LabServices) -> None:
+    rules = "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+                       f"-A FORWARD -p udp --dport {STUN_PORT} -j DROP", "COMMIT", ""])
+    _run(["iptables-restore"], ns=GW, stdin=rules)
+
+
+def _offline(lab: HomeLab, services: LabServices) -> None:
+    _run(["ip", "-n", GW, "link", "set", GW_WAN_IF, "down"])
+
+
+FAULTS = [
+    Fault("clean", "no_fault"),
+    Fault("slow line", "line_too_slow", line=LinkSpec(down_mbit=1.2, up_mbit=0.4, rtt_ms=20, queue_ms=15),
+          expected_link="line"),
+    Fault("a program here saturating the line", "other_program",
+          line=LinkSpec(down_mbit=8, up_mbit=2, rtt_ms=20), setup=_bulk("pc"), expected_link="computer"),
+    Fault("another device saturating the line", "others_at_home",
+          line=LinkSpec(down_mbit=8, up_mbit=2, rtt_ms=20), setup=_bulk("device"), expected_link="router"),
+    Fault("weak Wi-Fi", "weak_wifi", wifi=WifiSpec(rtt_ms=25, jitter_ms=12, loss_pct=4),
+          expected_link="wifi"),
+    Fault("unsteady line, clean Wi-Fi", "line_unsteady",
+          line=LinkSpec(down_mbit=20, up_mbit=5, rtt_ms=30, jitter_ms=25, loss_pct=4, queue_ms=15),
+          expected_link="line"),
+    Fault("the platform's names filtered by DNS", "platform_unreachable", by_name=True,
+          expected_link="platform"),
+    Fault("UDP blocked", "network_blocks_udp", setup=_block_udp, expected_link="router"),
+    Fault("offline", "no_connection", setup=_offline, expected_link="line"),
+]
+
+
+@dataclass
+class Outcome:
+    fault: str
+    expected: str
+    cause: str
+    broken: str
+    duration_s: float
+    wall_s: float
+    first_hop: dict | None
+    router: dict | None
+    evidence: list[str]
+    result: dict = field(default_factory=dict, repr=False)
+
+
+def _resolver(on: bool) -> None:
+    """The pc namespace's resolver: the home router (which answers every name with NXDOMAIN)."""
+    if on:
+        NETNS_ETC.mkdir(parents=True, exist_ok=True)
+        (NETNS_ETC / "resolv.conf").write_text("nameserver 10.77.3.1\noptions timeout:1 attempts:1\n")
+    elif NETNS_ETC.exists():
+        shutil.rmtree(NETNS_ETC)
+
+
+def run_fault(fault: Fault, folder: Path, quick: bool = False) -> Outcome:
+    """Build the lab for ``fault``, run the check on this computer, read the report's JSON."""
+    _resolver(True)
+    try:
+        with HomeLab(fault.line, fault.wifi) as lab:
+            gw = lab.gateway_ip
+            lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80"],
+                      ns="gateway")
+            lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", gw, "--wan", GW_WAN_IF,
+                       "--line-down-mbit", str(fault.line.down_mbit or 1000),
+                       "--line-up-mbit", str(fault.line.up_mbit or 1000)], ns="gateway")
+            services = start_services(lab, folder)
+            if fault.setup is not None:
+                fault.setup(lab, services)
+            args = services.check_args()
+            if fault.by_name:
+                named = services.platform_url.replace(lab.server_ip, PLATFORM_NAME)
+                args[args.index("--platform") + 1] = named
+            report = folder / f"{fault.name.replace(' ', '_').replace(',', '')}.json"
+            env = {k: v for k, v in os.environ.items() if k != "CONNECTCHECK_HOME_ROUTER"}
+            started = time.monotonic()
+            argv = [sys.executable, "-m", "connectcheck", "check", "--json", "--report", str(report),
+                    *(["--quick"] if quick else []), *args]
+            proc = lab.spawn(argv, ns="pc", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+            out, err = proc.communicate(timeout=180)
+            wall = time.monotonic() - started
+    finally:
+        _resolver(False)
+    if proc.returncode not in (0,):
+        raise RuntimeError(f"connectcheck check failed ({proc.returncode}): {err[-3000:]}")
+    result = json.loads(out)
+    data = json.loads(report.read_text())
+    cause = data["headline"]["cause"]
+    return Outcome(fault.name, fault.expected, cause["key"], cause["broken"], result["duration_s"], wall,
+                   result.get("first_hop"), result.get("router"), cause["evidence"], result)
