@@ -204,3 +204,19 @@ def test_broken_rules_are_refused(mutate, message):
     mutate(data)
     with pytest.raises(AdviceRulesError, match=message):
         parse_rules(data, default_thresholds())
+
+
+def test_a_slow_way_to_the_router_is_told_to_move_nearer_or_use_a_cable():
+    from connectcheck.core.model import FirstHop, LatencyResult
+
+    r = check(jitter_ms=25.0, local=local(processes=[program("Firefox", "browser", 0.2, 0.1)]))
+    idle = LatencyResult(target="192.168.1.1", method="icmp", samples_sent=60, samples=58,
+                         rtt_ms_median=24.0, jitter_ms=9.0, loss_pct=3.3)
+    r.first_hop = FirstHop(gateway="192.168.1.1", method="icmp", target="192.168.1.1", idle=idle)
+    a = assess_check(r)
+    wifi = next(x for x in a.advice if x.key == "wifi_path")
+    assert "cable" in wifi.action and "5 GHz" in wifi.action
+    assert wifi.evidence == ("The home router itself takes 24 ms, jitter 9 ms, 3.3 % lost to answer, "
+                             "before the internet is even reached.")
+    r.first_hop.idle.rtt_ms_median, r.first_hop.idle.jitter_ms, r.first_hop.idle.loss_pct = 2.0, 0.3, 0.0
+    assert "wifi_path" not in keys(assess_check(r))

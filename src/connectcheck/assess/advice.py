@@ -41,12 +41,14 @@ FACTS = (
     "local.available", "local.traffic_mbps", "local.unattributed_mbps", "connection_type",
     "wifi.signal_pct", "wifi.signal_dbm", "cpu.pct", "memory.used_pct",
     "browsers.count", "browsers.content_processes", "router.others_mbps",
+    "first_hop.rtt_ms", "first_hop.jitter_ms", "first_hop.loss_pct", "first_hop.queue_ms",
 )
 # Words a text can use; the per-program ones only in rules with for_each = "program".
 WORDS = (
     "platform_hosts", "browsers", "browser_count", "browser_details", "content_processes",
     "unattributed", "busiest", "cpu", "memory", "added_delay", "local_traffic", "signal",
     "sound_sentence", "video_sentence", "whiteboard_sentence", "overall_sentence", "others_rate",
+    "hop_figure",
 )
 PROGRAM_WORDS = ("program", "category", "using", "moved")
 OPERATORS = {"lt": float.__lt__, "le": float.__le__, "gt": float.__gt__, "ge": float.__ge__}
@@ -234,6 +236,19 @@ def others_mbps(result: CheckResult) -> float | None:
     return round(r.others_down_mbps + r.others_up_mbps, 3)
 
 
+def first_hop_facts(result: CheckResult) -> dict[str, float | None]:
+    """The home router's round trip, jitter and loss while idle, and how much its round trip grew
+    under load (None each when the router was not measured)."""
+    hop = result.first_hop
+    idle = hop.idle if hop is not None and hop.status is Status.OK else None
+    if idle is None or not idle.samples:
+        return {"first_hop.rtt_ms": None, "first_hop.jitter_ms": None, "first_hop.loss_pct": None,
+                "first_hop.queue_ms": None}
+    growth = [x.rtt_increase_ms for x in hop.loaded.values() if x.rtt_increase_ms is not None]
+    return {"first_hop.rtt_ms": idle.rtt_ms_median, "first_hop.jitter_ms": idle.jitter_ms,
+            "first_hop.loss_pct": idle.loss_pct, "first_hop.queue_ms": max(growth) if growth else None}
+
+
 def _usable(local: LocalFindings | None) -> LocalFindings | None:
     return local if local is not None and local.status is Status.OK else None
 
@@ -246,6 +261,7 @@ def facts(result: CheckResult, verdicts: list[ActivityVerdict], overall: str) ->
         "offline": result.connectivity is Connectivity.OFFLINE,
         "platform_unreachable": s.platform_reachable is False, "udp_blocked": s.udp_ok is False,
         "router.others_mbps": others_mbps(result),
+        **first_hop_facts(result),
     }
     rank = ("good", "unknown", "degraded", "fail")
     for v in verdicts:
@@ -304,6 +320,16 @@ def words(result: CheckResult, verdicts: list[ActivityVerdict], overall_sentence
         out["added_delay"] = quantity(s.rtt_increase_ms, "ms")
     if (others := others_mbps(result)) is not None:
         out["others_rate"] = quantity(others, "Mbit/s")
+    hop = first_hop_facts(result)
+    if hop["first_hop.rtt_ms"] is not None:
+        parts = [quantity(hop["first_hop.rtt_ms"], "ms")]
+        if hop["first_hop.jitter_ms"] is not None:
+            parts.append(f"jitter {quantity(hop['first_hop.jitter_ms'], 'ms')}")
+        if hop["first_hop.loss_pct"] is not None:
+            parts.append(f"{quantity(hop['first_hop.loss_pct'], '%')} lost")
+        if hop["first_hop.queue_ms"] is not None:
+            parts.append(f"{quantity(hop['first_hop.queue_ms'], 'ms')} more under load")
+        out["hop_figure"] = ", ".join(parts)
     local = _usable(result.local)
     if local is None:
         return out

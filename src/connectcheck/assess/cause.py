@@ -134,6 +134,7 @@ ADVICE_CAUSES = {
     "unnamed_traffic": "other_program",
     "others_at_home": "others_at_home",
     "weak_wifi": "weak_wifi",
+    "wifi_path": "weak_wifi",
     "computer_busy": "computer_overloaded",
     "udp_blocked": "network_blocks_udp",
 }

@@ -100,8 +100,9 @@ def parse_ssdp_response(data: bytes) -> dict[str, str] | None:
 
 
 def discover(deadline: Deadline, *, gateway: str | None = None, wait_s: float = 1.0) -> list[tuple[str, str]]:
-    """(address it answered from, LOCATION) of every IGD answering one M-SEARCH per search target,
-    the default gateway's first. Only http:// locations on the answering address are kept."""
+    """(address it answered from, LOCATION) of every IGD answering one M-SEARCH per search target
+    within ``wait_s`` (at once when the default gateway answers), the gateway's first. Only http://
+    locations on the answering address are kept."""
     found: list[tuple[str, str]] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 2)
@@ -125,6 +126,8 @@ def discover(deadline: Deadline, *, gateway: str | None = None, wait_s: float = 
             location = (headers or {}).get("location", "")
             if location and _same_host(location, host) and (host, location) not in found:
                 found.append((host, location))
+                if gateway is not None and host == gateway:
+                    break  # the home router itself answered: no need to wait for others
     found.sort(key=lambda item: item[0] != gateway)
     return found
 
