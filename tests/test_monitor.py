@@ -15,8 +15,13 @@ from connectcheck.config.settings import defaults
 from connectcheck.core.model import Connectivity, LocalFindings, ProcessUsage, Section, Status
 from connectcheck.core.model import InterfaceUsage as Card
 from connectcheck.history import History
-from connectcheck.monitor import MediaPathProbe, Monitor, MonitorOptions, traffic_from
+from connectcheck.monitor import HomeWatch, MediaPathProbe, Monitor, MonitorOptions, traffic_from
+from connectcheck.probes import igd
+from connectcheck.probes.firsthop import UNKNOWN_TEXT, HopPorts
 from tests.assess.test_lesson import stun_burst
+from tests.lab.endpoints import BlackHole
+from tests.lab.gateway import DnsResponder
+from tests.lab.igd_server import Counters, IgdServer, wan_counters
 from tests.lab.stun_server import StunServer
 
 GOOD = {"sound": "good", "video": "good", "whiteboard": "good"}
@@ -355,3 +360,80 @@ def test_no_server_answering_is_offline_and_no_server_at_all_is_unknown():
 def test_the_default_thresholds_are_used_when_none_are_given():
     judge_ = LessonJudge(MonitorOptions())
     assert judge_.thresholds is default_thresholds()
+
+
+# --- the home router beside each burst (real services on 127.0.0.1) ---------------------------------
+
+
+def test_the_home_router_is_left_alone_unless_the_settings_ask():
+    assert MonitorOptions().home_router == "off"
+    assert MonitorOptions.from_settings(defaults(), None).home_router == "off"  # tests/conftest.py
+    got = Collect()
+    monitor = Monitor(options=fast_options(), history=None, on_sample=got.sample, on_alert=got.alert,
+                      probe=Script([stun_burst([10.0] * 10)]), local=None)
+    monitor.start()
+    got.wait_for(3)
+    monitor.stop()
+    assert all(s.hop_probes == 0 and s.hop_rtt_ms is None and s.others_mbps is None for s in got.samples)
+
+
+def test_the_router_is_probed_beside_each_burst_by_the_way_it_answers(tmp_path):
+    history = History(tmp_path / "h.sqlite3")
+    got = Collect()
+    with DnsResponder() as dns, StunServer() as stun:
+        options = real_options(stun_servers=[stun.address], probe_timeout_s=1.0, home_router="127.0.0.1",
+                               icmp=False, router_ports=HopPorts(dns=dns.port, tcp=()))
+        monitor = Monitor(options=options, history=history, on_sample=got.sample, on_alert=got.alert)
+        monitor.start("router")
+        got.wait_for(4)
+        record = monitor.stop()
+    for s in record.samples:
+        assert (s.hop_method, s.hop_probes, s.hop_loss_pct) == ("dns", 5, 0.0)
+        assert 0 < s.hop_rtt_ms < 50 and s.hop_jitter_ms is not None
+        assert s.others_mbps is None  # its counters were not asked for
+    assert record.samples[0].hop_rtt_ms == history.lesson(record.id).samples[0].hop_rtt_ms  # kept
+    history.close()
+
+
+def test_a_router_that_answers_nothing_is_not_measured_and_delays_no_sample():
+    with BlackHole() as hole:
+        options = real_options(home_router="127.0.0.1", icmp=False, reselect_s=60.0,
+                               router_ports=HopPorts(dns=hole.udp_port, tcp=(hole.port,)))
+        watch = HomeWatch(options)
+        first = watch(threading.Event())
+        assert first.rtt_ms_samples == [] and first.error == UNKNOWN_TEXT
+        started = time.monotonic()
+        again = watch(threading.Event())  # not looked for again before reselect_s
+        assert again.rtt_ms_samples == [] and time.monotonic() - started < 0.05
+
+
+def test_other_devices_rate_comes_from_the_routers_counters_less_this_computers_own():
+    with DnsResponder() as dns, IgdServer(Counters(wan_counters("lo"), "honest", 10**12, 10**12)) as router:
+        options = real_options(home_router="127.0.0.1", icmp=False, router_counters=True,
+                               router_ports=HopPorts(dns=dns.port, tcp=()), igd_location=router.location)
+        watch = HomeWatch(options)
+        first = watch(threading.Event())
+        assert first.household_mbps is None  # one reading: no rate yet
+        mover = threading.Thread(target=_loopback_traffic, args=(0.5,), daemon=True)
+        mover.start()
+        second = watch(threading.Event())
+        mover.join()
+    assert second.household_mbps is not None and second.household_mbps > 10  # loopback counts both ways
+    assert set(router.calls) <= igd.READ_ONLY_ACTIONS
+    judge = LessonJudge(options)
+    sample, _ = judge.judge(0.0, "2026-12-03T16:00:00+00:00", stun_burst([10.0] * 5),
+                            LocalTraffic(down_mbps=3.0, up_mbps=1.0), second)
+    assert sample.others_mbps == pytest.approx(second.household_mbps - 4.0, abs=0.01)
+    assert sample.hop_method == "dns" and sample.hop_probes == 5
+
+
+def _loopback_traffic(seconds):
+    server = socket.create_server(("127.0.0.1", 0))
+    with socket.create_connection(server.getsockname()) as client:
+        conn, _ = server.accept()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            client.sendall(b"x" * 65536)
+            conn.recv(1 << 20)
+        conn.close()
+    server.close()

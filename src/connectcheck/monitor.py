@@ -10,6 +10,11 @@ Each sample is
   found, so monitoring costs no DNS traffic;
 * this computer's traffic on the default network card and the program moving the most
   (:class:`~connectcheck.local.LocalSampler`, which reads local counters and sends nothing);
+* the home router (:class:`HomeWatch`, when ``home_router`` is not "off"): as many probes as the
+  burst, at the same time, by the way the router answers (ping where allowed, a DNS query to its
+  forwarder, or a connection to its web page, chosen once as the check chooses it), and, when
+  ``router_counters`` is on, one reading of its UPnP byte counters, so that the household's rate
+  since the sample before, less this computer's own, is other devices' use of the line;
 * the states of sound, video and the whiteboard, and the alerts due, judged by
   :class:`~connectcheck.assess.lesson.LessonJudge` (how: :mod:`connectcheck.assess.lesson`).
 
@@ -28,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectcheck.assess.lesson import Burst, LessonJudge, LocalTraffic
+from connectcheck.assess.lesson import Burst, HomeReading, LessonJudge, LocalTraffic
 from connectcheck.assess.thresholds import Thresholds
 from connectcheck.check import CheckOptions
 from connectcheck.config.profile import OrganisationProfile
@@ -41,12 +46,16 @@ from connectcheck.core.model import (
     LessonRecord,
     LocalFindings,
     MonitorSample,
+    RouterCounters,
     Status,
 )
+from connectcheck.core.tasks import Cancelled, Deadline
 from connectcheck.core.words import join_words
 from connectcheck.history import History, HistoryError
-from connectcheck.local import LocalSampler
+from connectcheck.local import LocalSampler, find_gateway
 from connectcheck.local.sampler import STEP_S
+from connectcheck.probes import igd
+from connectcheck.probes.firsthop import NO_GATEWAY_TEXT, UNKNOWN_TEXT, HopPorts, choose_target
 from connectcheck.probes.latency import LatencyTarget, measure_latency
 from connectcheck.probes.targets import choose_primary, latency_targets
 
@@ -75,6 +84,14 @@ class MonitorOptions:
     thresholds: Thresholds | None = None  # None: the bundled defaults
     reselect_s: float = 300.0  # the target is chosen again this often (back to UDP, new addresses)
     local: bool = True  # also sample this computer's traffic and programs
+    # The home router: "off", "auto" (this computer's default gateway) or its address; off unless
+    # the settings ask (as for the check), so monitoring built in code probes no network it was
+    # not pointed at. ``router_counters``: also read its UPnP counters (a multicast search).
+    home_router: str = "off"
+    router_counters: bool = False
+    icmp: bool = True  # ping the router where the system allows it without privileges
+    router_ports: HopPorts = field(default_factory=HopPorts)  # its DNS forwarder and web page (tests: others)
+    igd_location: str | None = None  # the router's UPnP description, known (tests); None: SSDP search
 
     @property
     def loss_window_s(self) -> float:
@@ -100,6 +117,9 @@ class MonitorOptions:
             stun_servers=check.stun_servers,
             platform_urls=check.platform_urls,
             thresholds=check.thresholds,
+            home_router=check.home_router,
+            router_counters=check.router_counters,
+            icmp=check.icmp,
         )
 
 
@@ -109,6 +129,10 @@ class MonitorOptions:
 
 ProbeFn = Callable[[threading.Event], Burst]
 LocalFn = Callable[[threading.Event], LocalTraffic]
+HomeFn = Callable[[threading.Event], HomeReading]
+HOP_TIMEOUT_S = 0.5  # a home router answers in milliseconds: a probe unanswered after this is lost
+IGD_FIND_S = 2.5  # the UPnP search and the router's description, once (beside a burst)
+IGD_READ_S = 1.0  # one reading of the counters
 
 
 class MediaPathProbe:
@@ -171,6 +195,84 @@ class MediaPathProbe:
         return self._burst(primary)
 
 
+class HomeWatch:
+    """The home router beside each burst (see the module doc); every part "not measured" when it
+    cannot be had, never a fault. The way to reach the router, and the router's UPnP service, are
+    looked for again every ``reselect_s`` when they were not found, and as soon as a burst to the
+    router gets no answer at all."""
+
+    def __init__(self, options: MonitorOptions) -> None:
+        self.options = options
+        self._target: LatencyTarget | None = None
+        self._looked_at = -math.inf
+        self._igd: igd.Igd | None = None
+        self._igd_looked_at = -math.inf
+        self._line: tuple[float | None, float | None] = (None, None)
+        self._reading: igd.Reading | None = None
+        self.note: str | None = None  # why the router is not measured, in plain words
+
+    def _gateway(self, cancel: threading.Event) -> str | None:
+        choice = self.options.home_router
+        if choice != "auto":
+            return choice
+        found = find_gateway(cancel)
+        return found.address if found is not None else None
+
+    def __call__(self, cancel: threading.Event) -> HomeReading:
+        o = self.options
+        if self._target is None and time.monotonic() - self._looked_at >= o.reselect_s:
+            self._looked_at = time.monotonic()
+            gateway = self._gateway(cancel)
+            if gateway is None:
+                self.note = NO_GATEWAY_TEXT
+            else:
+                self._target, _ = choose_target(gateway, cancel=cancel, ports=o.router_ports,
+                                                icmp_allowed=None if o.icmp else False)
+                self.note = None if self._target is not None else UNKNOWN_TEXT
+        out = HomeReading(error=self.note)
+        counters = threading.Thread(target=self._counters, args=(out, cancel), name="monitor-router",
+                                    daemon=True) if o.router_counters and self._target is not None else None
+        if counters is not None:
+            counters.start()
+        if self._target is not None:
+            result = measure_latency([self._target], count=o.probes, interval_s=o.probe_interval_s,
+                                     timeout_s=HOP_TIMEOUT_S, time_limit_s=o.burst_limit_s, cancel=cancel)[0]
+            out.rtt_ms_samples, out.method = list(result.rtt_ms_samples), self._target.method
+            if not result.samples and not cancel.is_set():
+                self._target, self._looked_at = None, -math.inf  # look again at the next sample
+        if counters is not None:
+            counters.join(IGD_FIND_S + IGD_READ_S)
+        return out
+
+    def _counters(self, out: HomeReading, cancel: threading.Event) -> None:
+        """One reading of the router's counters; the household's rate since the one before."""
+        try:
+            if self._igd is None:
+                if time.monotonic() - self._igd_looked_at < self.options.reselect_s:
+                    return
+                self._igd_looked_at = time.monotonic()
+                gateway = self._target.host if self._target is not None else None
+                self._igd = igd.find_igd(Deadline(IGD_FIND_S, cancel), gateway, self.options.igd_location)
+                try:
+                    link = igd.call(self._igd, "GetCommonLinkProperties", Deadline(IGD_READ_S, cancel))
+                    self._line = (igd.mbps(link.get("NewLayer1DownstreamMaxBitRate")),
+                                  igd.mbps(link.get("NewLayer1UpstreamMaxBitRate")))
+                except igd.IgdError:
+                    pass  # the line's rates are a help, not a need
+            reading = igd.read_counters(self._igd, Deadline(IGD_READ_S, cancel))
+            before, self._reading = self._reading, reading
+            if before is None:
+                return
+            judged = igd.judge(before, reading, *self._line, RouterCounters())
+            if judged.status is Status.OK and judged.down_mbps is not None and judged.up_mbps is not None:
+                out.household_mbps = round(judged.down_mbps + judged.up_mbps, 3)
+        except Cancelled:
+            return
+        except igd.IgdError as exc:
+            log.info("lesson monitoring: the router's counters: %s", exc)
+            self._igd, self._reading = None, None
+
+
 def traffic_from(findings: LocalFindings) -> LocalTraffic:
     """The default card's rates and the busiest program, from a local sample."""
     default = [i for i in findings.interfaces if i.is_default]
@@ -220,16 +322,16 @@ def _now_iso() -> str:
 class Monitor:
     """Monitors a lesson in a thread of its own, from :meth:`start` to :meth:`stop`.
 
-    ``probe`` and ``local`` replace the default samplers (:class:`MediaPathProbe`,
-    :class:`TrafficWatch`); a ``local`` with a ``step()`` method has it called every second
-    between samples. ``clock`` gives the lesson's time (``t_s``); the schedule runs on real time.
+    ``probe``, ``local`` and ``home`` replace the default samplers (:class:`MediaPathProbe`,
+    :class:`TrafficWatch`, :class:`HomeWatch`); a ``local`` with a ``step()`` method has it called
+    every second between samples. ``clock`` gives the lesson's time (``t_s``); the schedule runs on real time.
     Samples, alerts and the lesson go into ``history`` when there is one; if it fails, monitoring
     goes on and :attr:`history_problem` says why.
     """
 
     def __init__(self, *, options: MonitorOptions, history: History | None,
                  on_sample: Callable[[MonitorSample], None], on_alert: Callable[[LessonAlert], None],
-                 probe: ProbeFn | None = None, local: LocalFn | None = None,
+                 probe: ProbeFn | None = None, local: LocalFn | None = None, home: HomeFn | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.options = options
         self.history = history
@@ -239,6 +341,7 @@ class Monitor:
         self.history_problem: str | None = None
         self._probe = probe
         self._local = local
+        self._home = home
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -265,9 +368,11 @@ class Monitor:
         probe = self._probe or MediaPathProbe(self.options)
         local = self._local if self._local is not None or not self.options.local else TrafficWatch(
             self.options.interval_s)
+        home = self._home if self._home is not None or self.options.home_router == "off" else HomeWatch(
+            self.options)
         self._stop = threading.Event()
         self._t0 = self._clock()
-        self._thread = threading.Thread(target=self._run, args=(probe, local, self._stop),
+        self._thread = threading.Thread(target=self._run, args=(probe, local, home, self._stop),
                                         name="lesson-monitor", daemon=True)
         self._thread.start()
         return self.lesson_id
@@ -297,13 +402,13 @@ class Monitor:
 
     # --- the thread ----------------------------------------------------------------------------------
 
-    def _run(self, probe: ProbeFn, local: LocalFn | None, stop: threading.Event) -> None:
+    def _run(self, probe: ProbeFn, local: LocalFn | None, home: HomeFn | None, stop: threading.Event) -> None:
         judge = LessonJudge(self.options)
         step = getattr(local, "step", None)
         next_at = time.monotonic()
         while not stop.is_set():
             try:
-                self._sample(probe, local, stop, judge)
+                self._sample(probe, local, home, stop, judge)
             except Exception:  # a bug costs one sample, never the monitoring
                 log.exception("a monitoring sample failed")
             next_at += self.options.interval_s
@@ -314,16 +419,26 @@ class Monitor:
                 if step is not None:
                     self._guarded("the local sampler's step", step)
 
-    def _sample(self, probe: ProbeFn, local: LocalFn | None, stop: threading.Event,
+    def _sample(self, probe: ProbeFn, local: LocalFn | None, home: HomeFn | None, stop: threading.Event,
                 judge: LessonJudge) -> None:
         """Take one sample, keep it, and pass it and the alerts it brings to the callbacks."""
         t_s = round(self._clock() - self._t0, 3)
+        router: list[HomeReading | None] = [None]
+        beside = None
+        if home is not None:  # the router is probed at the same time as the media path
+            def watch() -> None:
+                router[0] = self._guarded("the router", home, stop)  # type: ignore[assignment]
+
+            beside = threading.Thread(target=watch, name="lesson-router", daemon=True)
+            beside.start()
         burst = self._guarded("the probe", probe, stop) or Burst(
             connectivity=Connectivity.UNKNOWN, error="the round trips could not be measured (see the log)")
+        if beside is not None:
+            beside.join(self.options.burst_limit_s + IGD_FIND_S + IGD_READ_S)
         traffic = self._guarded("the local sampler", local, stop) if local is not None else None
         if stop.is_set():
             return
-        sample, alerts = judge.judge(t_s, _now_iso(), burst, traffic or LocalTraffic())
+        sample, alerts = judge.judge(t_s, _now_iso(), burst, traffic or LocalTraffic(), router[0])
         with self._lock:
             self._record.samples.append(sample)
             self._record.alerts.extend(alerts)

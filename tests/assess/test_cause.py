@@ -163,6 +163,78 @@ def test_a_check_during_the_lesson_adds_what_samples_cannot_see():
     assert any(a.startswith("Weak Wi-Fi") for a in c.also)
 
 
+# --- lessons with the home router probed beside each burst ---------------------------------------------
+
+
+def with_router(lesson, during, calm=(1.2, 0.3, 0.0), others=None):
+    """The lesson with the router's figures (rtt, jitter, loss) in each sample: ``during`` in the
+    samples of an episode (troubled or lost), ``calm`` in the others; ``others``: the router's
+    counters' rate for other devices during the episode."""
+    for s in lesson.samples:
+        episode = any(v in ("degraded", "fail") for v in s.states.values()) or s.loss_pct == 100.0
+        rtt, jitter, loss = during if episode else calm
+        s.hop_probes, s.hop_method, s.hop_loss_pct = 10, "dns", loss
+        s.hop_rtt_ms, s.hop_jitter_ms = (None, None) if loss == 100.0 else (rtt, jitter)
+        if others is not None:
+            s.others_mbps = others if episode else 0.2
+    return lesson
+
+
+def episode(name):
+    return troubled_lesson(episodes=(name,), with_checks=False, with_procedure=False)
+
+
+def test_a_lesson_whose_router_was_slow_and_jittery_to_reach_names_the_wifi():
+    c = lesson_cause(with_router(episode("others"), during=(38.0, 11.0, 0.0)), None, None)
+    assert (c.key, c.broken) == ("weak_wifi", "wifi")
+    assert "the Wi-Fi (or the cable) inside the home was the weak link (16:35–16:40)" in c.sentence
+    assert c.evidence[0] == "the home router answered in 38 ms, jitter 11 ms, 0 % lost then"
+    assert c.evidence[1] == "1.2 ms, jitter 0.3 ms, 0 % lost when the lesson ran smoothly"
+    links = {x.link: x for x in c.links}
+    assert links["wifi"].state == "degraded" and links["wifi"].figure.startswith("38 ms")
+    assert links["router"].state == "good" and links["line"].state == "good"
+
+
+def test_a_router_that_loses_probes_over_the_trouble_names_the_wifi_though_one_burst_says_little():
+    lesson = with_router(episode("others"), during=(2.0, 0.5, 0.0))
+    for i, s in enumerate(x for x in lesson.samples if any(v != "good" for v in x.states.values())):
+        s.hop_loss_pct = 10.0 if i % 3 == 0 else 0.0  # one probe in ten, every third burst: 3.3 %
+    c = lesson_cause(lesson, None, None)
+    assert (c.key, c.broken) == ("weak_wifi", "wifi")
+    assert any("% of the probes to the router were lost" in e for e in c.evidence)
+
+
+def test_a_lesson_whose_router_answered_cleanly_throughout_names_the_line_not_someone_at_home():
+    c = lesson_cause(with_router(episode("others"), during=(1.4, 0.4, 0.0)), None, None)
+    assert (c.key, c.broken) == ("line_unsteady", "line")
+    assert c.evidence[1] == "the home router meanwhile: 1.4 ms, jitter 0.4 ms, 0 % lost"
+    assert {x.link: x.state for x in c.links}["wifi"] == "good"
+    assert {x.link: x.state for x in c.links}["line"] in ("degraded", "fail")
+
+
+def test_other_devices_by_the_routers_counters_during_a_lesson():
+    c = lesson_cause(with_router(episode("others"), during=(1.4, 0.4, 0.0), others=12.0), None, None)
+    assert (c.key, c.broken) == ("others_at_home", "router")
+    assert c.sentence.startswith("Other devices at home were using about 12 Mbit/s of the line")
+    assert {x.link: x.figure for x in c.links}["router"] == "others at home 12 Mbit/s"
+
+
+@pytest.mark.parametrize("router, broken", [((1.3, 0.3, 0.0), "line"), ((0.0, 0.0, 100.0), "wifi")])
+def test_a_drop_is_on_the_line_when_the_router_still_answers(router, broken):
+    c = lesson_cause(with_router(episode("drop"), during=router), None, None)
+    assert (c.key, c.broken) == ("no_connection", broken)
+    assert {x.link: x.state for x in c.links}[broken] != "good"
+
+
+def test_a_calm_lesson_has_its_links_too():
+    c = lesson_cause(with_router(episode("steam"), during=(1.2, 0.3, 0.0)), None, None)
+    assert c.key == "other_program" and c.broken == "computer"
+    assert {x.link: x.figure for x in c.links}["computer"].startswith("Steam 1")
+    calm = lesson_cause(with_router(troubled_lesson(episodes=(), with_checks=False, with_procedure=False),
+                                    during=(1.2, 0.3, 0.0)), None, None)
+    assert calm.key == "no_fault" and [x.state for x in calm.links][:4] == ["good"] * 4
+
+
 def test_the_cause_limits_are_the_bundled_data():
     limits = load_cause_limits()
     assert limits == cause_limits()

@@ -221,7 +221,7 @@ def test_the_embedded_data_reads_back_as_the_same_report(settings):
 def test_charts_are_inline_svg_with_threshold_lines_and_alert_marks(settings):
     report = build_lesson_report(troubled_lesson(), settings)
     a = audit(render_html(report))
-    assert sum(1 for tag, _ in a.tags if tag == "svg") == 2  # the bars and the timeline
+    assert sum(1 for tag, _ in a.tags if tag == "svg") == 3  # the path, the bars and the timeline
     assert "good ≤ 100" in a.shown and "fails > 30" in a.shown  # sound's limits for round trip and jitter
     assert report.timeline is not None
     marks = sorted(set(alert_moments(report.timeline)))

@@ -10,10 +10,13 @@ is unsteady while nothing here explains it. A queue on the line while this compu
 device at home.
 
 For a monitored lesson, the samples taken while a verdict was weak or failing are compared with
-the rest: no answers at all (no connection), one program busy on this computer (named, with its
-rate), or round trips far above the lesson's own floor while this computer was quiet (someone
-else at home). Checks run during the lesson add what samples cannot see (Wi-Fi, the load of the
-computer, the line's speed).
+the rest: no answers at all (no connection; on the line when the home router still answered), one
+program busy on this computer (named, with its rate), other devices using the line by the router's
+own counters, the home router slow, jittery or lossy to reach beside the same bursts (the Wi-Fi),
+or the router reached cleanly while the media path was troubled (the line). Only when the router
+was not measured at all are round trips far above the lesson's own floor while this computer was
+quiet read as someone else at home (the older inference, said as "probably"). Checks run during
+the lesson add what samples cannot see (Wi-Fi signal, the load of the computer, the line's speed).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from connectcheck.core.model import (
     LinkEvidence,
     MonitorSample,
     Status,
+    worst_state,
 )
 from connectcheck.core.words import join_words, number, parse_time, quantity
 
@@ -520,6 +524,13 @@ class _Lesson:
             if s.top_program:
                 rates.setdefault(s.top_program, []).append(s.top_program_mbps or 0.0)
         self.calm_rates = {name: statistics.median(r) for name, r in rates.items()}
+        bad = [s for s in lesson.samples if troubled(s) or _lost(s)]
+        self.hop_measured = any(_hop_answered(s) for s in lesson.samples)
+        # The router's losses over all the troubled samples (one burst of ten says 0 or 10 %).
+        sent = sum(s.hop_probes for s in bad if s.hop_probes and s.hop_loss_pct is not None)
+        lost = sum(s.hop_probes * (s.hop_loss_pct or 0.0) / 100 for s in bad if s.hop_probes)
+        self.hop_loss = 100.0 * lost / sent if sent else None
+        self.hop_lossy = self.hop_loss is not None and self.hop_loss > cause_limits().hop_loss_pct
 
     def busy_program(self, s: MonitorSample) -> bool:
         rate = s.top_program_mbps or 0.0
@@ -539,12 +550,33 @@ class _Lesson:
             and traffic <= self.calm_traffic + cause_limits().quiet_mbps
         )
 
+    def hop_trouble(self, s: MonitorSample) -> list[str]:
+        """What the probes to the home router beside this sample's burst say against the Wi-Fi."""
+        if not _hop_answered(s):
+            return []
+        limits, out = cause_limits(), []
+        if s.hop_rtt_ms is not None and s.hop_rtt_ms > limits.hop_rtt_ms:
+            out.append(f"the home router took {quantity(s.hop_rtt_ms, 'ms')} to answer")
+        if s.hop_jitter_ms is not None and s.hop_jitter_ms > limits.hop_jitter_ms:
+            out.append(f"its answers varied by {quantity(s.hop_jitter_ms, 'ms')}")
+        if self.hop_lossy and (s.hop_loss_pct or 0.0) > 0:
+            out.append(f"{number(s.hop_loss_pct or 0.0)} % of the probes to it were lost")
+        return out
+
     def reason(self, s: MonitorSample) -> str | None:
         """What most likely troubled this sample: a cause key ("other_program:<name>"), or None."""
         if _lost(s):
             return "no_connection"
         if self.busy_program(s):
             return f"other_program:{s.top_program}"
+        if s.others_mbps is not None and s.others_mbps >= cause_limits().others_mbps:
+            return "others_at_home"
+        if self.hop_trouble(s) or (self.hop_lossy and _hop_answered(s)):
+            return "weak_wifi"
+        if _hop_answered(s):
+            return "line_unsteady"  # the router reached cleanly beside a troubled burst
+        if self.hop_measured:
+            return None  # the router did not answer this once: no side taken
         if self.queue_while_quiet(s):
             return "others_at_home"
         return None
@@ -553,10 +585,39 @@ class _Lesson:
         when = join_words(spans(self.lesson.samples, lambda s: self.reason(s) == reason)[:4])
         lasted = _duration(len(samples) * self.step)
         if reason == "no_connection":
+            router = sum(_hop_answered(s) for s in samples)
             return _cause(
                 reason,
                 f"Nothing answered for {lasted} during the lesson ({when}).",
-                [f"every probe was lost in {len(samples)} samples"],
+                [f"every probe was lost in {len(samples)} samples",
+                 f"the home router still answered in {router} of them: the line was down"
+                 if router else ("the home router did not answer either" if self.hop_measured else "")],
+            )
+        if reason == "weak_wifi":
+            hop = _figures(samples, hop=True)
+            return _cause(
+                reason,
+                "The way from this computer to the home router was slow, jittery or lossy while the lesson "
+                f"was troubled: the Wi-Fi (or the cable) inside the home was the weak link ({when}).",
+                [f"the home router answered in {hop} then", *self._calm_hop(),
+                 *([f"{number(self.hop_loss or 0.0)} % of the probes to the router were lost while the "
+                    "lesson was troubled"] if self.hop_lossy else [])],
+            )
+        if reason == "line_unsteady":
+            return _cause(
+                reason,
+                "The home router answered cleanly while the lesson's connection was troubled: the line or "
+                f"the provider's network was unsteady ({when}).",
+                [f"the lesson's connection: {_figures(samples)}",
+                 f"the home router meanwhile: {_figures(samples, hop=True)}"],
+            )
+        if reason == "others_at_home" and any(s.others_mbps is not None for s in samples):
+            others = statistics.median(s.others_mbps for s in samples if s.others_mbps is not None)
+            return _cause(
+                reason,
+                f"Other devices at home were using about {quantity(others, 'Mbit/s')} of the line while the "
+                f"lesson was troubled ({when}).",
+                [f"the home router counted {quantity(others, 'Mbit/s')} used by other devices then"],
             )
         if reason == "others_at_home":
             typical = statistics.median(s.rtt_ms for s in samples if s.rtt_ms is not None)
@@ -589,6 +650,97 @@ class _Lesson:
         )
 
 
+    def _calm_hop(self) -> list[str]:
+        calm = [s for s in self.lesson.samples if not troubled(s) and _hop_answered(s)]
+        return [f"{_figures(calm, hop=True)} when the lesson ran smoothly"] if calm else []
+
+    def links(self, key: str, samples: list[MonitorSample], program: str | None) -> list[LinkEvidence]:
+        """What was measured on each link during ``samples`` (the trouble, or the whole lesson)."""
+        limits = cause_limits()
+        computer = LinkEvidence("computer")
+        traffic = [t for s in samples if (t := _traffic(s)) is not None]
+        if traffic:
+            computer.state = "good"
+            computer.figure = f"{quantity(statistics.median(traffic), 'Mbit/s')} used here"
+            if program:
+                rates = [s.top_program_mbps or 0.0 for s in samples if s.top_program == program]
+                rate = statistics.median(rates or [0.0])
+                computer.figure = f"{program} {quantity(rate, 'Mbit/s')}"
+        else:
+            computer.evidence.append("this computer's programs could not be looked at")
+        wifi = LinkEvidence("wifi")
+        hop = [s for s in samples if _hop_answered(s)]
+        if hop:
+            trouble = [t for s in hop for t in self.hop_trouble(s)]
+            wifi.state = "degraded" if trouble or (self.hop_lossy and key == "weak_wifi") else "good"
+            wifi.figure = _figures(hop, hop=True)
+            wifi.evidence = [f"the home router answered in {wifi.figure} ({hop[0].hop_method})"]
+        else:
+            wifi.evidence.append("the home router was not measured during the lesson" if not self.hop_measured
+                                 else "the home router did not answer then")
+        router = LinkEvidence("router")
+        others = [s.others_mbps for s in samples if s.others_mbps is not None]
+        if others:
+            used = statistics.median(others)
+            router.state = "degraded" if used >= limits.others_mbps else "good"
+            router.figure = f"others at home {quantity(used, 'Mbit/s')}"
+            router.evidence.append(f"the router counted {quantity(used, 'Mbit/s')} used by other devices")
+        else:
+            router.evidence.append("the router's counters were not read")
+            if hop:
+                router.state, router.figure = "good", "answers"
+        if sum(s.method == "tcp" for s in samples) > len(samples) / 2:
+            router.state, router.figure = "fail", "blocks calls (UDP)"
+            router.evidence.append("the call test over UDP got no answer; connections to the platform did")
+        line = LinkEvidence("line")
+        media = [s for s in samples if s.rtt_ms is not None or _lost(s)]
+        if media:
+            worst = worst_state(v for s in samples for v in s.states.values()).value
+            on_line = key in ("line_unsteady", "line_too_slow") or (key == "no_connection" and bool(hop))
+            line.state = worst if on_line else "good"
+            line.figure = "nothing answers" if all(_lost(s) for s in media) else _figures(media)
+            line.evidence.append(f"the lesson's connection: {line.figure}")
+        platform = LinkEvidence("platform")
+        tcp = [s for s in samples if s.method == "tcp"]
+        if tcp:
+            answered = sum(not _lost(s) for s in tcp)
+            platform.state = "good" if answered == len(tcp) else ("fail" if not answered else "degraded")
+            platform.figure = f"answered {answered} of {len(tcp)} times"
+        else:
+            platform.evidence.append("monitoring measures the call route, not the platform's own pages")
+        links = [computer, wifi, router, line, platform]
+        broken = _lesson_broken(key, samples)
+        for link in links:
+            if link.link == broken and link.state in ("good", "unknown"):
+                link.state = "degraded"
+        return links
+
+
+def _hop_answered(s: MonitorSample) -> bool:
+    return s.hop_probes > 0 and s.hop_rtt_ms is not None
+
+
+def _figures(samples: Sequence[MonitorSample], hop: bool = False) -> str:
+    """Median round trip, median jitter and the share of probes lost, over ``samples``."""
+    rtt = [v for s in samples if (v := s.hop_rtt_ms if hop else s.rtt_ms) is not None]
+    jit = [v for s in samples if (v := s.hop_jitter_ms if hop else s.jitter_ms) is not None]
+    sent = sum(s.hop_probes if hop else s.probes for s in samples)
+    lost = sum((s.hop_probes if hop else s.probes) * ((s.hop_loss_pct if hop else s.loss_pct) or 0.0) / 100
+               for s in samples)
+    parts = [quantity(statistics.median(rtt), "ms")] if rtt else []
+    if jit:
+        parts.append(f"jitter {quantity(statistics.median(jit), 'ms')}")
+    if sent:
+        parts.append(f"{number(100.0 * lost / sent)} % lost")
+    return ", ".join(parts)
+
+
+def _lesson_broken(key: str, samples: Sequence[MonitorSample]) -> str:
+    if key == "no_connection":
+        return "line" if any(_hop_answered(s) for s in samples) else "wifi"
+    return CAUSE_LINKS.get(key, "")
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
@@ -602,18 +754,25 @@ def lesson_cause(lesson: LessonRecord, check: CheckResult | None, assessment: As
         if (reason := view.reason(s)) is not None:
             groups.setdefault(reason, []).append(s)
     ranked = sorted(groups.items(), key=lambda g: -len(g[1]))
-    found = [view.cause(reason, samples) for reason, samples in ranked]
+    found = []
+    for reason, samples in ranked:
+        c = view.cause(reason, samples)
+        c.broken = _lesson_broken(c.key, samples)
+        c.links = view.links(c.key, samples, c.program)
+        found.append(c)
     from_check = check_cause(check, assessment) if check is not None and assessment is not None else None
     if from_check is not None and from_check.key not in ("no_fault", "unclear"):
         found.append(from_check)
     if not bad and not any(a.state in BAD for a in lesson.alerts):
         cause = _cause("no_fault", "No lasting problem was recorded during the lesson.")
         cause.also = [_also(c) for c in found]
+        cause.links = view.links("no_fault", lesson.samples, None)
         return cause
     weak_lead = bool(ranked) and len(ranked[0][1]) < cause_limits().min_share * len(bad)
     if not found or (weak_lead and from_check is None):
         cause = _cause("unclear", _unclear_lesson(bad))
         cause.also = [_also(c) for c in found]
+        cause.links = view.links("unclear", bad, None)
         return cause
     first = found[0]
     first.also = [_also(c) for c in _distinct(found[1:], first)]

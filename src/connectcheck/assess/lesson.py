@@ -87,6 +87,21 @@ class Burst:
 
 
 @dataclass
+class HomeReading:
+    """The home router beside one burst: round trips to it, and the household's internet rate by
+    its own counters since the sample before (None: not measured, or the router does not tell)."""
+
+    rtt_ms_samples: list[float | None] = field(default_factory=list)  # None: lost
+    method: str | None = None  # "icmp" | "dns" | "tcp"
+    household_mbps: float | None = None  # down + up, every device at home
+    error: str | None = None  # why the router is not measured (plain words, for the log)
+
+    @property
+    def answered(self) -> list[float]:
+        return [r for r in self.rtt_ms_samples if r is not None]
+
+
+@dataclass
 class LocalTraffic:
     """This computer's traffic on the default network card, and its busiest program."""
 
@@ -269,9 +284,11 @@ class LessonJudge:
         self._loss = LossWindow(options.loss_window_s)
         self._method: str | None = None
 
-    def judge(self, t_s: float, at: str, burst: Burst, traffic: LocalTraffic
+    def judge(self, t_s: float, at: str, burst: Burst, traffic: LocalTraffic, home: HomeReading | None = None
               ) -> tuple[MonitorSample, list[LessonAlert]]:
-        """The sample taken at ``t_s`` (``at``: wall-clock time) and the alerts it makes due."""
+        """The sample taken at ``t_s`` (``at``: wall-clock time) and the alerts it makes due;
+        ``home``: the home router beside the burst (it is kept in the sample; the states judge the
+        media path only)."""
         rtts = burst.rtt_ms_samples
         answered = [r for r in rtts if r is not None]  # the burst's own median and jitter are kept
         if burst.method is not None and burst.method != self._method:  # another path, other losses
@@ -291,6 +308,8 @@ class LessonJudge:
             method=burst.method, target=burst.target,
             error="; ".join(e for e in (burst.error, traffic.error) if e) or None,
         )
+        if home is not None:
+            home_into(sample, home, traffic)
         summary = Summary(rtt_ms=sample.rtt_ms, jitter_ms=sample.jitter_ms,
                           loss_pct=loss_bound_pct(lost, sent), udp_ok=burst.udp_ok)
         verdicts = {v.activity: v for v in judge_light(summary, burst.connectivity, self._light)}
@@ -302,3 +321,18 @@ class LessonJudge:
                                       previous=d.previous, message=text))
         return sample, alerts
 
+
+
+def home_into(sample: MonitorSample, home: HomeReading, traffic: LocalTraffic) -> None:
+    """The router's figures into the sample: round trip (median), jitter and loss of the probes to
+    it, and other devices' rate (the household's less this computer's own)."""
+    rtts, answered = home.rtt_ms_samples, home.answered
+    if rtts:
+        sample.hop_probes, sample.hop_method = len(rtts), home.method
+        sample.hop_loss_pct = round(100.0 * (len(rtts) - len(answered)) / len(rtts), 3)
+        if answered:
+            sample.hop_rtt_ms = round(statistics.median(answered), 3)
+            sample.hop_jitter_ms = None if (j := jitter_ms(rtts)) is None else round(j, 3)
+    own = None if traffic.down_mbps is None else (traffic.down_mbps or 0.0) + (traffic.up_mbps or 0.0)
+    if home.household_mbps is not None and own is not None:
+        sample.others_mbps = round(max(0.0, home.household_mbps - own), 3)

@@ -622,6 +622,14 @@ class MonitorSample:
     method: str | None = None  # how the round trips were measured: "stun" | "tcp"
     target: str | None = None  # the server measured, as configured (host:port)
     error: str | None = None  # why figures are missing, in plain words
+    # The home router (first hop), probed beside each burst (None: not measured, or no answer).
+    hop_rtt_ms: float | None = None
+    hop_jitter_ms: float | None = None
+    hop_loss_pct: float | None = None
+    hop_probes: int = 0  # probes sent to the router in this sample (0: not measured)
+    hop_method: str | None = None  # "icmp" | "dns" | "tcp"
+    # Other devices at home, from the router's counters since the sample before (None: not told).
+    others_mbps: float | None = None
 
 
 @dataclass

@@ -359,8 +359,8 @@ def measure_router(
         out.device = igd.name[:80] if igd.name else None
         try:
             link = call(igd, "GetCommonLinkProperties", deadline)
-            out.line_down_mbps = _mbps(link.get("NewLayer1DownstreamMaxBitRate"))
-            out.line_up_mbps = _mbps(link.get("NewLayer1UpstreamMaxBitRate"))
+            out.line_down_mbps = mbps(link.get("NewLayer1DownstreamMaxBitRate"))
+            out.line_up_mbps = mbps(link.get("NewLayer1UpstreamMaxBitRate"))
         except IgdError:
             pass  # the rates are a help, not a need
         try:
@@ -381,7 +381,7 @@ def measure_router(
     return out
 
 
-def _mbps(text: str | None) -> float | None:
+def mbps(text: str | None) -> float | None:
     if not text or not text.isdigit() or int(text) in (0, COUNTER_TOP):
         return None
     return round(int(text) / 1e6, 3)
