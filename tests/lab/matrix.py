@@ -138,3 +138,76 @@ def run_fault(fault: Fault, folder: Path, quick: bool = False) -> Outcome:
     cause = data["headline"]["cause"]
     return Outcome(fault.name, fault.expected, cause["key"], cause["broken"], result["duration_s"], wall,
                    result.get("first_hop"), result.get("router"), cause["evidence"], result)
+
+
+# --- a monitored lesson with the fault starting midway ----------------------------------------------
+
+
+@dataclass
+class LessonFault:
+    name: str
+    expected: str
+    expected_link: str
+    change: Callable[[HomeLab], None]  # the fault, applied ``calm_s`` into the lesson
+    line: LinkSpec = field(default_factory=lambda: LinkSpec(down_mbit=20, up_mbit=5, rtt_ms=20, queue_ms=15))
+
+
+def _wifi_impaired(lab: HomeLab) -> None:
+    lab.set_wifi(WifiSpec(rtt_ms=25, jitter_ms=12, loss_pct=4))
+
+
+def _line_breaks(lab: HomeLab) -> None:
+    lab.set_link(LinkSpec(down_mbit=20, up_mbit=5, rtt_ms=30, jitter_ms=25, loss_pct=4, queue_ms=15))
+
+
+def _line_down(lab: HomeLab) -> None:
+    _offline(lab, None)  # type: ignore[arg-type]
+
+
+LESSON_FAULTS = [
+    LessonFault("the Wi-Fi gets weak midway", "weak_wifi", "wifi", _wifi_impaired),
+    LessonFault("the line gets unsteady midway", "line_unsteady", "line", _line_breaks),
+    LessonFault("the line goes down midway", "no_connection", "line", _line_down),
+]
+
+
+@dataclass
+class LessonOutcome:
+    fault: str
+    expected: str
+    cause: str
+    broken: str
+    samples: list[dict]
+    cause_json: dict = field(repr=False, default_factory=dict)
+
+
+def run_lesson(fault: LessonFault, folder: Path, calm_s: float = 20.0, minutes: float = 1.0,
+               interval_s: float = 2.0) -> LessonOutcome:
+    """Build the home lab, monitor a lesson on this computer (`connectcheck monitor`), bring the
+    fault in ``calm_s`` after the start, and read the cause from `connectcheck report export`."""
+    env = {k: v for k, v in os.environ.items() if k != "CONNECTCHECK_HOME_ROUTER"}
+    with HomeLab(fault.line, WifiSpec()) as lab:
+        gw = lab.gateway_ip
+        lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80"],
+                  ns="gateway")
+        lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", gw, "--wan", GW_WAN_IF,
+                   "--line-down-mbit", str(fault.line.down_mbit or 1000),
+                   "--line-up-mbit", str(fault.line.up_mbit or 1000)], ns="gateway")
+        services = start_services(lab, folder)
+        argv = [sys.executable, "-m", "connectcheck", "monitor", "--json", "--minutes", str(minutes),
+                "--label", fault.name, "--stun", services.stun, "--platform", services.platform_url,
+                "--set", f"monitor.interval_s={interval_s}"]
+        proc = lab.spawn(argv, ns="pc", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(calm_s)
+        fault.change(lab)
+        out, err = proc.communicate(timeout=minutes * 60 + 60)
+    if proc.returncode != 0:
+        raise RuntimeError(f"connectcheck monitor failed ({proc.returncode}): {err[-3000:]}")
+    samples = [line for line in map(json.loads, out.splitlines()) if line.get("type") == "sample"]
+    report = folder / "lesson.json"
+    export = subprocess.run([sys.executable, "-m", "connectcheck", "report", "export", "--lesson", "last",
+                             str(report)], env=env, capture_output=True, text=True, timeout=120)
+    if export.returncode != 0:
+        raise RuntimeError(f"connectcheck report export failed: {export.stderr[-3000:]}")
+    cause = json.loads(report.read_text())["headline"]["cause"]
+    return LessonOutcome(fault.name, fault.expected, cause["key"], cause["broken"], samples, cause)
