@@ -1,9 +1,11 @@
 """Lesson monitoring in the window: live chart, alerts told once and shown, recovery, the lesson
 kept; and one real monitoring run against a STUN server on 127.0.0.1."""
 
+import functools
 import time
 
-from connectcheck.monitor import MonitorOptions
+from connectcheck.assess.lesson import HomeReading
+from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui.history_window import HistoryWindow
 from connectcheck.ui.lesson import TimelineChart
 from tests.ui.conftest import ScriptedProbe, fast_monitor, fast_monitor_options, lab_settings
@@ -166,3 +168,37 @@ def test_the_history_shows_the_open_tabs_newest_entry(make_app, qtbot):
     assert window.detail.currentWidget() is window.check_text
     window.tabs.setCurrentIndex(1)
     assert window.selected[0] == "lesson" and window.detail.currentIndex() == 2
+
+
+class ScriptedRouter:
+    """The home router beside each burst, from a script of round trips (no network)."""
+
+    def __init__(self, rtts):
+        self.rtts = rtts
+
+    def __call__(self, cancel):
+        return HomeReading(rtt_ms_samples=list(self.rtts), method="dns")
+
+
+def test_the_lesson_view_shows_where_the_problem_is(make_app, qtbot):
+    probe, router = ScriptedProbe(GOOD), ScriptedRouter([1.0, 1.2, 0.9, 1.1, 1.0])
+    app = make_app(monitor_factory=functools.partial(Monitor, probe=probe, home=router),
+                   monitor_options=fast_monitor_options)
+    panel = app.status.lesson
+    app.controller.start_monitoring()
+    qtbot.waitUntil(lambda: len(app.controller.samples) >= 3, timeout=3000)
+    assert panel.path.cause.key == "no_fault" and not panel.path.isHidden()
+    probe.set(BAD)
+    router.rtts = [40.0, 52.0, 38.0, 61.0, 45.0]  # the router itself slow and jittery: the Wi-Fi
+    qtbot.waitUntil(lambda: panel.path.cause.key == "weak_wifi", timeout=3000)
+    described = panel.path.picture.accessibleDescription()
+    assert "Wi-Fi: weak, 45 ms" in described and "(broken here)" in described
+    assert panel.path.title.text().startswith("Where the problem is: Weak Wi-Fi.")
+    router.rtts = [1.0, 1.2, 0.9, 1.1, 1.0]  # the router clean again, the trouble beyond it: the line
+    qtbot.waitUntil(lambda: panel.path.cause.key == "line_unsteady", timeout=5000)  # once it leads
+    app.controller.stop_monitoring()
+    window = app.open_history()
+    window.tabs.setCurrentIndex(1)
+    window.lessons.setCurrentItem(window.lessons.topLevelItem(0))
+    assert window.path.cause is not None and window.path.cause.links
+    assert window.path.cause.key == "line_unsteady" and window.path.cause.broken == "line"

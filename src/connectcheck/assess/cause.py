@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from connectcheck.assess.advice import facts, program_rate, programs
+from connectcheck.assess.thresholds import default_thresholds
 from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import (
     Advice,
@@ -697,9 +698,20 @@ class _Lesson:
         if media:
             worst = worst_state(v for s in samples for v in s.states.values()).value
             on_line = key in ("line_unsteady", "line_too_slow") or (key == "no_connection" and bool(hop))
-            line.state = worst if on_line else "good"
             line.figure = "nothing answers" if all(_lost(s) for s in media) else _figures(media)
             line.evidence.append(f"the lesson's connection: {line.figure}")
+            beyond = [s.rtt_ms - (s.hop_rtt_ms or 0.0) for s in hop if s.rtt_ms is not None]
+            if on_line or worst == "good":
+                line.state = worst
+            elif beyond:  # the trouble lies elsewhere: what the line itself adds beyond the router
+                added = max(0.0, statistics.median(beyond))
+                good = default_thresholds().limit("sound", "rtt_ms").good
+                line.state = "good" if added <= good else "degraded"
+                line.figure = f"{quantity(added, 'ms')} beyond the router"
+                line.evidence.append(f"the round trip beyond the home router: {quantity(added, 'ms')}")
+            else:
+                line.evidence.insert(0, "the line could not be told apart from the way to the router "
+                                        "(the router was not measured)")
         platform = LinkEvidence("platform")
         tcp = [s for s in samples if s.method == "tcp"]
         if tcp:

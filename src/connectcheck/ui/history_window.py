@@ -28,7 +28,7 @@ from connectcheck.core.words import OVERALL_SHORT, parse_time, stamp
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.export import Exporter
-from connectcheck.ui.lesson import TimelineChart, alert_words, lesson_span
+from connectcheck.ui.lesson import LessonPath, TimelineChart, alert_words, lesson_span
 from connectcheck.ui.status import NUMBERS
 from connectcheck.ui.text import VERDICT_WORDS, plain, value
 from connectcheck.ui.widgets import Banner
@@ -73,6 +73,7 @@ class HistoryWindow(QWidget):
         self.check_text = style.label()
         self.check_text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.chart = TimelineChart()
+        self.path = LessonPath()
         self.chart.set_thresholds(controller.thresholds())
         self.alerts = QListWidget()
         self.alerts.setAccessibleName("Alerts in this lesson")
@@ -80,6 +81,7 @@ class HistoryWindow(QWidget):
         lesson_layout = QVBoxLayout(lesson_page)
         lesson_layout.setContentsMargins(0, 0, 0, 0)
         lesson_layout.addWidget(self.chart, 2)
+        lesson_layout.addWidget(self.path)
         lesson_layout.addWidget(self.alerts, 1)
         self.detail = QStackedWidget()
         self.empty = style.label("Choose a check or a lesson to see it here.", "secondary")
@@ -220,6 +222,7 @@ class HistoryWindow(QWidget):
             return
         self.selected = ("lesson", lesson)
         self.chart.set_data(lesson.samples, lesson.alerts)
+        self.path.show_lesson(lesson)
         self.alerts.clear()
         for a in lesson.alerts:
             self.alerts.addItem(alert_words(a))

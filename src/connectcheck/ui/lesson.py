@@ -1,5 +1,6 @@
 """Lesson monitoring in the window: start and stop, a live timeline chart, the latest sample in
-words, and the alerts told so far.
+words, the alerts told so far, and where the problem is (the path picture of the lesson's likely
+cause, from its samples: the home router probed beside each burst tells the Wi-Fi from the line).
 
 The chart is drawn with QPainter (no chart library): round trip and jitter as lines against the
 sound limits (dashed), lost probes as red ticks along the bottom, a strip of the verdict state
@@ -23,12 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from connectcheck.assess.cause import lesson_cause
 from connectcheck.assess.thresholds import Thresholds
-from connectcheck.core.model import LessonAlert, MonitorSample
+from connectcheck.core.model import Cause, LessonAlert, LessonRecord, MonitorSample
 from connectcheck.core.words import parse_time
 from connectcheck.ui import style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, duration, plain, value
+from connectcheck.ui.widgets import PathPicture
 
 Scale = Callable[[float], float]  # a value to a pixel position
 
@@ -302,6 +305,36 @@ def _minute_step(span_s: float) -> float:
     return 3600.0
 
 
+class LessonPath(QWidget):
+    """Where the problem is in a lesson: its likely cause in one line and the five links of the path,
+    each coloured by what the samples measured on it (pure logic on the samples, no I/O)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.picture = PathPicture()
+        self.cause: Cause | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.picture)
+        self.setVisible(False)
+
+    def show_lesson(self, lesson: LessonRecord) -> None:
+        """Judge the lesson so far (its samples and alerts) and show its cause and links."""
+        self.cause = lesson_cause(lesson, None, None) if lesson.samples else None
+        self.setVisible(self.cause is not None)
+        if self.cause is None:
+            self.picture.set_links([])
+            return
+        c = self.cause
+        self.title.setText(f"Where the problem is: {plain(c.title)}. {plain(c.sentence)}")
+        self.setAccessibleName(f"Where the problem is: {c.title}")
+        self.picture.set_links(c.links, c.broken or "")
+
+
 class LessonPanel(QWidget):
     """The monitoring part of the status window."""
 
@@ -318,6 +351,7 @@ class LessonPanel(QWidget):
         self.latest.setTextFormat(Qt.TextFormat.PlainText)
         self.latest.setProperty("role", "secondary")
         self.chart = TimelineChart()
+        self.path = LessonPath()
         self.alerts = QListWidget()
         self.alerts.setAccessibleName("Alerts during this lesson")
         self.alerts.setMaximumHeight(90)
@@ -329,6 +363,7 @@ class LessonPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.chart)
         layout.addWidget(self.latest)
+        layout.addWidget(self.path)
         layout.addWidget(self.alerts)
         controller.monitoring_changed.connect(self.refresh)
         controller.sample_added.connect(self._sample)
@@ -361,7 +396,14 @@ class LessonPanel(QWidget):
             self.alerts.addItem(alert_words(a))
         if c.samples:
             self.latest.setText("Latest: " + sample_words(c.samples[-1]))
+        self._path()
         self._status_text()
+
+    def _path(self) -> None:
+        c = self.controller
+        interval = c.monitor.options.interval_s if c.monitor else c.settings["monitor.interval_s"]
+        lesson = LessonRecord(samples=list(c.samples), alerts=list(c.alerts), interval_s=interval)
+        self.path.show_lesson(lesson)
 
     def _status_text(self) -> None:
         c = self.controller
@@ -386,6 +428,7 @@ class LessonPanel(QWidget):
         self.chart.setVisible(True)
         self.latest.setVisible(True)
         self.latest.setText("Latest: " + sample_words(sample))
+        self._path()
 
     def _alert(self, alert: LessonAlert) -> None:
         self.chart.add_alert(alert)
