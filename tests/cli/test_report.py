@@ -82,8 +82,12 @@ def test_summarize_prints_one_row_per_report_in_time_order(folder):
     assert code == EXIT_OK, err
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["file", "when", "kind", "tutor"]
-    assert [line.split()[0] for line in lines[1:]] == ["lesson.html", "steam.json", "calm.html"]
+    assert [line.split()[0] for line in lines[1:4]] == ["lesson.html", "steam.json", "calm.html"]
+    assert lines[4] == ""
     assert "Another program on this computer" in lines[1] and "No fault found" in lines[3]
+    at = lines.index("Likely causes in 3 reports")  # counted by the cause's key and its link
+    assert [line.split() for line in lines[at + 1:]] == [
+        ["2", "other_program", "on", "the", "computer"], ["1", "no_fault"]]
 
 
 def test_summarize_as_csv_is_safe_for_a_spreadsheet(folder):
@@ -100,6 +104,8 @@ def test_summarize_as_csv_is_safe_for_a_spreadsheet(folder):
         lesson["likely cause"],
         lesson["program"],
     ) == ("lesson", "failing", "failing", "Another program on this computer", "Steam")
+    assert [(r["cause"], r["broken"]) for r in rows] == [
+        ("other_program", "computer"), ("other_program", "computer"), ("no_fault", "")]
     assert (
         lesson["download"] == "2.4 Mbit/s" and lesson["troubled"] == "15 min" and int(lesson["alerts"]) >= 5
     )
@@ -109,7 +115,7 @@ def test_summarize_as_csv_is_safe_for_a_spreadsheet(folder):
 def test_summarize_takes_patterns_the_shell_did_not_expand(folder):
     code, out, _ = run("report", "summarize", str(folder / "*.html"))
     assert code == EXIT_OK
-    assert [line.split()[0] for line in out.splitlines()[1:]] == ["lesson.html", "calm.html"]
+    assert [line.split()[0] for line in out.splitlines()[1:3]] == ["lesson.html", "calm.html"]
 
 
 def test_summarize_carries_on_past_a_bad_file(folder, tmp_path):

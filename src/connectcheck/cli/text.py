@@ -10,13 +10,16 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from connectcheck.assess.cause import check_cause
 from connectcheck.core.model import (
     ActivityVerdict,
     Assessment,
     BandwidthResult,
     BrowserUsage,
+    Cause,
     CheckResult,
     Connectivity,
+    LatencyResult,
     LessonAlert,
     LocalFindings,
     MonitorSample,
@@ -25,8 +28,10 @@ from connectcheck.core.model import (
     WifiInfo,
 )
 from connectcheck.core.words import (
+    CABLE_WORD,
     CATEGORY_WORDS,
     KIND_WORDS,
+    LINK_WORDS,
     NOT_KNOWN,
     OS_WORDS,
     OVERALL_SHORT,
@@ -110,6 +115,7 @@ def format_check(result: CheckResult) -> str:
         lines += table(rows)
         lines += [f"  {x.target} ({x.method}): {x.error}" for x in r.latency
                   if x.error and x.status is not Status.OK]
+    lines += _home_lines(r)
     if r.dns:
         lines += ["", "Name lookups"]
         lines += table([[d.host, ms(d.dns_ms) if d.status is Status.OK else (d.error or d.status.value)]
@@ -148,14 +154,85 @@ def format_check(result: CheckResult) -> str:
     return printable("\n".join(lines))
 
 
+_HOP_METHODS = {"icmp": "ping", "dns": "a DNS query to it", "tcp": "a connection to its web page"}
+
+
+def _hop_figures(x: LatencyResult) -> str:
+    return (f"{ms(x.rtt_ms_median)}, jitter {ms(x.jitter_ms)}, {_pct(x.loss_pct)} lost "
+            f"({x.samples}/{x.samples_sent} answered)")
+
+
+def _home_lines(r: CheckResult) -> list[str]:
+    """The home router: how it was reached and its round trips, idle and under load; its counters."""
+    lines: list[str] = []
+    hop = r.first_hop
+    if hop is not None:
+        lines += ["", "Home router (first hop)"]
+        where = f"  {hop.gateway or 'no gateway'}"
+        if hop.interface:
+            where += f" on {hop.interface}"
+        if hop.method:
+            where += f", reached by {_HOP_METHODS.get(hop.method, hop.method)}"
+        lines.append(where)
+        if hop.status is Status.OK and hop.idle is not None:
+            lines.append(f"  idle: {_hop_figures(hop.idle)}")
+            for direction, loaded in sorted(hop.loaded.items()):
+                rise = "" if loaded.rtt_increase_ms is None else f" ({loaded.rtt_increase_ms:+.1f} ms)"
+                lines.append(f"  under load ({direction}): {ms(loaded.rtt_ms_median)}{rise}")
+        elif hop.error:
+            lines += _wrap(hop.error, "  ", "  ")
+        lines += [f"  not used: {t}" for t in hop.tried]
+    c = r.router
+    if c is not None:
+        lines += ["", "Home router's counters (UPnP)"]
+        if c.status is Status.OK:
+            name = f"{clean(c.device)}: " if c.device else ""
+            lines.append(f"  {name}the household {_mbps(c.down_mbps)} down, {_mbps(c.up_mbps)} up "
+                         f"over {c.window_s or 0:.1f} s")
+            if c.others_down_mbps is not None:
+                lines.append(f"  this computer {_mbps(c.own_down_mbps)} down, {_mbps(c.own_up_mbps)} up; "
+                             f"other devices {_mbps(c.others_down_mbps)} down, {_mbps(c.others_up_mbps)} up")
+            if c.line_down_mbps is not None:
+                lines.append(f"  the line, as the router reports it: {_mbps(c.line_down_mbps)} down, "
+                             f"{_mbps(c.line_up_mbps)} up")
+        else:
+            lines += _wrap(c.error or c.status.value, "  ", "  ")
+    return lines
+
+
+def format_path(cause: Cause, wired: bool = False) -> str:
+    """The likely cause and the five links of the path in words, the broken one marked."""
+    words = {**LINK_WORDS, **({"wifi": CABLE_WORD} if wired else {})}
+    lines = ["Where the problem is"]
+    lines += _wrap(f"{cause.title} — {cause.sentence}", "  Likely cause: ", "    ")
+    lines += [f"    {e}" for e in cause.evidence]
+    if cause.links:
+        width = max(len(w) for w in words.values())
+        lines.append("")
+        for link in cause.links:
+            mark = "   <- broken here" if link.link == cause.broken else ""
+            name, light = words.get(link.link, link.link), LIGHTS.get(link.state, link.state)
+            lines.append(f"  {name:<{width}}  {light}  {clean(link.figure)}{mark}".rstrip())
+        missing = [f"{words.get(x.link, x.link)}: {x.evidence[0]}" for x in cause.links
+                   if x.state == "unknown" and x.evidence]
+        if missing:
+            lines += ["", "  Not measured"] + [line for m in missing for line in _wrap(m, "    ", "      ")]
+    if cause.also:
+        lines += ["", "  Also"] + [line for a in cause.also for line in _wrap(a, "    - ", "      ")]
+    return printable("\n".join(lines))
+
+
 def format_check_full(result: CheckResult) -> str:
-    """A check as ``connectcheck check`` prints it: the numbers, this computer, the verdicts."""
+    """A check as ``connectcheck check`` prints it: the numbers, this computer, the verdicts, and
+    where on the path the problem is."""
 
     text = format_check(result) + "\n"
     if result.local is not None:
         text += "\n" + format_local(result.local) + "\n"
     if result.assessment is not None:
         text += "\n" + printable(format_assessment(result.assessment)) + "\n"
+        wired = result.local is not None and result.local.connection_type == "ethernet"
+        text += "\n" + format_path(check_cause(result, result.assessment), wired) + "\n"
     return text
 
 
@@ -455,7 +532,8 @@ def _elapsed(t_s: float) -> str:
 
 
 def sample_line(sample: MonitorSample) -> str:
-    """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, states."""
+    """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, the home router
+    (when it was probed), states."""
     s = sample
     parts = [f"{clock(s.at, seconds=True)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}",
              f"jitter {ms(s.jitter_ms)}",
@@ -464,6 +542,9 @@ def sample_line(sample: MonitorSample) -> str:
         parts.append(f"traffic down {mbps(s.down_mbps)} up {mbps(s.up_mbps)}")
     if s.top_program:
         parts.append(f"top {clean(s.top_program)} {mbps(s.top_program_mbps)}")
+    if s.hop_probes:
+        router = f"router {ms(s.hop_rtt_ms)} jitter {ms(s.hop_jitter_ms)} loss {pct(s.hop_loss_pct)}"
+        parts.append(router + (f" others {mbps(s.others_mbps)}" if s.others_mbps is not None else ""))
     parts.append(" ".join(f"{a} {LIGHTS.get(st, st)}" for a, st in s.states.items()))
     line = "  ".join(parts)
     return line + (f"  ({s.error})" if s.error else "")

@@ -1,7 +1,8 @@
 """Reports in the terminal, for support staff: ``report show`` prints one report as text (the same
 outline as the HTML, charts left out), ``report summarize`` one row per report (when, the tutor's
-label, the verdicts, the likely cause, the key numbers) as an aligned table or CSV, so that a
-client manager can see patterns across many reports.
+label, the verdicts, the likely cause with its key and the link it lies on, the key numbers) as an
+aligned table or CSV, so that a client manager can see patterns across many reports; the table ends
+with the causes counted by key and link.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ COLUMNS = (
     "whiteboard",
     "likely cause",
     "program",
+    "cause",
+    "broken",
     "download",
     "upload",
     "round trip",
@@ -177,6 +180,8 @@ def summary_row(report: Report, name: str) -> dict[str, str]:
         "whiteboard": states.get("whiteboard", ""),
         "likely cause": h.cause.title if h.cause else "",
         "program": (h.cause.program or "") if h.cause else "",
+        "cause": h.cause.key if h.cause else "",
+        "broken": (h.cause.broken or "") if h.cause else "",
         "download": _value(report, "download_mbps"),
         "upload": _value(report, "upload_mbps"),
         "round trip": _value(report, "rtt_ms"),
@@ -194,7 +199,22 @@ def format_rows(rows: Sequence[dict[str, str]]) -> str:
         c in ("download", "upload", "round trip", "jitter", "loss", "troubled", "alerts") for c in header
     ]
     lines = table([header, *([printable(r.get(c, "")) for c in header] for r in rows)], numeric, indent="")
+    counts = cause_counts(rows)
+    if counts:
+        lines += ["", f"Likely causes in {len(rows)} report{'s' if len(rows) != 1 else ''}"]
+        lines += table([[str(n), key, f"on the {link}" if link else ""] for (key, link), n in counts],
+                       [True, False, False])
     return "\n".join(lines) + "\n"
+
+
+def cause_counts(rows: Sequence[dict[str, str]]) -> list[tuple[tuple[str, str], int]]:
+    """How many reports gave each cause (by its key and the link it lies on), most first."""
+    tally: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r.get("cause"):
+            key = (r["cause"], r.get("broken", ""))
+            tally[key] = tally.get(key, 0) + 1
+    return sorted(tally.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _spreadsheet_safe(text: str) -> str:
