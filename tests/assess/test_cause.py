@@ -120,6 +120,22 @@ def test_other_factors_come_along_as_also():
     assert any(a.startswith("Weak Wi-Fi — The Wi-Fi signal is weak (-78 dBm, 30 %)") for a in c.also)
 
 
+@pytest.mark.parametrize(("side", "words"), [("cgnat", "Carrier-grade NAT — the provider shares one"),
+                                             ("private", "Two routers in a row — ")])
+def test_carrier_grade_nat_and_a_second_router_are_said_with_what_they_mean_for_calls(side, words):
+    from connectcheck.core.model import RouterCounters
+
+    r = calm_check()
+    r.router = RouterCounters(wan_side=side, down_mbps=1.0, up_mbps=0.2)
+    c = cause_of(r)
+    assert c.key == "no_fault" and any(a.startswith(words) for a in c.also)
+    assert "relay server" in c.also[-1]
+    router = {x.link: x for x in c.links}["router"]
+    assert any(e.startswith(words) for e in router.evidence)
+    r.router.wan_side = "public"
+    assert not any("NAT" in a for a in cause_of(r).also)
+
+
 # --- lessons ------------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,10 @@ Variants copy what real routers do wrong: ``honest``; ``stuck`` (counters pinned
 UPnP error 401, packet counters answered); ``bomb`` (a description with an entity-expansion bomb);
 ``huge`` (a description of 1 MB).
 
+Its WANIPConnection answers ``GetExternalIPAddress`` with the WAN card's own IPv4 address (or the
+one given, as a provider's carrier-grade NAT would hand out 100.64.x.x); every other action there
+is refused, as the router must never be changed.
+
 ``python -m tests.lab.igd_server --host 10.77.3.1 --wan cclw --variant honest`` (in the gateway
 namespace) runs it; :class:`IgdServer` runs the HTTP part in a thread of the test process.
 """
@@ -19,6 +23,7 @@ import contextlib
 import re
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +31,7 @@ from pathlib import Path
 
 VARIANTS = ("honest", "stuck", "zero", "wrap", "above_line", "packets_only", "bomb", "huge")
 SERVICE = "urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1"
+CONNECTION = "urn:schemas-upnp-org:service:WANIPConnection:1"
 DEVICE = "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
 TOP = 2**32 - 1
 
@@ -37,13 +43,27 @@ DESCRIPTION = """<?xml version="1.0"?>
 <serviceList><service><serviceType>{service}</serviceType>
 <serviceId>urn:upnp-org:serviceId:WANCommonIFC1</serviceId>
 <controlURL>/ctl/CommonIfCfg</controlURL><eventSubURL>/evt/CommonIfCfg</eventSubURL>
-<SCPDURL>/WANCfg.xml</SCPDURL></service></serviceList></device></deviceList></device></root>
+<SCPDURL>/WANCfg.xml</SCPDURL></service></serviceList>
+<deviceList><device><deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:1</deviceType>
+<serviceList><service><serviceType>{connection}</serviceType>
+<serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId>
+<controlURL>/ctl/IPConn</controlURL><eventSubURL>/evt/IPConn</eventSubURL>
+<SCPDURL>/WANIPCn.xml</SCPDURL></service></serviceList></device></deviceList>
+</device></deviceList></device></root>
 """
 BOMB = """<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <root xmlns="urn:schemas-upnp-org:device-1-0"><device><friendlyName>&lol3;</friendlyName></device></root>
 """
+
+
+def wan_address(iface: str) -> str | None:
+    """The IPv4 address of ``iface`` (what an honest router reports as its external address)."""
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", iface], capture_output=True, text=True,
+                         check=False).stdout
+    found = re.search(r"\binet (\d+\.\d+\.\d+\.\d+)/", out)
+    return found.group(1) if found else None
 
 
 def wan_counters(iface: str) -> Callable[[], tuple[int, int, int, int]]:
@@ -64,10 +84,11 @@ class Counters:
     """What the router says, per variant, from the real counters."""
 
     def __init__(self, source: Callable[[], tuple[int, int, int, int]], variant: str,
-                 line_down_bps: int, line_up_bps: int) -> None:
+                 line_down_bps: int, line_up_bps: int, external: str | None = None) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}")
         self.source, self.variant = source, variant
+        self.external = external  # the WAN side's IPv4 address as the router reports it
         self.line = (line_down_bps, line_up_bps)
         rx, tx, _, _ = source()
         # wrap: go round 200 kB after the start
@@ -126,7 +147,8 @@ def make_handler(counters: Counters, calls: list[str]) -> type[BaseHTTPRequestHa
                 self._send(200, BOMB.encode())
             else:
                 padding = b" " * 1_000_000 if counters.variant == "huge" else b""
-                self._send(200, DESCRIPTION.format(device=DEVICE, service=SERVICE).encode() + padding)
+                self._send(200, DESCRIPTION.format(device=DEVICE, service=SERVICE,
+                                                   connection=CONNECTION).encode() + padding)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -135,7 +157,10 @@ def make_handler(counters: Counters, calls: list[str]) -> type[BaseHTTPRequestHa
             name = action.group(1) if action else ""
             calls.append(name)
             values: dict[str, object] | None
-            if name in ("GetTotalBytesReceived", "GetTotalBytesSent"):
+            if self.path == "/ctl/IPConn":  # only the address is read there
+                external = counters.external if name == "GetExternalIPAddress" else None
+                values = None if external is None else {"NewExternalIPAddress": external}
+            elif name in ("GetTotalBytesReceived", "GetTotalBytesSent"):
                 got = counters.bytes()
                 received = name.endswith("Received")
                 values = None if got is None else (
@@ -207,9 +232,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variant", choices=VARIANTS, default="honest")
     parser.add_argument("--line-down-mbit", type=float, default=100.0)
     parser.add_argument("--line-up-mbit", type=float, default=20.0)
+    parser.add_argument("--external", help="the external address to report (default: the WAN card's own)")
     args = parser.parse_args(argv)
     counters = Counters(wan_counters(args.wan), args.variant, int(args.line_down_mbit * 1e6),
-                        int(args.line_up_mbit * 1e6))
+                        int(args.line_up_mbit * 1e6), args.external or wan_address(args.wan))
     server = IgdServer(counters, args.host, args.port)
     with server:
         serve_ssdp(args.host, server.location)

@@ -32,8 +32,9 @@ def _traffic(seconds: float) -> int:
     return moved
 
 
-def _measure(variant: str, traffic_s: float = 0.0, window_s: float = 0.6, line=(10**12, 10**12)):
-    with IgdServer(Counters(wan_counters("lo"), variant, *line)) as server:
+def _measure(variant: str, traffic_s: float = 0.0, window_s: float = 0.6, line=(10**12, 10**12),
+             external: str | None = None):
+    with IgdServer(Counters(wan_counters("lo"), variant, *line, external=external)) as server:
         mover = threading.Thread(target=_traffic, args=(traffic_s,), daemon=True) if traffic_s else None
         if mover:
             mover.start()
@@ -107,3 +108,26 @@ def test_a_description_or_control_url_pointing_elsewhere_is_not_followed():
     assert igd.parse_ssdp_response(b"HTTP/1.1 200 OK\r\nLOCATION: http://a/\r\n\r\n") == {"location": "http://a/"}
     assert igd.parse_ssdp_response(b"NOTIFY * HTTP/1.1\r\n\r\n") is None
     assert igd.parse_ssdp_response(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 400) is None  # too long
+
+
+@pytest.mark.parametrize(("external", "side"), [
+    ("100.64.12.34", "cgnat"), ("100.127.255.1", "cgnat"), ("192.168.178.2", "private"),
+    ("10.1.2.3", "private"), ("81.2.69.160", "public"), ("0.0.0.0", None), ("", None),
+    ("not an address", None),
+])
+def test_the_routers_internet_side_address_is_read_and_only_its_kind_kept(external, side):
+    result, calls = _measure("honest", external=external)
+    assert result.wan_side == side and "GetExternalIPAddress" in calls
+    assert external not in repr(result) or not external  # the address itself is never kept
+    assert set(calls) <= igd.READ_ONLY_ACTIONS
+
+
+def test_a_router_without_an_address_to_tell_still_gives_its_counters():
+    result, calls = _measure("honest", traffic_s=0.3, external=None)  # the action is refused (a fault)
+    assert result.status is Status.OK and result.wan_side is None and result.down_mbps is not None
+
+
+def test_the_address_kind():
+    kinds = [igd.wan_side(a) for a in ("100.63.255.255", "100.64.0.0", "100.128.0.1", "127.0.0.1",
+                                       "169.254.1.1", "::1")]
+    assert kinds == ["public", "cgnat", "public", None, None, None]

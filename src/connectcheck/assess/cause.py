@@ -266,6 +266,25 @@ def wifi_trouble(result: CheckResult) -> list[str]:
     return out
 
 
+WAN_SIDE_WORDS = {
+    "cgnat": ("Carrier-grade NAT — the provider shares one internet address among many homes (the home "
+              "router's internet side has an address in 100.64.0.0/10). Calls usually still work, but may "
+              "have to go through a relay server, which adds delay; if calls are often unsteady, ask the "
+              "provider for a public IPv4 address."),
+    "private": ("Two routers in a row — the home router's internet side has a private address, so "
+                "another router (or the provider's own NAT) sits in front of it. Calls may have to go "
+                "through a relay server, which adds delay; if the other router is yours, set one of the "
+                "two to bridge (modem) mode."),
+    "public": "The home router has a public internet address of its own (no carrier-grade NAT).",
+}
+
+
+def wan_side_words(result: CheckResult) -> str | None:
+    """What the router's internet-side address means for calls, in plain words (None: not told)."""
+    side = result.router.wan_side if result.router is not None else None
+    return WAN_SIDE_WORDS.get(side) if side else None
+
+
 def _hop_clean(result: CheckResult) -> bool:
     hop = result.first_hop
     measured = bool(hop and hop.status is Status.OK and hop.idle and hop.idle.samples)
@@ -339,6 +358,11 @@ def path_links(result: CheckResult, assessment: Assessment, cause_key: str,
         router.evidence.append("the router's counters were not read")
     if hop is not None and hop.status is Status.OK and router.state == "unknown":
         router.state, router.figure = "good", "answers"
+    if (nat := wan_side_words(result)) is not None:
+        router.evidence.append(nat)
+        if result.router is not None and result.router.wan_side == "cgnat" and router.state == "good":
+            router.figure = f"{router.figure}, carrier-grade NAT" if router.figure != "answers" else \
+                "carrier-grade NAT"
     if summary.udp_ok is False and result.connectivity is not Connectivity.OFFLINE:
         router.state, router.figure = "fail", "blocks calls (UDP)"
         router.evidence.append("the call test over UDP got no answer while web connections worked")
@@ -429,16 +453,25 @@ def _check_cause(result: CheckResult, assessment: Assessment) -> Cause:
         )
     found = [*line, *found] if busy_only else [*found, *line]
     if not found:
-        if assessment.overall == "ready":
-            return _cause("no_fault", "Every measurement is within the lesson's limits.")
-        return _cause("unclear", assessment.sentence)
+        quiet = _cause("no_fault", "Every measurement is within the lesson's limits.") \
+            if assessment.overall == "ready" else _cause("unclear", assessment.sentence)
+        _nat_also(quiet, result)
+        return quiet
     first = found[0]
     first.also = [_also(c) for c in _distinct(found[1:], first)]
     told = result.router is not None and result.router.status is Status.OK
     hint = None if told else _queue_while_quiet(result, assessment)
     if hint and first.key not in ("others_at_home", "other_program", "no_connection"):
         first.also.append(hint)
+    _nat_also(first, result)
     return first
+
+
+def _nat_also(cause: Cause, result: CheckResult) -> None:
+    """Carrier-grade NAT, or two routers in a row, as a factor for calls."""
+    side = result.router.wan_side if result.router is not None else None
+    if side in ("cgnat", "private") and (words := wan_side_words(result)):
+        cause.also.append(words)
 
 
 def _also(c: Cause) -> str:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from connectcheck.assess.cause import check_cause
+from connectcheck.assess.cause import check_cause, wan_side_words
 from connectcheck.core.model import (
     ActivityVerdict,
     Assessment,
@@ -197,6 +197,8 @@ def _home_lines(r: CheckResult) -> list[str]:
                              f"{_mbps(c.line_up_mbps)} up")
         else:
             lines += _wrap(c.error or c.status.value, "  ", "  ")
+        if (nat := wan_side_words(r)) is not None:
+            lines += _wrap(nat, "  ", "  ")
     return lines
 
 

@@ -67,6 +67,15 @@ class State(enum.StrEnum):
 
 
 KNOWN_STATES = (State.GOOD, State.DEGRADED, State.FAIL)  # best to worst
+
+CHOICES = "choices"  # dataclass field metadata key
+
+
+def choice(choices: tuple[str, ...], default: str) -> Any:
+    """A text field that holds one of ``choices`` (connectcheck's vocabulary, not free text)."""
+    return field(default=default, metadata={CHOICES: choices})
+
+
 STATES = tuple(s.value for s in State)  # every state a stored field may hold
 
 
@@ -405,6 +414,10 @@ class RouterCounters:
     own_up_mbps: float | None = None
     others_down_mbps: float | None = None  # the household minus this computer
     others_up_mbps: float | None = None
+    # The router's internet-side address, as a finding only (the address is never kept): "public",
+    # "cgnat" (100.64.0.0/10: the provider shares one address among many homes) or "private"
+    # (another router in front of this one); None when the router does not say.
+    wan_side: str | None = choice(("public", "cgnat", "private", None), None)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -675,15 +688,9 @@ CAUSES = (
 )
 
 
-CHOICES = "choices"  # dataclass field metadata key
 # The tutor's path, in order: this computer -> Wi-Fi (or cable) -> home router -> broadband line
 # -> lesson platform. Every cause lies on one of them.
 LINKS = ("computer", "wifi", "router", "line", "platform")
-
-
-def choice(choices: tuple[str, ...], default: str) -> Any:
-    """A text field that holds one of ``choices`` (connectcheck's vocabulary, not free text)."""
-    return field(default=default, metadata={CHOICES: choices})
 
 
 @dataclass

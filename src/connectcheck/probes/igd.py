@@ -25,6 +25,11 @@ Real routers often lie; each of these makes the result "the router does not tell
   the corrected rate is possible; a counter that went back otherwise (a reset) tells nothing;
 * ``above_line``: a rate beyond the line's own rate (+10 %);
 * ``packets_only``: byte counters refused while packet counters answer.
+
+The router's internet-side address (``GetExternalIPAddress`` of its WANIPConnection or
+WANPPPConnection service, read-only too) tells carrier-grade NAT apart: an address in
+100.64.0.0/10 is the provider's shared space (RFC 6598), a private one a second router in front of
+this one. Only that finding (``wan_side``) is kept, never the address.
 """
 
 from __future__ import annotations
@@ -52,10 +57,13 @@ SEARCH_TARGETS = (
     "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
 )
 WAN_COMMON = "urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1"
+WAN_CONNECTIONS = ("urn:schemas-upnp-org:service:WANIPConnection:",
+                   "urn:schemas-upnp-org:service:WANPPPConnection:")
 READ_ONLY_ACTIONS = frozenset({
     "GetTotalBytesReceived", "GetTotalBytesSent", "GetTotalPacketsReceived", "GetTotalPacketsSent",
-    "GetCommonLinkProperties",
+    "GetCommonLinkProperties", "GetExternalIPAddress",
 })
+SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598)
 MAX_SSDP_BYTES = 2048
 MAX_XML_BYTES = 64 * 1024
 COUNTER_TOP = 2**32 - 1
@@ -74,6 +82,7 @@ class Igd:
     address: str
     control_url: str
     name: str | None = None
+    connection: tuple[str, str] | None = None  # (service type, control URL) of WANIP/PPPConnection
 
 
 # --- discovery -----------------------------------------------------------------------------------
@@ -241,22 +250,38 @@ def parse_description(data: bytes, location: str) -> tuple[str, str | None]:
     raise IgdError("the router does not offer its internet counters (no WANCommonInterfaceConfig)")
 
 
-def soap_body(action: str) -> bytes:
+def parse_connection(data: bytes, location: str) -> tuple[str, str] | None:
+    """(service type, control URL) of the router's WANIPConnection or WANPPPConnection, if any."""
+    root = parse_xml(data)
+    base = _text(root, "URLBase") or location
+    for service in root.iter():
+        if _local(service.tag) != "service":
+            continue
+        kind = _text(service, "serviceType") or ""
+        control = _text(service, "controlURL")
+        if kind.startswith(WAN_CONNECTIONS) and control and re.fullmatch(r"[\w:.-]+", kind):
+            return kind, urljoin(base, control)
+    return None
+
+
+def soap_body(action: str, service: str = WAN_COMMON) -> bytes:
     if action not in READ_ONLY_ACTIONS:
         raise ValueError(f"{action} is not a read-only action")  # never change the router
     return (
         '<?xml version="1.0"?>'
         '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
         's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
-        f'<u:{action} xmlns:u="{WAN_COMMON}"/></s:Body></s:Envelope>'
+        f'<u:{action} xmlns:u="{service}"/></s:Body></s:Envelope>'
     ).encode("ascii")
 
 
-def call(igd: Igd, action: str, deadline: Deadline) -> dict[str, str]:
-    """The out-arguments of a read-only action; raises IgdError (a UPnP fault included)."""
-    body = soap_body(action)
-    status, answer = http_exchange(igd.control_url, deadline, body, (
-        ("Content-Type", 'text/xml; charset="utf-8"'), ("SOAPAction", f'"{WAN_COMMON}#{action}"')))
+def call(igd: Igd, action: str, deadline: Deadline, service: tuple[str, str] | None = None) -> dict[str, str]:
+    """The out-arguments of a read-only action (of WANCommonInterfaceConfig, or of ``service``:
+    (type, control URL)); raises IgdError (a UPnP fault included)."""
+    kind, url = service or (WAN_COMMON, igd.control_url)
+    body = soap_body(action, kind)
+    status, answer = http_exchange(url, deadline, body, (
+        ("Content-Type", 'text/xml; charset="utf-8"'), ("SOAPAction", f'"{kind}#{action}"')))
     root = parse_xml(answer)
     if status != 200:
         code = _text(root, "errorCode")
@@ -289,7 +314,35 @@ def find_igd(deadline: Deadline, gateway: str | None = None, location: str | Non
     control, name = parse_description(data, location)
     if not _same_host(control, address):
         raise IgdError("the router's control address points elsewhere; it was not followed")
-    return Igd(address, control, name)
+    connection = parse_connection(data, location)
+    if connection is not None and not _same_host(connection[1], address):
+        connection = None
+    return Igd(address, control, name, connection)
+
+
+def wan_side(text: str | None) -> str | None:
+    """What the router's internet-side address is: "cgnat" (100.64.0.0/10, the provider's shared
+    space), "private" (another router in front of this one), "public", or None (not told)."""
+    try:
+        address = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    if address.version != 4 or address.is_unspecified or address.is_loopback or address.is_link_local:
+        return None
+    if address in SHARED_SPACE:
+        return "cgnat"
+    return "private" if address.is_private else "public" if address.is_global else None
+
+
+def read_wan_side(igd: Igd, deadline: Deadline) -> str | None:
+    """The kind of the router's internet-side address (the address itself is not kept)."""
+    if igd.connection is None:
+        return None
+    try:
+        answer = call(igd, "GetExternalIPAddress", deadline, igd.connection)
+    except IgdError:
+        return None
+    return wan_side(answer.get("NewExternalIPAddress"))
 
 
 @dataclass
@@ -363,6 +416,7 @@ def measure_router(
             out.line_up_mbps = mbps(link.get("NewLayer1UpstreamMaxBitRate"))
         except IgdError:
             pass  # the rates are a help, not a need
+        out.wan_side = read_wan_side(igd, deadline)
         try:
             first = read_counters(igd, deadline)
         except IgdError as exc:
