@@ -220,3 +220,53 @@ def test_a_slow_way_to_the_router_is_told_to_move_nearer_or_use_a_cable():
                              "before the internet is even reached.")
     r.first_hop.idle.rtt_ms_median, r.first_hop.idle.jitter_ms, r.first_hop.idle.loss_pct = 2.0, 0.3, 0.0
     assert "wifi_path" not in keys(assess_check(r))
+
+
+# --- the Wi-Fi around: a crowded 2.4 GHz channel (from real scans in tests/local/corpus) ----------------
+
+
+def _scanned(file):
+    from pathlib import Path
+
+    from connectcheck.local import wifi
+
+    corpus = Path(__file__).parents[1] / "local" / "corpus"
+    return wifi.parse_system_profiler((corpus / file).read_text(encoding="utf-8"))
+
+
+def test_a_crowded_2_4_ghz_channel_gives_the_5_ghz_advice_with_its_count():
+    from connectcheck.assess.advice import wifi_crowding
+
+    here = local(wifi=_scanned("system_profiler/macos_10.15.7.json"), connection="wifi")
+    crowd = wifi_crowding(here)  # on channel 6: 17 others heard, those on 2..10 overlap it
+    assert (crowd.band_ghz, crowd.channel, crowd.same, crowd.overlapping, crowd.heard) == (2.4, 6, 4, 5, 17)
+    a = assess_check(check(local=here, jitter_ms=22.0))
+    item = by_key(a)["wifi_crowded"]
+    assert "5 GHz" in item.action
+    assert item.evidence.startswith("5 other Wi-Fi networks nearby use or overlap channel 6 (2.4 GHz), 4 of")
+    assert "wifi_crowded" not in keys(assess_check(check(local=here)))  # all is well: nothing to change
+
+
+def test_a_5_ghz_network_or_a_quiet_channel_gets_no_such_advice():
+    from connectcheck.assess.advice import wifi_crowding
+
+    five = local(wifi=_scanned("system_profiler/macos_12.7.2-AP.json"), connection="wifi")  # channel 149
+    assert wifi_crowding(five).band_ghz == 5.0 and wifi_crowding(five).same == 1
+    assert "wifi_crowded" not in keys(assess_check(check(local=five, jitter_ms=22.0)))
+    quiet = local(wifi=_scanned("system_profiler/macos_15.5-wpa2-en.json"), connection="wifi")  # 6: one near
+    assert (wifi_crowding(quiet).same, wifi_crowding(quiet).overlapping) == (1, 1)
+    assert "wifi_crowded" not in keys(assess_check(check(local=quiet, jitter_ms=22.0)))
+
+
+def test_a_scan_that_lists_this_computers_own_radio_does_not_count_it():
+    from pathlib import Path
+
+    from connectcheck.assess.advice import wifi_crowding
+    from connectcheck.core.model import WifiInfo
+    from connectcheck.local import wifi
+
+    text = (Path(__file__).parents[1] / "local" / "corpus" / "netsh_networks" / "en_win11_wifiheatmapper.txt"
+            ).read_text(encoding="utf-8")
+    on_six = WifiInfo(connected=True, frequency_mhz=2437.0, neighbours=wifi.parse_netsh_networks(text))
+    crowd = wifi_crowding(local(wifi=on_six, connection="wifi"))
+    assert (crowd.same, crowd.overlapping, crowd.heard) == (1, 2, 7)  # two radios on 6: one of them is ours

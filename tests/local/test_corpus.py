@@ -360,3 +360,55 @@ def test_route_get_gateway_corpus(sample):
         assert found.source == "route_get"
     else:
         assert found is None
+
+
+# --- the networks around (channels, bands and signals only; names never kept) ----------------------------
+
+
+def _heard(neighbours) -> list[list]:
+    return [[h.channel, h.band_ghz, *([h.signal_pct] if h.signal_pct is not None else []),
+             *(["in use"] if h.in_use else [])] for h in neighbours.heard]
+
+
+def _no_names(neighbours, text: str) -> None:
+    """Nothing of a network's name or hardware address is kept, whatever the output held."""
+    kept = repr(neighbours)
+    assert "SSID" not in kept and "fe:dc" not in kept.casefold()
+    assert "3C:37" not in kept and "FRITZ" not in kept
+
+
+@pytest.mark.parametrize("sample", samples("netsh wlan show networks mode=bssid"))
+def test_netsh_networks_corpus(sample):
+    text = corpus_text(sample)
+    found = wifi.parse_netsh_networks(text)
+    if reads(sample)["state"] == "refused":
+        assert found.status is Status.UNAVAILABLE and found.error == wifi.LOCATION_REFUSED_SCAN
+        assert "Location" in found.error and found.heard == []
+    else:
+        assert found.status is Status.OK and found.own_listed and found.source == "netsh"
+    assert _heard(found) == sample["heard"]
+    _no_names(found, text)
+
+
+def test_netsh_networks_in_a_language_not_known_are_not_guessed():
+    sample = BY_FILE["netsh_networks/de_wifiheatmapper.txt"]
+    found = wifi.parse_netsh_networks(corpus_text(sample), _without("de"))
+    assert found.status is Status.ERROR and found.heard == [] and "does not read yet" in found.error
+
+
+@pytest.mark.parametrize("sample", samples("nmcli -t dev wifi list") + samples("nmcli -g all dev wifi list"))
+def test_nmcli_networks_around_on_real_rows(sample):
+    found = wifi.parse_nmcli_scan(corpus_text(sample), tuple(sample["fields"].split(":")))
+    assert found.status is Status.OK and _heard(found) == sample["heard"]
+    _no_names(found, corpus_text(sample))
+    assert wifi.NMCLI_SCAN_FIELDS == tuple(BY_FILE["nmcli/t_dev-wifi-list_wifiheatmapper.txt"]["fields"]
+                                           .split(":"))  # what connectcheck asks for is the captured shape
+
+
+@pytest.mark.parametrize("sample", [s for s in samples("system_profiler SPAirPortDataType -json")
+                                    if "heard" in s.values[0]])
+def test_system_profiler_networks_around(sample):
+    info = wifi.parse_system_profiler(corpus_text(sample))
+    assert info.neighbours.status is Status.OK and _heard(info.neighbours) == sample["heard"]
+    assert not info.neighbours.own_listed  # macOS leaves out the network it is on
+    _no_names(info.neighbours, corpus_text(sample))

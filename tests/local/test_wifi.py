@@ -8,7 +8,7 @@ import pytest
 
 from connectcheck.core.model import Status
 from connectcheck.local import wifi
-from tests.local.replay import Replay, recorded
+from tests.local.replay import RECORDED, Replay, recorded
 
 
 def test_nmcli_connected():
@@ -153,3 +153,33 @@ def test_channel_frequencies():
     assert wifi.channel_to_mhz(1) == 2412.0 and wifi.channel_to_mhz(14) == 2484.0
     assert wifi.channel_to_mhz(36) == 5180.0 and wifi.channel_to_mhz(5, 6.0) == 5975.0
     assert wifi.channel_to_mhz(20) is None
+
+
+# --- the networks around, read with the link (real outputs from the corpus) ---------------------------
+
+HERE = RECORDED.parent
+
+
+def test_linux_reads_the_networks_around_from_nmclis_cached_scan(tmp_path):
+    scan = ("nmcli", "-t", "-f", ",".join(wifi.NMCLI_SCAN_FIELDS), "device", "wifi", "list", "--rescan", "no")
+    run = Replay({scan: ["corpus/nmcli/t_dev-wifi-list_wifiheatmapper.txt"],
+                  ("nmcli",): ["recorded/nmcli_connected.txt"], ("iw",): ["recorded/iw_link_connected.txt"]},
+                 folder=HERE)
+    info = wifi.read_linux(run, sys_net=_sysfs(tmp_path, ("wlp2s0", True)), proc_wireless=tmp_path / "none")
+    assert scan in run.calls  # the cached scan only: no new scan is asked for
+    assert info.neighbours.source == "nmcli" and len(info.neighbours.heard) == 11
+    assert [h.channel for h in info.neighbours.heard if h.in_use] == [1]
+
+
+def test_windows_reads_the_networks_around_and_says_when_location_is_needed():
+    interfaces, networks = ("netsh", "wlan", "show", "interfaces"), ("netsh", "wlan", "show", "networks")
+    run = Replay({interfaces: ["corpus/netsh/en_win10_wifiheatmapper.txt"],
+                  networks: ["corpus/netsh_networks/en_win11_wifiheatmapper.txt"]}, folder=HERE)
+    info = wifi.read_windows(run)
+    assert ("netsh", "wlan", "show", "networks", "mode=bssid") in run.calls
+    assert info.connected and len(info.neighbours.heard) == 8 and info.neighbours.own_listed
+    refused = Replay({interfaces: ["corpus/netsh/en_win10_wifiheatmapper.txt"],
+                      networks: ["corpus/netsh_networks/en_win11_location-denied_wifiheatmapper.txt"]},
+                     folder=HERE, returncode=1)
+    scan = wifi.read_windows(refused).neighbours
+    assert scan.status is Status.UNAVAILABLE and scan.error == wifi.LOCATION_REFUSED_SCAN

@@ -42,13 +42,14 @@ FACTS = (
     "wifi.signal_pct", "wifi.signal_dbm", "cpu.pct", "memory.used_pct",
     "browsers.count", "browsers.content_processes", "router.others_mbps",
     "first_hop.rtt_ms", "first_hop.jitter_ms", "first_hop.loss_pct", "first_hop.queue_ms",
+    "wifi.band_ghz", "wifi.overlapping",
 )
 # Words a text can use; the per-program ones only in rules with for_each = "program".
 WORDS = (
     "platform_hosts", "browsers", "browser_count", "browser_details", "content_processes",
     "unattributed", "busiest", "cpu", "memory", "added_delay", "local_traffic", "signal",
     "sound_sentence", "video_sentence", "whiteboard_sentence", "overall_sentence", "others_rate",
-    "hop_figure",
+    "hop_figure", "crowding",
 )
 PROGRAM_WORDS = ("program", "category", "using", "moved")
 OPERATORS = {"lt": float.__lt__, "le": float.__le__, "gt": float.__gt__, "ge": float.__ge__}
@@ -249,6 +250,67 @@ def first_hop_facts(result: CheckResult) -> dict[str, float | None]:
             "first_hop.loss_pct": idle.loss_pct, "first_hop.queue_ms": max(growth) if growth else None}
 
 
+OVERLAP_CHANNELS = 4  # 2.4 GHz channels are 5 MHz apart and 20 MHz wide: within 4 of each other they overlap
+
+
+@dataclass(frozen=True)
+class Crowding:
+    """How crowded this computer's Wi-Fi channel is, from the networks around (their names never kept)."""
+
+    band_ghz: float
+    channel: int
+    same: int  # other radios on the very channel
+    overlapping: int  # other radios on it or overlapping it (2.4 GHz: within 4 channels; else = same)
+    heard: int  # other radios heard at all
+
+
+def channel_of(frequency_mhz: float | None) -> tuple[float, int] | None:
+    """(band, channel) of a Wi-Fi frequency; None when it is not one."""
+    if not frequency_mhz:
+        return None
+    mhz = round(frequency_mhz)
+    if mhz == 2484:
+        return 2.4, 14
+    if 2412 <= mhz <= 2472 and (mhz - 2407) % 5 == 0:
+        return 2.4, (mhz - 2407) // 5
+    if 5160 <= mhz <= 5885 and mhz % 5 == 0:
+        return 5.0, (mhz - 5000) // 5
+    if 5955 <= mhz <= 7115 and (mhz - 5950) % 5 == 0:
+        return 6.0, (mhz - 5950) // 5
+    return None
+
+
+def wifi_crowding(local: LocalFindings | None) -> Crowding | None:
+    """The networks around this computer's channel (None: not connected, or nothing was heard)."""
+    wifi = local.wifi if local is not None else None
+    around = wifi.neighbours if wifi is not None else None
+    own = channel_of(wifi.frequency_mhz) if wifi is not None else None
+    if around is None or around.status is not Status.OK or own is None or not wifi or not wifi.connected:
+        return None
+    band, channel = own
+    others = [h for h in around.heard if not h.in_use and h.channel is not None and h.band_ghz is not None]
+    if around.own_listed:  # the scan lists this computer's own radio too: one on its channel is it
+        mine = next((h for h in others if h.band_ghz == band and h.channel == channel), None)
+        others = [h for h in others if h is not mine]
+    same = sum(1 for h in others if h.band_ghz == band and h.channel == channel)
+    reach = OVERLAP_CHANNELS if band < 3 else 0
+    overlapping = sum(1 for h in others if h.band_ghz == band and abs((h.channel or 0) - channel) <= reach)
+    return Crowding(band, channel, same, overlapping, len(others))
+
+
+def crowding_words(c: Crowding) -> str:
+    """ "5 other Wi-Fi networks nearby use or overlap channel 6 (2.4 GHz), 2 of them on it exactly"."""
+    band = f"{c.band_ghz:g} GHz"
+
+    def networks(n: int, verb: str) -> str:
+        return f"{n} other Wi-Fi network{'s' if n != 1 else ''} nearby {verb}{'s' if n == 1 else ''}"
+
+    if c.band_ghz < 3:
+        return (f"{networks(c.overlapping, 'use')} or overlap channel {c.channel} ({band}), "
+                f"{c.same} of them on it exactly")
+    return f"{networks(c.same, 'use')} channel {c.channel} ({band})"
+
+
 def _usable(local: LocalFindings | None) -> LocalFindings | None:
     return local if local is not None and local.status is Status.OK else None
 
@@ -281,6 +343,8 @@ def facts(result: CheckResult, verdicts: list[ActivityVerdict], overall: str) ->
         "connection_type": local.connection_type,
         "wifi.signal_pct": wifi.signal_pct if wifi else None,
         "wifi.signal_dbm": wifi.signal_dbm if wifi else None,
+        "wifi.band_ghz": (crowd := wifi_crowding(local)) and crowd.band_ghz,
+        "wifi.overlapping": crowd.overlapping if crowd else None,
         "cpu.pct": system.cpu_pct if system else None,
         "memory.used_pct": system.memory_used_pct if system else None,
         "browsers.count": len(local.browsers),
@@ -330,6 +394,8 @@ def words(result: CheckResult, verdicts: list[ActivityVerdict], overall_sentence
         if hop["first_hop.queue_ms"] is not None:
             parts.append(f"{quantity(hop['first_hop.queue_ms'], 'ms')} more under load")
         out["hop_figure"] = ", ".join(parts)
+    if (crowd := wifi_crowding(_usable(result.local))) is not None:
+        out["crowding"] = crowding_words(crowd)
     local = _usable(result.local)
     if local is None:
         return out

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectcheck.assess.advice import facts, program_rate, programs
+from connectcheck.assess.advice import crowding_words, facts, program_rate, programs, wifi_crowding
 from connectcheck.assess.thresholds import default_thresholds
 from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import (
@@ -345,6 +345,11 @@ def path_links(result: CheckResult, assessment: Assessment, cause_key: str,
     local = result.local
     if local is not None and local.wifi is not None and local.wifi.signal_pct is not None:
         wifi.evidence.append(f"Wi-Fi signal {number(local.wifi.signal_pct)} %")
+    if (crowd := wifi_crowding(local)) is not None:
+        wifi.evidence.append(crowding_words(crowd))
+    elif local is not None and local.wifi is not None and local.wifi.neighbours is not None \
+            and local.wifi.neighbours.error:
+        wifi.evidence.append(local.wifi.neighbours.error)
     router = LinkEvidence("router")
     counters = result.router
     others = f.get("router.others_mbps")

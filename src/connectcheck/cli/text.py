@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from connectcheck.assess.advice import crowding_words, wifi_crowding
 from connectcheck.assess.cause import check_cause, wan_side_words
 from connectcheck.core.model import (
     ActivityVerdict,
@@ -419,6 +420,11 @@ def _network(f: LocalFindings) -> list[str]:
     lines = [f"Connection: {kind}" + (f" via {clean(default)}" if default else "")]
     if f.wifi is not None:
         lines.append(f"Wi-Fi: {_wifi_text(f.wifi)}")
+        around = f.wifi.neighbours
+        if (crowd := wifi_crowding(f)) is not None:
+            lines.append(f"Wi-Fi around: {crowding_words(crowd)} ({crowd.heard} heard in all)")
+        elif around is not None and around.error:
+            lines += _wrap(f"Wi-Fi around: {around.error}", "", "  ")
     rows = [
         [
             clean(u.name),

@@ -276,6 +276,31 @@ class InterfaceUsage:
 
 
 @dataclass
+class HeardNetwork:
+    """One Wi-Fi radio this computer hears in the system's last scan (its name and hardware
+    address are never kept: only where it sits and how strong it is)."""
+
+    channel: int | None = None
+    band_ghz: float | None = None  # 2.4, 5 or 6
+    signal_pct: float | None = None
+    in_use: bool = False  # the radio this computer is connected to (when the system says which)
+
+
+@dataclass
+class WifiNeighbours:
+    """The other Wi-Fi networks around, from the system's cached scan (``source``: "nmcli",
+    "system_profiler" or "netsh"). ``own_listed``: the scan lists this computer's own network
+    too without saying which it is (netsh). UNAVAILABLE with ``error`` when the system would not
+    tell (Windows without the Location permission), said in plain words."""
+
+    status: Status = Status.OK
+    error: str | None = None
+    source: str | None = None
+    heard: list[HeardNetwork] = field(default_factory=list)
+    own_listed: bool = False
+
+
+@dataclass
 class WifiInfo:
     """The Wi-Fi this computer is on, as the system reports it (signal, link rate, band); None
     fields were not reported. Read on every OS by its own backend, never guessed."""
@@ -290,6 +315,7 @@ class WifiInfo:
     frequency_mhz: float | None = None
     # joined to a network (False: not joined, Wi-Fi on, or turned off when error says so; None: unknown)
     connected: bool | None = None
+    neighbours: WifiNeighbours | None = None  # the networks around (None: not looked at)
 
 
 @dataclass

@@ -8,6 +8,12 @@ language are in ``resources/netsh_labels.toml``, and an answer in words no langu
 "not understood", never read as "no Wi-Fi" or guessed. Parsers take the tools' text and are tested
 on real captured outputs (tests/local/corpus); readers run the tools through a
 :data:`~connectcheck.local.commands.Runner`.
+
+The networks around (:class:`~connectcheck.core.model.WifiNeighbours`) come from each system's
+cached scan, never a new one: ``nmcli device wifi list --rescan no``, the "other local wireless
+networks" of ``system_profiler`` (the same answer as the link), ``netsh wlan show networks
+mode=bssid`` (refused without the Location permission, like the link). Only each radio's channel,
+band and signal are kept, never a network's name or hardware address.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectcheck.core.files import read_bundled_toml
-from connectcheck.core.model import Status, WifiInfo
+from connectcheck.core.model import HeardNetwork, Status, WifiInfo, WifiNeighbours
 from connectcheck.local.commands import PLAIN_LOCALE, Runner
 
 log = logging.getLogger(__name__)
@@ -76,6 +82,25 @@ def channel_to_mhz(channel: int, band_ghz: float | None = None) -> float | None:
     return None
 
 
+def band_of(channel: int, band_ghz: float | None = None, frequency_mhz: float | None = None) -> float | None:
+    """The band (2.4, 5 or 6 GHz) of a channel, from its frequency when known, else from the channel
+    number (1–14 read as 2.4 GHz: the 6 GHz channels 1, 5, 9 and 13 cannot be told apart without a
+    band or a frequency)."""
+    mhz = frequency_mhz if frequency_mhz else channel_to_mhz(channel, band_ghz)
+    if mhz is None:
+        return None
+    return 2.4 if mhz < 3000 else 5.0 if mhz < 5925 else 6.0
+
+
+def _heard(channel_text: str, band_text: str = "", signal_text: str = "", freq_text: str = "",
+           in_use: bool = False) -> HeardNetwork:
+    channel = _number(channel_text)
+    band, freq = _number(band_text), _number(freq_text)
+    number = int(channel) if channel is not None and channel > 0 else None
+    return HeardNetwork(channel=number, band_ghz=band_of(number, band, freq) if number else None,
+                        signal_pct=_number(signal_text), in_use=in_use)
+
+
 # --- Linux -------------------------------------------------------------------------------------------
 
 
@@ -117,6 +142,40 @@ def parse_nmcli(text: str) -> WifiInfo | None:
                 connected=True,
             )
     return WifiInfo(interface=rows[0][5] or None, connected=False)
+
+
+# The fields connectcheck asks nmcli for when it reads the networks around: those of the captured
+# output in tests/local/corpus (nmcli's own default terse fields), SSID and BSSID read only to be
+# skipped. CHAN alone places channels 1–14 on 2.4 GHz (see band_of).
+NMCLI_SCAN_FIELDS = ("IN-USE", "BSSID", "SSID", "MODE", "CHAN", "RATE", "SIGNAL", "BARS", "SECURITY")
+
+
+def parse_nmcli_scan(text: str, fields: tuple[str, ...] = NMCLI_SCAN_FIELDS) -> WifiNeighbours:
+    """``nmcli -t -f FIELDS device wifi list --rescan no``: every radio's channel, band and signal,
+    the one in use marked (needs at least CHAN; FREQ, when asked for, places the band for sure)."""
+    where = {name: i for i, name in enumerate(fields)}
+    out = WifiNeighbours(source="nmcli")
+    for line in text.splitlines():
+        row = _nmcli_fields(line)
+        if not line.strip() or len(row) != len(fields):
+            continue
+
+        def get(name: str, row: list[str] = row) -> str:
+            return row[where[name]] if name in where else ""
+
+        out.heard.append(_heard(get("CHAN"), signal_text=get("SIGNAL"), freq_text=get("FREQ"),
+                                in_use=get("IN-USE").strip() == "*"))
+    return out
+
+
+def read_linux_neighbours(run: Runner, cancel: threading.Event | None = None) -> WifiNeighbours:
+    """The networks around from NetworkManager's last scan (no new scan is asked for)."""
+    nm = run(["nmcli", "-t", "-f", ",".join(NMCLI_SCAN_FIELDS), "device", "wifi", "list", "--rescan", "no"],
+             timeout_s=3.0, cancel=cancel, env=PLAIN_LOCALE)
+    if not nm.ok:
+        return WifiNeighbours(status=Status.UNAVAILABLE, source="nmcli",
+                              error=nm.error or "nmcli could not list the Wi-Fi networks around")
+    return parse_nmcli_scan(nm.stdout)
 
 
 def parse_iw_link(text: str, interface: str | None = None) -> WifiInfo:
@@ -220,6 +279,8 @@ def read_linux(
     if info.connected is None and all(not r.ok for r in tried):
         info.status = Status.UNAVAILABLE
         info.error = "neither nmcli nor iw could tell the Wi-Fi signal on this computer"
+    elif nm.ok:
+        info.neighbours = read_linux_neighbours(run, cancel)
     return info
 
 
@@ -260,10 +321,37 @@ def parse_system_profiler(text: str) -> WifiInfo | None:
         band = re.search(r"(\d+(?:\.\d+)?)\s*GHz", channel)
         if number is not None:
             info.frequency_mhz = channel_to_mhz(int(number), float(band.group(1)) if band else None)
+        info.neighbours = profiler_neighbours(iface)
         return info
     first = interfaces[0]
     off = first.get("spairport_status_information") == "spairport_status_off"
     return WifiInfo(interface=first.get("_name"), connected=False, error=WIFI_OFF if off else None)
+
+
+def _profiler_channel(value: object) -> HeardNetwork:
+    """A channel as system_profiler gives it: 6, "149,+1", "6 (2GHz, 20MHz)", "44 (5GHz, 80MHz)"."""
+    text = str(value)
+    band = re.search(r"(\d+(?:\.\d+)?)\s*GHz", text)
+    first = re.match(r"\s*(\d+)", text)
+    if first is None:
+        return HeardNetwork()
+    given = float(band.group(1)) if band else None
+    ghz = 2.4 if given is not None and given < 3 else given  # "2GHz" is the 2.4 GHz band
+    return _heard(first.group(1), "" if ghz is None else str(ghz))
+
+
+def profiler_neighbours(iface: dict) -> WifiNeighbours:
+    """The "other local wireless networks" of one interface (macOS leaves out the one it is on)."""
+    others = iface.get("spairport_airport_other_local_wireless_networks")
+    if not isinstance(others, list):
+        return WifiNeighbours(status=Status.UNAVAILABLE, source="system_profiler",
+                              error="macOS listed no other Wi-Fi networks around (it may need the Location "
+                                    "permission for connectcheck to show them)")
+    out = WifiNeighbours(source="system_profiler")
+    for other in others:
+        if isinstance(other, dict):  # (its signal is in dBm: no percentage is made up from it)
+            out.heard.append(_profiler_channel(other.get("spairport_network_channel", "")))
+    return out
 
 
 def read_macos(run: Runner, cancel: threading.Event | None = None) -> WifiInfo | None:
@@ -430,10 +518,46 @@ def parse_netsh(text: str, labels: NetshLabels | None = None) -> WifiInfo | None
     return info
 
 
+LOCATION_REFUSED_SCAN = (
+    "Windows only lists the Wi-Fi networks around to programs once Location is allowed: in Settings, "
+    "Privacy & security, Location, turn on Location services and 'Let desktop apps access your location'."
+)
+_BSSID_LABEL = re.compile(r"^bssid\d*$")
+
+
+def parse_netsh_networks(text: str, labels: NetshLabels | None = None) -> WifiNeighbours:
+    """``netsh wlan show networks mode=bssid`` in any language known: each radio (a ``BSSID n``
+    line) with its channel, band and signal. It lists this computer's own network too, without
+    saying which (``own_listed``). Radios whose channel is in words no language known has are
+    "not understood", never guessed."""
+    if any(marker in text.casefold() for marker in NETSH_LOCATION_MARKERS):
+        return WifiNeighbours(status=Status.UNAVAILABLE, source="netsh", error=LOCATION_REFUSED_SCAN)
+    labels = labels or netsh_labels()
+    radios: list[dict[str, str]] = []
+    for label, value in _netsh_fields(text):
+        key = _label_key(label)
+        if _BSSID_LABEL.match(key):
+            radios.append({})
+        elif radios and (meaning := labels.keys.get(key)) in ("channel", "band", "signal"):
+            radios[-1].setdefault(meaning, value)
+    out = WifiNeighbours(source="netsh", own_listed=True)
+    if radios and not any("channel" in r for r in radios):
+        out.status, out.error = Status.ERROR, (
+            "Windows listed the Wi-Fi networks around in words connectcheck does not read yet")
+        return out
+    out.heard = [_heard(r.get("channel", ""), r.get("band", ""), r.get("signal", "")) for r in radios]
+    return out
+
+
 def read_windows(run: Runner, cancel: threading.Event | None = None) -> WifiInfo | None:
     """The Wi-Fi link on Windows, or None when this PC has no Wi-Fi (or its service is off)."""
     result = run(["netsh", "wlan", "show", "interfaces"], timeout_s=3.0, cancel=cancel)
     if result.error:
         return WifiInfo(status=Status.UNAVAILABLE, error=result.error)
     # netsh says why it refuses on stdout, with a non-zero exit code: read it either way.
-    return parse_netsh(result.stdout + "\n" + result.stderr)
+    info = parse_netsh(result.stdout + "\n" + result.stderr)
+    if info is not None and info.connected:
+        scan = run(["netsh", "wlan", "show", "networks", "mode=bssid"], timeout_s=3.0, cancel=cancel)
+        info.neighbours = WifiNeighbours(status=Status.UNAVAILABLE, source="netsh", error=scan.error) \
+            if scan.error else parse_netsh_networks(scan.stdout + "\n" + scan.stderr)
+    return info
