@@ -274,3 +274,16 @@ def test_the_classic_engine_gets_the_time_speedtest_cli_takes():
     assert o.time_limit_s == 25  # the caller's options are left as they were
     ours = Check(CheckOptions(kind=CheckKind.FULL, time_limit_s=25)).options
     assert ours.time_limit_s == 25 and ours.speed.time_limit_s == SpeedConfig().time_limit_s
+
+
+def test_two_stun_servers_also_tell_how_this_network_maps_calls(stun, web, pki):
+    """Beside the idle phase, from one socket to both servers (loopback: no NAT)."""
+    with StunServer("127.0.0.2") as second:
+        o = options(CheckKind.QUICK, stun, web, pki)
+        o.stun_servers = [stun.address, second.address]
+        result = run_check(o)
+    assert result.nat is not None and result.sections["nat"].status is Status.OK
+    assert (result.nat.nat, result.nat.servers_answered) == (False, 2)
+    assert model.loads(model.dumps(result)) == result
+    single = run_check(options(CheckKind.QUICK, stun, web, pki))
+    assert single.nat is None and "nat" not in single.sections  # it takes two servers

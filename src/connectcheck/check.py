@@ -46,6 +46,7 @@ from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.firsthop import HopSampler, hop_target, measure_first_hop
 from connectcheck.probes.igd import measure_router
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
+from connectcheck.probes.nat import measure_nat
 from connectcheck.probes.reachability import check_endpoints
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
 from connectcheck.probes.targets import choose_primary, latency_targets
@@ -70,6 +71,7 @@ HOME_ROUTER_ENV = "CONNECTCHECK_HOME_ROUTER"
 FIRST_HOP_S = 3.0  # the longest the idle first-hop measurement may take (it runs beside the others)
 ROUTER_WINDOW_S = 1.0  # between the two readings of the router's counters
 FIRST_HOP_PROBES = 60  # 20 ms apart: the idle first hop ends well inside the idle phase
+NAT_S = 1.0  # the longest the NAT mapping test may take (beside the idle phase)
 
 
 @dataclass
@@ -378,9 +380,11 @@ class Check:
         """Find the router, and start probing it and reading its counters beside the idle phase
         (adding nothing to the check's time: both end within ``span_s``, inside the idle phase's
         own span)."""
+        started = time.monotonic()
+        nat = self._start_nat(span_s, started)
         choice = self.options.home_router
         if choice == "off":
-            return []
+            return nat
         started = time.monotonic()
         found = threading.Event()
         where: dict[str, Any] = {}
@@ -430,7 +434,27 @@ class Check:
             threads.append(threading.Thread(target=counters, name="check-router", daemon=True))
         for thread in threads:
             thread.start()
-        return threads
+        return nat + threads
+
+    def _start_nat(self, span_s: float, started: float) -> list[threading.Thread]:
+        """How this network maps calls, from the STUN servers (two or more), beside the idle phase."""
+        servers = list(dict.fromkeys(self.options.stun_servers))
+        if len(servers) < 2:
+            return []
+
+        def run() -> None:
+            try:
+                nat = measure_nat(servers, cancel=self.cancel, time_limit_s=min(NAT_S, span_s))
+                self.result.nat = nat
+                self.result.bytes_used += nat.requests * _PROBE_BYTES["stun"]
+                took = round(time.monotonic() - started, 3)
+                self.result.sections["nat"] = Section(nat.status, nat.error, took)
+            except Exception as exc:
+                self.result.sections["nat"] = _crashed(exc, started)
+
+        thread = threading.Thread(target=run, name="check-nat", daemon=True)
+        thread.start()
+        return [thread]
 
     def _finish_home_evidence(self, threads: list[threading.Thread]) -> None:
         for thread in threads:

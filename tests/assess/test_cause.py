@@ -136,6 +136,26 @@ def test_carrier_grade_nat_and_a_second_router_are_said_with_what_they_mean_for_
     assert not any("NAT" in a for a in cause_of(r).also)
 
 
+@pytest.mark.parametrize(("behaviour", "nat", "cgnat", "also"), [
+    ("address_and_port_dependent", True, False, "Calls may need a relay — this network gives calls a new "
+                                                "address for every server they talk to (a 'symmetric' NAT)"),
+    ("endpoint_independent", True, True, "Carrier-grade NAT — the call test servers saw an address"),
+    ("endpoint_independent", True, False, None),
+    (None, False, False, None),
+])
+def test_how_this_network_maps_calls_is_said_with_what_it_means(behaviour, nat, cgnat, also):
+    from connectcheck.core.model import NatMapping
+
+    r = calm_check()
+    r.nat = NatMapping(behaviour=behaviour, nat=nat, cgnat=cgnat, servers_answered=2)
+    c = cause_of(r)
+    relay = [a for a in c.also if "relay" in a]
+    assert (relay[0].startswith(also) if also else relay == []), c.also
+    router = {x.link: x for x in c.links}["router"]
+    words = "no NAT on the way" if nat is False else "NAT"
+    assert any(words in e for e in router.evidence)
+
+
 # --- lessons ------------------------------------------------------------------------------------------
 
 

@@ -150,3 +150,39 @@ def test_a_lying_router_is_said_not_to_tell(variant):
         router = json.loads(lab.pc_python(ROUTER.format(window=1.0, traffic=True)))
     assert (router["status"], router["problem"]) == ("error", variant)
     assert router["down_mbps"] is None
+
+
+NAT_PROBE = """
+import json, threading
+from connectcheck.core.model import to_dict
+from connectcheck.probes.nat import measure_nat
+print(json.dumps(to_dict(measure_nat({servers!r}, cancel=threading.Event(), time_limit_s=3.0))))
+"""
+
+
+@pytest.mark.parametrize(("nat", "behaviour"), [
+    (None, None), ("MASQUERADE", "endpoint_independent"),
+    ("MASQUERADE --random-fully", "address_and_port_dependent"),
+])
+def test_the_nat_mapping_is_read_from_two_stun_servers_the_lab_starts(nat, behaviour):
+    """The home router with no NAT, a Linux NAT that keeps one mapping per socket (RFC 4787's
+    endpoint-independent mapping), and one that picks a new port per destination (symmetric)."""
+    require_lab(loss=False, delay=False)
+    from tests.lab.homelab import GW, GW_WAN_IF
+    from tests.lab.netlab import NAMESPACES, SERVER_IF, _run
+
+    with HomeLab(LinkSpec()) as lab:
+        _run(["ip", "-n", NAMESPACES["server"], "addr", "add", "10.77.2.3/24", "dev", SERVER_IF])
+        servers = [f"{lab.server_ip}:3478", "10.77.2.3:3478", "10.77.2.3:3479"]
+        for spec in servers:
+            host, port = spec.split(":")
+            lab.spawn([sys.executable, "-m", "tests.lab.stun_server", "--host", host, "--port", port])
+            lab.wait_port(int(port), "udp")
+        time.sleep(0.3)  # the second server on port 3478 (the port was already bound by the first)
+        if nat:
+            _run(["ip", "netns", "exec", GW, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", GW_WAN_IF,
+                  "-j", *nat.split()])
+        found = json.loads(lab.pc_python(NAT_PROBE.format(servers=servers)))
+    assert found["servers_answered"] == 3 and found["status"] == "ok", found
+    assert (found["nat"], found["behaviour"]) == (nat is not None, behaviour), found
+    assert found["cgnat"] is False and "10.77" not in json.dumps(found)

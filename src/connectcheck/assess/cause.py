@@ -279,6 +279,36 @@ WAN_SIDE_WORDS = {
 }
 
 
+_RELAY = ("so direct connections between two homes often fail and calls go through a relay server, which "
+          "adds delay.")
+NAT_WORDS = {
+    "endpoint_independent": ("This network keeps one address for calls whatever the server (an "
+                             "endpoint-independent NAT): calls can connect directly."),
+    "address_dependent": ("Calls may need a relay — this network gives calls a new address for every "
+                          f"server address they talk to (an address-dependent NAT), {_RELAY}"),
+    "address_and_port_dependent": ("Calls may need a relay — this network gives calls a new address for "
+                                   f"every server they talk to (a 'symmetric' NAT), {_RELAY}"),
+    "dependent": ("Calls may need a relay — this network gives calls a different address for different "
+                  f"servers (its NAT is not endpoint-independent), {_RELAY}"),
+}
+NO_NAT_WORDS = "The call test servers saw this computer's own address: no NAT on the way."
+CGNAT_MAPPING_WORDS = ("Carrier-grade NAT — the call test servers saw an address in the provider's shared "
+                       "space (100.64.0.0/10): calls may have to go through a relay server, which adds "
+                       "delay.")
+
+
+def nat_words(result: CheckResult) -> str | None:
+    """What the NAT mapping test found, and what it means for calls (None: not told)."""
+    nat = result.nat
+    if nat is None or nat.status is not Status.OK:
+        return None
+    if nat.nat is False:
+        return NO_NAT_WORDS
+    if nat.cgnat and not (result.router is not None and result.router.wan_side == "cgnat"):
+        return CGNAT_MAPPING_WORDS
+    return NAT_WORDS.get(nat.behaviour or "")
+
+
 def wan_side_words(result: CheckResult) -> str | None:
     """What the router's internet-side address means for calls, in plain words (None: not told)."""
     side = result.router.wan_side if result.router is not None else None
@@ -363,6 +393,8 @@ def path_links(result: CheckResult, assessment: Assessment, cause_key: str,
         router.evidence.append("the router's counters were not read")
     if hop is not None and hop.status is Status.OK and router.state == "unknown":
         router.state, router.figure = "good", "answers"
+    if (mapping := nat_words(result)) is not None:
+        router.evidence.append(mapping)
     if (nat := wan_side_words(result)) is not None:
         router.evidence.append(nat)
         if result.router is not None and result.router.wan_side == "cgnat" and router.state == "good":
@@ -477,6 +509,9 @@ def _nat_also(cause: Cause, result: CheckResult) -> None:
     side = result.router.wan_side if result.router is not None else None
     if side in ("cgnat", "private") and (words := wan_side_words(result)):
         cause.also.append(words)
+    mapping = nat_words(result)
+    if mapping is not None and mapping.startswith(("Calls may need a relay", "Carrier-grade")):
+        cause.also.append(mapping)
 
 
 def _also(c: Cause) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from connectcheck.assess.advice import crowding_words, wifi_crowding
-from connectcheck.assess.cause import check_cause, wan_side_words
+from connectcheck.assess.cause import check_cause, nat_words, wan_side_words
 from connectcheck.core.model import (
     ActivityVerdict,
     Assessment,
@@ -200,6 +200,10 @@ def _home_lines(r: CheckResult) -> list[str]:
             lines += _wrap(c.error or c.status.value, "  ", "  ")
         if (nat := wan_side_words(r)) is not None:
             lines += _wrap(nat, "  ", "  ")
+    if r.nat is not None:
+        lines += ["", "How this network maps calls (NAT, two STUN servers)"]
+        words = nat_words(r)
+        lines += _wrap(words or r.nat.error or r.nat.status.value, "  ", "  ")
     return lines
 
 

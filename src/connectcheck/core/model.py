@@ -446,6 +446,27 @@ class RouterCounters:
     wan_side: str | None = choice(("public", "cgnat", "private", None), None)  # type: ignore[arg-type]
 
 
+NAT_BEHAVIOURS = ("endpoint_independent", "address_dependent", "address_and_port_dependent", "dependent")
+
+
+@dataclass
+class NatMapping:
+    """How this network's NAT maps calls, from two or more STUN servers (RFC 5780's mapping test):
+    ``behaviour`` "endpoint_independent" (one public address and port whatever the server: calls can
+    connect directly), "address_dependent" / "address_and_port_dependent" (a new one per server
+    address, or per address and port: direct connections often fail and calls need a relay) or
+    "dependent" (differs by server address, its port dependence not tested); None when it could
+    not be told. ``nat`` False: the servers saw this computer's own address. No address is kept."""
+
+    status: Status = Status.OK
+    error: str | None = None
+    behaviour: str | None = choice((*NAT_BEHAVIOURS, None), None)  # type: ignore[arg-type]
+    nat: bool | None = None
+    cgnat: bool | None = None  # the address the servers saw is in 100.64.0.0/10
+    servers_answered: int = 0
+    requests: int = 0  # Binding requests sent (about 60 bytes each)
+
+
 @dataclass
 class CheckResult:
     """Everything one check found: its kind and time, whether anything answered, the summary the
@@ -473,6 +494,7 @@ class CheckResult:
     assessment: Assessment | None = None  # verdicts and advice
     first_hop: FirstHop | None = None  # the home router, probed idle and under load
     router: RouterCounters | None = None  # the router's own counters (other devices' traffic)
+    nat: NatMapping | None = None  # how this network maps calls (two STUN servers)
 
 
 # ---------------------------------------------------------------------------------------
