@@ -160,13 +160,18 @@ print(json.dumps(to_dict(measure_nat({servers!r}, cancel=threading.Event(), time
 """
 
 
+CGNAT_ADDRESS = "100.64.0.1"  # the provider's shared space (RFC 6598)
+
+
 @pytest.mark.parametrize(("nat", "behaviour"), [
     (None, None), ("MASQUERADE", "endpoint_independent"),
     ("MASQUERADE --random-fully", "address_and_port_dependent"),
+    (f"SNAT --to-source {CGNAT_ADDRESS}", "endpoint_independent"),
 ])
 def test_the_nat_mapping_is_read_from_two_stun_servers_the_lab_starts(nat, behaviour):
     """The home router with no NAT, a Linux NAT that keeps one mapping per socket (RFC 4787's
-    endpoint-independent mapping), and one that picks a new port per destination (symmetric)."""
+    endpoint-independent mapping), one that picks a new port per destination (symmetric), and one
+    whose outside address is in 100.64.0.0/10, as behind a provider's carrier-grade NAT."""
     require_lab(loss=False, delay=False)
     from tests.lab.homelab import GW, GW_WAN_IF
     from tests.lab.netlab import NAMESPACES, SERVER_IF, _run
@@ -179,10 +184,15 @@ def test_the_nat_mapping_is_read_from_two_stun_servers_the_lab_starts(nat, behav
             lab.spawn([sys.executable, "-m", "tests.lab.stun_server", "--host", host, "--port", port])
             lab.wait_port(int(port), "udp")
         time.sleep(0.3)  # the second server on port 3478 (the port was already bound by the first)
+        if nat and CGNAT_ADDRESS in nat:  # the shared-space address on the router's outside, routed back
+            _run(["ip", "-n", GW, "addr", "add", f"{CGNAT_ADDRESS}/32", "dev", GW_WAN_IF])
+            _run(["ip", "-n", NAMESPACES["router"], "route", "add", f"{CGNAT_ADDRESS}/32", "via",
+                  "10.77.1.1"])
         if nat:
             _run(["ip", "netns", "exec", GW, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", GW_WAN_IF,
                   "-j", *nat.split()])
         found = json.loads(lab.pc_python(NAT_PROBE.format(servers=servers)))
     assert found["servers_answered"] == 3 and found["status"] == "ok", found
     assert (found["nat"], found["behaviour"]) == (nat is not None, behaviour), found
-    assert found["cgnat"] is False and "10.77" not in json.dumps(found)
+    assert found["cgnat"] is (CGNAT_ADDRESS in (nat or "")), found
+    assert "10.77" not in json.dumps(found) and "100.64" not in json.dumps(found)  # no address kept
