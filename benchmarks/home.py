@@ -8,7 +8,11 @@ repository root::
 * router: other devices' rate from the router's IGD counters against what the second device's
   card really moved over the same time;
 * time: a full and a quick check with the home evidence on and off (3 runs each);
-* matrix: the cause the report gives for each fault of tests/lab/matrix.py.
+* matrix: the cause the report gives for each fault of tests/lab/matrix.py;
+* lesson: a monitored lesson (`connectcheck monitor`) with each fault of tests/lab/matrix.py's
+  LESSON_FAULTS starting midway, and the cause `connectcheck report export` gives;
+* lesson_router: other devices' rate in a monitored lesson (the router's counters read once a
+  sample) against what the second device's card really moved while it downloaded.
 
 Numbers, not pass/fail; the load of the machine is printed with them.
 """
@@ -26,7 +30,7 @@ import time
 from pathlib import Path
 
 from tests.lab.homelab import GW_WAN_IF, HomeLab, WifiSpec
-from tests.lab.matrix import FAULTS, run_fault
+from tests.lab.matrix import FAULTS, LESSON_FAULTS, run_fault, run_lesson
 from tests.lab.netlab import LinkSpec
 from tests.lab.services import start_services
 
@@ -141,7 +145,64 @@ def matrix_part(lines: list[str]) -> None:
     lines += ["", f"Right: {right} of {len(FAULTS)}.", ""]
 
 
-PARTS = {"hop": hop_part, "router": router_part, "time": time_part, "matrix": matrix_part}
+def lesson_part(lines: list[str]) -> None:
+    lines += ["## Monitored lessons, the fault starting 20 s in (connectcheck monitor, report export)", "",
+              "| fault | truth | report says | link | samples | load |", "|---|---|---|---|---|---|"]
+    right = 0
+    for fault in LESSON_FAULTS:
+        with tempfile.TemporaryDirectory() as folder:
+            o = run_lesson(fault, Path(folder))
+        right += o.cause == fault.expected and o.broken == fault.expected_link
+        lines.append(f"| {fault.name} | {fault.expected} / {fault.expected_link} | {o.cause} | "
+                     f"{o.broken or '–'} | {len(o.samples)} | {load()} |")
+        print(lines[-1], flush=True)
+    lines += ["", f"Right: {right} of {len(LESSON_FAULTS)}.", ""]
+
+
+def lesson_router_part(lines: list[str]) -> None:
+    lines += ["## Other devices' rate in a monitored lesson (router counters once a sample, 2 s apart)", "",
+              "| line down | second device really moved | samples say (median) | difference | samples "
+              "| load |", "|---|---|---|---|---|---|"]
+    env = {k: v for k, v in os.environ.items() if k != "CONNECTCHECK_HOME_ROUTER"}
+    gw = "10.77.3.1"
+    for down in (8.0, 20.0):
+        with tempfile.TemporaryDirectory() as folder, HomeLab(LinkSpec(down_mbit=down, up_mbit=5)) as lab:
+            lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80"],
+                      ns="gateway")
+            lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", gw, "--wan", GW_WAN_IF,
+                       "--line-down-mbit", str(down), "--line-up-mbit", "5"], ns="gateway")
+            services = start_services(lab, Path(folder))
+            lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "serve"])
+            lab.wait_port(5201)
+            argv = [sys.executable, "-m", "connectcheck", "monitor", "--json", "--minutes", "0.75", "--stun",
+                    services.stun, "--platform", services.platform_url, "--set", "monitor.interval_s=2"]
+            spawned = time.monotonic()
+            monitor = lab.spawn(argv, ns="pc", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+            time.sleep(6)
+            bulk = lab.spawn([sys.executable, "-m", "tests.lab.tcp_reference", "run", "--host", lab.server_ip,
+                              "--direction", "download", "--streams", "4", "--duration", "30"], ns="device")
+            time.sleep(4)  # the transfer at full rate
+            t0, b0 = time.monotonic(), lab.device_bytes()[0]
+            time.sleep(20)
+            t1, b1 = time.monotonic(), lab.device_bytes()[0]
+            bulk.wait(60)
+            out, _ = monitor.communicate(timeout=120)
+        samples = [x for x in map(json.loads, out.splitlines()) if x.get("type") == "sample"]
+        # lesson time runs from about when the monitor was started; each sample's counters cover
+        # the 2 s before it, so the window starts 2 s late
+        inside = [x["others_mbps"] for x in samples if x.get("others_mbps") is not None
+                  and t0 - spawned + 2 <= x["t_s"] <= t1 - spawned]
+        truth = (b1 - b0) * 8 / (t1 - t0) / 1e6
+        said = statistics.median(inside) if inside else float("nan")
+        lines.append(f"| {down:g} Mbit/s | {truth:.2f} Mbit/s | {said:.2f} Mbit/s | "
+                     f"{(said - truth) / truth * 100:+.1f} % | {len(inside)} | {load()} |")
+        print(lines[-1], flush=True)
+    lines.append("")
+
+
+PARTS = {"hop": hop_part, "router": router_part, "time": time_part, "matrix": matrix_part,
+         "lesson": lesson_part, "lesson_router": lesson_router_part}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -164,8 +164,14 @@ def _line_down(lab: HomeLab) -> None:
     _offline(lab, None)  # type: ignore[arg-type]
 
 
+def _device_streams(lab: HomeLab) -> None:
+    _bulk("device")(lab, None)  # type: ignore[arg-type]
+
+
 LESSON_FAULTS = [
     LessonFault("the Wi-Fi gets weak midway", "weak_wifi", "wifi", _wifi_impaired),
+    LessonFault("another device starts saturating the line midway", "others_at_home", "router",
+                _device_streams, line=LinkSpec(down_mbit=8, up_mbit=2, rtt_ms=20)),
     LessonFault("the line gets unsteady midway", "line_unsteady", "line", _line_breaks),
     LessonFault("the line goes down midway", "no_connection", "line", _line_down),
 ]
