@@ -201,13 +201,18 @@ class IgdServer:
         self.httpd.server_close()
 
 
-def serve_ssdp(host: str, location: str) -> None:
-    """Answer M-SEARCHes for an IGD (or ssdp:all) arriving on the interface of ``host``."""
+def serve_ssdp(host: str, location: str, miss: int = 0) -> None:
+    """Answer M-SEARCHes for an IGD (or ssdp:all) arriving on the interface of ``host``; the first
+    ``miss`` are not answered (as when the Wi-Fi loses them)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("239.255.255.250", 1900))
     membership = struct.pack("4s4s", socket.inet_aton("239.255.255.250"), socket.inet_aton(host))
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    # Answers go from the router's own LAN address, as a real router's do: from the group socket the
+    # source would be whatever the route out has (in the lab, the Wi-Fi relay's TUN has none).
+    answers = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    answers.bind((host, 0))
     while True:
         data, peer = sock.recvfrom(2048)
         text = data.decode("iso-8859-1", "replace")
@@ -217,11 +222,14 @@ def serve_ssdp(host: str, location: str) -> None:
         target = st.group(1) if st else ""
         if target not in (DEVICE, "ssdp:all", "upnp:rootdevice"):
             continue
+        if miss > 0:
+            miss -= 1
+            continue
         answer = (f"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: {target}\r\n"
                   f"USN: uuid:lab-igd::{target}\r\nEXT:\r\nSERVER: lab/1.0 UPnP/1.1 igd/1.0\r\n"
                   f"LOCATION: {location}\r\n\r\n")
         with contextlib.suppress(OSError):
-            sock.sendto(answer.encode("ascii"), peer)
+            answers.sendto(answer.encode("ascii"), peer)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -233,12 +241,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--line-down-mbit", type=float, default=100.0)
     parser.add_argument("--line-up-mbit", type=float, default=20.0)
     parser.add_argument("--external", help="the external address to report (default: the WAN card's own)")
+    parser.add_argument("--miss", type=int, default=0, help="leave the first N searches unanswered")
     args = parser.parse_args(argv)
     counters = Counters(wan_counters(args.wan), args.variant, int(args.line_down_mbit * 1e6),
                         int(args.line_up_mbit * 1e6), args.external or wan_address(args.wan))
     server = IgdServer(counters, args.host, args.port)
     with server:
-        serve_ssdp(args.host, server.location)
+        serve_ssdp(args.host, server.location, args.miss)
 
 
 if __name__ == "__main__":

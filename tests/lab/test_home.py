@@ -140,6 +140,18 @@ def test_other_devices_rate_from_the_routers_real_wan_counters():
     assert abs(router["down_mbps"] - truth) <= 0.1 * truth, (router, truth)
 
 
+def test_a_search_the_router_missed_is_sent_again():
+    """The first M-SEARCH goes unanswered (as a datagram lost on the Wi-Fi): the search is repeated
+    within the same second and the router is found."""
+    require_lab()
+    with HomeLab(LinkSpec()) as lab:
+        lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", lab.gateway_ip, "--wan", "cclw",
+                   "--miss", "1"], ns="gateway")
+        time.sleep(0.5)
+        router = json.loads(lab.pc_python(ROUTER.format(window=0.5, traffic=False)))
+    assert router["status"] == "ok" and router["device"] == "Lab router <test>", router
+
+
 @pytest.mark.parametrize("variant", ["stuck", "zero", "above_line", "packets_only"])
 def test_a_lying_router_is_said_not_to_tell(variant):
     require_lab()

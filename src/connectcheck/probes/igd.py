@@ -109,21 +109,31 @@ def parse_ssdp_response(data: bytes) -> dict[str, str] | None:
 
 
 def discover(deadline: Deadline, *, gateway: str | None = None, wait_s: float = 1.0) -> list[tuple[str, str]]:
-    """(address it answered from, LOCATION) of every IGD answering one M-SEARCH per search target
+    """(address it answered from, LOCATION) of every IGD answering an M-SEARCH per search target
     within ``wait_s`` (at once when the default gateway answers), the gateway's first. Only http://
-    locations on the answering address are kept."""
+    locations on the answering address are kept. Each search goes out again a third of the way
+    through (UDP on Wi-Fi gets lost; UPnP asks control points to search more than once)."""
     found: list[tuple[str, str]] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 2)
         sock.setblocking(False)
-        for target in SEARCH_TARGETS:
-            try:
-                sock.sendto(search_message(target), SSDP_ADDRESS)
-            except OSError as exc:
-                raise IgdError(f"the router search could not be sent ({exc.strerror or exc})") from exc
-        end = time.monotonic() + min(wait_s, deadline.remaining())
+
+        def search() -> None:
+            for target in SEARCH_TARGETS:
+                try:
+                    sock.sendto(search_message(target), SSDP_ADDRESS)
+                except OSError as exc:
+                    raise IgdError(f"the router search could not be sent ({exc.strerror or exc})") from exc
+
+        search()
+        start = time.monotonic()
+        end = start + min(wait_s, deadline.remaining())
+        again = start + (end - start) / 3
         while (left := end - time.monotonic()) > 0:
             deadline.check()
+            if again and time.monotonic() >= again and not found:
+                again = 0.0
+                search()
             ready, _, _ = select.select([sock], [], [], min(left, 0.2))
             if not ready:
                 continue
@@ -197,7 +207,8 @@ def http_exchange(url: str, deadline: Deadline, body: bytes = b"", headers: tupl
             rest = _unchunk(rest)
         return head.status, rest if length is None else rest[: int(length)]
     except (OSError, TimeoutError, ProtocolError) as exc:
-        raise IgdError(f"the router's UPnP service did not answer properly ({exc})") from exc
+        why = "no answer in time" if isinstance(exc, TimeoutError) else (str(exc) or type(exc).__name__)
+        raise IgdError(f"the router's UPnP service did not answer properly ({why})") from exc
     finally:
         sock.close()
 
