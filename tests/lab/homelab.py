@@ -159,8 +159,12 @@ class HomeLab(NetLab):
                    "net.ipv4.conf.default.send_redirects": 0}
         _sysctl(rtr, {**quiet, **forward})
         # accept_local: packets the router sent itself come back out of the Wi-Fi relay's TUN.
+        # No early demux: it would hand a packet for one of the router's own established TCP
+        # sockets (its UPnP or web page) to the socket's cached route before the policy rules send it
+        # through the relay, and such packets were lost (the handshake passed, the data did not).
         _sysctl(GW, {**quiet, **forward, "net.ipv4.conf.all.accept_local": 1,
-                     "net.ipv4.conf.default.accept_local": 1})
+                     "net.ipv4.conf.default.accept_local": 1, "net.ipv4.ip_early_demux": 0,
+                     "net.ipv4.tcp_early_demux": 0, "net.ipv4.udp_early_demux": 0})
         ping = "0 2147483647" if self.ping_allowed else "1 0"
         _sysctl(PC, {**quiet, "net.ipv4.ping_group_range": ping})
         _sysctl(DEV, quiet)
