@@ -240,3 +240,11 @@ def test_the_classic_engine_gets_the_time_speedtest_cli_takes():
     assert o.time_limit_s == 25  # the caller's options are left as they were
     ours = Check(CheckOptions(kind=CheckKind.FULL, time_limit_s=25)).options
     assert ours.time_limit_s == 25 and ours.speed.time_limit_s == SpeedConfig().time_limit_s
+
+
+def test_primary_latency_is_the_target_probed_most():
+    # The idle schedule sends most probes to the primary: a second STUN server probed three
+    # times without a loss must not take the headline from it by luck.
+    primary = LatencyResult(target="a", method="stun", samples=38, loss_pct=5.0, rtt_ms_median=70.0)
+    second = LatencyResult(target="b", method="stun", samples=3, loss_pct=0.0, rtt_ms_median=60.0)
+    assert choose_primary([second, primary]) is primary

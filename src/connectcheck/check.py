@@ -40,7 +40,7 @@ from connectcheck.model import (
 from connectcheck.policy.profile import OrganisationProfile
 from connectcheck.probes.base import Deadline, ProgressFn, percentile, report
 from connectcheck.probes.dns import resolve_hosts
-from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
+from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency_one_at_a_time
 from connectcheck.probes.reachability import check_endpoints
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
 from connectcheck.settings import Settings
@@ -199,11 +199,12 @@ def _crashed(exc: BaseException, started: float) -> Section:
 
 def choose_primary(latency: list[LatencyResult]) -> LatencyResult | None:
     """The latency result that stands for the media path: STUN over UDP if any answered,
-    else TCP connect; among those, the fewest losses, then the lowest median."""
+    else TCP connect; among those, the one probed most (the idle schedule's primary target:
+    its figures rest on the most samples), then the fewest losses, then the lowest median."""
     for method in ("stun", "tcp", "http", "icmp"):
         answered = [r for r in latency if r.method == method and r.samples > 0]
         if answered:
-            return min(answered, key=lambda r: (r.loss_pct or 0.0, r.rtt_ms_median or 0.0))
+            return min(answered, key=lambda r: (-r.samples, r.loss_pct or 0.0, r.rtt_ms_median or 0.0))
     return None
 
 
@@ -255,14 +256,15 @@ class Check:
         targets = latency_targets(o)
         hosts = platform_hosts(o)
         span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
-        count = max(5, min(o.latency_probes, int((span - o.latency_timeout_s) / o.latency_interval_s)))
         parts = 4 if o.local else 3
         started = time.monotonic()
         jobs: dict[str, Callable[[], Any]] = {
-            "latency": lambda: measure_latency(
-                targets, count=count, interval_s=o.latency_interval_s, timeout_s=o.latency_timeout_s,
-                time_limit_s=span, cancel=self.cancel,
-                progress=self.progress.shared("latency", "latency", parts), ca_file=o.ca_file),
+            # One probe at a time over all targets (the primary first and most often): probes in
+            # parallel queue behind each other's delay spikes on an order-keeping line.
+            "latency": lambda: measure_latency_one_at_a_time(
+                targets, count=o.latency_probes, timeout_s=o.latency_timeout_s, time_limit_s=span,
+                cancel=self.cancel, progress=self.progress.shared("latency", "latency", parts),
+                ca_file=o.ca_file),
             "dns": lambda: resolve_hosts(
                 hosts, timeout_s=min(2.0, span), cancel=self.cancel,
                 progress=self.progress.shared("latency", "dns", parts)),
@@ -340,8 +342,8 @@ class Check:
         Returns the TCP result: the baseline when latency under load is probed by TCP.
         """
         targets = [LatencyTarget.from_url("tcp", url), LatencyTarget.from_url("http", url)]
-        idle = measure_latency(targets, count=10, interval_s=0.03, timeout_s=1.0, time_limit_s=1.5,
-                               cancel=self.cancel, ca_file=self.options.ca_file)
+        idle = measure_latency_one_at_a_time(targets, count=10, timeout_s=1.0, time_limit_s=1.5,
+                                             cancel=self.cancel, ca_file=self.options.ca_file)
         self.result.latency.extend(idle)
         self.result.bytes_used += sum(x.samples_sent * _PROBE_BYTES[x.method] for x in idle)
         return idle[0]
