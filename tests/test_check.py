@@ -248,3 +248,33 @@ def test_primary_latency_is_the_target_probed_most():
     primary = LatencyResult(target="a", method="stun", samples=38, loss_pct=5.0, rtt_ms_median=70.0)
     second = LatencyResult(target="b", method="stun", samples=3, loss_pct=0.0, rtt_ms_median=60.0)
     assert choose_primary([second, primary]) is primary
+
+
+def test_a_budget_cuts_the_idle_phase_and_the_result_says_partial(web, pki):
+    # Every STUN answer comes 400 ms late: one probe at a time, a 2 s quick check has room for
+    # only a few, and says that its figures are partial instead of running over.
+    with StunServer(late_every=1, late_ms=400) as slow:
+        o = options(CheckKind.QUICK, slow, web, pki)
+        o.time_limit_s, o.local = 2.0, False
+        started = time.monotonic()
+        result = run_check(o)
+        took = time.monotonic() - started
+    assert took < 2.0 + 0.5
+    [stun] = [x for x in result.latency if x.method == "stun"]
+    assert 0 < stun.samples < 5
+    assert stun.status is Status.TIMEOUT and "time limit ran out" in stun.error
+    assert result.summary.rtt_ms is not None and result.summary.rtt_ms >= 400
+
+
+def test_each_direction_gets_its_share_of_what_the_full_check_has_left(stun, web, pki):
+    with LabSpeedServer(throttle_mbps=30) as speed:
+        o = options(CheckKind.FULL, stun, web, pki, speed)
+        o.time_limit_s, o.local = 8.0, False
+        o.speed.time_limit_s = 6.0  # more than the check can give each direction
+        started = time.monotonic()
+        result = run_check(o)
+        took = time.monotonic() - started
+    assert took < 8.0 + 0.5
+    assert [b.direction for b in result.bandwidth] == ["download", "upload"]
+    for b in result.bandwidth:
+        assert b.status is Status.OK and b.duration_s <= 8.0 / 2

@@ -51,6 +51,16 @@ _PROBE_BYTES = {"stun": 2 * 28 + 20 + 44, "tcp": 5 * 60, "http": 2 * 52 + 400, "
 _DNS_BYTES = 2 * 28 + 120
 _REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small HTTP exchange
 
+# Budgets (seconds) of the phases of a full check, so that the whole check fits its time limit
+# (10 s by default) on a bad line too: the idle phase (round trips, DNS, platform, this computer),
+# finding the speed server, idle round trips to it (TCP connect and HTTP, one at a time), and
+# each direction (at most what is left, shared between the directions still to come, less the
+# loaded-latency sampler's grace; a direction left less than _MIN_DIRECTION_S is not started).
+_FULL_IDLE_BUDGET_S = 3.0
+_SERVER_BUDGET_S = 2.0
+_SPEED_SERVER_IDLE_S = 0.6
+_MIN_DIRECTION_S = 1.5
+_SAMPLER_GRACE_S = 0.3
 # Share of the time bound each phase may use (the rest is slack for shutting down cleanly).
 _QUICK_SHARE = 0.8
 # speedtest-cli's own transfer (the "classic" engine) runs about 10 s per direction and cannot be
@@ -306,11 +316,13 @@ class Check:
         o = self.options
         r = self.result
         phase = {"name": "server"}  # which phase the speed session's progress belongs to now
-        session = SpeedSession(o.speed, cancel=self.cancel,
+        config = dataclasses.replace(o.speed)  # its time limit is set per direction below
+        session = SpeedSession(config, cancel=self.cancel,
                                progress=lambda p: self.progress.phase(phase["name"])(p))
         started = time.monotonic()
         try:
-            r.sections["server"] = session.choose_server(time_limit_s=min(8.0, deadline.remaining()))
+            r.sections["server"] = session.choose_server(
+                time_limit_s=min(_SERVER_BUDGET_S, deadline.remaining()))
         except Exception as exc:
             r.sections["server"] = _crashed(exc, started)
         r.engine = "classic" if o.speed.engine == "classic" else "adaptive"
@@ -322,13 +334,16 @@ class Check:
             return
         tcp_idle = self._speed_server_latency(session.server.url)
         sampler_target, idle_ms = self._loaded_target(session.server.url, tcp_idle)
-        for direction in ("download", "upload"):
+        directions = ("download", "upload")
+        for i, direction in enumerate(directions):
             if self.cancel.is_set():
                 r.sections[direction] = Section(Status.CANCELLED, "not run: the check was cancelled")
                 continue
-            if deadline.remaining() < 1.5:
+            budget = self._direction_budget(deadline, len(directions) - i)
+            if budget < _MIN_DIRECTION_S:
                 r.sections[direction] = Section(Status.TIMEOUT, "the check ran out of time before this part")
                 continue
+            config.time_limit_s = budget
             phase["name"] = direction
             r.bandwidth.append(self._measure_direction(session, direction, sampler_target, idle_ms))
             last = r.bandwidth[-1]
@@ -336,14 +351,22 @@ class Check:
         r.speed_servers_tried = list(session.tried)
         r.bytes_used += session.bytes_used
 
+    def _direction_budget(self, deadline: Deadline, directions_left: int) -> float:
+        """Seconds the next direction may take: the configured cap, or its share of what is left."""
+        if self.options.speed.engine == "classic":
+            return min(self.options.speed.time_limit_s, deadline.remaining())
+        share = deadline.remaining() / directions_left - _SAMPLER_GRACE_S - 0.1
+        return max(0.0, min(self.options.speed.time_limit_s, share))
+
     def _speed_server_latency(self, url: str) -> LatencyResult:
         """TCP connect and HTTP round trips to the chosen speed server, while the line is idle.
 
         Returns the TCP result: the baseline when latency under load is probed by TCP.
         """
         targets = [LatencyTarget.from_url("tcp", url), LatencyTarget.from_url("http", url)]
-        idle = measure_latency_one_at_a_time(targets, count=10, timeout_s=1.0, time_limit_s=1.5,
-                                             cancel=self.cancel, ca_file=self.options.ca_file)
+        idle = measure_latency_one_at_a_time(targets, count=6, timeout_s=1.0,
+                                             time_limit_s=_SPEED_SERVER_IDLE_S, cancel=self.cancel,
+                                             ca_file=self.options.ca_file)
         self.result.latency.extend(idle)
         self.result.bytes_used += sum(x.samples_sent * _PROBE_BYTES[x.method] for x in idle)
         return idle[0]
@@ -361,7 +384,7 @@ class Check:
                            idle_ms: float | None) -> BandwidthResult:
         o = self.options
         sampler = LatencySampler(target, interval_s=0.1, timeout_s=max(2.0, o.latency_timeout_s),
-                                 ca_file=o.ca_file)
+                                 ca_file=o.ca_file, grace_s=_SAMPLER_GRACE_S)
         sampler.start()
         t0 = time.monotonic()
         try:
@@ -424,7 +447,8 @@ class Check:
         t0 = time.monotonic()
         deadline = Deadline(o.time_limit_s, self.cancel)
         try:
-            quick_span = o.time_limit_s if o.kind is CheckKind.QUICK else min(5.0, o.time_limit_s / 3)
+            quick_span = (o.time_limit_s if o.kind is CheckKind.QUICK
+                          else min(_FULL_IDLE_BUDGET_S, o.time_limit_s / 3))
             self._idle_phase(deadline.sub(quick_span))
             offline = self._connectivity() is Connectivity.OFFLINE
             if o.kind is CheckKind.FULL:

@@ -955,10 +955,11 @@ class LatencySampler:
     """
 
     def __init__(self, target: LatencyTarget, *, interval_s: float, timeout_s: float,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, grace_s: float | None = None) -> None:
         self.target = target
         self.interval_s = interval_s
         self.timeout_s = timeout_s
+        self.max_grace_s = 1.0 if grace_s is None else grace_s
         self.ca_file = ca_file
         self.setup_error: str | None = None
         self._abort = threading.Event()
@@ -968,7 +969,7 @@ class LatencySampler:
 
     @property
     def _grace_s(self) -> float:
-        return min(self.timeout_s, 1.0)
+        return min(self.timeout_s, self.max_grace_s)
 
     @property
     def bytes_used(self) -> int:
