@@ -152,6 +152,7 @@ class BandwidthResult:
     bytes_transferred: int = 0
     duration_s: float = 0.0  # time spent transferring
     streams: int = 0
+    streams_reason: str | None = None  # why no more streams were added, in words
     stop_reason: str | None = None  # "stable" | "time cap" | "data cap" | "cancelled" | …
     window_mbps: list[float] = field(default_factory=list)  # throughput per sample window
     window_s: float | None = None

@@ -116,8 +116,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("speed.data_limit_mb", "float", 200.0,
            "Most data a full check may move in both directions together, in megabytes.",
            min=5, max=5000),
-    Option("speed.streams", "int", 4,
-           "Parallel connections used by the bandwidth test.", min=1, max=16),
+    Option("speed.streams", "int", 16,
+           "Most parallel connections the bandwidth test may use (it starts with two and adds more "
+           "while the rate grows with them).", min=1, max=16),
     Option("speed.server_cache_hours", "float", 24.0,
            "How long to remember the chosen speedtest.net server before searching again.",
            min=0, max=24 * 30),

@@ -41,7 +41,7 @@ class SpeedConfig:
     server_url: str = ""  # fixed server (overrides the search)
     org_server_url: str = ""
     cloudflare_url: str = "https://speed.cloudflare.com"
-    streams: int = 4
+    streams: int = 16  # most streams; the engine adds them while the rate grows
     time_limit_s: float = 6.0  # per direction
     data_limit_bytes: int = 200_000_000  # both directions together
     cache_hours: float = 24.0
