@@ -6,7 +6,14 @@ import time
 import pytest
 
 from connectcheck import model
-from connectcheck.check import CheckOptions, choose_primary, latency_targets, loaded_latency, run_check
+from connectcheck.check import (
+    CheckOptions,
+    choose_primary,
+    idle_targets,
+    latency_targets,
+    loaded_latency,
+    run_check,
+)
 from connectcheck.model import CheckKind, Connectivity, LatencyResult, Status
 from connectcheck.probes.latency import LatencyTarget
 from connectcheck.probes.speed import SpeedConfig
@@ -62,7 +69,9 @@ def test_quick_check_measures_latency_dns_and_the_platform(stun, web, pki):
     assert s.loss_pct == 0.0 and s.jitter_ms is not None
     assert s.udp_ok is True and s.platform_reachable is True
     assert s.download_mbps is None and not result.bandwidth
-    assert {x.method for x in result.latency} >= {"stun", "tcp", "http"}
+    # One probe at a time: STUN (the primary) and TCP connect; no HTTP probes while STUN is there.
+    assert {x.method for x in result.latency} >= {"stun", "tcp"}
+    assert "http" not in {x.method for x in result.latency}
     assert stun.answered >= 20
     assert result.assessment is not None and result.assessment.overall == "unknown"
     assert model.loads(model.dumps(result)) == result
@@ -84,8 +93,8 @@ def test_full_check_measures_both_directions_with_loaded_latency(stun, web, pki,
     moved = sum(b.bytes_transferred for b in result.bandwidth)
     assert moved <= result.bytes_used <= 300_000_000 + 50_000_000
     assert result.engine == "adaptive"
-    to_server = {x.method for x in result.latency if x.target == speed.librespeed_url}
-    assert to_server == {"tcp", "http"}
+    # The loaded figures compare with STUN's idle ones: no idle probes to the speed server needed.
+    assert not [x for x in result.latency if x.target == speed.librespeed_url]
     phases = [p.phase for p in progress]
     assert phases.index("latency") < phases.index("download") < phases.index("upload") < phases.index("done")
     fractions = [p.fraction for p in progress]
@@ -278,3 +287,10 @@ def test_each_direction_gets_its_share_of_what_the_full_check_has_left(stun, web
     assert [b.direction for b in result.bandwidth] == ["download", "upload"]
     for b in result.bandwidth:
         assert b.status is Status.OK and b.duration_s <= 8.0 / 2
+
+
+def test_idle_schedule_leaves_http_probes_out_while_there_is_a_stun_server():
+    o = CheckOptions(stun_servers=["stun.example.org:3478"], platform_urls=["https://a.example/"], icmp=False)
+    assert [t.method for t in idle_targets(o)] == ["stun", "tcp"]
+    o.stun_servers = []
+    assert [t.method for t in idle_targets(o)] == ["tcp", "http"]

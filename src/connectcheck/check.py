@@ -130,6 +130,18 @@ def latency_targets(options: CheckOptions) -> list[LatencyTarget]:
     return targets
 
 
+def idle_targets(options: CheckOptions) -> list[LatencyTarget]:
+    """The targets of the idle schedule: :func:`latency_targets` without the HTTP ones when
+    there is a STUN server. An HTTP probe first opens a TCP and TLS connection (several round
+    trips of untimed traffic that later probes queue behind on an order-keeping line) and on a
+    lossy line runs into its time limit; the platform's HTTPS exchange is timed by the
+    reachability check anyway."""
+    targets = latency_targets(options)
+    if any(t.method == "stun" for t in targets):
+        targets = [t for t in targets if t.method != "http"]
+    return targets
+
+
 def platform_hosts(options: CheckOptions) -> list[str]:
     hosts: list[str] = []
     for url in options.platform_urls:
@@ -263,7 +275,7 @@ class Check:
         """Latency, DNS, reachability and this computer's programs, all at once (the programs
         are watched while the line is idle, so connectcheck's own traffic never hides them)."""
         o = self.options
-        targets = latency_targets(o)
+        targets = idle_targets(o)
         hosts = platform_hosts(o)
         span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
         parts = 4 if o.local else 3
@@ -332,8 +344,7 @@ class Check:
             r.speed_servers_tried = list(session.tried)
             r.bytes_used += session.bytes_used
             return
-        tcp_idle = self._speed_server_latency(session.server.url)
-        sampler_target, idle_ms = self._loaded_target(session.server.url, tcp_idle)
+        sampler_target, idle_ms = self._loaded_target(session.server.url)
         directions = ("download", "upload")
         for i, direction in enumerate(directions):
             if self.cancel.is_set():
@@ -371,13 +382,15 @@ class Check:
         self.result.bytes_used += sum(x.samples_sent * _PROBE_BYTES[x.method] for x in idle)
         return idle[0]
 
-    def _loaded_target(self, server_url: str, tcp_idle: LatencyResult) -> tuple[LatencyTarget, float | None]:
-        """What to probe during the transfer, and its idle median to compare with: STUN to the
-        media path's server if UDP answered when idle (the path the lesson's sound takes),
-        otherwise TCP connects to the speed server."""
+    def _loaded_target(self, server_url: str) -> tuple[LatencyTarget, float | None]:
+        """What to probe during the transfer, and its idle median to compare with, taken the
+        same way (same target and method, one probe at a time): STUN to the media path's
+        server if UDP answered when idle (the path the lesson's sound takes; its idle figure is
+        the headline), otherwise TCP connects to the speed server, measured idle first."""
         primary = choose_primary(self.result.latency)
         if primary is not None and primary.method == "stun":
             return LatencyTarget.from_host_port("stun", primary.target), primary.rtt_ms_median
+        tcp_idle = self._speed_server_latency(server_url)
         return LatencyTarget.from_url("tcp", server_url), tcp_idle.rtt_ms_median
 
     def _measure_direction(self, session: SpeedSession, direction: str, target: LatencyTarget,

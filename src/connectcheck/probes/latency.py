@@ -153,6 +153,7 @@ class _Prober:
 
     address: str | None = None
     error: str | None = None  # the last failure, in plain words
+    trailing = False  # a probe leaves packets of its own behind (TCP's closing handshake)
     bytes_used: int = 0  # approximate bytes on the wire, packet headers included
     timeout_s: float = 0.0  # how long one probe may take (for error texts)
 
@@ -297,6 +298,8 @@ class _IcmpProber(_DatagramProber):
 
 class _TcpConnectProber(_Prober):
     """Times TCP three-way handshakes: one new socket per probe, closed at once."""
+
+    trailing = True
 
     def __init__(self, family: int, address: SockAddr) -> None:
         super().__init__()
@@ -755,6 +758,9 @@ def measure_latency(
 
 #: Pause between an answer and the next probe (lets the answer's own packets clear the line).
 ONE_AT_A_TIME_GAP_S = 0.005
+#: Pause after a probe that leaves packets behind, before its primary's RTT is known (and a
+#: quarter of the most it may be): half the primary's median RTT.
+TRAILING_GAP_S = 0.05
 #: After every this many probes to the primary target, one probe to one of the other targets.
 PRIMARY_RUN = 2
 #: Probes each other target gets at most: a share of ``count``, never fewer than this.
@@ -820,6 +826,15 @@ class _OneAtATime:
         median_s = answered[len(answered) // 2] / 1000.0
         return min(self.timeout_s, max(MIN_PROBE_TIMEOUT_S, TIMEOUT_RTTS * median_s))
 
+    def _gap_after(self, prober: _Prober) -> float:
+        """The pause before the next probe: longer after a probe that leaves packets behind
+        (a TCP connect's closing handshake), so that the next one does not queue behind them."""
+        if not prober.trailing:
+            return self.gap_s
+        answered = sorted(r for r in self.samples[0] if r is not None)
+        median_s = answered[len(answered) // 2] / 1000.0 if answered else TRAILING_GAP_S
+        return max(self.gap_s, min(TRAILING_GAP_S * 4, median_s / 2))
+
     def _given_up(self, index: int) -> bool:
         done = self.samples[index]
         return len(done) >= GIVE_UP_AFTER and not any(r is not None for r in done)
@@ -836,7 +851,7 @@ class _OneAtATime:
                 rtt = self._one(prober)
                 if rtt is not False:
                     self.samples[index].append(rtt)
-                self.deadline.wait(self.gap_s)
+                self.deadline.wait(self._gap_after(prober))
         finally:
             for prober in self.probers:
                 if prober is not None:
