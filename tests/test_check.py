@@ -61,8 +61,14 @@ def test_quick_check_measures_latency_dns_and_the_platform(stun, web, pki):
     assert result.status is Status.OK
     assert result.connectivity is Connectivity.ONLINE
     assert {k: v.status for k, v in result.sections.items()} == {
-        "latency": Status.OK, "dns": Status.OK, "reachability": Status.OK, "local": Status.OK}
+        "latency": Status.OK, "dns": Status.OK, "reachability": Status.OK, "local": Status.OK,
+        "call": Status.OK}
     assert result.local is not None and result.local.os == "linux"
+    # The call-like stream: 50 call-sized packets a second for a second, all answered on loopback.
+    call = result.call
+    assert call is not None and call.packets_sent == 50 and call.packets_answered == 50
+    assert call.loss_pct == 0.0 and call.late_pct == 0.0 and call.burst_max == 0
+    assert result.summary.call_loss_pct == 0.0 and result.summary.call_rtt_ms == call.rtt_ms_median
     s = result.summary
     assert s.latency_target == f"stun {stun.address}"
     assert s.rtt_ms is not None and 0 < s.rtt_ms < 50

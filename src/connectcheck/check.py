@@ -28,6 +28,7 @@ from connectcheck.local import sample_local
 from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
 from connectcheck.model import (
     BandwidthResult,
+    CallResult,
     CheckKind,
     CheckResult,
     Connectivity,
@@ -39,6 +40,7 @@ from connectcheck.model import (
 )
 from connectcheck.policy.profile import OrganisationProfile
 from connectcheck.probes.base import Deadline, ProgressFn, percentile, report
+from connectcheck.probes.call import measure_call
 from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency_one_at_a_time
 from connectcheck.probes.reachability import check_endpoints
@@ -56,13 +58,21 @@ _REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small
 # finding the speed server, idle round trips to it (TCP connect and HTTP, one at a time), and
 # each direction (at most what is left, shared between the directions still to come, less the
 # loaded-latency sampler's grace; a direction left less than _MIN_DIRECTION_S is not started).
-_FULL_IDLE_BUDGET_S = 3.0
+_FULL_IDLE_BUDGET_S = 3.0  # of which the idle span is _QUICK_SHARE
 _SERVER_BUDGET_S = 2.0
 _SPEED_SERVER_IDLE_S = 0.6
 _MIN_DIRECTION_S = 1.5
 _SAMPLER_GRACE_S = 0.3
+_ENGINE_STOP_S = 0.5  # the engine may overrun its time limit by this much while its streams stop
+# The call-like stream in the idle phase: how long it sends, how long it waits for the last
+# answers, and the shortest idle span it is run in; the idle probes wait for DNS and the
+# reachability checks at most until this share of the span.
+_CALL_S = 1.0
+_CALL_WAIT_S = 0.4
+_CALL_MIN_SPAN_S = 2.0
+_QUIET_SHARE = 0.6
 # Share of the time bound each phase may use (the rest is slack for shutting down cleanly).
-_QUICK_SHARE = 0.8
+_QUICK_SHARE = 0.9
 # speedtest-cli's own transfer (the "classic" engine) runs about 10 s per direction and cannot be
 # stopped early at low rates (an upload ends only when its request completes), so it gets the
 # time it takes on its own instead of our engine's bounds.
@@ -280,19 +290,29 @@ class Check:
         span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
         parts = 4 if o.local else 3
         started = time.monotonic()
+        quiet = threading.Event()  # set once DNS and the reachability checks are done
+        pending = {"dns", "reachability"}
+        lock = threading.Lock()
+
+        def network(name: str, job: Callable[[], Any]) -> Callable[[], Any]:
+            def run() -> Any:
+                try:
+                    return job()
+                finally:
+                    with lock:
+                        pending.discard(name)
+                        if not pending:
+                            quiet.set()
+            return run
+
         jobs: dict[str, Callable[[], Any]] = {
-            # One probe at a time over all targets (the primary first and most often): probes in
-            # parallel queue behind each other's delay spikes on an order-keeping line.
-            "latency": lambda: measure_latency_one_at_a_time(
-                targets, count=o.latency_probes, timeout_s=o.latency_timeout_s, time_limit_s=span,
-                cancel=self.cancel, progress=self.progress.shared("latency", "latency", parts),
-                ca_file=o.ca_file),
-            "dns": lambda: resolve_hosts(
+            "latency": lambda: self._latency_job(targets, span, quiet, parts),
+            "dns": network("dns", lambda: resolve_hosts(
                 hosts, timeout_s=min(2.0, span), cancel=self.cancel,
-                progress=self.progress.shared("latency", "dns", parts)),
-            "reachability": lambda: check_endpoints(
+                progress=self.progress.shared("latency", "dns", parts))),
+            "reachability": network("reachability", lambda: check_endpoints(
                 o.platform_urls, timeout_s=min(3.0, span), time_limit_s=span, cancel=self.cancel,
-                progress=self.progress.shared("latency", "reachability", parts), ca_file=o.ca_file),
+                progress=self.progress.shared("latency", "reachability", parts), ca_file=o.ca_file)),
         }
         if o.local:
             jobs["local"] = lambda: sample_local(
@@ -307,6 +327,11 @@ class Check:
             else:
                 r.local = local
                 r.sections["local"] = Section(local.status, local.error, round(time.monotonic() - started, 3))
+        if isinstance(done["latency"], tuple):
+            done["latency"], r.call = done["latency"]
+        if r.call is not None:
+            r.sections["call"] = Section(r.call.status, r.call.error, r.call.duration_s)
+            r.bytes_used += r.call.packets_sent * (r.call.packet_bytes + 28) + r.call.packets_answered * 80
         for name in ("latency", "dns", "reachability"):
             value = done[name]
             if isinstance(value, Exception):
@@ -323,6 +348,27 @@ class Check:
             r.latency = [x for x in r.latency if x not in no_icmp]
             text = no_icmp[0].error or "ICMP echo (ping) is not available on this system."
             r.notes.append(text[:1].upper() + text[1:])
+
+    def _latency_job(self, targets: list[LatencyTarget], span: float, quiet: threading.Event,
+                     parts: int) -> tuple[list[LatencyResult], CallResult | None]:
+        """The call-like stream to the first STUN server (while DNS and the reachability checks
+        run: a call shares the line too), then, once they are done (or half the span has gone),
+        the idle round trips one probe at a time over all targets, for the rest of the span.
+        Probes in parallel would queue behind each other's delay spikes on an order-keeping
+        line, and behind the other checks' packets."""
+        o = self.options
+        t0 = time.monotonic()
+        stun_target = next((t for t in targets if t.method == "stun"), None)
+        call = None
+        if stun_target is not None and span >= _CALL_MIN_SPAN_S:
+            call = measure_call(stun_target, duration_s=_CALL_S,
+                                timeout_s=min(_CALL_WAIT_S, o.latency_timeout_s), cancel=self.cancel)
+        quiet.wait(max(0.0, t0 + span * _QUIET_SHARE - time.monotonic()))
+        left = max(0.5, span - (time.monotonic() - t0))
+        idle = measure_latency_one_at_a_time(
+            targets, count=o.latency_probes, timeout_s=o.latency_timeout_s, time_limit_s=left,
+            cancel=self.cancel, progress=self.progress.shared("latency", "latency", parts), ca_file=o.ca_file)
+        return idle, call
 
     def _bandwidth_phase(self, deadline: Deadline) -> None:
         o = self.options
@@ -366,7 +412,7 @@ class Check:
         """Seconds the next direction may take: the configured cap, or its share of what is left."""
         if self.options.speed.engine == "classic":
             return min(self.options.speed.time_limit_s, deadline.remaining())
-        share = deadline.remaining() / directions_left - _SAMPLER_GRACE_S - 0.1
+        share = deadline.remaining() / directions_left - _SAMPLER_GRACE_S - _ENGINE_STOP_S
         return max(0.0, min(self.options.speed.time_limit_s, share))
 
     def _speed_server_latency(self, url: str) -> LatencyResult:
@@ -425,6 +471,9 @@ class Check:
         s.dns_ms = round(statistics.median(times), 3) if times else None
         web = [e for e in r.reachability if not e.url.startswith("stun:")]
         s.platform_reachable = all(e.reachable for e in web) if web else None
+        if r.call is not None and r.call.packets_answered:
+            s.call_rtt_ms, s.call_jitter_ms = r.call.rtt_ms_median, r.call.jitter_ms
+            s.call_loss_pct = r.call.effective_loss_pct
         stun = [x for x in r.latency if x.method == "stun"]
         s.udp_ok = any(x.samples > 0 for x in stun) if stun else None
         loaded = []

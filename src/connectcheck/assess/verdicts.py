@@ -13,7 +13,7 @@ from __future__ import annotations
 from connectcheck.assess.mos import estimate_mos
 from connectcheck.assess.text import join_words, number_beside, quantity
 from connectcheck.assess.thresholds import Activity, Limit, Metric, Thresholds
-from connectcheck.model import ActivityVerdict, CheckResult, Connectivity, MetricVerdict
+from connectcheck.model import ActivityVerdict, CheckResult, Connectivity, MetricVerdict, Summary
 
 STATES = ("good", "degraded", "fail")  # from best to worst; "unknown" stands apart
 CONNECTIVITY = "connectivity"  # pseudo-metrics: value 1.0 = yes, 0.0 = no
@@ -99,12 +99,24 @@ def _sentence(activity: Activity, state: str, verdicts: list[MetricVerdict], thr
     return text + (f" ({not_measured})." if unknown else ".")
 
 
+def call_values(s: Summary) -> dict[str, float]:
+    """What the call-like stream measured, as the sound verdict reads it: a call's round trip,
+    its jitter, and its loss counting the packets too late for the jitter buffer. Figures the
+    stream did not give stay the idle ones."""
+    found = {"rtt_ms": s.call_rtt_ms, "jitter_ms": s.call_jitter_ms, "loss_pct": s.call_loss_pct}
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def judge_activity(result: CheckResult, activity: Activity, thresholds: Thresholds) -> ActivityVerdict:
     """The verdict for one activity: state, deciding metrics and one plain sentence."""
     s = result.summary
-    metrics = [judge_metric(m, thresholds.limit(activity.key, k), getattr(s, k))
+    values = {k: getattr(s, k) for k in thresholds.metrics}
+    if activity.key == "sound":
+        values.update(call_values(s))
+    metrics = [judge_metric(m, thresholds.limit(activity.key, k), values[k])
                for k, m in thresholds.metrics.items()]
-    mos = estimate_mos(s.rtt_ms, s.jitter_ms, s.loss_pct) if activity.key == "sound" else None
+    mos = (estimate_mos(values.get("rtt_ms"), values.get("jitter_ms"), values.get("loss_pct"))
+           if activity.key == "sound" else None)
     stop = blocker(result)
     if stop is not None:
         pseudo = MetricVerdict(metric=stop[0], state="fail", value=0.0)
