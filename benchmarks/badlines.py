@@ -38,7 +38,7 @@ from tests.lab.services import start_services
 
 from benchmarks.check import options
 from connectcheck.check import run_check
-from connectcheck.model import CheckKind, CheckResult
+from connectcheck.core.model import CheckKind, CheckResult
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
 
 ECHO_PORT = 9000

@@ -42,7 +42,7 @@ from pathlib import Path
 from tests.lab import tcp_reference
 from tests.lab.netlab import LinkSpec, NetLab, lab_available
 
-from connectcheck.model import BandwidthResult, SpeedServer
+from connectcheck.core.model import BandwidthResult, SpeedServer
 from connectcheck.probes.bandwidth import measure_bandwidth
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
 

@@ -33,8 +33,8 @@ from tests.lab.netlab import LinkSpec, NetLab, lab_available
 from tests.lab.services import start_services
 
 from connectcheck.check import CheckOptions, run_check
-from connectcheck.model import CheckKind, CheckResult
-from connectcheck.settings import Settings
+from connectcheck.config.settings import Settings
+from connectcheck.core.model import CheckKind, CheckResult
 
 
 @dataclass

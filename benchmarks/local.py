@@ -38,7 +38,8 @@ from pathlib import Path
 import psutil
 from tests.local.generators import PEER_IP, namespace_link, sender, sink
 
-from connectcheck.local import LocalBackend, LocalSampler, Scope, get_backend, run_top, sample_local
+from connectcheck.cli.text import run_top
+from connectcheck.local import LocalBackend, LocalSampler, Scope, get_backend, sample_local
 from connectcheck.local.linux import pids, socket_inodes
 
 RATES_MBIT = (2.0, 5.0, 10.0, 20.0)

@@ -46,8 +46,8 @@ from tests.lab.netlab import CLIENT_IF, LinkSpec, NetLab, lab_available
 from tests.lab.services import STUN_PORT, start_services
 
 from benchmarks.local import crowd
+from connectcheck.core.model import LessonAlert, MonitorSample
 from connectcheck.history import History
-from connectcheck.model import LessonAlert, MonitorSample
 from connectcheck.monitor import Monitor, MonitorOptions
 
 LINK = LinkSpec(down_mbit=20, up_mbit=5, rtt_ms=30, jitter_ms=2)

@@ -35,8 +35,6 @@ CLI = "connectcheck-cli"  # the console program
 BUNDLE_ID = "org.connectcheck.app"
 QUIT_FLAG = "--quit"  # what installers run to close the running app (one of cli.APP_FLAGS)
 RESOURCES_DEST = "connectcheck/resources"  # where paths.resource_dir() looks in a frozen build
-# Loaded by name at run time (cli.COMMAND_MODULES), so PyInstaller cannot see them.
-HIDDEN_IMPORTS = ("connectcheck.monitor_cli", "connectcheck.report_cli")
 # Debug symbols are removed on Linux (a Python built from source carries 30 MB of them). Not on
 # macOS, where stripping breaks the signatures of Qt's frameworks, nor on Windows (PyInstaller advises
 # against it).
@@ -134,7 +132,8 @@ def info_plist(version: str) -> dict[str, object]:
 def iss_defines(version: str) -> str:
     """``defines.iss`` for the Windows installer script: the values it must share with the app,
     taken from the app's own code (the Run value of start at login, the data folder's name)."""
-    from connectcheck import autostart, paths
+    from connectcheck.core import paths
+    from connectcheck.ui import autostart
 
     values = {
         "AppName": paths.APP_NAME,

@@ -86,12 +86,12 @@ def monitored_lesson(lab: Any, services: Any) -> dict:
     from benchmarks.check import options as lab_check_options
     from tests.lab.tcp_reference import BulkLoad
 
-    from connectcheck import model
     from connectcheck.check import run_check
+    from connectcheck.config.settings import Settings
+    from connectcheck.core import model
+    from connectcheck.core.model import CheckKind
     from connectcheck.history import History
-    from connectcheck.model import CheckKind
     from connectcheck.monitor import Monitor, MonitorOptions
-    from connectcheck.settings import Settings
 
     settings = Settings()
     options = MonitorOptions.from_settings(settings, None)

@@ -5,19 +5,13 @@ import time
 
 import pytest
 
-from connectcheck import model
-from connectcheck.check import (
-    CheckOptions,
-    choose_primary,
-    idle_targets,
-    latency_targets,
-    loaded_latency,
-    run_check,
-)
-from connectcheck.model import CheckKind, Connectivity, LatencyResult, Status
+from connectcheck.check import CheckOptions, loaded_latency, run_check
+from connectcheck.config.settings import Settings
+from connectcheck.core import model
+from connectcheck.core.model import CheckKind, Connectivity, LatencyResult, Status
 from connectcheck.probes.latency import LatencyTarget
 from connectcheck.probes.speed import SpeedConfig
-from connectcheck.settings import Settings
+from connectcheck.probes.targets import choose_primary, idle_targets, latency_targets
 from tests.lab.endpoints import BlackHole, WebServer, make_pki
 from tests.lab.speed_server import LabSpeedServer
 from tests.lab.stun_server import StunServer
@@ -168,7 +162,7 @@ def test_a_failing_section_is_recorded_and_the_rest_completes(stun, web, pki, sp
 
 
 def test_options_from_settings_use_the_profile_where_settings_are_silent():
-    from connectcheck.policy.profile import load_profile
+    from connectcheck.config.profile import load_profile
 
     settings = Settings()
     profile = load_profile("westcountry-sen")
@@ -184,7 +178,7 @@ def test_latency_targets_cover_stun_tcp_and_http_once_per_host():
     o = CheckOptions(stun_servers=["stun.example.org:3478"],
                      platform_urls=["https://a.example/", "wss://a.example/ws", "https://b.example:8443/x",
                                     "stun:stun.example.org:3478"], icmp=False)
-    got = [(t.method, t.host, t.port) for t in latency_targets(o)]
+    got = [(t.method, t.host, t.port) for t in latency_targets(o.stun_servers, o.platform_urls, o.icmp)]
     assert got == [("stun", "stun.example.org", 3478), ("tcp", "a.example", 443), ("http", "a.example", 443),
                    ("tcp", "b.example", 8443), ("http", "b.example", 8443)]
 
@@ -296,7 +290,6 @@ def test_each_direction_gets_its_share_of_what_the_full_check_has_left(stun, web
 
 
 def test_idle_schedule_leaves_http_probes_out_while_there_is_a_stun_server():
-    o = CheckOptions(stun_servers=["stun.example.org:3478"], platform_urls=["https://a.example/"], icmp=False)
-    assert [t.method for t in idle_targets(o)] == ["stun", "tcp"]
-    o.stun_servers = []
-    assert [t.method for t in idle_targets(o)] == ["tcp", "http"]
+    urls = ["https://a.example/"]
+    assert [t.method for t in idle_targets(["stun.example.org:3478"], urls)] == ["stun", "tcp"]
+    assert [t.method for t in idle_targets([], urls)] == ["tcp", "http"]

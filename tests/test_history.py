@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from connectcheck import model, paths
-from connectcheck.history import DAY_S, MB, History, HistoryError
-from connectcheck.model import (
+from connectcheck.config.settings import defaults
+from connectcheck.core import model, paths
+from connectcheck.core.model import (
     Assessment,
     CheckKind,
     CheckResult,
@@ -25,7 +25,7 @@ from connectcheck.model import (
     ProcedureStepRecord,
     Summary,
 )
-from connectcheck.settings import defaults
+from connectcheck.history import DAY_S, MB, History, HistoryError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,11 @@ import time
 import pytest
 
 from connectcheck.assess.thresholds import default_thresholds
+from connectcheck.config.profile import load_profile
+from connectcheck.config.settings import defaults
+from connectcheck.core.model import Connectivity, LocalFindings, ProcessUsage, Section, Status
+from connectcheck.core.model import InterfaceUsage as Card
 from connectcheck.history import History
-from connectcheck.model import Connectivity, LocalFindings, ProcessUsage, Section, Status
-from connectcheck.model import InterfaceUsage as Card
 from connectcheck.monitor import (
     AlertGate,
     Burst,
@@ -23,8 +25,6 @@ from connectcheck.monitor import (
     loss_bound_pct,
     traffic_from,
 )
-from connectcheck.policy.profile import load_profile
-from connectcheck.settings import defaults
 from tests.lab.stun_server import StunServer
 
 GOOD = {"sound": "good", "video": "good", "whiteboard": "good"}

@@ -34,4 +34,4 @@ def test_wheel_contains_the_resources(tmp_path):
         for p in (ROOT / "resources").rglob("*") if p.is_file()
     }
     assert expected and expected <= names
-    assert "connectcheck/model.py" in names
+    assert "connectcheck/core/model.py" in names

@@ -80,9 +80,9 @@ def demo(out: Path) -> list[Path]:
     """Demo reports built from the test fixtures: a troubled lesson and a check on weak Wi-Fi."""
     from tests.report.fixtures import steam_check, troubled_lesson
 
-    from connectcheck.model import WifiInfo
+    from connectcheck.config.settings import Settings
+    from connectcheck.core.model import WifiInfo
     from connectcheck.report import build_check_report, build_lesson_report, export_report
-    from connectcheck.settings import Settings
 
     settings = Settings()
     settings.set("report.tutor_label", "Tutor 0427")

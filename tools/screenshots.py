@@ -72,8 +72,8 @@ def inner(out: Path) -> int:
         offline_result,
     )
 
+    from connectcheck.config.settings import Settings
     from connectcheck.monitor import MonitorOptions
-    from connectcheck.settings import Settings
     from connectcheck.ui import app as app_module
     from connectcheck.ui.signals import emit
 

@@ -3,6 +3,8 @@
 #
 #   ./install.sh                          copy the program to ~/.local/opt/connectcheck, add it to the
 #                                         applications menu, and put `connectcheck` in ~/.local/bin
+#                                         (first it checks the system libraries the window needs, and
+#                                         names the packages to install if some are missing)
 #   ./install.sh --uninstall [--purge]    close the app and remove all that again (and its start at
 #                                         login); asks before deleting your history and settings
 #                                         (--purge: delete them without asking; no terminal: keep them)
@@ -70,8 +72,39 @@ refresh_menus() {
     command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q -t "$icon_theme" || true
 }
 
+# The system libraries Qt's window plugins need and this computer lacks: ldd on the plugins of the
+# unpacked build (its own folder first, as the program finds it), packages from the app's list
+# (connectcheck/resources/linux/libraries.tsv: soname, Debian package, Fedora package, group).
+check_libraries() {
+    command -v ldd >/dev/null 2>&1 || return 0
+    internal=$here/_internal
+    [ -d "$internal" ] || internal=$here
+    plugins=$(find "$here" \( -name 'libqxcb.so' -o -name 'libQt6XcbQpa.so*' -o -name 'libQt6Gui.so*' \) -type f 2>/dev/null)
+    [ -n "$plugins" ] || return 0
+    lacking=$(for plugin in $plugins; do LD_LIBRARY_PATH=$internal ldd "$plugin" 2>/dev/null; done \
+        | awk '$2 == "=>" && $3 == "not" {print $1}' | sort -u)
+    [ -n "$lacking" ] || return 0
+    list=$(find "$here" -path '*/resources/linux/libraries.tsv' -type f 2>/dev/null | head -n 1)
+    debian=$(printf '%s\n' "$lacking" | awk -F '\t' 'NR == FNR { if ($0 !~ /^#/) { d[$1] = $2 } next }
+        { print (($1 in d) ? d[$1] : "") }' "${list:-/dev/null}" - | awk 'NF && !seen[$0]++' | tr '\n' ' ')
+    fedora=$(printf '%s\n' "$lacking" | awk -F '\t' 'NR == FNR { if ($0 !~ /^#/) { f[$1] = $3 } next }
+        { print (($1 in f) ? f[$1] : "") }' "${list:-/dev/null}" - | awk 'NF && !seen[$0]++' | tr '\n' ' ')
+    say "$app needs system libraries that this computer does not have:"
+    say "$lacking" | sed 's/^/  /'
+    if [ -n "$debian" ]; then
+        say "Install them, then run ./install.sh again:"
+        say "  on Debian or Ubuntu:  sudo apt install ${debian% }"
+        say "  on Fedora:            sudo dnf install ${fedora% }"
+    else
+        say "Install the packages that bring them, then run ./install.sh again."
+    fi
+    say "(The command line works without them: ./$app check)"
+    exit 1
+}
+
 install_app() {
     [ -x "$here/$app" ] || fail "run this from the unpacked $app archive (no $here/$app)"
+    check_libraries
     line=$(exec_line)
     if [ "$here" != "$dest" ]; then
         quit_running
@@ -126,6 +159,6 @@ case "${1:-}" in
             *) fail "unknown option ${2}" ;;
         esac ;;
     --folders) user_folders ;;
-    -h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0" ;;
+    -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0" ;;
     *) fail "unknown option $1 (see --help)" ;;
 esac

@@ -23,10 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectcheck import __version__
-from connectcheck.assess import Thresholds, assess_check, thresholds_from_settings
-from connectcheck.local import sample_local
-from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
-from connectcheck.model import (
+from connectcheck.assess import Thresholds, assess_check
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.config.settings import Settings
+from connectcheck.config.startup import thresholds_from_settings
+from connectcheck.core.model import (
     BandwidthResult,
     CallResult,
     CheckKind,
@@ -38,14 +39,16 @@ from connectcheck.model import (
     Status,
     Summary,
 )
-from connectcheck.policy.profile import OrganisationProfile
-from connectcheck.probes.base import Deadline, ProgressFn, percentile, report
+from connectcheck.core.tasks import Deadline, ProgressFn, report
+from connectcheck.local import sample_local
+from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
+from connectcheck.probes.base import percentile
 from connectcheck.probes.call import measure_call
 from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency_one_at_a_time
 from connectcheck.probes.reachability import check_endpoints
 from connectcheck.probes.speed import SpeedConfig, SpeedSession
-from connectcheck.settings import Settings
+from connectcheck.probes.targets import choose_primary, idle_targets
 
 # Approximate bytes on the wire for the small probes (IP and transport headers included), so
 # that the data a check used can be reported honestly without counting every packet.
@@ -118,38 +121,6 @@ class CheckOptions:
             ],
             thresholds=thresholds_from_settings(settings, profile),
         )
-
-
-def latency_targets(options: CheckOptions) -> list[LatencyTarget]:
-    """STUN to each STUN server; TCP connect and HTTP round trips to each web endpoint."""
-    targets = [LatencyTarget.from_host_port("stun", s) for s in options.stun_servers]
-    seen: set[tuple[str, int]] = set()
-    for url in options.platform_urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("https", "http", "wss", "ws") or not parts.hostname:
-            continue
-        key = (parts.hostname, parts.port or (443 if parts.scheme in ("https", "wss") else 80))
-        if key in seen:
-            continue
-        seen.add(key)
-        targets.append(LatencyTarget.from_url("tcp", url))
-        if parts.scheme in ("https", "http"):
-            targets.append(LatencyTarget.from_url("http", url))
-        if options.icmp:
-            targets.append(LatencyTarget(method="icmp", host=parts.hostname, label=parts.hostname))
-    return targets
-
-
-def idle_targets(options: CheckOptions) -> list[LatencyTarget]:
-    """The targets of the idle schedule: :func:`latency_targets` without the HTTP ones when
-    there is a STUN server. An HTTP probe first opens a TCP and TLS connection (several round
-    trips of untimed traffic that later probes queue behind on an order-keeping line) and on a
-    lossy line runs into its time limit; the platform's HTTPS exchange is timed by the
-    reachability check anyway."""
-    targets = latency_targets(options)
-    if any(t.method == "stun" for t in targets):
-        targets = [t for t in targets if t.method != "http"]
-    return targets
 
 
 def platform_hosts(options: CheckOptions) -> list[str]:
@@ -229,17 +200,6 @@ def _crashed(exc: BaseException, started: float) -> Section:
                    round(time.monotonic() - started, 3))
 
 
-def choose_primary(latency: list[LatencyResult]) -> LatencyResult | None:
-    """The latency result that stands for the media path: STUN over UDP if any answered,
-    else TCP connect; among those, the one probed most (the idle schedule's primary target:
-    its figures rest on the most samples), then the fewest losses, then the lowest median."""
-    for method in ("stun", "tcp", "http", "icmp"):
-        answered = [r for r in latency if r.method == method and r.samples > 0]
-        if answered:
-            return min(answered, key=lambda r: (-r.samples, r.loss_pct or 0.0, r.rtt_ms_median or 0.0))
-    return None
-
-
 def loaded_latency(
     samples: list[tuple[float, float | None]], window: tuple[float, float], idle_ms: float | None,
     sampler_target: LatencyTarget,
@@ -285,7 +245,7 @@ class Check:
         """Latency, DNS, reachability and this computer's programs, all at once (the programs
         are watched while the line is idle, so connectcheck's own traffic never hides them)."""
         o = self.options
-        targets = idle_targets(o)
+        targets = idle_targets(o.stun_servers, o.platform_urls, o.icmp)
         hosts = platform_hosts(o)
         span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
         parts = 4 if o.local else 3

@@ -38,15 +38,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from connectcheck import model, paths
-from connectcheck.model import (
-    CheckResult,
-    LessonAlert,
-    LessonRecord,
-    MonitorSample,
-    ProcedureRecord,
-)
-from connectcheck.settings import Settings
+from connectcheck.config.settings import Settings
+from connectcheck.core import model, paths
+from connectcheck.core.model import CheckResult, LessonAlert, LessonRecord, MonitorSample, ProcedureRecord
 
 FILE_NAME = "history.sqlite3"
 SCHEMA_VERSION = 1  # PRAGMA user_version of the files this version writes

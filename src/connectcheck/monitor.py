@@ -45,14 +45,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectcheck.assess.text import join_words, number, quantity
 from connectcheck.assess.thresholds import Thresholds, default_thresholds
 from connectcheck.assess.verdicts import CONNECTIVITY, UDP, judge_activities
-from connectcheck.check import CheckOptions, choose_primary, latency_targets
-from connectcheck.history import History, HistoryError
-from connectcheck.local import LocalSampler
-from connectcheck.local.sampler import STEP_S
-from connectcheck.model import (
+from connectcheck.check import CheckOptions
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.config.settings import Settings
+from connectcheck.core.model import (
     ActivityVerdict,
     CheckKind,
     CheckResult,
@@ -66,10 +64,13 @@ from connectcheck.model import (
     Status,
     Summary,
 )
-from connectcheck.policy.profile import OrganisationProfile
+from connectcheck.core.words import join_words, number, quantity
+from connectcheck.history import History, HistoryError
+from connectcheck.local import LocalSampler
+from connectcheck.local.sampler import STEP_S
 from connectcheck.probes.base import jitter_ms
 from connectcheck.probes.latency import LatencyTarget, measure_latency
-from connectcheck.settings import Settings
+from connectcheck.probes.targets import choose_primary, latency_targets
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class MediaPathProbe:
     """The default probe: bursts to the media path's server, chosen as the check chooses it.
 
     The target is chosen by one burst to every STUN server and every platform address at once
-    (:func:`~connectcheck.check.choose_primary`: STUN if any answered, else TCP connect), then
+    (:func:`~connectcheck.probes.targets.choose_primary`: STUN if any answered, else TCP connect), then
     pinned to the address it had; it is chosen again every ``reselect_s`` and as soon as a
     burst gets no answer at all.
     """
@@ -177,8 +178,7 @@ class MediaPathProbe:
     def candidates(self) -> list[LatencyTarget]:
         """STUN to every STUN server, then TCP connect to every platform address (as the check)."""
         o = self.options
-        check = CheckOptions(stun_servers=o.stun_servers, platform_urls=o.platform_urls, icmp=False)
-        return [t for t in latency_targets(check) if t.method in MONITOR_METHODS]
+        return [t for t in latency_targets(o.stun_servers, o.platform_urls) if t.method in MONITOR_METHODS]
 
     def __call__(self, cancel: threading.Event) -> Burst:
         if self._target is not None and time.monotonic() - self._chosen_at < self.options.reselect_s:

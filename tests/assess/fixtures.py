@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectcheck.model import (
+from connectcheck.core.model import (
     BrowserUsage,
     CheckKind,
     CheckResult,

@@ -5,11 +5,11 @@ import tomllib
 
 import pytest
 
-from connectcheck import paths
 from connectcheck.assess import assess_check
 from connectcheck.assess.advice import AdviceRulesError, parse_rules, programs
 from connectcheck.assess.thresholds import default_thresholds
-from connectcheck.model import LocalFindings, Status
+from connectcheck.core import paths
+from connectcheck.core.model import LocalFindings, Status
 
 from .fixtures import browser, check, local, offline_check, program, quick_check, weak_wifi
 

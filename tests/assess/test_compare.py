@@ -1,7 +1,7 @@
 """Re-check: what changed since the previous check."""
 
 from connectcheck.assess import assess_check
-from connectcheck.model import Connectivity
+from connectcheck.core.model import Connectivity
 
 from .fixtures import check, local, offline_check, program
 

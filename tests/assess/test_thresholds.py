@@ -10,11 +10,11 @@ from connectcheck.assess.thresholds import (
     default_thresholds,
     load_thresholds,
     parse_thresholds,
-    thresholds_from_settings,
 )
 from connectcheck.assess.verdicts import judge_metric
-from connectcheck.policy.profile import OrganisationProfile
-from connectcheck.settings import Settings, parse_settings
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.config.settings import Settings, parse_settings
+from connectcheck.config.startup import thresholds_from_settings
 
 # The table of issue 4: (good, fail) per metric and activity, and how "good" reads.
 TABLE = {
@@ -138,7 +138,7 @@ def test_with_overrides_refuses_unknown_keys_and_bad_values():
 def _data():
     import tomllib
 
-    from connectcheck import paths
+    from connectcheck.core import paths
     return tomllib.loads(paths.resource_path("thresholds.toml").read_text(encoding="utf-8"))
 
 

@@ -5,7 +5,7 @@ import pytest
 from connectcheck.assess import assess_check
 from connectcheck.assess.thresholds import default_thresholds
 from connectcheck.assess.verdicts import judge_activities, overall
-from connectcheck.model import Connectivity
+from connectcheck.core.model import Connectivity
 
 from .fixtures import check, offline_check, quick_check
 
@@ -124,7 +124,7 @@ def test_cancelled_before_anything_is_unknown():
 
 
 def test_the_assessment_travels_in_the_check_result_json():
-    from connectcheck.model import dumps, loads
+    from connectcheck.core.model import dumps, loads
 
     from .fixtures import local, program
 

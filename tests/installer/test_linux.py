@@ -13,7 +13,7 @@ from pathlib import Path
 import bundle
 import pytest
 
-from connectcheck import paths
+from connectcheck.core import paths
 from connectcheck.ui.app import make_application
 
 LINUX = bundle.HERE / "linux"
@@ -86,3 +86,56 @@ def test_install_sh_refuses_to_run_outside_the_archive(tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "run this from the unpacked connectcheck archive" in done.stderr
     assert not (tmp_path / ".local").exists()
+
+
+def _fake_archive(tmp_path: Path, needs: list[str]) -> Path:
+    """An unpacked archive whose X11 plugin is a real shared object linking to ``needs``, libraries
+    that existed when it was linked and are gone now (as on a machine that lacks them)."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None or shutil.which("ldd") is None:
+        pytest.skip("needs a C compiler and ldd to make a plugin that links to a missing library")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "stub.c").write_text("int stub(void) { return 0; }\n")
+    for soname in needs:
+        subprocess.run([gcc, "-shared", "-fPIC", "-o", str(stubs / soname), f"-Wl,-soname,{soname}",
+                        str(stubs / "stub.c")], check=True)
+    archive = tmp_path / "connectcheck"
+    plugins = archive / "_internal" / "PySide6" / "Qt" / "plugins" / "platforms"
+    plugins.mkdir(parents=True)
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", str(plugins / "libqxcb.so"), str(stubs / "stub.c"),
+                    "-Wl,--no-as-needed", f"-L{stubs}", *[f"-l:{soname}" for soname in needs]], check=True)
+    shutil.rmtree(stubs)
+    resources = archive / "_internal" / "connectcheck" / "resources"
+    shutil.copytree(paths.resource_dir() / "linux", resources / "linux")
+    with (resources / "linux" / "libraries.tsv").open("a") as listed:  # libraries no machine has
+        listed.write("libcc-test-one.so.4\tcc-test-one4\tcc-test-one\tx11\n"
+                     "libcc-test-two.so.1\tcc-test-two1\tcc-test-two\tx11\n")
+    shutil.copy(INSTALL, archive / "install.sh")
+    program = archive / bundle.APP
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    return archive
+
+
+def test_install_sh_names_the_packages_of_missing_libraries_and_installs_nothing(tmp_path):
+    archive = _fake_archive(tmp_path, ["libcc-test-one.so.4", "libcc-test-two.so.1", "libcc-unknown.so.1"])
+    home = tmp_path / "home"
+    done = subprocess.run(["sh", str(archive / "install.sh")], capture_output=True, text=True,
+                          env={"HOME": str(home), "PATH": os.environ["PATH"]}, check=False)
+    assert done.returncode == 1
+    assert "  libcc-test-one.so.4\n  libcc-test-two.so.1\n  libcc-unknown.so.1\n" in done.stdout
+    assert "sudo apt install cc-test-one4 cc-test-two1\n" in done.stdout  # the unknown one has no package
+    assert "sudo dnf install cc-test-one cc-test-two\n" in done.stdout
+    assert not (home / ".local" / "opt").exists()  # nothing was installed
+
+
+def test_install_sh_goes_on_when_the_libraries_are_there(tmp_path):
+    archive = _fake_archive(tmp_path, [])
+    (archive / bundle.APP).with_suffix(".desktop").write_text(DESKTOP.read_text())
+    (archive / "icons" / "hicolor").mkdir(parents=True)
+    home = tmp_path / "home"
+    done = subprocess.run(["sh", str(archive / "install.sh")], capture_output=True, text=True,
+                          env={"HOME": str(home), "PATH": os.environ["PATH"]}, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (home / ".local" / "opt" / bundle.APP / bundle.APP).exists()

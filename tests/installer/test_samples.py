@@ -8,8 +8,8 @@ import json
 import re
 from pathlib import Path
 
-from connectcheck import model
-from connectcheck.model import CheckKind, LessonRecord, Status
+from connectcheck.core import model
+from connectcheck.core.model import CheckKind, LessonRecord, Status
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 

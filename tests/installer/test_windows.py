@@ -12,7 +12,8 @@ import platformdirs
 import platformdirs.windows
 import pytest
 
-from connectcheck import autostart, paths
+from connectcheck.core import paths
+from connectcheck.ui import autostart
 
 ISS = bundle.HERE / "windows" / "connectcheck.iss"
 TEXT = ISS.read_text(encoding="utf-8")

@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from connectcheck.local.base import Scope, get_backend
+from connectcheck.local.backends import get_backend
+from connectcheck.local.base import Scope
 from tests.local.generators import namespace_link, sink
 
 

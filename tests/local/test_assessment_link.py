@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from connectcheck.assess import assess_check
+from connectcheck.core.model import dumps, loads
 from connectcheck.local import sample_local
-from connectcheck.model import dumps, loads
 from tests.assess.fixtures import check
 from tests.local.generators import idle, sender
 

@@ -7,8 +7,8 @@ import tomllib
 
 import pytest
 
-from connectcheck import paths
 from connectcheck.assess.advice import default_rules
+from connectcheck.core import paths
 from connectcheck.local.catalogue import (
     ADVICE_KEYS,
     CATEGORIES,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from connectcheck.local.base import NicCounters, Scope, get_backend, kind_from_name
+from connectcheck.core.model import InterfaceUsage
+from connectcheck.local.backends import get_backend
+from connectcheck.local.base import NicCounters, Scope, kind_from_name
 from connectcheck.local.interfaces import (
     connection_type,
     counter_delta,
@@ -11,7 +13,6 @@ from connectcheck.local.interfaces import (
     payload_bytes,
     uplinks,
 )
-from connectcheck.model import InterfaceUsage
 
 
 def test_counter_delta_and_a_counter_that_went_back():

@@ -9,8 +9,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +23,7 @@ from connectcheck.local.linux import (
     read_proc_stat,
     tcp_sockets,
 )
-from tests.local.generators import REPO_ROOT, sender
+from tests.local.generators import sender
 from tests.local.replay import recorded
 
 
@@ -127,28 +129,70 @@ def test_processes_ending_mid_scan_are_skipped(loopback_sink):
     assert total_up > 200_000  # some of the short-lived senders were caught alive
 
 
+def _copy_for_another_user(dest: Path) -> None:
+    """What the sampler imports (the package with its resources, psutil, platformdirs), copied into
+    a folder every user can read: the checkout may sit where only root can enter (mode 0700)."""
+    import platformdirs
+    import psutil
+
+    import connectcheck
+    from connectcheck.core.paths import resource_dir
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(Path(connectcheck.__file__).parent, dest / "connectcheck", ignore=ignore)
+    shutil.copytree(resource_dir(), dest / "connectcheck" / "resources", ignore=ignore, dirs_exist_ok=True)
+    for module in (psutil, platformdirs):
+        shutil.copytree(Path(module.__file__).parent, dest / module.__name__, ignore=ignore)
+    for folder in [dest, *dest.rglob("*")]:
+        folder.chmod(0o755 if folder.is_dir() else 0o644)
+
+
+def _python_for(user: list[str]) -> tuple[str | None, str]:
+    """An interpreter of this Python's version that the other user can run, and why not if none."""
+    why = ""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for python in (os.path.realpath(sys.executable), f"/usr/bin/python{version}"):
+        if not os.path.exists(python):
+            continue
+        tried = subprocess.run([*user, python, "-c", "pass"], capture_output=True, text=True, timeout=30)
+        if tried.returncode == 0:
+            return python, ""
+        why = f"{python}: {tried.stderr.strip()[-200:]}"
+    return None, why or "no such Python"
+
+
 def test_access_denied_is_skipped_and_counted_as_unattributed(loopback_sink):
     """An ordinary user cannot look into root's programs: their traffic stays unattributed."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root (to run the sampler as another user) and setpriv")
+    user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    python, why = _python_for(user)
+    if python is None:
+        pytest.skip(f"the other user can run no Python {sys.version_info[:2]} here: {why}")
     code = (
-        "import json; from connectcheck.local import sample_local, get_backend, Scope; "
+        "import json; from connectcheck.local import sample_local, get_backend, Scope; print('started'); "
         "b = get_backend('linux', scope=Scope(uplinks=frozenset({'lo'}), loopback=True)); "
         "f = sample_local(window_s=2.0, backend=b); "
         "print(json.dumps([[p.name for p in f.processes], f.unattributed_up_mbps, f.status.value]))"
     )
-    with sender("cc-rootsender", f"127.0.0.1:{loopback_sink}", 6):
-        out = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={**os.environ, "HOME": "/tmp"},
-        )
-    if out.returncode != 0 and "Permission denied" in out.stderr:
-        pytest.skip(f"the other user cannot run this checkout's Python: {out.stderr.strip()[-200:]}")
-    names, unattributed_up, status = json.loads(out.stdout)
+    shared = Path(tempfile.mkdtemp(prefix="cc-otheruser-", dir="/tmp"))
+    try:
+        _copy_for_another_user(shared)
+        with sender("cc-rootsender", f"127.0.0.1:{loopback_sink}", 6):
+            out = subprocess.run(
+                [*user, python, "-s", "-c", code],
+                cwd=shared,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp",
+                     "PYTHONPATH": str(shared), "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    if not out.stdout.startswith("started"):
+        pytest.skip(f"the sampler could not start as the other user: {out.stderr.strip()[-300:]}")
+    names, unattributed_up, status = json.loads(out.stdout.splitlines()[1])
     assert status == "ok"
     assert "cc-rootsender" not in names and "cc-sink" not in names
     assert unattributed_up > 4.0  # ~6 Mbit/s: nobody could be named for it

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from connectcheck.core.model import Status
 from connectcheck.local import sample_local
 from connectcheck.local.macos import MacBackend, NettopMeter, parse_nettop, parse_pmset, parse_route_get
-from connectcheck.model import Status
 from tests.local.replay import Replay, recorded
 
 

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
+from connectcheck.core.model import LocalFindings, Status
 from connectcheck.local import LocalSampler, Scope, get_backend, sample_local
 from connectcheck.local.linux import LinuxBackend
 from connectcheck.local.macos import MacBackend
-from connectcheck.model import LocalFindings, Status
 from tests.local.generators import PEER_IP, sender, sink
 from tests.local.replay import Replay
 

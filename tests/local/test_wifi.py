@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from connectcheck.core.model import Status
 from connectcheck.local import wifi
-from connectcheck.model import Status
 from tests.local.replay import Replay, recorded
 
 

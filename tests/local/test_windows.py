@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
+from connectcheck.core.model import Status
 from connectcheck.local import Scope, sample_local
 from connectcheck.local.windows import WindowsBackend, parse_powercfg, parse_route_print
-from connectcheck.model import Status
 from tests.local.generators import sender
 from tests.local.replay import Replay, recorded
 

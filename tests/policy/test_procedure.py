@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from connectcheck import paths
-from connectcheck.model import ProcedureRecord, from_dict, to_dict
+from connectcheck.config.profile import load_profile
+from connectcheck.core import paths
+from connectcheck.core.model import ProcedureRecord, from_dict, to_dict
 from connectcheck.policy.procedure import NEXT, Procedure, ProcedureError, default_procedure, parse_procedure
-from connectcheck.policy.profile import load_profile
 
 LESSON = datetime(2024, 10, 24, 16, 0, tzinfo=timezone(timedelta(hours=1)))  # a Thursday
 IN_WINDOW = "2024-10-29"

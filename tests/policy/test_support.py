@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from connectcheck.assess import assess_check
+from connectcheck.config.profile import OrganisationProfile, load_profile
 from connectcheck.policy.procedure import NEXT, Procedure
-from connectcheck.policy.profile import OrganisationProfile, load_profile
 from connectcheck.policy.support import (
     MAX_URL_CHARS,
     SHORTENED,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connectcheck.model import SpeedServer, Status
+from connectcheck.core.model import SpeedServer, Status
 from connectcheck.probes import bandwidth
 from connectcheck.probes.bandwidth import (
     MIB,
@@ -356,7 +356,7 @@ def _simulate_growth(rate_of_streams, max_streams, windows=40):
     number of streams; return the stream count per window and the controller."""
     from types import SimpleNamespace
 
-    from connectcheck.probes.base import Deadline
+    from connectcheck.core.tasks import Deadline
 
     job = SimpleNamespace(budget=SimpleNamespace(exhausted=False), request_bytes=0, deadline=Deadline(60),
                           direction="download")

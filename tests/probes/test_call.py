@@ -8,7 +8,7 @@ import pytest
 
 from connectcheck.assess import assess_check
 from connectcheck.assess.mos import estimate_mos
-from connectcheck.model import CallResult, Status
+from connectcheck.core.model import CallResult, Status
 from connectcheck.probes import stun
 from connectcheck.probes.call import PACKET_BYTES, call_figures, call_packet, measure_call
 from connectcheck.probes.latency import LatencyTarget

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from connectcheck.model import SpeedServer, Status
+from connectcheck.core.model import SpeedServer, Status
 from connectcheck.probes.bandwidth import SPEEDTEST_IMAGE_BYTES
 from connectcheck.probes.classic import measure_classic
 from connectcheck.probes.servers import make_speedtest

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from connectcheck.model import Status
-from connectcheck.probes.base import Deadline
+from connectcheck.core.model import Status
+from connectcheck.core.tasks import Deadline
 from connectcheck.probes.dns import resolve, resolve_hosts, seconds_text
 
 numeric_only = functools.partial(socket.getaddrinfo, flags=socket.AI_NUMERICHOST)

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from connectcheck.model import Status
+from connectcheck.core.model import Status
 from connectcheck.probes import icmp
 from connectcheck.probes.latency import LatencyTarget, measure_latency
 

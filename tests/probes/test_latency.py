@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from connectcheck.model import Status
+from connectcheck.core.model import Status
 from connectcheck.probes import dns, latency
 from connectcheck.probes.latency import (
     LatencySampler,

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from connectcheck.model import Status
+from connectcheck.core.model import Status
 from connectcheck.probes.reachability import (
     UDP_BLOCKED_NOTE,
     check_endpoints,

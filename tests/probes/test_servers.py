@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from connectcheck.model import SpeedServer
-from connectcheck.probes.base import Cancelled, Deadline
+from connectcheck.core.model import SpeedServer
+from connectcheck.core.tasks import Cancelled, Deadline
 from connectcheck.probes.servers import (
     Candidate,
     ServerFinder,

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from connectcheck.model import Status
+from connectcheck.config.settings import defaults
+from connectcheck.core.model import Status
 from connectcheck.probes.speed import FIRST_DIRECTION_SHARE, SpeedConfig, SpeedSession
-from connectcheck.settings import defaults
 from tests.lab.speed_server import LabSpeedServer
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from connectcheck.check import CheckOptions, run_check
-from connectcheck.model import CheckKind, CheckResult, ProcessUsage, ReachStep, Status, WifiInfo
+from connectcheck.config.settings import Settings
+from connectcheck.core.model import CheckKind, CheckResult, ProcessUsage, ReachStep, Status, WifiInfo
 from connectcheck.probes.speed import SpeedConfig
 from connectcheck.report.redact import Identity
-from connectcheck.settings import Settings
 from tests.lab.endpoints import WebServer, dead_port, make_pki
 from tests.lab.speed_server import LabSpeedServer
 from tests.lab.stun_server import StunServer

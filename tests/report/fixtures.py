@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from connectcheck.assess import assess_check
 from connectcheck.assess.thresholds import default_thresholds
 from connectcheck.assess.verdicts import judge_metric
-from connectcheck.model import (
+from connectcheck.config.profile import load_profile
+from connectcheck.core.model import (
     BandwidthResult,
     CheckResult,
     DnsResult,
@@ -31,7 +32,6 @@ from connectcheck.model import (
     WifiInfo,
 )
 from connectcheck.policy.procedure import Procedure
-from connectcheck.policy.profile import load_profile
 from tests.assess.fixtures import browser, check, local, program
 
 START = datetime.fromisoformat("2024-10-24T16:00:00+01:00")

@@ -11,7 +11,7 @@ import pytest
 from connectcheck.assess import assess_check
 from connectcheck.assess.thresholds import default_thresholds
 from connectcheck.assess.verdicts import judge_metric
-from connectcheck.model import ProcessUsage
+from connectcheck.core.model import ProcessUsage
 from connectcheck.report import build_check_report, build_lesson_report
 from connectcheck.report.build import SystemInfo, time_zone
 from connectcheck.report.html import render_html

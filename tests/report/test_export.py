@@ -20,7 +20,7 @@ ROOT = os.geteuid() == 0
 
 @pytest.fixture(scope="module")
 def report():
-    from connectcheck.settings import Settings
+    from connectcheck.config.settings import Settings
 
     return build_lesson_report(troubled_lesson(), Settings())
 
@@ -127,7 +127,7 @@ def test_a_full_disk_leaves_the_old_report_whole_and_nothing_half_written(report
 
 
 def _settings():
-    from connectcheck.settings import Settings
+    from connectcheck.config.settings import Settings
 
     return Settings()
 
@@ -151,7 +151,7 @@ def test_write_check_report_writes_a_real_checks_report(lab_check, tmp_path, ext
 def test_a_program_name_the_system_could_not_decode_is_written(lab_check, tmp_path):
     import copy
 
-    from connectcheck.model import ProcessUsage
+    from connectcheck.core.model import ProcessUsage
 
     odd = copy.deepcopy(lab_check)
     odd.local.processes.append(

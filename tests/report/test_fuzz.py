@@ -159,7 +159,7 @@ def _embed(page: str, data: Any) -> bytes:
 @pytest.fixture(scope="module")
 def seeds(lab_check):
     """Real report files: a short troubled lesson (with a check and the guide) and a real check."""
-    from connectcheck.settings import Settings
+    from connectcheck.config.settings import Settings
 
     settings = Settings()
     settings.set("report.include_network_name", True)

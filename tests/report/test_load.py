@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from connectcheck.model import SCHEMA_VERSION
+from connectcheck.core.model import SCHEMA_VERSION
 from connectcheck.report import (
     NewerReportError,
     ReportError,
@@ -23,7 +23,7 @@ from tests.report.fixtures import troubled_lesson
 
 @pytest.fixture(scope="module")
 def lesson_report():
-    from connectcheck.settings import Settings
+    from connectcheck.config.settings import Settings
 
     return build_lesson_report(troubled_lesson(), Settings())
 

@@ -82,7 +82,7 @@ def test_a_pdf_is_made_without_a_display(settings, tmp_path, monkeypatch):
     code = (
         "import sys; from pathlib import Path; from tests.report.fixtures import troubled_lesson;"
         "from connectcheck.report import build_lesson_report, export_report;"
-        "from connectcheck.settings import Settings;"
+        "from connectcheck.config.settings import Settings;"
         "export_report(build_lesson_report(troubled_lesson(), Settings()), Path(sys.argv[1]))"
     )
     out = tmp_path / "headless.pdf"

@@ -11,9 +11,9 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QDesktopServices
 
 from connectcheck.assess import assess_check
+from connectcheck.config.settings import Settings
 from connectcheck.history import History
 from connectcheck.monitor import Burst, Monitor, MonitorOptions
-from connectcheck.settings import Settings
 from connectcheck.ui.app import App
 from connectcheck.ui.desktop import Prompts
 from connectcheck.ui.signals import emit

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import connectcheck.ui.app as app_module
-from connectcheck import paths
-from connectcheck.settings import load_settings
+from connectcheck.config.settings import load_settings
+from connectcheck.core import paths
 from connectcheck.ui import logs, single
 from connectcheck.ui.worker import Worker
 
@@ -301,7 +301,7 @@ def test_an_unwritable_log_folder_does_not_stop_the_app(tmp_path):
 
 
 def test_start_at_login_is_renewed_at_each_start(make_app, tmp_path, monkeypatch):
-    from connectcheck.settings import Settings
+    from connectcheck.config.settings import Settings
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     settings = Settings(path=tmp_path / "settings.toml")

@@ -3,7 +3,7 @@ for attaching, and the support address asked once and remembered."""
 
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from connectcheck.settings import Settings, load_settings
+from connectcheck.config.settings import Settings, load_settings
 from tests.ui.conftest import ScriptedProbe, degraded_result, fast_monitor, fast_monitor_options, show_result
 
 

@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import pytest
 
+from connectcheck.config.profile import load_profile
 from connectcheck.policy.procedure import Procedure
-from connectcheck.policy.profile import load_profile
 from connectcheck.ui.guide import GuideDialog
 from tests.ui.conftest import ScriptedProbe, fast_monitor, fast_monitor_options
 

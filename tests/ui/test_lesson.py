@@ -97,7 +97,7 @@ def test_the_history_window_shows_a_lessons_timeline(make_app, qtbot):
 
 
 def test_the_chart_draws_and_describes_itself(qtbot):
-    from connectcheck.model import LessonAlert, MonitorSample
+    from connectcheck.core.model import LessonAlert, MonitorSample
 
     chart = TimelineChart()
     qtbot.addWidget(chart)

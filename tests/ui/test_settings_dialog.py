@@ -3,7 +3,7 @@ reason, thresholds reset, changes saved and used, start at login set up for real
 
 import pytest
 
-from connectcheck.settings import OPTIONS, SCHEMA, load_settings
+from connectcheck.config.settings import OPTIONS, SCHEMA, load_settings
 from connectcheck.ui.settings_dialog import SettingsDialog, caption
 
 

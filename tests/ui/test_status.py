@@ -5,7 +5,7 @@ import time
 import pytest
 from PySide6.QtCore import QTimer
 
-from connectcheck.model import CheckKind, Status
+from connectcheck.core.model import CheckKind, Status
 from connectcheck.ui.worker import Worker
 from tests.assess import fixtures
 from tests.ui.conftest import (

@@ -3,7 +3,7 @@
 import pytest
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from connectcheck.model import CheckKind, Status
+from connectcheck.core.model import CheckKind, Status
 from connectcheck.ui import icons
 from connectcheck.ui.about import AboutDialog
 from connectcheck.ui.guide import GuideDialog

@@ -2,20 +2,20 @@
 what changed since the previous check. Pure functions over the model; no I/O beyond reading the
 data files in ``resources/``, no Qt.
 
-    assessment = assess_check(result, thresholds=thresholds_from_settings(settings, profile))
-    print(format_assessment(assessment))
+    assessment = assess_check(result, thresholds=thresholds)  # thresholds: config.startup.in_force()
+
+(``cli/text.py`` words an assessment for the terminal.)
 """
 
 from __future__ import annotations
 
 from connectcheck.assess.advice import AdviceRules, advise
 from connectcheck.assess.compare import compare
-from connectcheck.assess.text import format_assessment
-from connectcheck.assess.thresholds import Thresholds, default_thresholds, thresholds_from_settings
+from connectcheck.assess.thresholds import Thresholds, default_thresholds
 from connectcheck.assess.verdicts import judge_activities, overall
-from connectcheck.model import Assessment, CheckResult
+from connectcheck.core.model import Assessment, CheckResult
 
-__all__ = ["Thresholds", "assess_check", "format_assessment", "thresholds_from_settings"]
+__all__ = ["Thresholds", "assess_check"]
 
 
 def assess_check(

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectcheck import paths
-from connectcheck.assess.text import join_words, quantity
 from connectcheck.assess.thresholds import Thresholds, default_thresholds
 from connectcheck.assess.verdicts import unreachable_hosts
-from connectcheck.model import (
+from connectcheck.core import paths
+from connectcheck.core.model import (
     ActivityVerdict,
     Advice,
     CheckResult,
@@ -30,6 +29,7 @@ from connectcheck.model import (
     ProcessUsage,
     Status,
 )
+from connectcheck.core.words import join_words, quantity
 
 FILE_NAME = "advice.toml"
 ANY_CATEGORY = "*"

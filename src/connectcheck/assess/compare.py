@@ -8,10 +8,12 @@ is the likely reason for an improvement.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from connectcheck.assess.advice import program_rate, programs
-from connectcheck.assess.text import join_words, number
 from connectcheck.assess.thresholds import Metric, Thresholds
-from connectcheck.model import ActivityVerdict, CheckResult, Connectivity, LocalFindings
+from connectcheck.core.model import ActivityVerdict, CheckResult, Connectivity, LocalFindings, Status
+from connectcheck.core.words import join_words, number
 
 MIN_RELATIVE = 0.1  # a change smaller than a tenth of the value is noise
 BUSY_MBPS = 0.5  # a program moving at least this much counted as busy
@@ -99,3 +101,22 @@ def compare(current: CheckResult, previous: CheckResult, verdicts: list[Activity
         changes.append(f"no clear improvement, although {join_words(stopped)}")
     changes += verdict_changes(verdicts, previous_verdicts)
     return changes
+
+
+RECHECK_WINDOW_S = 60 * 60
+
+
+def recent(result: CheckResult | None, *, now: datetime | None = None,
+           max_age_s: float = RECHECK_WINDOW_S) -> CheckResult | None:
+    """``result`` if it ran to its end within the last ``max_age_s`` seconds, else None (a
+    cancelled check is no baseline)."""
+    if result is None or result.status is not Status.OK:
+        return None
+    try:
+        started = datetime.fromisoformat(result.started_at)
+    except ValueError:
+        return None
+    if started.tzinfo is None:
+        return None
+    age = ((now or datetime.now(started.tzinfo)) - started).total_seconds()
+    return result if 0 <= age <= max_age_s else None

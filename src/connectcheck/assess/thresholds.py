@@ -15,13 +15,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from connectcheck import paths
-
-if TYPE_CHECKING:  # only for type hints: settings imports this module to build its schema
-    from connectcheck.policy.profile import OrganisationProfile
-    from connectcheck.settings import Settings
+from connectcheck.core import paths
 
 FILE_NAME = "thresholds.toml"
 SETTINGS_SECTION = "thresholds"
@@ -221,24 +217,3 @@ def default_thresholds() -> Thresholds:
     return load_thresholds()
 
 
-def thresholds_from_settings(
-    settings: Settings, profile: OrganisationProfile | None = None
-) -> Thresholds:
-    """The thresholds in force: the bundled defaults, then the profile's overrides, then the
-    settings file's.
-
-    A setting left at its default does not override the profile (the settings table cannot tell
-    "not set" from "set to the default value"). Refused overrides are listed in ``notes``.
-    """
-    base = default_thresholds()
-    if profile is not None and profile.thresholds:
-        base = base.with_overrides(profile.thresholds, f"organisation profile {profile.id!r}")
-    defaults = default_thresholds()
-    changed = {}
-    for (activity, metric), limit in defaults.limits.items():
-        for bound in BOUNDS:
-            key = setting_key(activity, metric, bound)
-            value = settings[f"{SETTINGS_SECTION}.{key}"]
-            if value != getattr(limit, bound):
-                changed[key] = value
-    return base.with_overrides(changed, "settings") if changed else base

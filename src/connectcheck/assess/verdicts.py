@@ -11,9 +11,9 @@ degraded, since they then go through a relay over TCP.
 from __future__ import annotations
 
 from connectcheck.assess.mos import estimate_mos
-from connectcheck.assess.text import join_words, number_beside, quantity
 from connectcheck.assess.thresholds import Activity, Limit, Metric, Thresholds
-from connectcheck.model import ActivityVerdict, CheckResult, Connectivity, MetricVerdict, Summary
+from connectcheck.core.model import ActivityVerdict, CheckResult, Connectivity, MetricVerdict, Summary
+from connectcheck.core.words import join_words, number_beside, quantity
 
 STATES = ("good", "degraded", "fail")  # from best to worst; "unknown" stands apart
 CONNECTIVITY = "connectivity"  # pseudo-metrics: value 1.0 = yes, 0.0 = no

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from connectcheck.core.model import BrowserUsage
 from connectcheck.local.base import ProcessInfo
 from connectcheck.local.catalogue import BrowserEntry, Catalogue
-from connectcheck.model import BrowserUsage
 
 ANCESTORS = 6  # how far up the parent chain a helper process is traced to its browser
 

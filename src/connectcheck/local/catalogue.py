@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectcheck import paths
+from connectcheck.core import paths
 
 FILE_NAME = "apps.toml"
 OS_NAMES = ("linux", "macos", "windows")

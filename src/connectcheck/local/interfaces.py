@@ -8,8 +8,8 @@ from collections.abc import Collection, Mapping
 
 import psutil
 
+from connectcheck.core.model import InterfaceUsage
 from connectcheck.local.base import LocalBackend, NicCounters
-from connectcheck.model import InterfaceUsage
 
 # Header bytes per packet taken off a card's byte count to compare it with TCP payload counts:
 # Ethernet 14 + IPv4 20 + TCP with timestamps 32 (a pure ACK is exactly this).

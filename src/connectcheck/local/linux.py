@@ -21,10 +21,10 @@ from pathlib import Path
 
 import psutil
 
+from connectcheck.core.model import WifiInfo
 from connectcheck.local import wifi as wifi_readers
 from connectcheck.local.base import MB, Flow, LocalBackend, ProcessInfo, TrafficMeter, is_local_address
 from connectcheck.local.commands import PLAIN_LOCALE
-from connectcheck.model import WifiInfo
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20

@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from connectcheck.core.model import WifiInfo
 from connectcheck.local import wifi as wifi_readers
 from connectcheck.local.base import Flow, LocalBackend, TrafficMeter
 from connectcheck.local.commands import PLAIN_LOCALE, Runner
-from connectcheck.model import WifiInfo
 
 NETTOP_TIMEOUT_S = 1.5  # twice this (first and last reading) fits in sample_local's extra time
 

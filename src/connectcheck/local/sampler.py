@@ -18,7 +18,10 @@ from typing import Any, TypeVar
 
 import psutil
 
-from connectcheck.local.base import Flow, LocalBackend, NicCounters, ProcessInfo, TrafficMeter, get_backend
+from connectcheck.core.model import LocalFindings, ProcessUsage, Section, Status, WifiInfo
+from connectcheck.core.tasks import ProgressFn, report
+from connectcheck.local.backends import get_backend
+from connectcheck.local.base import Flow, LocalBackend, NicCounters, ProcessInfo, TrafficMeter
 from connectcheck.local.browsers import browser_usage
 from connectcheck.local.catalogue import BROWSER, Catalogue, load_catalogue
 from connectcheck.local.interfaces import (
@@ -30,8 +33,6 @@ from connectcheck.local.interfaces import (
     uplinks,
 )
 from connectcheck.local.system import busiest, cpu_per_core, process_cpu, system_load
-from connectcheck.model import LocalFindings, ProcessUsage, Section, Status, WifiInfo
-from connectcheck.probes.base import ProgressFn, report
 
 T = TypeVar("T")
 PHASE = "local"

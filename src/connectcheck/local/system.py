@@ -9,9 +9,9 @@ from typing import Any
 
 import psutil
 
+from connectcheck.core.model import ProcessUsage, SystemLoad
 from connectcheck.local.base import ProcessInfo
 from connectcheck.local.catalogue import Catalogue
-from connectcheck.model import ProcessUsage, SystemLoad
 
 BUSIEST = 5  # programs named in the busiest list
 MIN_BUSY_PCT = 1.0  # of one core: below this a program is not "busy"

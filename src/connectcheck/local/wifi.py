@@ -15,8 +15,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from connectcheck.core.model import Status, WifiInfo
 from connectcheck.local.commands import PLAIN_LOCALE, Runner
-from connectcheck.model import Status, WifiInfo
 
 SYS_NET = Path("/sys/class/net")
 PROC_WIRELESS = Path("/proc/net/wireless")

@@ -15,10 +15,10 @@ import threading
 
 import psutil
 
+from connectcheck.core.model import WifiInfo
 from connectcheck.local import wifi as wifi_readers
 from connectcheck.local.base import Flow, LocalBackend, NicCounters, TrafficMeter, is_local_address
 from connectcheck.local.interfaces import counter_delta, payload_bytes
-from connectcheck.model import WifiInfo
 
 POWER_SAVER_SCHEME = "a1841308-3541-4fab-bc81-f71556f20b4a"  # Windows' built-in "Power saver" plan
 

@@ -19,9 +19,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectcheck import paths
-from connectcheck.model import ProcedureRecord, ProcedureStepRecord
-from connectcheck.policy.profile import OrganisationProfile
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.core import paths
+from connectcheck.core.model import ProcedureRecord, ProcedureStepRecord
 from connectcheck.policy.rearrange import (
     describe_date,
     first_allowed_date,

@@ -15,19 +15,18 @@ composed, with an empty recipient, and ``needs_address`` tells the app to ask th
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import quote
 
-from connectcheck.assess.text import quantity
-from connectcheck.model import Assessment, CheckResult, ProcedureRecord
-from connectcheck.policy.profile import OrganisationProfile
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.config.settings import is_valid_address
+from connectcheck.core.model import Assessment, CheckResult, ProcedureRecord
+from connectcheck.core.words import quantity
 from connectcheck.policy.rearrange import describe_time
 
 MAX_URL_CHARS = 2000
 SHORTENED = "\n\n[Shortened: the full details are in the attached report.]"
-_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
 _HEADLINE = (("download_mbps", "download", "Mbit/s"), ("upload_mbps", "upload", "Mbit/s"),
              ("rtt_ms", "round trip", "ms"), ("jitter_ms", "jitter", "ms"), ("loss_pct", "packet loss", "%"),
              ("rtt_increase_ms", "added delay under load", "ms"))
@@ -43,11 +42,6 @@ class SupportEmail:
     def needs_address(self) -> bool:
         """True when the app must ask the tutor for the support address first."""
         return not self.to
-
-
-def is_valid_address(address: str) -> bool:
-    """A plausible single e-mail address (name@domain.tld), nothing more."""
-    return bool(_ADDRESS.match(address))
 
 
 def support_address(profile: OrganisationProfile | None, remembered: str = "") -> str:

@@ -61,8 +61,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from connectcheck import __version__
-from connectcheck.model import BandwidthResult, SpeedServer, Status
-from connectcheck.probes.base import Deadline, ProgressFn, report
+from connectcheck.core.model import BandwidthResult, SpeedServer, Status
+from connectcheck.core.tasks import Deadline, ProgressFn, report
 from connectcheck.probes.dns import resolve, seconds_text
 from connectcheck.probes.net import describe_error as describe_connection_error
 from connectcheck.probes.net import pick_address, tls_context

@@ -30,9 +30,10 @@ import statistics
 import threading
 import time
 
-from connectcheck.model import CallResult, Status
+from connectcheck.core.model import CallResult, Status
+from connectcheck.core.tasks import Deadline
 from connectcheck.probes import stun
-from connectcheck.probes.base import Deadline, percentile
+from connectcheck.probes.base import percentile
 from connectcheck.probes.dns import resolve
 from connectcheck.probes.latency import LatencyTarget
 from connectcheck.probes.net import describe_error, pick_address, wait_sockets

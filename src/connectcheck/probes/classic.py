@@ -22,9 +22,9 @@ import copy
 import threading
 from typing import Any
 
-from connectcheck.model import BandwidthResult, SpeedServer, Status
+from connectcheck.core.model import BandwidthResult, SpeedServer, Status
+from connectcheck.core.tasks import Cancelled, Deadline, ProgressFn, report
 from connectcheck.probes.bandwidth import SPEEDTEST_IMAGE_BYTES
-from connectcheck.probes.base import Cancelled, Deadline, ProgressFn, report
 from connectcheck.probes.servers import SpeedtestClient, run_bounded, speedtest_entry
 
 STOP_GRACE_S = 0.5

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from connectcheck.model import DnsResult, Status
-from connectcheck.probes.base import Deadline, ProgressFn, report
+from connectcheck.core.model import DnsResult, Status
+from connectcheck.core.tasks import Deadline, ProgressFn, report
 
 Resolver = Callable[..., list[tuple[Any, ...]]]  # same signature and result as socket.getaddrinfo
 

@@ -31,9 +31,10 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from connectcheck.model import LatencyResult, Status
+from connectcheck.core.model import LatencyResult, Status
+from connectcheck.core.tasks import Cancelled, Deadline, ProgressFn, report
 from connectcheck.probes import icmp, stun
-from connectcheck.probes.base import Cancelled, Deadline, ProgressFn, fill_latency_stats, report
+from connectcheck.probes.base import fill_latency_stats
 from connectcheck.probes.dns import resolve, seconds_text
 from connectcheck.probes.net import (
     ProtocolError,

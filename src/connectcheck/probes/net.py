@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectcheck import __version__
-from connectcheck.probes.base import Deadline
+from connectcheck.core.tasks import Deadline
 from connectcheck.probes.dns import seconds_text
 
 USER_AGENT = f"connectcheck/{__version__}"

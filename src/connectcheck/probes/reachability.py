@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectcheck.model import ReachabilityResult, ReachStep, Status
-from connectcheck.probes.base import Cancelled, Deadline, ProgressFn, report
+from connectcheck.core.model import ReachabilityResult, ReachStep, Status
+from connectcheck.core.tasks import Cancelled, Deadline, ProgressFn, report
 from connectcheck.probes.dns import resolve
 from connectcheck.probes.latency import (
     DEFAULT_PORTS,

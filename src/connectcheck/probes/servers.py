@@ -44,8 +44,9 @@ from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from connectcheck import paths
-from connectcheck.model import ModelError, SpeedServer, from_dict, to_dict
+from connectcheck.core import paths
+from connectcheck.core.model import ModelError, SpeedServer, from_dict, to_dict
+from connectcheck.core.tasks import Cancelled, Deadline, ProgressFn, report
 from connectcheck.probes.bandwidth import (
     Connection,
     HttpStatusError,
@@ -55,7 +56,6 @@ from connectcheck.probes.bandwidth import (
     request_path,
     resolve_target,
 )
-from connectcheck.probes.base import Cancelled, Deadline, ProgressFn, report
 
 SOURCE_PROTOCOL = {"org": "librespeed", "speedtest": "speedtest", "cloudflare": "cloudflare"}
 SOURCE_LABEL = {"org": "organisation server", "speedtest": "speedtest.net",

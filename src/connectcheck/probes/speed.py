@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from connectcheck.model import BandwidthResult, Section, SpeedServer, Status
+from connectcheck.core.model import BandwidthResult, Section, SpeedServer, Status
+from connectcheck.core.tasks import Cancelled, Deadline, ProgressFn
 from connectcheck.probes.bandwidth import measure_bandwidth
-from connectcheck.probes.base import Cancelled, Deadline, ProgressFn
 from connectcheck.probes.classic import measure_classic
 from connectcheck.probes.servers import SOURCE_LABEL, Candidate, ServerFinder, ServerUnavailable, plan
 

@@ -17,22 +17,16 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from connectcheck import __version__
-from connectcheck.assess import assess_check, thresholds_from_settings
+from connectcheck.assess import assess_check
 from connectcheck.assess.advice import programs as merged_programs
-from connectcheck.assess.text import join_words, number, quantity
+from connectcheck.assess.cause import check_cause
 from connectcheck.assess.thresholds import Thresholds
-from connectcheck.local.text import CATEGORY_WORDS, KIND_WORDS, OS_WORDS
-from connectcheck.model import (
-    Assessment,
-    BrowserUsage,
-    CheckResult,
-    LocalFindings,
-    Status,
-    WifiInfo,
-)
-from connectcheck.policy.profile import OrganisationProfile, ProfileError, load_profile
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.config.settings import Settings
+from connectcheck.config.startup import profile_or_problem, thresholds_from_settings
+from connectcheck.core.model import Assessment, BrowserUsage, CheckResult, LocalFindings, Status, WifiInfo
+from connectcheck.core.words import CATEGORY_WORDS, KIND_WORDS, OS_WORDS, join_words, number, quantity
 from connectcheck.policy.rearrange import describe_time
-from connectcheck.report.cause import check_cause
 from connectcheck.report.model import (
     STATES,
     ActivityLine,
@@ -49,7 +43,6 @@ from connectcheck.report.model import (
     Report,
 )
 from connectcheck.report.redact import Identity, cut_command_lines, redact_report, redactor_for
-from connectcheck.settings import Settings
 
 T = TypeVar("T")
 
@@ -89,10 +82,7 @@ class SystemInfo:
 
 
 def _profile(settings: Settings) -> OrganisationProfile | None:
-    try:
-        return load_profile(settings["organisation.profile"])
-    except ProfileError:
-        return None
+    return profile_or_problem(settings)[0]
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
-from connectcheck.assess.text import limit_number, number
+from connectcheck.core.words import limit_number, number
 from connectcheck.report.model import MeasurementRow, Timeline, TimelinePoint
 
 FONT = "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif"

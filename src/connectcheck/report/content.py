@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectcheck.assess.text import join_words, limit_number, number, quantity
-from connectcheck.model import BandwidthResult, CheckResult, Status
+from connectcheck.core.model import BandwidthResult, CheckResult, Status
+from connectcheck.core.words import join_words, limit_number, number, quantity
 from connectcheck.policy.rearrange import describe_date, describe_time
 from connectcheck.report.charts import STATE_WORDS, alert_moments, finite, measurement_bars, timeline_chart
 from connectcheck.report.model import MeasurementRow, Programs, Report

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import platformdirs
 
-from connectcheck.fileio import atomic_write_bytes
-from connectcheck.model import CheckResult, LessonRecord
+from connectcheck.config.settings import Settings
+from connectcheck.core.files import atomic_write_bytes
+from connectcheck.core.model import CheckResult, LessonRecord
 from connectcheck.report.model import Report, ReportError, dumps_report
-from connectcheck.settings import Settings
 
 FORMATS = {".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
 

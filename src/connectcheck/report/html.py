@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from connectcheck.model import to_dict
+from connectcheck.core.model import to_dict
 from connectcheck.report.charts import xml_text
 from connectcheck.report.content import (
     Block,

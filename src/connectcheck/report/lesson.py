@@ -10,17 +10,13 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
+from connectcheck.assess.cause import BAD, lesson_cause, sample_interval, spans, troubled
 from connectcheck.assess.compare import compare, metric_changes
-from connectcheck.assess.text import join_words, number
 from connectcheck.assess.thresholds import Thresholds
 from connectcheck.assess.verdicts import judge_activities, judge_metric
-from connectcheck.model import (
-    Assessment,
-    CheckResult,
-    LessonRecord,
-    MonitorSample,
-    ProcedureRecord,
-)
+from connectcheck.config.settings import Settings
+from connectcheck.core.model import Assessment, CheckResult, LessonRecord, MonitorSample, ProcedureRecord
+from connectcheck.core.words import join_words, number
 from connectcheck.policy.procedure import default_procedure
 from connectcheck.policy.rearrange import describe_date
 from connectcheck.report.build import (
@@ -36,7 +32,6 @@ from connectcheck.report.build import (
     local_programs,
     worst,
 )
-from connectcheck.report.cause import BAD, lesson_cause, sample_interval, spans, troubled
 from connectcheck.report.model import (
     STATES,
     ActivityLine,
@@ -56,7 +51,6 @@ from connectcheck.report.model import (
     TimelinePoint,
 )
 from connectcheck.report.redact import Identity, cut_command_lines
-from connectcheck.settings import Settings
 
 LESSON_VERDICT = {
     "good": "No lasting problem during the lesson",

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from connectcheck.model import SCHEMA_VERSION, ModelError, from_dict
+from connectcheck.core.model import SCHEMA_VERSION, ModelError, from_dict
 from connectcheck.report.model import (
     DATA_ID,
     REPORT_FORMAT,

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectcheck.model import CheckResult, ModelError, to_dict
+from connectcheck.core.model import CHOICES, Cause, CheckResult, ModelError, choice, to_dict
 
 REPORT_FORMAT = "connectcheck-report"
 REPORT_SCHEMA_VERSION = 1
@@ -26,19 +26,7 @@ DATA_ID = "connectcheck-report"  # the id of the HTML file's data block that hol
 
 STATES = ("good", "degraded", "fail", "unknown")
 KINDS = ("check", "lesson")
-CAUSES = (
-    "no_connection",  # nothing answered at all
-    "platform_unreachable",  # the internet works, the lesson platform does not answer
-    "other_program",  # a program on this computer uses much of the line
-    "others_at_home",  # latency rises while this computer is quiet: another device at home
-    "weak_wifi",
-    "computer_overloaded",
-    "line_too_slow",  # the home line itself is too slow for the lesson
-    "no_fault",  # nothing wrong found
-    "unclear",  # something was wrong but the evidence points nowhere in particular
-)
 PART_STATUSES = ("ok", "error", "empty")
-CHOICES = "choices"  # dataclass field metadata key
 
 
 class ReportError(ValueError):
@@ -49,9 +37,6 @@ class NewerReportError(ReportError):
     """The report was written by a newer connectcheck than this one."""
 
 
-def choice(choices: tuple[str, ...], default: str) -> Any:
-    """A text field that holds one of ``choices`` (connectcheck's vocabulary, not free text)."""
-    return field(default=default, metadata={CHOICES: choices})
 
 
 @dataclass
@@ -75,16 +60,6 @@ class ActivityLine:
     fail_s: float | None = None  # lesson: time spent failing
 
 
-@dataclass
-class Cause:
-    """The likely cause of the trouble, with the evidence that points to it."""
-
-    key: str = choice(CAUSES, "unclear")
-    title: str = ""  # "Another program on this computer"
-    sentence: str = ""  # the finding in one plain sentence
-    evidence: list[str] = field(default_factory=list)  # the numbers behind it
-    program: str | None = None  # the program it names (untrusted text)
-    also: list[str] = field(default_factory=list)  # other factors that may have played a part
 
 
 @dataclass

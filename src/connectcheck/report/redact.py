@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from connectcheck.model import Advice, LocalFindings, MonitorSample, ProcessUsage, WifiInfo
-from connectcheck.report.model import CHOICES, Cause, ProgramRow, Redaction, Report
-from connectcheck.settings import Settings
+from connectcheck.config.settings import Settings
+from connectcheck.core.model import Advice, Cause, LocalFindings, MonitorSample, ProcessUsage, WifiInfo
+from connectcheck.report.model import CHOICES, ProgramRow, Redaction, Report
 
 # what -> (label for the reader, what replaces it)
 CATEGORIES: dict[str, tuple[str, str]] = {

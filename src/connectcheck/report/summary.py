@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 
-from connectcheck.assess.text import number
+from connectcheck.core.words import number, printable
 from connectcheck.report.charts import STATE_WORDS, finite
 from connectcheck.report.content import (
     Block,
@@ -29,7 +29,6 @@ from connectcheck.report.content import (
     document,
 )
 from connectcheck.report.model import Report
-from connectcheck.textsummary import printable
 
 WIDTH = 100
 SHORT = ("answer", "measurements", "timeline", "programs", "advice", "procedure", "computer", "privacy")

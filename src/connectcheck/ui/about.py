@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from connectcheck import __version__, paths
-from connectcheck.settings import default_path
+from connectcheck import __version__
+from connectcheck.config.settings import default_path
+from connectcheck.core import paths
 from connectcheck.ui import desktop, icons, style
 
 

@@ -20,15 +20,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from connectcheck import autostart
-from connectcheck.autostart import AUTOSTART_FLAG
+from connectcheck.config.settings import Settings, load_settings
+from connectcheck.core.model import CheckKind
 from connectcheck.history import History
-from connectcheck.model import CheckKind
 from connectcheck.monitor import Monitor, MonitorOptions
-from connectcheck.settings import Settings, load_settings
-from connectcheck.ui import icons, logs, single, style
+from connectcheck.ui import autostart, icons, logs, single, style, syslibs
 from connectcheck.ui.about import AboutDialog
 from connectcheck.ui.actions import Actions
+from connectcheck.ui.autostart import AUTOSTART_FLAG
 from connectcheck.ui.controller import Controller, MonitorFactory, OptionsFactory
 from connectcheck.ui.desktop import Prompts
 from connectcheck.ui.export import Exporter
@@ -289,8 +288,9 @@ def display_problem(env: dict[str, str] | None = None, platform: str | None = No
     """Why Qt could not open a window here, told before Qt tries (when Qt finds no usable
     display it aborts the process with its message in the log only), or None.
 
-    Linux only: a desktop needs DISPLAY or WAYLAND_DISPLAY, and Qt's X11 plugin needs the
-    xcb-cursor library since Qt 6.5, which many systems lack.
+    Linux only: a desktop needs DISPLAY or WAYLAND_DISPLAY, and Qt's X11 plugin needs system
+    libraries (xcb-cursor since Qt 6.5, xcb-icccm, xcb-keysyms...) that minimal systems lack: the
+    message names the packages to install (``resources/linux/libraries.tsv``).
     """
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
@@ -300,11 +300,7 @@ def display_problem(env: dict[str, str] | None = None, platform: str | None = No
         return ("There is no desktop here to show connectcheck's window (neither DISPLAY nor "
                 "WAYLAND_DISPLAY is set). The command line works without one: try `connectcheck check`.")
     if not env.get("WAYLAND_DISPLAY"):
-        import ctypes.util
-
-        if (find_library or ctypes.util.find_library)("xcb-cursor") is None:
-            return ("connectcheck's window needs the X11 library xcb-cursor, which is not installed "
-                    "(on Debian and Ubuntu: sudo apt install libxcb-cursor0).")
+        return syslibs.window_problem(find_library)
     return None
 
 

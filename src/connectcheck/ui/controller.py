@@ -15,11 +15,13 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, Signal
 
-from connectcheck import autostart, lastcheck
-from connectcheck.assess import Thresholds, thresholds_from_settings
+from connectcheck.assess import Thresholds
+from connectcheck.assess.compare import recent
 from connectcheck.check import CheckOptions, run_check
-from connectcheck.history import History
-from connectcheck.model import (
+from connectcheck.config.profile import OrganisationProfile
+from connectcheck.config.settings import Settings, save_settings
+from connectcheck.config.startup import profile_or_problem, thresholds_from_settings
+from connectcheck.core.model import (
     CheckKind,
     CheckResult,
     Connectivity,
@@ -29,11 +31,10 @@ from connectcheck.model import (
     ProcedureRecord,
     Status,
 )
+from connectcheck.core.tasks import Progress
+from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
-from connectcheck.policy.profile import OrganisationProfile, ProfileError, load_profile
-from connectcheck.probes.base import Progress
-from connectcheck.settings import Settings, save_settings
-from connectcheck.ui import icons
+from connectcheck.ui import autostart, icons
 from connectcheck.ui.signals import emit
 from connectcheck.ui.text import ACTIVITY_WORDS, OVERALL_WORDS, VERDICT_WORDS, when
 from connectcheck.ui.worker import Job, Worker
@@ -45,13 +46,6 @@ _SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
 
 MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
 OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
-
-
-def load_profile_or_problem(settings: Settings) -> tuple[OrganisationProfile | None, str | None]:
-    try:
-        return load_profile(settings["organisation.profile"]), None
-    except ProfileError as exc:
-        return None, f"The organisation profile could not be used: {exc}. connectcheck carries on without it."
 
 
 class Controller(QObject):
@@ -82,7 +76,7 @@ class Controller(QObject):
         self.history = history
         self.monitor_factory = monitor_factory
         self.monitor_options = monitor_options
-        self.profile, problem = load_profile_or_problem(settings)
+        self.profile, problem = profile_or_problem(settings)
         self.problems = list(problems or [])  # shown once the tray is up
         if settings.problems:
             self.problems.insert(0, settings.problems_text())
@@ -187,7 +181,7 @@ class Controller(QObject):
 
     def previous_for_comparison(self) -> CheckResult | None:
         """The last check if it is recent enough to say what changed since."""
-        return lastcheck.recent(self.last_result)
+        return recent(self.last_result)
 
     def start_check(self, kind: CheckKind) -> bool:
         """Start a check in the background; False if one is running already."""
@@ -382,7 +376,7 @@ class Controller(QObject):
         if kept is not None:
             log.warning("the old settings file had problems and was kept as %s", kept)
         self.settings = settings
-        self.profile, problem = load_profile_or_problem(settings)
+        self.profile, problem = profile_or_problem(settings)
         emit(self.settings_changed)
         emit(self.changed)
         if login_changed:

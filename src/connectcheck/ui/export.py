@@ -15,7 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectcheck.model import CheckResult
+from connectcheck.config.settings import Settings
+from connectcheck.core.model import CheckResult
 from connectcheck.policy.procedure import default_procedure
 from connectcheck.policy.support import compose_support_email, is_valid_address, mailto_url, support_address
 from connectcheck.report import (
@@ -28,7 +29,6 @@ from connectcheck.report import (
     file_name,
     write_check_report,
 )
-from connectcheck.settings import Settings
 from connectcheck.ui import desktop
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.desktop import Prompts

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from connectcheck.model import CheckKind, CheckResult, LessonRecord
+from connectcheck.core.model import CheckKind, CheckResult, LessonRecord
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.export import Exporter

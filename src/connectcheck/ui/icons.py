@@ -16,7 +16,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from connectcheck import paths
+from connectcheck.core import paths
 
 # The states of the tray icon, in the words of the issue.
 UNCHECKED = "unchecked"  # not checked yet

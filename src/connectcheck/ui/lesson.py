@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from connectcheck.assess.thresholds import Thresholds
-from connectcheck.model import LessonAlert, MonitorSample
+from connectcheck.core.model import LessonAlert, MonitorSample
 from connectcheck.ui import style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, duration, parse_time, plain, value

@@ -22,7 +22,8 @@ from types import TracebackType
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 
-from connectcheck import __version__, paths
+from connectcheck import __version__
+from connectcheck.core import paths
 
 LOG_NAME = "connectcheck.log"
 MAX_BYTES = 1_000_000

@@ -41,8 +41,8 @@ from connectcheck.assess.thresholds import (
     default_thresholds,
     setting_key,
 )
-from connectcheck.policy.profile import ProfileError, available_profiles, load_profile
-from connectcheck.settings import SCHEMA, Option, Settings, validate_value
+from connectcheck.config.profile import ProfileError, available_profiles, load_profile
+from connectcheck.config.settings import SCHEMA, Option, Settings, validate_value
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 

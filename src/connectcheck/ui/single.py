@@ -13,7 +13,7 @@ import logging
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
 
-from connectcheck import paths
+from connectcheck.core import paths
 from connectcheck.ui.signals import emit
 
 SHOW = "show"

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from connectcheck.assess.advice import programs
-from connectcheck.model import CheckKind, CheckResult, Status
-from connectcheck.probes.base import Progress
+from connectcheck.core.model import CheckKind, CheckResult, Status
+from connectcheck.core.tasks import Progress
 from connectcheck.ui import icons, style
 from connectcheck.ui.actions import Actions
 from connectcheck.ui.controller import Controller

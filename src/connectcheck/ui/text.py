@@ -7,8 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from connectcheck.assess.text import quantity
-from connectcheck.local.text import clean
+from connectcheck.core.words import clean, quantity
 
 NOT_KNOWN = "–"
 

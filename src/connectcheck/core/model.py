@@ -1,0 +1,613 @@
+"""The result types every layer speaks: plain dataclasses, units in the field names.
+
+A check result is serialised to versioned JSON (``schema_version``).  Loading refuses a
+file written by a newer version with a clear message, and a damaged file with the path of
+the first field that is wrong.  No logic lives here beyond (de)serialisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+SCHEMA_VERSION = 1
+
+
+class ModelError(ValueError):
+    """A result file or dictionary could not be read back."""
+
+
+class NewerVersionError(ModelError):
+    """The file was written by a newer connectcheck than this one."""
+
+
+class Status(enum.StrEnum):
+    """How a probe or a section of a check ended."""
+
+    OK = "ok"  # ran and produced its measurements
+    ERROR = "error"  # could not run or failed (see ``error``)
+    TIMEOUT = "timeout"  # its time bound ran out before it finished
+    CANCELLED = "cancelled"  # the user cancelled
+    SKIPPED = "skipped"  # not part of this kind of check, or nothing to do
+    UNAVAILABLE = "unavailable"  # not possible on this OS / without privileges
+
+
+class CheckKind(enum.StrEnum):
+    QUICK = "quick"
+    FULL = "full"
+
+
+class Connectivity(enum.StrEnum):
+    ONLINE = "online"  # servers answered
+    LIMITED = "limited"  # some answered, some did not (e.g. UDP blocked)
+    OFFLINE = "offline"  # nothing answered: no connection
+    UNKNOWN = "unknown"  # the check was cancelled before it could tell
+
+
+@dataclass
+class Section:
+    """Status of one part of a check, recorded even when it failed."""
+
+    status: Status = Status.SKIPPED
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass
+class LatencyResult:
+    """Round trips to one target by one method.
+
+    ``rtt_ms_samples`` holds every probe in the order sent; ``None`` marks a probe that got
+    no answer in time.  Jitter is the mean absolute difference of consecutive answered
+    round trips (RFC 3550 style).
+    """
+
+    target: str  # "host:port" or URL as configured
+    method: str  # "stun" | "tcp" | "http" | "icmp"
+    status: Status = Status.OK
+    error: str | None = None
+    address: str | None = None  # the IP actually probed
+    samples_sent: int = 0
+    samples: int = 0  # answered probes
+    loss_pct: float | None = None
+    rtt_ms_min: float | None = None
+    rtt_ms_median: float | None = None
+    rtt_ms_p90: float | None = None
+    rtt_ms_mean: float | None = None
+    jitter_ms: float | None = None
+    rtt_ms_samples: list[float | None] = field(default_factory=list)
+    duration_s: float = 0.0
+
+
+@dataclass
+class DnsResult:
+    host: str
+    status: Status = Status.OK
+    error: str | None = None
+    dns_ms: float | None = None
+    addresses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReachStep:
+    """One step of reaching an endpoint: dns, tcp, tls, http, websocket, stun."""
+
+    name: str
+    status: Status
+    duration_ms: float | None = None
+    detail: str | None = None  # e.g. "HTTP 200", "TLS 1.3", the error text
+
+
+@dataclass
+class ReachabilityResult:
+    url: str  # https://…, wss://…, stun:host:port
+    reachable: bool = False
+    status: Status = Status.OK
+    error: str | None = None
+    steps: list[ReachStep] = field(default_factory=list)
+    http_status: int | None = None
+    note: str | None = None  # plain words, e.g. what blocked UDP means for the lesson
+
+
+@dataclass
+class SpeedServer:
+    """The server a bandwidth test used."""
+
+    source: str  # "org" | "speedtest" | "cloudflare" | "custom"
+    protocol: str  # "librespeed" | "speedtest" | "cloudflare"
+    url: str  # base URL of the server
+    name: str | None = None  # e.g. "Exeter — Example ISP"
+    host: str | None = None
+    distance_km: float | None = None
+    latency_ms: float | None = None  # as measured when choosing it
+
+
+@dataclass
+class LoadedLatency:
+    """Latency measured while a transfer loads the link (the bufferbloat number)."""
+
+    samples: int = 0
+    samples_sent: int = 0
+    rtt_ms_median: float | None = None
+    rtt_ms_p90: float | None = None
+    rtt_increase_ms: float | None = None  # loaded median minus idle median
+    rpm: float | None = None  # round trips per minute under load: 60000 / median RTT
+    method: str | None = None  # how it was probed ("stun", "tcp")
+    target: str | None = None
+
+
+@dataclass
+class CallResult:
+    """A call-like stream over STUN: what the lesson's sound would see (see probes/call.py)."""
+
+    target: str
+    method: str = "stun"
+    status: Status = Status.OK
+    error: str | None = None
+    packets_per_s: int = 0
+    packet_bytes: int = 0
+    packets_sent: int = 0
+    packets_answered: int = 0
+    loss_pct: float | None = None  # never answered
+    late_pct: float | None = None  # answered after the jitter buffer would have played them
+    effective_loss_pct: float | None = None  # lost plus late: what the listener misses
+    burst_max: int = 0  # longest run of missed packets
+    bursts: int = 0  # runs of two or more missed packets
+    buffer_ms: float | None = None  # the jitter buffer judged against
+    rtt_ms_median: float | None = None
+    rtt_ms_p95: float | None = None
+    jitter_ms: float | None = None  # mean |difference| of consecutive answered round trips
+    duration_s: float = 0.0
+
+
+@dataclass
+class BandwidthResult:
+    direction: str  # "download" | "upload"
+    status: Status = Status.OK
+    error: str | None = None
+    engine: str = ""  # "adaptive" | "classic"
+    server: SpeedServer | None = None
+    rate_mbps: float | None = None
+    bytes_transferred: int = 0
+    duration_s: float = 0.0  # time spent transferring
+    streams: int = 0
+    streams_reason: str | None = None  # why no more streams were added, in words
+    stop_reason: str | None = None  # "stable" | "time cap" | "data cap" | "cancelled" | …
+    window_mbps: list[float] = field(default_factory=list)  # throughput per sample window
+    window_s: float | None = None
+    ramp_up_s: float | None = None  # time at the start left out of the rate (TCP ramp-up)
+    loaded: LoadedLatency | None = None
+
+
+@dataclass
+class Summary:
+    """The headline numbers the verdicts, reports and summaries read."""
+
+    rtt_ms: float | None = None  # idle median round trip on the media path
+    jitter_ms: float | None = None
+    loss_pct: float | None = None
+    latency_target: str | None = None  # which target the three numbers above came from
+    dns_ms: float | None = None  # median resolution time over the platform hosts
+    download_mbps: float | None = None
+    upload_mbps: float | None = None
+    loaded_rtt_ms_download: float | None = None
+    loaded_rtt_ms_upload: float | None = None
+    rtt_increase_ms: float | None = None  # the worse of the two directions
+    rpm: float | None = None  # responsiveness under load (the worse direction)
+    platform_reachable: bool | None = None
+    udp_ok: bool | None = None  # STUN over UDP answered
+    # What a call would see (the call-like stream; the sound verdict and MOS use these).
+    call_rtt_ms: float | None = None
+    call_jitter_ms: float | None = None
+    call_loss_pct: float | None = None  # lost plus too late for the jitter buffer
+
+
+# --- this computer (local/) ------------------------------------------------------------
+
+
+@dataclass
+class ProcessUsage:
+    """One program on this computer and what it does to the connection and the machine.
+
+    ``name`` comes from the operating system and is untrusted: escape it wherever it is shown.
+    """
+
+    name: str
+    pid: int | None = None
+    app: str | None = None  # the catalogue's display name, e.g. "Steam"
+    category: str | None = None  # catalogue category, e.g. "game_launcher", "video_streaming", "browser"
+    advice_key: str | None = None  # the advice rule the catalogue points to
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+    rate_source: str = "none"  # "measured" (socket byte counts) | "estimate" (activity hint) | "none"
+    connections: int = 0
+    cpu_pct: float | None = None  # of one core
+    memory_mb: float | None = None
+
+
+@dataclass
+class BrowserUsage:
+    app: str  # "Chrome", "Firefox", …
+    processes: int = 0
+    content_processes: int = 0  # renderer/content processes: a rough load indication, not a tab count
+    cpu_pct: float | None = None
+    memory_mb: float | None = None
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+
+
+@dataclass
+class InterfaceUsage:
+    name: str
+    kind: str = "other"  # "ethernet" | "wifi" | "mobile" | "vpn" | "loopback" | "other"
+    is_default: bool = False  # carries the default route
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+    link_mbps: float | None = None
+
+
+@dataclass
+class WifiInfo:
+    status: Status = Status.OK
+    error: str | None = None
+    interface: str | None = None
+    ssid: str | None = None  # identifying: masked in reports unless the user allows it
+    signal_dbm: float | None = None
+    signal_pct: float | None = None
+    link_rate_mbps: float | None = None
+    frequency_mhz: float | None = None
+    connected: bool | None = None  # joined to a network (False: Wi-Fi on but not connected; None: unknown)
+
+
+@dataclass
+class SystemLoad:
+    cpu_pct: float | None = None  # whole machine, 0..100
+    cpu_pct_per_core: list[float] = field(default_factory=list)
+    memory_used_pct: float | None = None
+    memory_available_mb: float | None = None
+    battery_pct: float | None = None
+    on_battery: bool | None = None
+    power_saver: bool | None = None
+    busiest: list[ProcessUsage] = field(default_factory=list)  # by CPU
+
+
+@dataclass
+class LocalFindings:
+    """What on this computer may be eating the connection, sampled over ``window_s``."""
+
+    status: Status = Status.OK
+    error: str | None = None
+    os: str = ""  # "linux" | "macos" | "windows"
+    backend: str = ""  # how per-program rates were obtained, e.g. "sock_diag", "nettop", "estimate"
+    window_s: float | None = None
+    connection_type: str | None = None  # of the default route: "ethernet" | "wifi" | "mobile" | "vpn"
+    interfaces: list[InterfaceUsage] = field(default_factory=list)
+    processes: list[ProcessUsage] = field(default_factory=list)  # top network users, busiest first
+    unattributed_down_mbps: float | None = None  # traffic no program could be named for (UDP, others)
+    unattributed_up_mbps: float | None = None
+    # programs holding UDP or other flows with no byte counts (calls, QUIC): what the unattributed may be
+    unattributed_programs: list[str] = field(default_factory=list)
+    hungry_apps: list[ProcessUsage] = field(default_factory=list)  # catalogue apps running, rates or not
+    browsers: list[BrowserUsage] = field(default_factory=list)
+    wifi: WifiInfo | None = None
+    system: SystemLoad | None = None
+    sections: dict[str, Section] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what this OS cannot tell, in plain words
+
+
+# --- verdicts and advice (assess/) -------------------------------------------------------
+
+
+@dataclass
+class MetricVerdict:
+    metric: str  # a Summary field name, e.g. "upload_mbps", "jitter_ms"
+    state: str  # "good" | "degraded" | "fail" | "unknown"
+    value: float | None = None
+    good: float | None = None  # the limit for "good"
+    fail: float | None = None  # the limit beyond which it fails
+    margin: float | None = None  # how far inside (+) or outside (-) the limit that decided the state
+
+
+@dataclass
+class ActivityVerdict:
+    activity: str  # "sound" | "video" | "whiteboard"
+    state: str  # "good" | "degraded" | "fail" | "unknown"
+    sentence: str  # one plain sentence for the tutor
+    deciding: list[MetricVerdict] = field(default_factory=list)
+    metrics: list[MetricVerdict] = field(default_factory=list)
+    mos: float | None = None  # sound only: estimated call quality out of 5 (E-model)
+
+
+@dataclass
+class Advice:
+    key: str  # the rule that produced it
+    rank: int  # 1 = do this first
+    action: str  # what to do, in plain words
+    evidence: str = ""  # why, with the numbers
+    program: str | None = None  # the program it names, if any (untrusted text)
+
+
+@dataclass
+class Assessment:
+    overall: str  # "ready" | "limited" | "cannot" | "unknown"
+    sentence: str  # the overall line for the lesson
+    verdicts: list[ActivityVerdict] = field(default_factory=list)
+    advice: list[Advice] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # compared with the previous check
+
+
+@dataclass
+class CheckResult:
+    kind: CheckKind
+    started_at: str  # ISO 8601 with time zone offset
+    schema_version: int = SCHEMA_VERSION
+    app_version: str = ""
+    duration_s: float = 0.0
+    status: Status = Status.OK  # ok = ran (whatever it found); cancelled; error
+    connectivity: Connectivity = Connectivity.UNKNOWN
+    summary: Summary = field(default_factory=Summary)
+    sections: dict[str, Section] = field(default_factory=dict)
+    latency: list[LatencyResult] = field(default_factory=list)
+    dns: list[DnsResult] = field(default_factory=list)
+    reachability: list[ReachabilityResult] = field(default_factory=list)
+    call: CallResult | None = None  # the call-like stream
+    bandwidth: list[BandwidthResult] = field(default_factory=list)
+    engine: str | None = None  # "adaptive" | "classic"
+    speed_servers_tried: list[str] = field(default_factory=list)  # how the speed server was chosen
+    bytes_used: int = 0  # all bytes the check moved (both directions, all probes)
+    notes: list[str] = field(default_factory=list)  # plain-words remarks of the check
+    local: LocalFindings | None = None  # this computer: programs, Wi-Fi, load
+    assessment: Assessment | None = None  # verdicts and advice
+
+
+# ---------------------------------------------------------------------------------------
+# (de)serialisation
+
+T = TypeVar("T")
+
+
+def to_dict(obj: Any) -> Any:
+    """A JSON-ready copy of a result object (dataclasses, enums, lists, dicts)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, float) and obj != obj:  # NaN is not JSON
+        return None
+    return obj
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, path)
+            except ModelError as exc:
+                errors.append(str(exc))
+        raise ModelError(errors[0] if errors else f"{path}: unexpected value {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise ModelError(f"{path}: expected a list, found {type(value).__name__}")
+        return [_convert(v, args[0], f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ModelError(f"{path}: expected an object, found {type(value).__name__}")
+        return {str(k): _convert(v, args[1], f"{path}.{k}") for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _from_dict(tp, value, path)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in tp)
+            raise ModelError(f"{path}: {value!r} is not one of {allowed}") from None
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ModelError(f"{path}: expected a number, found {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelError(f"{path}: expected a whole number, found {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ModelError(f"{path}: expected true or false, found {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ModelError(f"{path}: expected text, found {value!r}")
+        return value
+    raise ModelError(f"{path}: cannot read a value of type {tp!r}")  # pragma: no cover
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _from_dict(cls: type[T], data: Any, path: str) -> T:
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: expected an object, found {type(data).__name__}")
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            kwargs[f.name] = _convert(data[f.name], hints[f.name], f"{path}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ModelError(f"{path}: the field {f.name!r} is missing")
+    # Unknown keys are ignored: a file of the same version may carry fields added later.
+    return cls(**kwargs)
+
+
+def from_dict(cls: type[T], data: Any, path: str = "$") -> T:
+    """Build a result object of type ``cls`` from plain data, checking every field."""
+    return _from_dict(cls, data, path)
+
+
+def check_result_from_dict(data: Any) -> CheckResult:
+    """Read a check result, refusing a newer schema with a clear message."""
+    if not isinstance(data, dict):
+        raise ModelError("this is not a connectcheck result (expected a JSON object)")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError("this is not a connectcheck result (no schema_version)")
+    if version > SCHEMA_VERSION:
+        raise NewerVersionError(
+            f"this result was written by a newer connectcheck (format version {version}; "
+            f"this one reads up to {SCHEMA_VERSION}). Please update connectcheck to read it."
+        )
+    if version < 1:
+        raise ModelError(f"unknown result format version {version}")
+    return from_dict(CheckResult, data)
+
+
+def dumps(result: CheckResult, indent: int | None = 2) -> str:
+    """The versioned JSON text of a check result."""
+    return json.dumps(to_dict(result), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def loads(text: str | bytes) -> CheckResult:
+    """Read a check result from JSON text; raises ModelError with a clear message."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ModelError(f"the result file is damaged (not valid JSON: {exc})") from None
+    return check_result_from_dict(data)
+
+
+# ---------------------------------------------------------------------------------------
+# the failed-lesson procedure (policy/): the steps the tutor went through and her answers,
+# kept for the report and the support e-mail.
+
+
+@dataclass
+class ProcedureStepRecord:
+    """One step of the procedure as the tutor went through it."""
+
+    step: str  # the step's id in resources/procedure.toml
+    kind: str  # "question" | "info" | "date" | "end"
+    text: str  # what the app said, with the lesson's dates and the organisation's notes filled in
+    answer: str | None = None  # the answer's value ("yes", "practice", "2024-10-29", "next")
+    answer_text: str | None = None  # the answer as the tutor saw it
+    tried: str | None = None  # what this answer means was tried, in the tutor's voice, for support
+    at: str | None = None  # when it was answered, ISO 8601 with time zone offset
+
+
+@dataclass
+class ProcedureRecord:
+    """The organisation's procedure for a lesson the technology stopped, as it was followed."""
+
+    profile: str = ""  # the organisation profile's id
+    lesson_start: str | None = None  # ISO 8601 date or date-time of the lesson
+    started_at: str | None = None  # when the tutor opened the procedure
+    last_allowed_date: str | None = None  # ISO date: the last day a replacement lesson may be on
+    steps: list[ProcedureStepRecord] = field(default_factory=list)
+    # "resolved" | "continued" | "continued_phone" | "rearranged" | "abandoned" | "not_this_procedure"
+    outcome: str | None = None
+    rearranged_to: str | None = None  # ISO date of the agreed replacement lesson
+    finished: bool = False
+
+
+# ---------------------------------------------------------------------------------------
+# lesson monitoring (monitor.py, history.py)
+
+
+@dataclass
+class MonitorSample:
+    """One light sample taken while a lesson is monitored (every few seconds, little data)."""
+
+    at: str  # ISO 8601 with time zone offset
+    t_s: float  # seconds since the lesson started
+    rtt_ms: float | None = None  # median of the probes in this sample
+    jitter_ms: float | None = None
+    loss_pct: float | None = None
+    probes: int = 0  # probes sent in this sample
+    down_mbps: float | None = None  # this computer's traffic on the default interface
+    up_mbps: float | None = None
+    top_program: str | None = None  # the program using most of the connection (untrusted text)
+    top_program_mbps: float | None = None
+    states: dict[str, str] = field(default_factory=dict)  # activity -> good|degraded|fail|unknown
+    # loss over the last half minute or so of probes: what the states judge, one burst being too few
+    window_loss_pct: float | None = None
+    method: str | None = None  # how the round trips were measured: "stun" | "tcp"
+    target: str | None = None  # the server measured, as configured (host:port)
+    error: str | None = None  # why figures are missing, in plain words
+
+
+@dataclass
+class LessonAlert:
+    """A change of verdict that lasted long enough to be told (or its recovery)."""
+
+    at: str
+    t_s: float
+    activity: str  # "sound" | "video" | "whiteboard"
+    state: str  # the new state
+    previous: str  # the state before
+    message: str  # what the tutor was told
+
+
+@dataclass
+class LessonRecord:
+    """A monitored lesson as the history keeps it."""
+
+    id: int | None = None
+    started_at: str = ""
+    ended_at: str | None = None  # None while monitoring (or after a crash mid-lesson)
+    label: str | None = None  # the tutor's own label, if any
+    interval_s: float | None = None
+    samples: list[MonitorSample] = field(default_factory=list)
+    alerts: list[LessonAlert] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)  # checks run during the lesson
+    procedure: ProcedureRecord | None = None  # the failed-lesson guide, if it was followed
+    notes: list[str] = field(default_factory=list)  # parts of the record that could not be read back
+
+
+CAUSES = (
+    "no_connection",  # nothing answered at all
+    "platform_unreachable",  # the internet works, the lesson platform does not answer
+    "other_program",  # a program on this computer uses much of the line
+    "others_at_home",  # latency rises while this computer is quiet: another device at home
+    "weak_wifi",
+    "computer_overloaded",
+    "line_too_slow",  # the home line itself is too slow for the lesson
+    "no_fault",  # nothing wrong found
+    "unclear",  # something was wrong but the evidence points nowhere in particular
+)
+
+
+CHOICES = "choices"  # dataclass field metadata key
+
+
+def choice(choices: tuple[str, ...], default: str) -> Any:
+    """A text field that holds one of ``choices`` (connectcheck's vocabulary, not free text)."""
+    return field(default=default, metadata={CHOICES: choices})
+
+
+@dataclass
+class Cause:
+    """The likely cause of the trouble, with the evidence that points to it."""
+
+    key: str = choice(CAUSES, "unclear")
+    title: str = ""  # "Another program on this computer"
+    sentence: str = ""  # the finding in one plain sentence
+    evidence: list[str] = field(default_factory=list)  # the numbers behind it
+    program: str | None = None  # the program it names (untrusted text)
+    also: list[str] = field(default_factory=list)  # other factors that may have played a part

@@ -1,0 +1,106 @@
+"""Words shown to people: numbers with their units, lists as in a sentence, names made safe to print.
+Every user-facing formatting helper lives here, once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def number(value: float) -> str:
+    """A measured value as people read it: 450, 18.2, 30, 2.5, 0.4, 0.03."""
+    size = abs(value)
+    if size >= 100:
+        return f"{value:.0f}"
+    if size >= 1 or value == 0:
+        return f"{value:.1f}".removesuffix(".0")
+    return f"{value:.2g}"
+
+
+def number_beside(value: float, limit: float) -> str:
+    """``number(value)``, with more decimals when rounding would make it look equal to the limit
+    it is compared with ("2.96" beside "3", not "3" beside "3")."""
+    text = number(value)
+    for digits in (2, 3, 4):
+        if value == limit or text != limit_number(limit):
+            break
+        text = f"{value:.{digits}f}"
+    return text
+
+
+def limit_number(value: float) -> str:
+    """A limit as written in the thresholds: 2.5, 3, 0.03 (no trailing zeros)."""
+    return f"{value:g}"
+
+
+def quantity(value: float, unit: str, *, limit: bool = False) -> str:
+    """A number with its unit: "0.4 Mbit/s", "450 ms", "3.0 %"."""
+    return f"{limit_number(value) if limit else number(value)} {unit}"
+
+
+def join_words(items: Sequence[str], last: str = "and") -> str:
+    """"a", "a and b", "a, b and c"."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+OS_WORDS = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
+
+
+KIND_WORDS = {
+    "ethernet": "Ethernet",
+    "wifi": "Wi-Fi",
+    "mobile": "mobile",
+    "vpn": "VPN",
+    "loopback": "loopback",
+    "other": "other",
+}
+
+
+CATEGORY_WORDS = {
+    "video_streaming": "video streaming",
+    "music_streaming": "music streaming",
+    "game_launcher": "game launcher",
+    "game": "game",
+    "cloud_sync": "cloud sync",
+    "backup": "backup",
+    "os_updates": "updates",
+    "torrent": "torrent",
+    "video_call": "call program",
+    "browser": "browser",
+}
+
+
+NOT_KNOWN = "–"
+
+
+def clean(text: str) -> str:
+    """A name from the computer, safe to print: control characters (terminal escapes) replaced."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def mbps(value: float | None) -> str:
+    """A rate with its unit, or a dash when not known."""
+    return NOT_KNOWN if value is None else quantity(value, "Mbit/s")
+
+
+def pct(value: float | None) -> str:
+    """A share in percent, or a dash when not known."""
+    return NOT_KNOWN if value is None else quantity(value, "%")
+
+
+def megabytes(value: float | None) -> str:
+    """An amount of memory in MB (thousands separated), or a dash when not known."""
+    return NOT_KNOWN if value is None else f"{value:,.0f} MB"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def printable(text: str) -> str:
+    """Replace control characters (a server's text could carry terminal escape sequences)."""
+    return "".join(c if c == "\n" or c.isprintable() else "\ufffd" for c in text)
