@@ -73,6 +73,7 @@ _ENGINE_STOP_S = 0.5  # the engine may overrun its time limit by this much while
 _CALL_S = 1.0
 _CALL_WAIT_S = 0.4
 _CALL_MIN_SPAN_S = 2.0
+_CALL_MIN_PACKETS = 10
 _QUIET_SHARE = 0.6
 # Share of the time bound each phase may use (the rest is slack for shutting down cleanly).
 _QUICK_SHARE = 0.9
@@ -288,10 +289,15 @@ class Check:
                 r.local = local
                 r.sections["local"] = Section(local.status, local.error, round(time.monotonic() - started, 3))
         if isinstance(done["latency"], tuple):
-            done["latency"], r.call = done["latency"]
-        if r.call is not None:
-            r.sections["call"] = Section(r.call.status, r.call.error, r.call.duration_s)
-            r.bytes_used += r.call.packets_sent * (r.call.packet_bytes + 28) + r.call.packets_answered * 80
+            done["latency"], call = done["latency"]
+            if isinstance(call, Section):
+                r.sections["call"] = call
+            else:
+                r.call = call
+                r.sections["call"] = Section(call.status, call.error, call.duration_s)
+                r.bytes_used += call.packets_sent * (call.packet_bytes + 28) + call.packets_answered * 80
+        elif isinstance(done["latency"], Exception):
+            r.sections["call"] = _crashed(done["latency"], started)
         for name in ("latency", "dns", "reachability"):
             value = done[name]
             if isinstance(value, Exception):
@@ -310,25 +316,34 @@ class Check:
             r.notes.append(text[:1].upper() + text[1:])
 
     def _latency_job(self, targets: list[LatencyTarget], span: float, quiet: threading.Event,
-                     parts: int) -> tuple[list[LatencyResult], CallResult | None]:
+                     parts: int) -> tuple[list[LatencyResult], CallResult | Section]:
         """The call-like stream to the first STUN server (while DNS and the reachability checks
-        run: a call shares the line too), then, once they are done (or half the span has gone),
-        the idle round trips one probe at a time over all targets, for the rest of the span.
-        Probes in parallel would queue behind each other's delay spikes on an order-keeping
-        line, and behind the other checks' packets."""
+        run: a call shares the line too), then, once they are done (or :data:`_QUIET_SHARE` of
+        the span has gone), the idle round trips one probe at a time over all targets, for the
+        rest of the span. Probes in parallel would queue behind each other's delay spikes on an
+        order-keeping line, and behind the other checks' packets."""
         o = self.options
         t0 = time.monotonic()
-        stun_target = next((t for t in targets if t.method == "stun"), None)
-        call = None
-        if stun_target is not None and span >= _CALL_MIN_SPAN_S:
-            call = measure_call(stun_target, duration_s=_CALL_S,
-                                timeout_s=min(_CALL_WAIT_S, o.latency_timeout_s), cancel=self.cancel)
+        call = self._call(targets, span)
         quiet.wait(max(0.0, t0 + span * _QUIET_SHARE - time.monotonic()))
         left = max(0.5, span - (time.monotonic() - t0))
+        hint = call.rtt_ms_median if isinstance(call, CallResult) and call.packets_answered >= 5 else None
         idle = measure_latency_one_at_a_time(
             targets, count=o.latency_probes, timeout_s=o.latency_timeout_s, time_limit_s=left,
-            cancel=self.cancel, progress=self.progress.shared("latency", "latency", parts), ca_file=o.ca_file)
+            cancel=self.cancel, progress=self.progress.shared("latency", "latency", parts), ca_file=o.ca_file,
+            expected_rtt_ms=hint)
         return idle, call
+
+    def _call(self, targets: list[LatencyTarget], span: float) -> CallResult | Section:
+        """The call-like stream's result, or the section saying why it was not sent."""
+        stun_target = next((t for t in targets if t.method == "stun"), None)
+        if stun_target is None:
+            return Section(Status.SKIPPED, "no STUN server to send a call-like stream to (it needs one)")
+        if span < _CALL_MIN_SPAN_S:
+            return Section(Status.SKIPPED, f"not sent: the check's time limit leaves {span:.1f} s for the "
+                                           f"idle measurements, it needs {_CALL_MIN_SPAN_S:.1f} s")
+        return measure_call(stun_target, duration_s=_CALL_S,
+                            timeout_s=min(_CALL_WAIT_S, self.options.latency_timeout_s), cancel=self.cancel)
 
     def _bandwidth_phase(self, deadline: Deadline) -> None:
         o = self.options
@@ -431,9 +446,12 @@ class Check:
         s.dns_ms = round(statistics.median(times), 3) if times else None
         web = [e for e in r.reachability if not e.url.startswith("stun:")]
         s.platform_reachable = all(e.reachable for e in web) if web else None
-        if r.call is not None and r.call.packets_answered:
-            s.call_rtt_ms, s.call_jitter_ms = r.call.rtt_ms_median, r.call.jitter_ms
-            s.call_loss_pct = r.call.effective_loss_pct
+        call = r.call
+        # a call stream cut short (cancelled) still speaks for itself from this many packets;
+        # one with no answer at all is UDP blocked (the sound then goes over TCP, the idle figures say)
+        if call is not None and call.packets_sent >= _CALL_MIN_PACKETS and call.packets_answered:
+            s.call_rtt_ms, s.call_jitter_ms = call.rtt_ms_median, call.jitter_ms
+            s.call_loss_pct = call.effective_loss_pct
         stun = [x for x in r.latency if x.method == "stun"]
         s.udp_ok = any(x.samples > 0 for x in stun) if stun else None
         loaded = []

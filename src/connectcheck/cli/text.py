@@ -28,6 +28,7 @@ from connectcheck.core.words import (
     KIND_WORDS,
     NOT_KNOWN,
     OS_WORDS,
+    call_words,
     clean,
     join_words,
     mbps,
@@ -104,6 +105,10 @@ def format_check(result: CheckResult) -> str:
         ["added delay under load", ms(s.rtt_increase_ms), f"{s.rpm:.0f} RPM" if s.rpm else ""],
         ["name lookup (DNS)", ms(s.dns_ms), ""],
     ])
+    if r.call is not None or "call" in r.sections:
+        rate = f"{r.call.packets_per_s} packets a second" if r.call else "call-sized packets"
+        lines += ["", f"Call-like stream (what the lesson's sound meets: {rate} over STUN)",
+                  f"  {call_words(r.call, r.sections.get('call'))}"]
     if r.latency:
         lines += ["", "Latency"]
         rows = [["target", "method", "median", "p90", "jitter", "loss", "answered"]]

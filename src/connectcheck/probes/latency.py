@@ -808,8 +808,10 @@ class _OneAtATime:
     """Runs a probe schedule over several probers with never more than one probe in flight."""
 
     def __init__(self, probers: list[_Prober | None], schedule: list[int], *, timeout_s: float,
-                 deadline: Deadline, gap_s: float = ONE_AT_A_TIME_GAP_S) -> None:
+                 deadline: Deadline, gap_s: float = ONE_AT_A_TIME_GAP_S,
+                 expected_rtt_ms: float | None = None) -> None:
         self.probers = probers
+        self.expected_rtt_ms = expected_rtt_ms
         self.schedule = schedule
         self.timeout_s = timeout_s
         self.deadline = deadline
@@ -823,8 +825,11 @@ class _OneAtATime:
     def _probe_timeout(self) -> float:
         answered = sorted(r for r in self.samples[0] if r is not None)
         if len(answered) < TIMEOUT_AFTER_ANSWERS:
-            return self.timeout_s
-        median_s = answered[len(answered) // 2] / 1000.0
+            if self.expected_rtt_ms is None:
+                return self.timeout_s
+            median_s = self.expected_rtt_ms / 1000.0
+        else:
+            median_s = answered[len(answered) // 2] / 1000.0
         return min(self.timeout_s, max(MIN_PROBE_TIMEOUT_S, TIMEOUT_RTTS * median_s))
 
     def _gap_after(self, prober: _Prober) -> float:
@@ -904,10 +909,14 @@ def measure_latency_one_at_a_time(
     progress: ProgressFn | None = None,
     ca_file: str | None = None,
     gap_s: float = ONE_AT_A_TIME_GAP_S,
+    expected_rtt_ms: float | None = None,
 ) -> list[LatencyResult]:
     """Idle round trips to ``targets`` one probe at a time (see the notes above), target 0 being
     the primary (it gets ``count`` probes, the others a share, :func:`probe_schedule`), all within
-    ``time_limit_s``; cancel ends it within a fraction of a second.  Returns one
+    ``time_limit_s``; cancel ends it within a fraction of a second.  ``expected_rtt_ms`` (what an
+    earlier measurement of the primary found) sets the probes' time-out until the primary's own
+    answers can (:data:`TIMEOUT_RTTS` × it), so that an early loss does not cost the whole
+    ``timeout_s`` on a short budget.  Returns one
     :class:`LatencyResult` per target, in order; a target that got fewer than
     :data:`MIN_SAMPLES` answers before the time ran out says so in its status and error.
     """
@@ -925,7 +934,8 @@ def measure_latency_one_at_a_time(
         result.address = prober.address
         probers.append(prober)
     schedule = probe_schedule(len(targets), count)
-    runner = _OneAtATime(probers, schedule, timeout_s=timeout_s, deadline=deadline, gap_s=gap_s)
+    runner = _OneAtATime(probers, schedule, timeout_s=timeout_s, deadline=deadline, gap_s=gap_s,
+                         expected_rtt_ms=expected_rtt_ms)
     report(progress, "latency", 0.0, "measuring round trips, one at a time")
     worker = threading.Thread(target=runner.run, name="latency one at a time", daemon=True)
     worker.start()

@@ -25,7 +25,15 @@ from connectcheck.config.profile import OrganisationProfile
 from connectcheck.config.settings import Settings
 from connectcheck.config.startup import profile_or_problem, thresholds_from_settings
 from connectcheck.core.model import Assessment, BrowserUsage, CheckResult, LocalFindings, Status, WifiInfo
-from connectcheck.core.words import CATEGORY_WORDS, KIND_WORDS, OS_WORDS, join_words, number, quantity
+from connectcheck.core.words import (
+    CATEGORY_WORDS,
+    KIND_WORDS,
+    OS_WORDS,
+    call_words,
+    join_words,
+    number,
+    quantity,
+)
 from connectcheck.policy.rearrange import describe_time
 from connectcheck.report.model import (
     STATES,
@@ -185,8 +193,10 @@ def measurement_rows(
     """One row per thresholded metric: the value and each activity's limits and state, as judged."""
     rows = []
     for key, metric in thresholds.metrics.items():
+        value = values.get(key)
         cells = [
-            LimitCell(activity=v.activity, state=m.state, good=m.good, fail=m.fail)
+            LimitCell(activity=v.activity, state=m.state, good=m.good, fail=m.fail,
+                      value=m.value if m.value is not None and m.value != value else None)
             for v in assessment.verdicts
             for m in v.metrics
             if m.metric == key
@@ -197,7 +207,7 @@ def measurement_rows(
                 label=metric.label,
                 unit=metric.unit,
                 higher_is_better=metric.higher_is_better,
-                value=values.get(key),
+                value=value,
                 state=worst([c.state for c in cells]),
                 limits=cells,
             )
@@ -216,6 +226,11 @@ def check_measurements(
         )
     if result.summary.platform_reachable is False:
         notes.append("The lesson platform could not be reached.")
+    if result.summary.call_loss_pct is not None:
+        notes.append(
+            "Sound is judged on the call-like stream (packets paced like a call's sound): its round trip, "
+            f"jitter and the packets lost or too late for a jitter buffer: {call_words(result.call)}."
+        )
     return Measurements(source=source, rows=measurement_rows(assessment, thresholds, values), notes=notes)
 
 
