@@ -41,8 +41,9 @@ def speed():
 
 
 def options(kind, stun, web, pki, speed=None, **extra):
-    o = CheckOptions(kind=kind, stun_servers=[stun.address], platform_urls=[web.url("/"), web.ws_url()],
-                     ca_file=str(pki.ca_file), time_limit_s=5 if kind is CheckKind.QUICK else 20,
+    o = CheckOptions(kind=kind, stun_servers=[stun.address] if stun else [],
+                     platform_urls=[web.url("/"), web.ws_url()], ca_file=str(pki.ca_file),
+                     time_limit_s=5 if kind is CheckKind.QUICK else 20,
                      latency_probes=20, latency_interval_s=0.02, **extra)
     if speed is not None:
         o.speed = SpeedConfig(source="org", org_server_url=speed.librespeed_url, time_limit_s=2.0,
@@ -293,3 +294,56 @@ def test_idle_schedule_leaves_http_probes_out_while_there_is_a_stun_server():
     urls = ["https://a.example/"]
     assert [t.method for t in idle_targets(["stun.example.org:3478"], urls)] == ["stun", "tcp"]
     assert [t.method for t in idle_targets([], urls)] == ["tcp", "http"]
+
+
+def test_the_call_stream_decides_sound_where_a_call_and_the_idle_probes_differ(web, pki):
+    # Every 5th STUN answer comes 200 ms late: one probe at a time that is a slow answer (the idle
+    # figures lose nothing), for a call's jitter buffer it is a packet too late to be played.
+    with StunServer(late_every=5, late_ms=200) as stun:
+        result = run_check(options(CheckKind.QUICK, stun, web, pki, icmp=False))
+    call, s = result.call, result.summary
+    assert call is not None and call.status is Status.OK, call
+    assert (call.packets_sent, call.loss_pct, call.late_pct, call.effective_loss_pct) == (50, 0.0, 20.0, 20.0)
+    assert call.burst_max == 1 and call.bursts == 0  # never two in a row
+    assert s.call_loss_pct == 20.0 and s.loss_pct == 0.0
+    sound = next(v for v in result.assessment.verdicts if v.activity == "sound")
+    video = next(v for v in result.assessment.verdicts if v.activity == "video")
+    judged = {m.metric: m.value for m in sound.metrics}
+    assert judged == {**judged, "loss_pct": 20.0, "rtt_ms": s.call_rtt_ms, "jitter_ms": s.call_jitter_ms}
+    assert sound.state == "fail" and sound.mos is not None and sound.mos < 3
+    assert {m.metric: m.value for m in video.metrics}["loss_pct"] == 0.0  # the idle figure
+
+
+def test_without_a_stun_server_the_call_stream_says_why_it_was_not_sent(web, pki):
+    result = run_check(options(CheckKind.QUICK, None, web, pki, icmp=False))
+    assert result.call is None
+    assert result.sections["call"].status is Status.SKIPPED
+    assert "no STUN server" in result.sections["call"].error
+    assert result.summary.call_loss_pct is None
+    sound = next(v for v in result.assessment.verdicts if v.activity == "sound")
+    assert {m.metric: m.value for m in sound.metrics}["rtt_ms"] == result.summary.rtt_ms  # idle (TCP)
+
+
+def test_a_call_stream_without_answers_says_so_and_leaves_sound_to_the_idle_figures(web, pki):
+    with BlackHole() as hole:
+        o = options(CheckKind.QUICK, None, web, pki, icmp=False)
+        o.stun_servers = [f"127.0.0.1:{hole.udp_port}"]
+        result = run_check(o)
+    call = result.call
+    assert call is not None and call.status is Status.TIMEOUT and call.packets_answered == 0
+    assert call.packets_sent == 50 and call.loss_pct == 100.0
+    assert result.sections["call"].status is Status.TIMEOUT
+    assert result.summary.call_loss_pct is None and result.summary.udp_ok is False
+
+
+def test_cancel_stops_the_call_stream_within_a_second(web, pki):
+    cancel = threading.Event()
+    with StunServer() as stun:
+        threading.Timer(0.3, cancel.set).start()
+        started = time.monotonic()
+        result = run_check(options(CheckKind.QUICK, stun, web, pki, icmp=False), cancel=cancel)
+        took = time.monotonic() - started
+    assert took < 0.3 + 1.0
+    assert result.status is Status.CANCELLED
+    assert result.call is not None and result.call.status is Status.CANCELLED
+    assert 0 < result.call.packets_sent < 50

@@ -445,3 +445,16 @@ def test_one_at_a_time_gives_up_on_a_dead_target_and_keeps_to_its_time_limit():
     assert dead.samples == 0 and dead.samples_sent == latency.GIVE_UP_AFTER
     assert dead.status in (Status.TIMEOUT, Status.ERROR) and dead.error
     assert alive.samples >= 3 and alive.status is Status.OK
+
+
+def test_one_at_a_time_takes_its_time_out_from_a_round_trip_measured_before():
+    # A server that drops every request: with a round trip of 20 ms known (the call-like
+    # stream's), a probe is given max(0.3 s, 3 × 20 ms) instead of the whole second, so more
+    # probes fit the same time; the primary's own answers would set it once there are enough.
+    with StunServer(drop_every=1) as dead:
+        def probes(hint):
+            return latency.measure_latency_one_at_a_time(
+                [stun_target(dead.address)], count=50, timeout_s=1.0, time_limit_s=1.2,
+                cancel=threading.Event(), expected_rtt_ms=hint)[0].samples_sent
+        assert probes(None) == 1  # the second would settle only after the time limit
+        assert probes(20.0) == latency.GIVE_UP_AFTER  # 0.3 s each, until the target is given up
