@@ -347,3 +347,14 @@ def test_cancel_stops_the_call_stream_within_a_second(web, pki):
     assert result.status is Status.CANCELLED
     assert result.call is not None and result.call.status is Status.CANCELLED
     assert 0 < result.call.packets_sent < 50
+
+
+def test_the_headline_loss_counts_the_call_packets_to_the_same_server_too(web, pki):
+    with StunServer(drop_every=10) as stun:
+        result = run_check(options(CheckKind.QUICK, stun, web, pki, icmp=False))
+    primary = next(x for x in result.latency if x.method == "stun")
+    call = result.call
+    sent = primary.samples_sent + call.packets_sent
+    lost = (primary.samples_sent - primary.samples) + (call.packets_sent - call.packets_answered)
+    assert call.packets_sent == 50 and lost == stun.dropped >= 5
+    assert result.summary.loss_pct == round(100 * lost / sent, 2)

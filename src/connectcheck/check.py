@@ -201,6 +201,18 @@ def _crashed(exc: BaseException, started: float) -> Section:
                    round(time.monotonic() - started, 3))
 
 
+def pooled_loss(primary: LatencyResult, call: CallResult | None) -> float | None:
+    """The primary target's loss over its idle probes and, when the call-like stream went to
+    the same server, the stream's packets too (never answered, not the late ones): some 60
+    packets instead of 10, on the same path. A 3 % loss is 0 or 10 % from ten probes."""
+    sent, lost = primary.samples_sent, primary.samples_sent - primary.samples
+    if (call is not None and primary.method == "stun" and call.target == primary.target
+            and call.status in (Status.OK, Status.CANCELLED) and call.packets_sent):
+        sent += call.packets_sent
+        lost += call.packets_sent - call.packets_answered
+    return round(100.0 * lost / sent, 2) if sent else primary.loss_pct
+
+
 def loaded_latency(
     samples: list[tuple[float, float | None]], window: tuple[float, float], idle_ms: float | None,
     sampler_target: LatencyTarget,
@@ -442,6 +454,7 @@ class Check:
         if primary is not None:
             s.rtt_ms, s.jitter_ms, s.loss_pct = primary.rtt_ms_median, primary.jitter_ms, primary.loss_pct
             s.latency_target = f"{primary.method} {primary.target}"
+            s.loss_pct = pooled_loss(primary, r.call)
         times = [d.dns_ms for d in r.dns if d.dns_ms is not None and d.status is Status.OK]
         s.dns_ms = round(statistics.median(times), 3) if times else None
         web = [e for e in r.reachability if not e.url.startswith("stun:")]

@@ -351,7 +351,7 @@ class _FakeStream:
         return 0
 
 
-def _simulate_growth(rate_of_streams, max_streams, windows=40):
+def _simulate_growth(rate_of_streams, max_streams, windows=40, time_limit_s=60):
     """Drive a controller's stream decisions with a synthetic rate that depends only on the
     number of streams; return the stream count per window and the controller."""
     from types import SimpleNamespace
@@ -360,7 +360,7 @@ def _simulate_growth(rate_of_streams, max_streams, windows=40):
 
     job = SimpleNamespace(budget=SimpleNamespace(exhausted=False), request_bytes=0, deadline=Deadline(60),
                           direction="download")
-    ctl = bandwidth._Controller(job, max_streams, None, 60)
+    ctl = bandwidth._Controller(job, max_streams, None, time_limit_s)
     ctl._add_stream = lambda: ctl.streams.append(_FakeStream())
     for _ in range(bandwidth.START_STREAMS):
         ctl._add_stream()
@@ -390,6 +390,14 @@ def test_streams_stop_at_the_limit_while_the_rate_still_grows():
     counts, ctl = _simulate_growth(lambda k: 0.4 * k, max_streams=6)
     assert max(counts) == 6 and ctl.growth_done
     assert "most allowed" in ctl.streams_reason
+
+
+def test_no_streams_are_added_when_too_little_time_is_left_to_measure_them():
+    # The rate would grow up to 16 streams, but in a 2.4 s test the doubling due at 1.8 s would
+    # leave 0.6 s, less than two windows and MIN_STEADY_AFTER_GROWTH_S: it keeps the 8 it has.
+    counts, ctl = _simulate_growth(lambda k: 0.4 * k, max_streams=16, windows=12, time_limit_s=2.4)
+    assert sorted(set(counts)) == [2, 4, 8]
+    assert ctl.growth_done and ctl.streams_reason == "too little time was left to try more than 8 streams"
 
 
 def test_a_saturated_line_gets_one_doubling_and_no_more():

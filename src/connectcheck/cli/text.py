@@ -99,7 +99,8 @@ def format_check(result: CheckResult) -> str:
     lines += table([
         ["round trip (idle)", ms(s.rtt_ms), f"via {s.latency_target}" if s.latency_target else ""],
         ["jitter", ms(s.jitter_ms), ""],
-        ["packet loss", _pct(s.loss_pct), ""],
+        ["packet loss", _pct(s.loss_pct),
+         "idle probes and the call's packets" if r.call and s.latency_target == f"stun {r.call.target}" else ""],
         ["download", _mbps(s.download_mbps), ""],
         ["upload", _mbps(s.upload_mbps), ""],
         ["added delay under load", ms(s.rtt_increase_ms), f"{s.rpm:.0f} RPM" if s.rpm else ""],

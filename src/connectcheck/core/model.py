@@ -190,6 +190,8 @@ class Summary:
 
     rtt_ms: float | None = None  # idle median round trip on the media path
     jitter_ms: float | None = None
+    # the idle probes to that target, and the call-like stream's packets when it went there
+    # too (the same path: more packets, a loss figure with less sampling error)
     loss_pct: float | None = None
     latency_target: str | None = None  # which target the three numbers above came from
     dns_ms: float | None = None  # median resolution time over the platform hosts

@@ -15,8 +15,11 @@ How a measurement goes (one direction):
   more of it: :data:`GROWTH_WINDOWS` windows after the first byte the streams are doubled, and
   every :data:`GROWTH_WINDOWS` windows after that the rate since the doubling is compared with
   the rate before it; while it grew by :data:`GROWTH` or more the streams are doubled again, up
-  to ``streams`` and within the data cap.  Once it stops growing no stream is added any more;
-  ``streams_reason`` says why the count stopped where it did.
+  to ``streams`` and within the data cap, and while the time left still holds two windows and
+  :data:`MIN_STEADY_AFTER_GROWTH_S` of steady span after the new streams (streams added at the
+  very end are still in slow start, and the span measured with them is too short to trust).  Once it
+  stops growing no stream is added any more; ``streams_reason`` says why the count stopped
+  where it did.
   Each stream is one HTTP/1.1 keep-alive connection that asks for the next request as soon as
   the previous one ends; requests are sized to last about :data:`REQUEST_S`.
 * Counting: a download counts body bytes as they arrive.  An upload counts what reached the
@@ -80,6 +83,7 @@ FAST_STREAMS = 4
 ADD_STREAM_MBPS = 3.0
 GROWTH_WINDOWS = 3
 GROWTH = 0.05
+MIN_STEADY_AFTER_GROWTH_S = 0.6
 REQUEST_S = 2.0
 FIRST_REQUEST_BYTES = 1 << 20
 MIN_REQUEST_BYTES = 64 * 1024
@@ -712,6 +716,8 @@ class _Controller:
         if count >= self.max_streams:
             self._growth_stopped(f"the rate still grew, but {count} streams is the most allowed"
                                  if not first else f"{count} streams is the most allowed")
+        elif self.time_limit_s - self.times[n] < 2 * WINDOW_S + MIN_STEADY_AFTER_GROWTH_S:
+            self._growth_stopped(f"too little time was left to try more than {count} streams")
         elif not self._may_add():
             self._growth_stopped("the data cap was reached" if self.job.budget.exhausted
                                  else "a stream failed")
