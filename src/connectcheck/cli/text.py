@@ -96,11 +96,11 @@ def format_check(result: CheckResult) -> str:
         "",
         "Headline",
     ]
+    pooled = r.call is not None and s.latency_target == f"stun {r.call.target}"
     lines += table([
         ["round trip (idle)", ms(s.rtt_ms), f"via {s.latency_target}" if s.latency_target else ""],
         ["jitter", ms(s.jitter_ms), ""],
-        ["packet loss", _pct(s.loss_pct),
-         "idle probes and the call's packets" if r.call and s.latency_target == f"stun {r.call.target}" else ""],
+        ["packet loss", _pct(s.loss_pct), "idle probes and the call's packets" if pooled else ""],
         ["download", _mbps(s.download_mbps), ""],
         ["upload", _mbps(s.upload_mbps), ""],
         ["added delay under load", ms(s.rtt_increase_ms), f"{s.rpm:.0f} RPM" if s.rpm else ""],
