@@ -420,3 +420,28 @@ def test_the_stream_count_grows_against_a_server_that_paces_every_stream():
     assert result.status is Status.OK, result.error
     assert result.streams == 8 and "most allowed" in result.streams_reason
     assert result.rate_mbps > 4 * 20
+
+
+def test_an_aborted_stream_throws_away_what_it_had_queued_to_send():
+    # A plain close would have the system send every queued byte first (after an upload on a
+    # slow line that kept the line full for seconds after the check); an abort resets instead.
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with peer:
+            client.setblocking(False)
+            queued = 0
+            try:
+                while True:
+                    queued += client.send(b"x" * 65536)
+            except BlockingIOError:
+                pass  # the buffers are full: the peer has not read anything yet
+            bandwidth.abort_socket(client)
+            client.close()
+            got = 0
+            with pytest.raises(ConnectionResetError):
+                while chunk := peer.recv(1 << 20):
+                    got += len(chunk)
+            assert got < queued

@@ -280,10 +280,20 @@ class Connection(http.client.HTTPConnection):
             self.on_socket(sock)
 
 
+_LINGER_RESET = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
+
+
 def abort_socket(sock: socket.socket | None) -> None:
-    """Wake up whatever another thread is doing on ``sock`` (connect, send, receive)."""
+    """Wake up whatever another thread is doing on ``sock`` (connect, send, receive), and make
+    its close a reset that throws away what is still queued to send. A plain close would let
+    the system send it all first: after an upload at 1 Mbit/s that kept the line full for 4 s
+    after the check had ended (measured in the lab), delaying whatever came next."""
     if sock is None:
         return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    except OSError:
+        pass
     try:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:
