@@ -358,3 +358,12 @@ def test_the_headline_loss_counts_the_call_packets_to_the_same_server_too(web, p
     lost = (primary.samples_sent - primary.samples) + (call.packets_sent - call.packets_answered)
     assert call.packets_sent == 50 and lost == stun.dropped >= 5
     assert result.summary.loss_pct == round(100 * lost / sent, 2)
+
+
+def test_a_full_check_starts_the_speed_test_with_more_streams_where_the_line_lost_packets(web, pki, speed):
+    with StunServer(drop_every=10) as stun:
+        result = run_check(options(CheckKind.FULL, stun, web, pki, speed, icmp=False))
+    assert result.summary.loss_pct > 0
+    assert [b.direction for b in result.bandwidth] == ["download", "upload"]
+    assert all(b.streams >= 8 for b in result.bandwidth), [(b.streams, b.streams_reason)
+                                                           for b in result.bandwidth]

@@ -66,6 +66,8 @@ _SERVER_BUDGET_S = 2.0
 _SPEED_SERVER_IDLE_S = 0.6
 _MIN_DIRECTION_S = 1.5
 _SAMPLER_GRACE_S = 0.3
+_LOSSY_START_STREAMS = 8  # what the engine starts with on a lossy or far line (speedtest-cli's count)
+_FAR_RTT_MS = 60.0
 _ENGINE_STOP_S = 0.5  # the engine may overrun its time limit by this much while its streams stop
 # The call-like stream in the idle phase: how long it sends, how long it waits for the last
 # answers, and the shortest idle span it is run in; the idle probes wait for DNS and the
@@ -361,7 +363,10 @@ class Check:
         o = self.options
         r = self.result
         phase = {"name": "server"}  # which phase the speed session's progress belongs to now
-        config = dataclasses.replace(o.speed)  # its time limit is set per direction below
+        # its time limit is set per direction below; on a lossy or far line each TCP stream is
+        # held back (by its losses, by a slow start over a long round trip) and a short test
+        # spent doubling from two streams under-reads, so it starts with speedtest-cli's eight
+        config = dataclasses.replace(o.speed, start_streams=self._start_streams())
         session = SpeedSession(config, cancel=self.cancel,
                                progress=lambda p: self.progress.phase(phase["name"])(p))
         started = time.monotonic()
@@ -394,6 +399,16 @@ class Check:
             r.sections[direction] = Section(last.status, last.error, round(last.duration_s, 3))
         r.speed_servers_tried = list(session.tried)
         r.bytes_used += session.bytes_used
+
+    def _start_streams(self) -> int | None:
+        """Streams the engine starts with: :data:`_LOSSY_START_STREAMS` when the idle phase saw
+        loss or a round trip of :data:`_FAR_RTT_MS` or more, else the engine's own choice."""
+        primary = choose_primary(self.result.latency)
+        if primary is None:
+            return None
+        lossy = (pooled_loss(primary, self.result.call) or 0.0) > 0
+        far = (primary.rtt_ms_median or 0.0) >= _FAR_RTT_MS
+        return _LOSSY_START_STREAMS if lossy or far else None
 
     def _direction_budget(self, deadline: Deadline, directions_left: int) -> float:
         """Seconds the next direction may take: the configured cap, or its share of what is left."""

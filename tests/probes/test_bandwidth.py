@@ -446,3 +446,14 @@ def test_an_aborted_stream_throws_away_what_it_had_queued_to_send():
                 while chunk := peer.recv(1 << 20):
                     got += len(chunk)
             assert got < queued
+
+
+def test_a_measurement_can_start_with_more_streams():
+    with LabSpeedServer(throttle_mbps=20) as srv:
+        result = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=1.0,
+                         start_streams=6)
+        assert result.status is Status.OK, result.error
+        assert result.streams >= 6
+        assert srv.stats.requests["garbage.php"] >= 6
+        plain = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=1.0)
+        assert plain.status is Status.OK and plain.streams <= 4  # two, doubled once in a second

@@ -605,10 +605,12 @@ def _refusal_after_failed_send(conn: Connection) -> HttpStatusError | None:
 class _Controller:
     """Runs the streams of one measurement, samples windows, adapts and decides when to stop."""
 
-    def __init__(self, job: _Job, max_streams: int, progress: ProgressFn | None, time_limit_s: float) -> None:
+    def __init__(self, job: _Job, max_streams: int, progress: ProgressFn | None, time_limit_s: float,
+                 start_streams: int = START_STREAMS) -> None:
         self.job = job
         self.deadline = job.deadline
         self.max_streams = max(1, min(max_streams, MAX_STREAMS))
+        self.start_streams = max(1, min(start_streams, self.max_streams))
         self.progress = progress
         self.time_limit_s = time_limit_s
         self.streams: list[_Stream] = []
@@ -624,7 +626,7 @@ class _Controller:
 
     def run(self) -> str:
         """Measure until a stop condition; returns the stop reason."""
-        for _ in range(min(START_STREAMS, self.max_streams)):
+        for _ in range(self.start_streams):
             self._add_stream()
         try:
             return self._loop()
@@ -760,10 +762,12 @@ class _Controller:
 
 def measure_bandwidth(server: SpeedServer, direction: str, *, streams: int, time_limit_s: float,
                       data_limit_bytes: int, cancel: threading.Event, progress: ProgressFn | None = None,
-                      ca_file: str | None = None) -> BandwidthResult:
+                      ca_file: str | None = None, start_streams: int | None = None) -> BandwidthResult:
     """Measure the ``direction`` ("download" or "upload") rate to ``server`` (see the module
     notes); never raises, never takes more than ``time_limit_s`` (+0.5 s), never moves more
     than ``data_limit_bytes`` of payload.  TLS is verified (``ca_file``: trust only that CA).
+    ``start_streams`` (default :data:`START_STREAMS`) is how many streams it starts with: more
+    where the line is known to be lossy or far, so that the short test is not spent doubling.
     """
     if direction not in ("download", "upload"):
         raise ValueError(f"direction must be 'download' or 'upload', not {direction!r}")
@@ -776,7 +780,8 @@ def measure_bandwidth(server: SpeedServer, direction: str, *, streams: int, time
         reason = "cancelled" if deadline.cancelled else "server error"
         return _finish(result, None, reason, deadline, str(exc))
     job = _Job(server, direction, target, _Budget(data_limit_bytes), deadline)
-    controller = _Controller(job, streams, progress, time_limit_s)
+    controller = _Controller(job, streams, progress, time_limit_s,
+                             START_STREAMS if start_streams is None else start_streams)
     reason = controller.run()
     failed = controller.failed()
     return _finish(result, controller, reason, deadline, failed[0].error_words if failed else None)
