@@ -1,8 +1,9 @@
 """The check: runs the probes in phases and assembles one :class:`~connectcheck.model.CheckResult`.
 
-A quick check measures latency, jitter and loss (STUN over UDP, TCP connect and HTTP round
-trips to the lesson platform), DNS and the reachability of the platform, all at once, in a
-few seconds. A full check then chooses a speed server and measures download and upload,
+A quick check sends a call-like stream (a second of call-paced packets over STUN: what the
+lesson's sound would meet) while it checks DNS and the reachability of the platform, then
+measures idle latency, jitter and loss one probe at a time (STUN over UDP, TCP connect to the
+lesson platform), in a few seconds. A full check then chooses a speed server and measures download and upload,
 probing latency all the while to get the latency under load.
 
 Every section is recorded with its status and error; a failing section never stops the
