@@ -17,7 +17,7 @@ def test_defaults_come_from_the_schema():
 
 def test_missing_file_gives_defaults_without_problems(tmp_path):
     s = load_settings(tmp_path / "none.toml")
-    assert s.problems == [] and s["speed.streams"] == 4
+    assert s.problems == [] and s["speed.streams"] == 16
 
 
 def test_every_problem_is_reported_at_once_with_lines_and_valid_values_are_kept(tmp_path):
@@ -43,7 +43,7 @@ def test_every_problem_is_reported_at_once_with_lines_and_valid_values_are_kept(
     assert by_key["latency.intervall_ms"].hint == "did you mean 'latency.interval_ms'?"
     assert by_key["network.stun_servers"].line == 9 and "host:port" in by_key["network.stun_servers"].message
     assert s["speed.time_limit_s"] == 8.0 and isinstance(s["speed.time_limit_s"], float)
-    assert s["speed.streams"] == 4 and s["speed.engine"] == "auto"
+    assert s["speed.streams"] == 16 and s["speed.engine"] == "auto"
     assert s.file_was_bad
     assert "line 2:" in s.problems_text()
 
@@ -53,7 +53,7 @@ def test_syntax_error_gives_line_and_hint_and_defaults():
     assert len(s.problems) == 1
     assert s.problems[0].line == 3
     assert "not valid TOML" in s.problems[0].message and "quotes" in s.problems[0].hint
-    assert s["speed.streams"] == 4
+    assert s["speed.streams"] == 16  # the default: the file is not used
 
 
 def test_not_utf8_and_unreadable(tmp_path):

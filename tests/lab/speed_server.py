@@ -88,16 +88,30 @@ class _Stats:
         self._lock = threading.Lock()
         self.bytes_sent = 0
         self.bytes_received = 0
+        # what this server's TCP stack received over all closed connections (headers included,
+        # and the bytes a reset connection left unread in its buffer): an upper bound for what
+        # a client may count as delivered (Linux only; 0 elsewhere)
+        self.wire_received = 0
         self.requests: dict[str, int] = {}
 
-    def add(self, *, sent: int = 0, received: int = 0) -> None:
+    def add(self, *, sent: int = 0, received: int = 0, wire_received: int = 0) -> None:
         with self._lock:
             self.bytes_sent += sent
             self.bytes_received += received
+            self.wire_received += wire_received
 
     def count(self, name: str) -> None:
         with self._lock:
             self.requests[name] = self.requests.get(name, 0) + 1
+
+
+def _tcp_bytes_received(sock: socket.socket) -> int:
+    """The connection's ``tcpi_bytes_received`` (Linux ``TCP_INFO``, offset 128), 0 elsewhere."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 192)
+    except (OSError, AttributeError):
+        return 0
+    return int.from_bytes(info[128:136], "little") if len(info) >= 136 else 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,7 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         try:
             super().finish()
+        except OSError:
+            pass  # the client reset the connection: nothing left to flush
         finally:
+            self.server.stats.add(wire_received=_tcp_bytes_received(self.connection))
             self.server.track(self.connection, add=False)
 
     def log_message(self, format: str, *args: object) -> None:
@@ -213,10 +230,13 @@ class _Handler(BaseHTTPRequestHandler):
             n = min(pace.piece, left, len(_RANDOM) - offset)
             if chunked:
                 sock.sendall(b"%x\r\n" % n)
-            sock.sendall(_RANDOM[offset:offset + n])
+            piece = memoryview(_RANDOM)[offset:offset + n]
+            while piece:  # counted as it goes: a client's reset may end it half-way
+                k = sock.send(piece)
+                stats.add(sent=k)
+                piece = piece[k:]
             if chunked:
                 sock.sendall(b"\r\n")
-            stats.add(sent=n)
             pace.sent(n)
             left -= n
             offset = (offset + n) % len(_RANDOM)

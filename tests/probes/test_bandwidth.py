@@ -175,9 +175,10 @@ def test_measures_every_protocol_in_both_directions(protocol, direction):
         assert result.window_s == WINDOW_S and len(result.window_mbps) == 6
         assert 0 <= result.ramp_up_s < result.duration_s <= 1.7
         assert 1 <= result.streams <= 4
-        # never more than the server saw: it sent (download) or received (upload) at least that
+        # never more than the server saw: it sent (download) or its TCP stack received (upload;
+        # the stream's reset throws away what the server had not read yet) at least that
         server_side = (lambda: srv.stats.bytes_sent) if direction == "download" else (
-            lambda: srv.stats.bytes_received)
+            lambda: srv.stats.wire_received)
         assert wait_for(lambda: server_side() >= result.bytes_transferred)
 
 
@@ -336,3 +337,123 @@ def test_measures_a_shaped_link_within_its_ceiling():
             assert result.status is Status.OK, result.error
             assert result.rate_mbps == pytest.approx(ceiling, rel=0.15), result.window_mbps
             assert result.duration_s <= 6.5
+
+
+# ---------------------------------------------------------------------------------------
+# streams added while the rate grows (issue 13: a lossy line holds each stream back)
+
+
+class _FakeStream:
+    finished = False
+    error = None
+    connect_s = 0.02
+
+    def counted(self):
+        return 0
+
+
+def _simulate_growth(rate_of_streams, max_streams, windows=40, time_limit_s=60):
+    """Drive a controller's stream decisions with a synthetic rate that depends only on the
+    number of streams; return the stream count per window and the controller."""
+    from types import SimpleNamespace
+
+    from connectcheck.core.tasks import Deadline
+
+    job = SimpleNamespace(budget=SimpleNamespace(exhausted=False), request_bytes=0, deadline=Deadline(60),
+                          direction="download")
+    ctl = bandwidth._Controller(job, max_streams, None, time_limit_s)
+    ctl._add_stream = lambda: ctl.streams.append(_FakeStream())
+    for _ in range(bandwidth.START_STREAMS):
+        ctl._add_stream()
+    ctl.first_data = 0
+    counts = []
+    for n in range(1, windows + 1):
+        bytes_per_window = rate_of_streams(len(ctl.streams)) * 1e6 / 8 * bandwidth.WINDOW_S
+        ctl.times.append(n * bandwidth.WINDOW_S)
+        ctl.totals.append(int(ctl.totals[-1] + bytes_per_window))
+        ctl._adapt()
+        counts.append(len(ctl.streams))
+    return counts, ctl
+
+
+def test_streams_double_while_the_rate_grows_with_them_and_stop_when_it_does_not():
+    # Each stream gets 0.4 Mbit/s (loss-limited), the line carries 2.5: 2 → 4 → 8 grow the rate,
+    # 8 → 16 does not, so no stream is added after that.
+    counts, ctl = _simulate_growth(lambda k: min(0.4 * k, 2.5), max_streams=16)
+    assert counts[0] == 2 and max(counts) == 16
+    steps = sorted(set(counts))
+    assert steps == [2, 4, 8, 16]
+    assert counts[-1] == 16 and counts[counts.index(16):] == [16] * len(counts[counts.index(16):])
+    assert ctl.growth_done and "stopped growing" in ctl.streams_reason and "8 → 16" in ctl.streams_reason
+
+
+def test_streams_stop_at_the_limit_while_the_rate_still_grows():
+    counts, ctl = _simulate_growth(lambda k: 0.4 * k, max_streams=6)
+    assert max(counts) == 6 and ctl.growth_done
+    assert "most allowed" in ctl.streams_reason
+
+
+def test_no_streams_are_added_when_too_little_time_is_left_to_measure_them():
+    # The rate would grow up to 16 streams, but in a 2.4 s test the doubling due at 1.8 s would
+    # leave 0.6 s, less than two windows and MIN_STEADY_AFTER_GROWTH_S: it keeps the 8 it has.
+    counts, ctl = _simulate_growth(lambda k: 0.4 * k, max_streams=16, windows=12, time_limit_s=2.4)
+    assert sorted(set(counts)) == [2, 4, 8]
+    assert ctl.growth_done and ctl.streams_reason == "too little time was left to try more than 8 streams"
+
+
+def test_a_saturated_line_gets_one_doubling_and_no_more():
+    counts, ctl = _simulate_growth(lambda k: 2.0, max_streams=16)
+    assert sorted(set(counts)) == [2, 4]
+    assert "stopped growing" in ctl.streams_reason and "2 → 4" in ctl.streams_reason
+
+
+def test_stable_is_not_declared_while_streams_may_still_be_added():
+    _, ctl = _simulate_growth(lambda k: 2.0, max_streams=16)
+    assert ctl._stop_reason() == "stable"
+    ctl.growth_done = False  # as while the rate still grew with the last streams added
+    assert ctl._stop_reason() is None
+
+
+def test_the_stream_count_grows_against_a_server_that_paces_every_stream():
+    # Each transfer paced to 20 Mbit/s: every stream added adds rate, up to the most allowed.
+    with LabSpeedServer(throttle_mbps=20) as srv:
+        result = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=4.0)
+    assert result.status is Status.OK, result.error
+    assert result.streams == 8 and "most allowed" in result.streams_reason
+    assert result.rate_mbps > 4 * 20
+
+
+def test_an_aborted_stream_throws_away_what_it_had_queued_to_send():
+    # A plain close would have the system send every queued byte first (after an upload on a
+    # slow line that kept the line full for seconds after the check); an abort resets instead.
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with peer:
+            client.setblocking(False)
+            queued = 0
+            try:
+                while True:
+                    queued += client.send(b"x" * 65536)
+            except BlockingIOError:
+                pass  # the buffers are full: the peer has not read anything yet
+            bandwidth.abort_socket(client)
+            client.close()
+            got = 0
+            with pytest.raises(ConnectionResetError):
+                while chunk := peer.recv(1 << 20):
+                    got += len(chunk)
+            assert got < queued
+
+
+def test_a_measurement_can_start_with_more_streams():
+    with LabSpeedServer(throttle_mbps=20) as srv:
+        result = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=1.0,
+                         start_streams=6)
+        assert result.status is Status.OK, result.error
+        assert result.streams >= 6
+        assert srv.stats.requests["garbage.php"] >= 6
+        plain = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=1.0)
+        assert plain.status is Status.OK and plain.streams <= 4  # two, doubled once in a second

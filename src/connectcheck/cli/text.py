@@ -30,6 +30,7 @@ from connectcheck.core.words import (
     NOT_KNOWN,
     OS_WORDS,
     OVERALL_SHORT,
+    call_words,
     clean,
     clock,
     join_words,
@@ -92,15 +93,20 @@ def format_check(result: CheckResult) -> str:
         "",
         "Headline",
     ]
+    pooled = r.call is not None and s.latency_target == f"stun {r.call.target}"
     lines += table([
         ["round trip (idle)", ms(s.rtt_ms), f"via {s.latency_target}" if s.latency_target else ""],
         ["jitter", ms(s.jitter_ms), ""],
-        ["packet loss", _pct(s.loss_pct), ""],
+        ["packet loss", _pct(s.loss_pct), "idle probes and the call's packets" if pooled else ""],
         ["download", _mbps(s.download_mbps), ""],
         ["upload", _mbps(s.upload_mbps), ""],
         ["added delay under load", ms(s.rtt_increase_ms), f"{s.rpm:.0f} RPM" if s.rpm else ""],
         ["name lookup (DNS)", ms(s.dns_ms), ""],
     ])
+    if r.call is not None or "call" in r.sections:
+        rate = f"{r.call.packets_per_s} packets a second" if r.call else "call-sized packets"
+        lines += ["", f"Call-like stream (what the lesson's sound meets: {rate} over STUN)",
+                  f"  {call_words(r.call, r.sections.get('call'))}"]
     if r.latency:
         lines += ["", "Latency"]
         rows = [["target", "method", "median", "p90", "jitter", "loss", "answered"]]

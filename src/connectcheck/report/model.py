@@ -83,6 +83,7 @@ class LimitCell:
     state: str = choice(STATES, "unknown")
     good: float | None = None
     fail: float | None = None
+    value: float | None = None  # the value judged when it is not the row's (sound: the call-like stream's)
 
 
 @dataclass
