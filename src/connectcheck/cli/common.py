@@ -130,11 +130,12 @@ def run_cancellable(work: Callable[[threading.Event], T], err: TextIO,
     return box.get("result"), interrupted
 
 
-def open_history(settings: Settings, err: TextIO) -> History:
-    """The history, with what happened opening it (a recovery, a problem) told on ``err``; whether
-    it can be used is ``history.available``."""
-    history = History.from_settings(settings)
-    for message in (history.recovered, history.problem):
+def open_history(settings: Settings, err: TextIO, *, read_only: bool = False) -> History:
+    """The history, with what happened opening it (a recovery, a problem, a notice) told on
+    ``err``; whether it can be used is ``history.available``. ``read_only`` for the commands
+    that only read it: they never change the file (nothing is pruned, nothing is made)."""
+    history = History.from_settings(settings, read_only=read_only)
+    for message in (history.recovered, history.problem, history.notice):
         if message:
             print(f"connectcheck: {message}", file=err)
     return history

@@ -49,9 +49,10 @@ TRAY_POLL_MS = 500
 def open_history(settings: Settings) -> tuple[History, list[str]]:
     """The history store, and what to tell about it (a damaged file moved aside, a file in use)."""
     history = History.from_settings(settings)
-    messages = [m for m in (history.recovered, history.problem) if m]
+    messages = [m for m in (history.recovered, history.problem, history.notice) if m]
     if history.problem:
-        messages[-1] = f"Checks and lessons cannot be kept this time: {history.problem}"
+        messages[messages.index(history.problem)] = (
+            f"Checks and lessons cannot be kept this time: {history.problem}")
     return history, messages
 
 
