@@ -53,6 +53,7 @@ from connectcheck.probes.targets import choose_primary, latency_targets
 _PROBE_BYTES = {"stun": 2 * 28 + 20 + 44, "tcp": 5 * 60, "http": 2 * 52 + 400, "icmp": 2 * 92}
 _DNS_BYTES = 2 * 28 + 120
 _REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small HTTP exchange
+_LOADED_INTERVAL_S = 0.1  # latency under load: a probe this often during each transfer
 
 # Share of the time bound each phase may use (the rest is slack for shutting down cleanly).
 _QUICK_SHARE = 0.8
@@ -281,7 +282,7 @@ class Check:
         o = self.options
         r = self.result
         phase = {"name": "server"}  # which phase the speed session's progress belongs to now
-        session = SpeedSession(o.speed, cancel=self.cancel,
+        session = SpeedSession(self._speed_config_within_cap(), cancel=self.cancel,
                                progress=lambda p: self.progress.phase(phase["name"])(p))
         started = time.monotonic()
         try:
@@ -311,6 +312,16 @@ class Check:
         r.speed_servers_tried = list(session.tried)
         r.bytes_used += session.bytes_used
 
+    def _speed_config_within_cap(self) -> SpeedConfig:
+        """The speed test's settings with the data cap left for it: the check's cap less what
+        the check moved already and what its latency probes will move during the transfers
+        (the cap is for the whole check: nothing may take it past)."""
+        speed = self.options.speed
+        probes = 2 * (speed.time_limit_s / _LOADED_INTERVAL_S + 1) * max(_PROBE_BYTES.values())
+        idle = 2 * 10 * max(_PROBE_BYTES.values())  # the speed server's idle round trips
+        left = speed.data_limit_bytes - self.result.bytes_used - int(probes) - idle
+        return dataclasses.replace(speed, data_limit_bytes=max(0, left))
+
     def _speed_server_latency(self, url: str) -> LatencyResult:
         """TCP connect and HTTP round trips to the chosen speed server, while the line is idle.
 
@@ -335,8 +346,8 @@ class Check:
     def _measure_direction(self, session: SpeedSession, direction: str, target: LatencyTarget,
                            idle_ms: float | None) -> BandwidthResult:
         o = self.options
-        sampler = LatencySampler(target, interval_s=0.1, timeout_s=max(2.0, o.latency_timeout_s),
-                                 ca_file=o.ca_file)
+        sampler = LatencySampler(target, interval_s=_LOADED_INTERVAL_S,
+                                 timeout_s=max(2.0, o.latency_timeout_s), ca_file=o.ca_file)
         sampler.start()
         t0 = time.monotonic()
         try:
