@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import argparse
 import threading
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from connectcheck.config.profile import OrganisationProfile
-from connectcheck.config.settings import OPTIONS, Settings, load_settings, validate_value
+from connectcheck.config.settings import (
+    OPTIONS,
+    Settings,
+    SettingsSyntaxError,
+    load_settings,
+    load_toml_text,
+    validate_value,
+)
 from connectcheck.config.startup import profile_or_problem
 from connectcheck.core.tasks import Progress
 from connectcheck.history import History
@@ -43,10 +49,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or key not in OPTIONS:
-        raise UsageError(f"--set {text!r}: expected KEY=VALUE with a known key (e.g. latency.probes=200)")
+        shown = text if len(text) <= 60 else text[:59] + "…"
+        raise UsageError(f"--set {shown!r}: expected KEY=VALUE with a known key (e.g. latency.probes=200)")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = load_toml_text(f"v = {raw}").get("v", raw)
+    except SettingsSyntaxError as exc:
+        if exc.line is None:  # nesting too deep, a number too long: not a bare word either
+            raise UsageError(f"--set {key}: {exc.reason}") from None
         value = raw  # a bare word is taken as text
     return key, value
 
