@@ -8,6 +8,8 @@ parser and sets ``func(args, out, err) -> exit code``; ``cli.py`` lists the modu
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -134,9 +136,42 @@ def run_cancellable(work: Callable[[threading.Event], T], err: TextIO,
     except KeyboardInterrupt:
         interrupted = True
         cancel.set()
-        print("\nCancelling…", file=err)
+        say(err, "\nCancelling…")
         finished.wait(grace_s)
     return box.get("result"), interrupted
+
+
+def say(stream: TextIO, text: str) -> None:
+    """Print a line that must not fail the command: after SIGHUP the terminal is gone."""
+    try:
+        print(text, file=stream)
+    except (OSError, ValueError):
+        pass
+
+
+@contextlib.contextmanager
+def ending_like_ctrl_c() -> Any:
+    """While inside: SIGTERM (logout, ``kill``) and SIGHUP (the terminal closed) end the command
+    as Ctrl-C does, so a monitored lesson is ended and kept, not left "not ended" for ever.
+    The previous handlers come back afterwards (the command line also runs inside tests)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    saved = []
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            saved.append((number, signal.signal(number, interrupt)))
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for number, handler in saved:
+            signal.signal(number, handler)
 
 
 def open_history(settings: Settings, err: TextIO, *, read_only: bool = False) -> History:

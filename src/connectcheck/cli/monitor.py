@@ -133,7 +133,10 @@ def cmd_monitor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         record = record or monitor.stop()
     finally:
         history.close()
-    _report_end(record, monitor, out, err, args.json)
+    try:
+        _report_end(record, monitor, out, err, args.json)
+    except (OSError, ValueError):  # the terminal was closed (SIGHUP): the lesson is kept anyway
+        pass
     return EXIT_OK
 
 
