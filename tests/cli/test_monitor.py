@@ -238,3 +238,19 @@ def test_ctrl_c_while_connectcheck_is_still_loading_is_a_quiet_exit(delay_s, tmp
     assert "Traceback" not in err, err
     # -SIGINT: it came before Python had its handler (quiet too)
     assert child.returncode in (0, 130, -signal.SIGINT), (child.returncode, err)
+
+
+def test_the_end_line_gives_what_was_measured_and_what_was_kept():
+    from connectcheck.cli.monitor import _report_end
+    from connectcheck.core.model import LessonRecord
+    from connectcheck.monitor import Monitor, MonitorOptions
+
+    samples = [MonitorSample(at=now_iso(), t_s=float(i), states={}) for i in range(9)]
+    monitor = Monitor(options=MonitorOptions(), history=None, on_sample=print, on_alert=print)
+    monitor._record = LessonRecord(id=4, started_at=now_iso(), samples=samples)
+    monitor.history_problem = "the disk is full, so the history could not be written"
+    kept = LessonRecord(id=4, started_at=now_iso(), samples=samples[:6])
+    out, err = io.StringIO(), io.StringIO()
+    _report_end(kept, monitor, out, err, as_json=False)
+    assert "9 samples, 0 alerts measured" in err.getvalue()
+    assert "lesson 4 is in the history with 6 of the 9 samples: the disk is full" in err.getvalue()
