@@ -215,3 +215,27 @@ def test_config_that_is_a_fifo_does_not_hang_a_command(tmp_path):
     proc = subprocess.run([sys.executable, "-c", program, "history", "--config", str(fifo)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "not a regular file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_saving_a_valid_file_keeps_the_users_own_comments_and_layout(tmp_path):
+    path = tmp_path / "settings.toml"
+    original = ("# my settings, do not lose this\n"
+                "[speed]\n"
+                "streams = 3   # the office line cannot take more\n"
+                "\n"
+                "[latency]\n"
+                "# a slow old router\n"
+                "probes = 20\n")
+    path.write_bytes(b"\xef\xbb\xbf" + original.encode())  # a BOM, as Notepad writes
+    s = load_settings(path)
+    assert not s.file_was_bad
+    s.set("speed.streams", 5)
+    s.set("monitor.interval_s", 10.0)
+    assert save_settings(s) is None
+    text = path.read_text(encoding="utf-8")
+    for kept in ("# my settings, do not lose this", "# the office line cannot take more", "# a slow old router",
+                 "probes = 20"):
+        assert kept in text
+    assert "streams = 5" in text
+    again = load_settings(path)
+    assert again.problems == [] and again.values == s.values

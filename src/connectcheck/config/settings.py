@@ -502,8 +502,38 @@ def render_settings(settings: Settings) -> str:
     return "\n".join(out).lstrip("\n") + "\n"
 
 
+def _edited_text(settings: Settings, path: Path) -> str | None:
+    """The user's own valid file with only the changed values changed (their comments, order and
+    layout kept, tomlkit); None when there is no such file to edit (or it cannot be edited)."""
+    try:
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
+        text = read_limited(path, MAX_FILE_BYTES, "settings file").decode("utf-8-sig")
+        doc = tomlkit.parse(text)
+    except (ImportError, OSError, UnicodeDecodeError, ValueError, RecursionError, TOMLKitError):
+        return None
+    for opt in SCHEMA:
+        value = settings.values.get(opt.key, opt.default)
+        table = doc.get(opt.section)
+        present = isinstance(table, dict) and opt.name in table
+        if value == opt.default and not present:
+            continue
+        if present and table[opt.name] == value:
+            continue
+        if table is None:
+            table = tomlkit.table()
+            doc[opt.section] = table
+        elif not isinstance(table, dict):
+            return None  # the layout is not one of sections: written afresh
+        table[opt.name] = value
+    result = doc.as_string()
+    return result if load_toml_text(result) is not None else None
+
+
 def save_settings(settings: Settings, path: Path | None = None) -> Path | None:
-    """Write the settings atomically. If the file on disk was bad, it is first kept aside
+    """Write the settings atomically. A valid file of the user's is edited in place (only the
+    values that changed; comments kept). If the file on disk was bad, it is first kept aside
     (``settings.toml.bad-YYYYmmdd-HHMMSS``); that path is returned so the user can be told.
     """
     path = path or settings.path or default_path()
@@ -516,7 +546,8 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path | None:
             kept = kept.with_name(f"{kept.name.split('~')[0]}~{n}")
             n += 1
         os.replace(path, kept)
-    atomic_write_text(path, render_settings(settings))
+    edited = _edited_text(settings, path) if kept is None and path.is_file() else None
+    atomic_write_text(path, edited if edited is not None else render_settings(settings))
     settings.path = path
     settings.file_was_bad = False
     return kept
