@@ -830,3 +830,10 @@ def test_a_history_on_a_full_disk_is_read_and_the_disk_called_full_once(tmpfs, m
     assert main(["history"]) == 0  # the read-only command reads it, and says nothing about it
     out, err = capsys.readouterr()
     assert "Checks" in out and err == ""
+
+
+def test_a_history_path_that_is_a_fifo_is_left_alone_at_once(db):
+    os.mkfifo(db)
+    for h in (History(db), History(db, read_only=True)):
+        assert not h.available and "is not a file" in h.problem
+        h.close()

@@ -362,6 +362,9 @@ class History:
         except OSError as exc:
             self.problem = f"The history folder {self.path.parent} cannot be created ({exc.strerror or exc})."
             return
+        if self.path.exists() and not self.path.is_file():  # a pipe or a device would block or lie
+            self.problem = f"The history {self.path} is not a file; it was left as it is."
+            return
         for attempt in (1, 2):
             try:
                 conn = self._open_file()
