@@ -232,9 +232,9 @@ def _compact_size(path: Path, keep_lessons: list[int], keep_checks: list[int]) -
             src.backup(dst)
         conn = sqlite3.connect(copy, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"DELETE FROM lessons WHERE id NOT IN ({','.join(map(str, keep_lessons)) or 'NULL'})")
+        conn.execute(f"DELETE FROM lessons WHERE id NOT IN ({','.join(map(str, keep_lessons)) or '-1'})")
         conn.execute("DELETE FROM checks WHERE lesson_id IS NULL AND id NOT IN "
-                     f"({','.join(map(str, keep_checks)) or 'NULL'})")
+                     f"({','.join(map(str, keep_checks)) or '-1'})")
         conn.execute("VACUUM")
         pages, free, size = conn.execute(
             "SELECT page_count, freelist_count, page_size FROM pragma_page_count(),"
@@ -298,14 +298,16 @@ def size_cells(t: Tally, big: bool) -> None:
                         h.close()
                         ids = lesson_ids or check_ids
                         kept = kept_l or kept_c
-                        over = path.stat().st_size > limit
+                        over = path.stat().st_size > max(limit, _compact_size(base, [], []))
                         k = len(kept)
                         one_more = ids[-(k + 1):]
                         fits_more = (k < len(ids) and _compact_size(
                             base, one_more if lesson_ids else [], one_more if check_ids else []) <= limit)
                         wrong_order = kept != ids[::-1][:k]
+                        empty = _compact_size(base, [], [])
+                        below = f" (below the empty file's {empty / MB:.3f} MB)" if limit < empty else ""
                         return {"data_lost": int(fits_more or wrong_order), "over_cap": int(over),
-                                "detail": f"kept {k} of {len(ids)} at {limit / MB:.2f} MB"}
+                                "detail": f"kept {k} of {len(ids)} at {limit / MB:.3f} MB{below}"}
                 t.cell(f"size {layout}, limit 1/{share:g} of the data", cell)
 
     def alone_too_big() -> dict:

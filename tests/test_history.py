@@ -637,7 +637,7 @@ def _fits(path: Path, keep: list[int], tmp: Path) -> int:
         src.backup(dst)
     conn = sqlite3.connect(copy, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"DELETE FROM lessons WHERE id NOT IN ({','.join(map(str, keep)) or 'NULL'})")
+    conn.execute(f"DELETE FROM lessons WHERE id NOT IN ({','.join(map(str, keep)) or '-1'})")
     conn.execute("DELETE FROM checks WHERE lesson_id IS NULL")
     conn.execute("VACUUM")
     pages, free, size = conn.execute("SELECT page_count, freelist_count, page_size FROM pragma_page_count(),"
