@@ -233,8 +233,8 @@ def test_saving_a_valid_file_keeps_the_users_own_comments_and_layout(tmp_path):
     s.set("monitor.interval_s", 10.0)
     assert save_settings(s) is None
     text = path.read_text(encoding="utf-8")
-    for kept in ("# my settings, do not lose this", "# the office line cannot take more", "# a slow old router",
-                 "probes = 20"):
+    for kept in ("# my settings, do not lose this", "# the office line cannot take more",
+                 "# a slow old router", "probes = 20"):
         assert kept in text
     assert "streams = 5" in text
     again = load_settings(path)

@@ -199,7 +199,8 @@ def test_the_tutors_own_label_is_kept_as_written(lab_check, settings, keep):
 def test_a_name_cut_inside_linux_15_byte_process_name_is_masked():
     from connectcheck.report.redact import Identity
 
-    identity = Identity(user_names=("jane.smith",), host_names=("laptop-jane-smith", "laptop-jane-smith.local"))
+    identity = Identity(user_names=("jane.smith",),
+                        host_names=("laptop-jane-smith", "laptop-jane-smith.local"))
     r = Redactor(identity)
     for comm in ("laptop-jane-smi", "laptop-jane-sm", "sync-laptop-jan", "jane.smith-sync"[:15]):
         shown = r.program_name(comm)
