@@ -56,6 +56,7 @@ from connectcheck.probes.targets import choose_primary, idle_targets
 _PROBE_BYTES = {"stun": 2 * 28 + 20 + 44, "tcp": 5 * 60, "http": 2 * 52 + 400, "icmp": 2 * 92}
 _DNS_BYTES = 2 * 28 + 120
 _REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small HTTP exchange
+_LOADED_INTERVAL_S = 0.1  # latency under load: a probe this often during each transfer
 
 # Budgets (seconds) of the phases of a full check, so that the whole check fits its time limit
 # (10 s by default) on a bad line too: the idle phase (round trips, DNS, platform, this computer),
@@ -366,8 +367,9 @@ class Check:
         phase = {"name": "server"}  # which phase the speed session's progress belongs to now
         # its time limit is set per direction below; on a lossy or far line each TCP stream is
         # held back (by its losses, by a slow start over a long round trip) and a short test
-        # spent doubling from two streams under-reads, so it starts with speedtest-cli's eight
-        config = dataclasses.replace(o.speed, start_streams=self._start_streams())
+        # spent doubling from two streams under-reads, so it starts with speedtest-cli's eight.
+        # Its data cap is what the check's cap leaves for it.
+        config = dataclasses.replace(self._speed_config_within_cap(), start_streams=self._start_streams())
         session = SpeedSession(config, cancel=self.cancel,
                                progress=lambda p: self.progress.phase(phase["name"])(p))
         started = time.monotonic()
@@ -417,6 +419,15 @@ class Check:
             return min(self.options.speed.time_limit_s, deadline.remaining())
         share = deadline.remaining() / directions_left - _SAMPLER_GRACE_S - _ENGINE_STOP_S
         return max(0.0, min(self.options.speed.time_limit_s, share))
+    def _speed_config_within_cap(self) -> SpeedConfig:
+        """The speed test's settings with the data cap left for it: the check's cap less what
+        the check moved already and what its latency probes will move during the transfers
+        (the cap is for the whole check: nothing may take it past)."""
+        speed = self.options.speed
+        probes = 2 * (speed.time_limit_s / _LOADED_INTERVAL_S + 1) * max(_PROBE_BYTES.values())
+        idle = 2 * 10 * max(_PROBE_BYTES.values())  # the speed server's idle round trips
+        left = speed.data_limit_bytes - self.result.bytes_used - int(probes) - idle
+        return dataclasses.replace(speed, data_limit_bytes=max(0, left))
 
     def _speed_server_latency(self, url: str) -> LatencyResult:
         """TCP connect and HTTP round trips to the chosen speed server, while the line is idle.
@@ -445,8 +456,9 @@ class Check:
     def _measure_direction(self, session: SpeedSession, direction: str, target: LatencyTarget,
                            idle_ms: float | None) -> BandwidthResult:
         o = self.options
-        sampler = LatencySampler(target, interval_s=0.1, timeout_s=max(2.0, o.latency_timeout_s),
-                                 ca_file=o.ca_file, grace_s=_SAMPLER_GRACE_S)
+        sampler = LatencySampler(target, interval_s=_LOADED_INTERVAL_S,
+                                 timeout_s=max(2.0, o.latency_timeout_s), ca_file=o.ca_file,
+                                 grace_s=_SAMPLER_GRACE_S)
         sampler.start()
         t0 = time.monotonic()
         try:

@@ -159,7 +159,10 @@ def test_errors_are_described_in_plain_words():
     assert "stopped exchanging data for 3 s" in describe_error(StalledError(), timeout_s=3)
     assert describe_error(ConnectionRefusedError(), stage="connect", port=80) == (
         "the server refused the connection (nothing is listening on port 80)")
-    assert "in the middle of the test" in describe_error(http.client.IncompleteRead(b"", 10))
+    assert "ended an answer before the length it announced" in describe_error(
+        http.client.IncompleteRead(b"", 10))
+    assert "in the middle of the test" in describe_error(http.client.RemoteDisconnected())
+    assert "not valid HTTP" in describe_error(http.client.BadStatusLine("garbage"))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -267,6 +270,7 @@ def test_a_server_that_stalls_mid_transfer_keeps_the_partial_data():
         assert time.monotonic() - started < 4.5
         assert result.bytes_transferred > 0  # the first 16 KiB of each stream
         assert "stopped exchanging data" in result.error
+        assert result.rate_mbps is None and result.status is Status.ERROR  # not "0 Mbit/s"
 
 
 def test_time_cap_is_respected():
@@ -457,3 +461,84 @@ def test_a_measurement_can_start_with_more_streams():
         assert srv.stats.requests["garbage.php"] >= 6
         plain = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=1.0)
         assert plain.status is Status.OK and plain.streams <= 4  # two, doubled once in a second
+# --- hostile servers: nothing they send moves more than the cap or becomes a verdict on the line ----
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_server_answering_every_request_with_10_mib_stays_within_the_data_cap(protocol):
+    cap = 20_000_000
+    path = {"librespeed": "garbage.php", "cloudflare": "__down", "speedtest": "random"}[protocol]
+    with LabSpeedServer() as srv:
+        srv.faults[path if protocol != "speedtest" else "/random"] = "oversize"
+        srv.faults.update({f"random{n}x{n}.jpg": "oversize" for n in SPEEDTEST_IMAGE_BYTES})
+        result = measure(lab_server(srv, protocol), "download", data_limit_bytes=cap, time_limit_s=3.0)
+        time.sleep(0.3)
+        assert result.bytes_transferred <= cap
+        assert srv.stats.bytes_sent <= cap  # what the server got onto the wire, buffers included
+        assert result.status is Status.ERROR and result.rate_mbps is None
+        assert "announced 10,485,760 bytes for a request of" in result.error
+
+
+@pytest.mark.parametrize("protocol", ["librespeed", "cloudflare"])
+def test_an_endless_chunked_body_stays_within_the_data_cap_and_is_no_rate(protocol):
+    cap = 20_000_000
+    with LabSpeedServer(chunked=True) as srv:
+        srv.faults["garbage.php" if protocol == "librespeed" else "__down"] = "endless"
+        result = measure(lab_server(srv, protocol), "download", data_limit_bytes=cap, time_limit_s=3.0)
+        time.sleep(0.3)
+        assert result.bytes_transferred <= cap and srv.stats.bytes_sent <= cap
+        assert result.status is Status.ERROR and result.rate_mbps is None
+        assert "sent more than the" in result.error
+
+
+def test_a_server_that_stalls_after_a_few_megabytes_could_not_be_measured_it_is_not_0_mbps():
+    with LabSpeedServer() as srv:
+        srv.faults["__down"] = "stall-after"
+        result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=6.0)
+        assert result.rate_mbps is None and result.status is Status.ERROR
+        assert result.error.startswith("could not be measured: ")
+        assert "stopped" in result.error
+        assert result.stop_reason == "server error"
+
+
+def test_a_server_that_would_stall_only_after_the_rate_is_stable_gives_that_rate():
+    import tests.lab.speed_server as lab
+
+    old, lab.STALL_AFTER_BYTES = lab.STALL_AFTER_BYTES, 80 * MIB  # about 3.4 s at 200 Mbit/s
+    try:
+        with LabSpeedServer(throttle_mbps=200) as srv:
+            srv.faults["__down"] = "stall-after"
+            result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=6.0, streams=1)
+    finally:
+        lab.STALL_AFTER_BYTES = old
+    assert result.status is Status.OK and result.stop_reason == "stable" and not result.error
+    assert 170 < result.rate_mbps < 215
+
+
+@pytest.mark.parametrize("fault", ["long-length", "short-length"])
+def test_a_wrong_content_length_could_not_be_measured_it_is_not_a_slow_line(fault):
+    with LabSpeedServer() as srv:
+        srv.faults["__down"] = fault
+        result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=5.0)
+        assert result.rate_mbps is None and result.status is Status.ERROR, result
+        words = {"long-length": "announced", "short-length": "not valid HTTP"}[fault]
+        assert words in result.error
+
+
+def test_a_speedtest_image_a_little_larger_than_known_is_read_within_the_cap():
+    server_sizes = dict(SPEEDTEST_IMAGE_BYTES)
+    import tests.lab.speed_server as lab
+    bigger = {side: int(n * 1.03) for side, n in server_sizes.items()}
+    old = dict(lab.SPEEDTEST_IMAGE_BYTES)
+    lab.SPEEDTEST_IMAGE_BYTES.clear()
+    lab.SPEEDTEST_IMAGE_BYTES.update(bigger)
+    try:
+        with LabSpeedServer() as srv:
+            cap = 30_000_000
+            result = measure(lab_server(srv, "speedtest"), "download", data_limit_bytes=cap)
+            time.sleep(0.2)
+    finally:
+        lab.SPEEDTEST_IMAGE_BYTES.clear()
+        lab.SPEEDTEST_IMAGE_BYTES.update(old)
+    assert result.status is Status.OK and result.rate_mbps and not result.error
+    assert result.bytes_transferred <= cap and srv.stats.bytes_sent <= cap

@@ -104,7 +104,7 @@ def _lesson(settings: Settings, which: str) -> LessonRecord:
 
     if which != "last" and not which.isdigit():
         raise UsageError(f"--lesson {which!r}: write last or a lesson's number")
-    history = History.from_settings(settings)
+    history = History.from_settings(settings, read_only=True)
     try:
         lesson = history.last_lesson() if which == "last" else history.lesson(int(which))
     except HistoryError as exc:

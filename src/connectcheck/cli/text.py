@@ -74,7 +74,8 @@ def _megabytes(n: int) -> str:
 
 def _bandwidth_line(b: BandwidthResult) -> list[str]:
     if b.status is not Status.OK:
-        return [b.direction, "failed", b.error or b.status.value, "", ""]
+        failed = "not measured" if (b.error or "").startswith("could not be measured") else "failed"
+        return [b.direction, failed, b.error or b.status.value, "", ""]
     loaded = ""
     if b.loaded and b.loaded.rtt_ms_median is not None:
         loaded = f"{ms(b.loaded.rtt_ms_median)} under load"
@@ -140,6 +141,8 @@ def format_check(result: CheckResult) -> str:
         where = f", server {server.name or server.url} ({server.source})" if server else ""
         lines += ["", f"Speed (engine {r.engine}{where})"]
         lines += table([_bandwidth_line(b) for b in r.bandwidth])
+        # a rate measured despite trouble (some connections failed, the server stalled) says so
+        lines += [f"  {b.direction}: {b.error}" for b in r.bandwidth if b.status is Status.OK and b.error]
     if r.speed_servers_tried and (not r.bandwidth or any(b.status is not Status.OK for b in r.bandwidth)):
         lines += ["", "Speed servers tried"] + [f"  {line}" for line in r.speed_servers_tried]
     problems = [(name, sec) for name, sec in r.sections.items()

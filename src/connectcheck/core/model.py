@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -533,9 +534,23 @@ def check_result_from_dict(data: Any) -> CheckResult:
     return from_dict(CheckResult, data)
 
 
+# json.dumps escapes C0 controls inside strings itself; outside strings only its own whitespace is
+_INVISIBLE = re.compile("[\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+                        "\ufeff\ufff9-\ufffb]")
+
+
+def safe_json(data: Any, indent: int | None = 2) -> str:
+    """JSON text in UTF-8 words, with every control and invisible formatting character
+    (bidirectional overrides such as U+202E, zero-width spaces, line separators) written as a
+    ``\\uXXXX`` escape: a file opened in an editor or a terminal shows what is there. JSON allows
+    these characters only inside strings, so the escapes change no value."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def dumps(result: CheckResult, indent: int | None = 2) -> str:
     """The versioned JSON text of a check result."""
-    return json.dumps(to_dict(result), indent=indent, ensure_ascii=False, allow_nan=False)
+    return safe_json(to_dict(result), indent=indent)
 
 
 def loads(text: str | bytes) -> CheckResult:

@@ -121,6 +121,17 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def one_line(text: str) -> str:
+    """A text that must stay on its line (a table cell, a name, a field of a handed-in file):
+    line breaks shown as ⏎, every other control or invisible formatting character (terminal
+    escapes, U+202E and other direction overrides) replaced. A crafted text can then neither
+    start a line of its own nor reorder what is shown."""
+    return "".join("⏎" if c in _LINE_BREAKS else c if c.isprintable() else "\ufffd" for c in text)
+
+
 def printable(text: str) -> str:
     """Replace control characters (a server's text could carry terminal escape sequences)."""
     return "".join(c if c == "\n" or c.isprintable() else "\ufffd" for c in text)

@@ -46,6 +46,19 @@ How a measurement goes (one direction):
   length; windows after the data cap was used up (streams draining) are left out too.  A
   transfer that ends before the ramp-up is over gets a rough rate from its first byte on; a
   server that refused every stream (HTTP 403, 429...) gets none, whatever it let through.
+
+What a server sends can neither move more than the data cap nor turn a server fault into a
+verdict about the line:
+
+* a download reads at most the bytes reserved for its request.  An answer that announces
+  more (``Content-Length``) is refused before its body is read (a speedtest.net image a little
+  larger than its known size may take the difference from the cap, if it is left); a body
+  without a length (chunked, or up to the close) that goes on past the size asked is cut there.
+  Either is a :class:`ServerFault`, and that stream asks for nothing more;
+* when every stream failed (stalled, sent a wrong length, closed, broke HTTP), or nothing
+  arrived for :data:`STALLED_WINDOWS` windows at the end, the server stalled: the rate is
+  taken only from a steady span before the stall, and when there was none the result is an
+  error, "could not be measured", never a rate of about 0.
 """
 
 from __future__ import annotations
@@ -90,6 +103,8 @@ MIN_REQUEST_BYTES = 64 * 1024
 MAX_REQUEST_BYTES = 64 << 20
 CONNECT_TIMEOUT_S = 3.0
 STALL_TIMEOUT_S = 3.0
+STALLED_WINDOWS = 8  # nothing at all arrived in the last this many windows: the server stalled
+SPEEDTEST_SIZE_SLACK = 1 / 20  # an image may be this much larger than its known size (from the cap)
 DNS_TIMEOUT_S = 3.0
 FALLBACK_SNDBUF = 256 * 1024
 SEND_PIECES = 32  # an upload is handed to the socket in this many pieces (16 KiB…256 KiB)
@@ -124,6 +139,10 @@ class StalledError(TimeoutError):
     """The server stopped sending (or accepting) data for too long."""
 
 
+class ServerFault(Exception):
+    """The server broke the protocol in a way that would move more data than asked for."""
+
+
 class LookupFailed(OSError):
     """The server's name could not be resolved (the message says why, in plain words)."""
 
@@ -143,8 +162,15 @@ def describe_error(exc: BaseException, *, timeout_s: float = CONNECT_TIMEOUT_S, 
         return f"the server answered with an error (HTTP {exc.status} {exc.reason})".replace(" )", ")")
     if isinstance(exc, StalledError):
         return f"the server stopped exchanging data for {seconds_text(timeout_s)}"
-    if isinstance(exc, LookupFailed):
+    if isinstance(exc, (LookupFailed, ServerFault)):
         return str(exc)
+    if isinstance(exc, http.client.IncompleteRead) and stage == "http":
+        return "the server ended an answer before the length it announced"
+    if isinstance(exc, http.client.RemoteDisconnected) and stage == "http":
+        return "the server closed the connection in the middle of the test"
+    if isinstance(exc, (http.client.BadStatusLine, http.client.LineTooLong, http.client.UnknownProtocol,
+                        http.client.UnknownTransferEncoding)) and stage == "http":
+        return "the server's answer was not valid HTTP (a wrong length, or not a speed server)"
     if isinstance(exc, http.client.HTTPException) and stage == "http":
         return "the server closed the connection in the middle of the test"
     return describe_connection_error(exc, stage=stage, timeout_s=timeout_s, port=port)
@@ -416,6 +442,14 @@ class _Budget:
             self._left -= n
             return n
 
+    def extend(self, n: int) -> bool:
+        """Reserve ``n`` more bytes for a request already under way, if they are left."""
+        with self._lock:
+            if n > self._left:
+                return False
+            self._left -= n
+            return True
+
 
 class _Job:
     """What the streams of one measurement share."""
@@ -529,25 +563,51 @@ class _Stream:
             conn.close()
 
     def _download(self, conn: Connection, size: int) -> bool:
-        """One GET, counting body bytes as they arrive; True if the connection can be reused."""
+        """One GET, counting body bytes as they arrive, never more than the ``size`` reserved
+        for it; True if the connection can be reused."""
         conn.request("GET", request_path(self.job.server, "download", size), headers=request_headers())
         resp = conn.getresponse()
         if resp.status != 200:
             raise HttpStatusError(resp.status, resp.reason)
-        while not self.job.stopping.is_set():
+        if resp.length is not None and resp.length > size:
+            size = self._allow_larger(resp.length, size)
+        left = size
+        while left > 0 and not self.job.stopping.is_set():
             try:
-                chunk = resp.read1(READ_PIECE)
+                chunk = resp.read1(min(READ_PIECE, left))
             except TimeoutError:
                 raise StalledError() from None
             if not chunk:
                 break
             self.moved += len(chunk)
+            left -= len(chunk)
         if self.job.stopping.is_set():
             return False
         if resp.length:  # the body ended early
             raise http.client.IncompleteRead(b"", resp.length)
+        if left == 0 and resp.length is None and self._body_goes_on(resp):
+            raise ServerFault(f"the server sent more than the {size:,} bytes asked for (it was left)")
         resp.close()  # frees the connection for the next request (keep-alive)
         return not resp.will_close
+
+    def _allow_larger(self, announced: int, size: int) -> int:
+        """The bytes an answer announcing ``announced`` for a request of ``size`` may bring;
+        raises ServerFault when it may not (it is refused before its body is read)."""
+        extra = announced - size
+        slack = self.job.server.protocol == "speedtest" and extra <= size * SPEEDTEST_SIZE_SLACK
+        if slack and self.job.budget.extend(extra):
+            return announced
+        raise ServerFault(f"the server announced {announced:,} bytes for a request of {size:,} "
+                          "(it was left: more than asked would go past the data cap)")
+
+    def _body_goes_on(self, resp: http.client.HTTPResponse) -> bool:
+        """Whether a body without a length has more after the size asked (one byte is read)."""
+        try:
+            more = resp.read1(1)
+        except (TimeoutError, OSError, http.client.HTTPException):
+            return True  # it neither ended nor went on: the connection is not reused either way
+        self.moved += len(more)
+        return bool(more)
 
     def _upload(self, conn: Connection, size: int) -> bool:
         """One POST of ``size`` random bytes; True if the connection can be reused."""
@@ -669,6 +729,27 @@ class _Controller:
             return None
         end = None if self.drain_from is None else max(self.drain_from, self.first_data + 1)
         return steady_rate(self.times, self.totals, self.first_data, self.min_start(), end)
+
+    def stalled_from(self) -> int | None:
+        """The window after the last one that brought data, when the server stalled: every
+        stream failed, or nothing arrived in the last :data:`STALLED_WINDOWS` windows while the
+        data cap was not used up; None otherwise."""
+        if self.first_data is None or self.drain_from is not None:
+            return None
+        n = len(self.totals) - 1
+        last = next(i for i in range(n + 1) if self.totals[i] == self.totals[n])
+        all_failed = bool(self.streams) and all(s.finished and s.error is not None for s in self.streams)
+        if all_failed or n - last >= STALLED_WINDOWS:
+            return max(last, self.first_data + 1)
+        return None
+
+    def rate_before_stall(self, stall: int) -> SteadyRate | None:
+        """The steady span before the stall, if there was one (a rough rate does not count)."""
+        assert self.first_data is not None
+        min_start = self.min_start()
+        if stall - min_start < MIN_STEADY_WINDOWS:
+            return None
+        return steady_rate(self.times, self.totals, self.first_data, min_start, stall)
 
     def _stop_reason(self) -> str | None:
         estimate = self.estimate()
@@ -800,10 +881,20 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
         result.bytes_transferred = sum(s.counted() for s in ctl.streams)
         result.window_mbps = [round(8 * (b - a) / (t1 - t0) / 1e6, 3) for a, b, t0, t1 in
                               zip(ctl.totals, ctl.totals[1:], ctl.times, ctl.times[1:], strict=False)]
-        estimate = ctl.estimate()
+        stall = ctl.stalled_from() if reason != "cancelled" else None
+        estimate = ctl.estimate() if stall is None else ctl.rate_before_stall(stall)
         if estimate is not None:
             result.rate_mbps = round(estimate.bits_per_s / 1e6, 3)
             result.ramp_up_s = round(ctl.times[estimate.start], 3)
+        if stall is not None:
+            verb = "sending" if result.direction == "download" else "accepting"
+            stalled_words = f"the server stopped {verb} data after {ctl.times[stall]:.1f} s"
+            words = words or stalled_words
+            if estimate is None:  # a server fault is not a verdict about the line
+                result.status = Status.ERROR
+                result.error = f"could not be measured: {_failures(ctl)}{words}"
+                result.stop_reason = "server error"
+                return result
     if ctl is not None and ctl.refused():
         result.rate_mbps = result.ramp_up_s = None  # what it let through does not count
     if reason == "cancelled":
@@ -811,9 +902,7 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
     elif result.rate_mbps is not None:
         result.status = Status.OK
         if words:
-            total = len(ctl.streams) if ctl else 0
-            failed = len(ctl.failed()) if ctl else 0
-            result.error = f"{failed} of {total} connections failed: {words}"
+            result.error = f"{_failures(ctl)}{words}" if ctl and ctl.failed() else words
     elif words:
         result.status, result.error = Status.ERROR, words
     elif reason == "data cap":
@@ -823,3 +912,9 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
         result.status = Status.TIMEOUT
         result.error = f"the server {verb} no data within {deadline.seconds:g} s"
     return result
+
+
+def _failures(ctl: _Controller) -> str:
+    """"N of M connections failed: " when some did, else nothing."""
+    failed = len(ctl.failed())
+    return f"{failed} of {len(ctl.streams)} connections failed: " if failed else ""
