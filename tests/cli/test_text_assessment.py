@@ -118,3 +118,20 @@ def test_a_monitor_line_shows_the_home_router_when_it_was_probed():
     assert "router" not in sample_line(s)
     s.hop_probes, s.hop_rtt_ms, s.hop_jitter_ms, s.hop_loss_pct, s.others_mbps = 10, 26.0, 9.5, 10.0, 3.2
     assert "router 26.0 ms jitter 9.5 ms loss 10 % others 3.2 Mbit/s" in sample_line(s)
+
+
+def test_a_rate_measured_despite_failed_connections_says_so_in_the_text():
+    from connectcheck.cli.text import format_check_full
+    from connectcheck.core.model import BandwidthResult, Status
+
+    r = check()
+    stalled = "1 of 4 connections failed: the server stopped exchanging data for 3 s"
+    r.bandwidth = [BandwidthResult(direction="download", status=Status.OK, rate_mbps=48.2, duration_s=5.0,
+                                   error=stalled),
+                   BandwidthResult(direction="upload", status=Status.ERROR, error="could not be measured: "
+                                   "2 of 2 connections failed: the server's answer was not valid HTTP")]
+    text = format_check_full(r)
+    assert "  download: 1 of 4 connections failed: the server stopped exchanging data for 3 s" in text
+    speed = text.split("\nSpeed (")[1].splitlines()
+    upload = next(line for line in speed if line.strip().startswith("upload"))
+    assert upload.split()[1:3] == ["not", "measured"]

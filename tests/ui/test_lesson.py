@@ -4,6 +4,8 @@ kept; and one real monitoring run against a STUN server on 127.0.0.1."""
 import functools
 import time
 
+import pytest
+
 from connectcheck.assess.lesson import HomeReading
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui.history_window import HistoryWindow
@@ -202,3 +204,26 @@ def test_the_lesson_view_shows_where_the_problem_is(make_app, qtbot):
     window.lessons.setCurrentItem(window.lessons.topLevelItem(0))
     assert window.path.cause is not None and window.path.cause.links
     assert window.path.cause.key == "line_unsteady" and window.path.cause.broken == "line"
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
+def test_logout_ends_the_lesson_being_monitored_and_keeps_it(make_app, qtbot, tmp_path, signum):
+    import os
+    import signal
+
+    from connectcheck.history import History
+    from connectcheck.ui.app import end_on_termination
+
+    probe = ScriptedProbe(GOOD)
+    app, _ = monitored_app(make_app, probe)
+    undo = end_on_termination(app)
+    try:
+        app.controller.start_monitoring()
+        qtbot.waitUntil(lambda: len(app.controller.samples) >= 2, timeout=3000)
+        with qtbot.waitSignal(app.quit_requested, timeout=3000):
+            os.kill(os.getpid(), getattr(signal, signum))  # what the desktop sends at logout
+    finally:
+        undo()
+    assert not app.controller.monitoring
+    kept = History(tmp_path / "history.sqlite3", read_only=True).last_lesson()
+    assert kept.ended_at is not None and len(kept.samples) >= 2
