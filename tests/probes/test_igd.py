@@ -63,6 +63,8 @@ def test_a_router_that_lies_is_named_and_gives_no_figure(variant):
 
 def test_rates_above_the_line_the_router_reports_are_not_believed():
     result, _ = _measure("above_line", traffic_s=0.8)
+    if result.problem == "wrap":  # loopback's real 32-bit counter went round in the window (busy machine)
+        result, _ = _measure("above_line", traffic_s=0.8)
     assert (result.status, result.problem, result.down_mbps) == (Status.ERROR, "above_line", None)
 
 
