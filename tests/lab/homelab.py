@@ -20,8 +20,8 @@ Topology::
   ``cclt1``, fed by policy rules for everything from the computer (``iif cclh0``, the router's own
   address included: the ``local`` table's rule is moved behind them) and everything to it
   (``iif cclw`` and ``iif lo`` to 10.77.3.0/24: the router's own replies are delayed too). The wired
-  device's packets never match, so it is unaffected. Packets keep their order per TCP flow; UDP and
-  ICMP get independent delays, as in the line's relay.
+  device's packets never match, so it is unaffected. Every direction keeps packet order (the
+  relay's FIFO model, right-skewed delays), as on the line.
 * The router forwards (no NAT); the line's router knows the two home subnets.
 * ``spawn(argv, ns="pc" | "device" | "gateway" | "server" | "router")``.
 """
@@ -35,7 +35,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from tests.lab.delay_relay import one_way_delay_ms
+from tests.lab.delay_relay import fifo_delay_ms, one_way_delay_ms
 from tests.lab.netlab import (
     NAMESPACES,
     RTR_CLIENT_IF,
@@ -72,19 +72,25 @@ class WifiSpec:
     up_mbit: float | None = None
     queue_ms: float = 50.0
     seed: int | None = None
+    delay_model: str = "fifo"
 
     def __post_init__(self) -> None:
-        LinkSpec(self.down_mbit, self.up_mbit, self.rtt_ms, self.jitter_ms, self.loss_pct, self.queue_ms)
+        self._link()
+
+    def _link(self) -> LinkSpec:
+        return LinkSpec(self.down_mbit, self.up_mbit, self.rtt_ms, self.jitter_ms, self.loss_pct,
+                        self.queue_ms, delay_model=self.delay_model)
 
     @property
     def delayed(self) -> bool:
         return self.rtt_ms > 0 or self.jitter_ms > 0
 
     def per_direction_loss(self) -> float:
-        return LinkSpec(loss_pct=self.loss_pct).per_direction_loss()
+        return self._link().per_direction_loss()
 
     def expected_rtt_ms(self) -> float:
-        return LinkSpec(rtt_ms=self.rtt_ms, jitter_ms=self.jitter_ms).expected_rtt_ms()
+        """Median round trip the segment adds, as one-at-a-time probes see it (LinkSpec's)."""
+        return self._link().expected_rtt_ms()
 
 
 class _Relay:
@@ -239,8 +245,12 @@ class HomeLab(NetLab):
             # before the relay sees them: it goes behind the relay's rules.
             _ip_batch([f"link set {WIFI_TUN} up", f"route add default dev {WIFI_TUN} table {WIFI_TABLE}",
                        "rule add pref 100 lookup local", "rule del pref 0"], ns=GW)
-        base, spread = one_way_delay_ms(wifi.rtt_ms, wifi.jitter_ms)
-        message: dict[str, float | int] = {"base_ms": base, "spread_ms": spread}
+        # The same relay and delay model as the line's (a Wi-Fi link keeps packet order too).
+        message: dict[str, float | int | str] = {"model": wifi.delay_model}
+        if wifi.delay_model == "fifo":
+            message["base_ms"], message["tail_ms"] = fifo_delay_ms(wifi.rtt_ms, wifi.jitter_ms)
+        else:
+            message["base_ms"], message["spread_ms"] = one_way_delay_ms(wifi.rtt_ms, wifi.jitter_ms)
         if wifi.seed is not None or self.wifi_seed is None:
             self.wifi_seed = wifi.seed if wifi.seed is not None else random.SystemRandom().randrange(2**32)
             message["seed"] = self.wifi_seed
