@@ -15,6 +15,7 @@ from connectcheck.assess.lesson import Burst
 from connectcheck.config.settings import Settings
 from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
+from connectcheck.ui import style
 from connectcheck.ui.app import App
 from connectcheck.ui.desktop import Prompts
 from connectcheck.ui.signals import emit
@@ -27,7 +28,9 @@ from tests.lab.stun_server import StunServer
 
 @pytest.fixture(autouse=True)
 def _app(qapp):
-    """Every UI test has the QApplication (pixmaps and widgets need it)."""
+    """Every UI test has the QApplication (pixmaps and widgets need it), in the light theme with
+    the app's style sheet, as the app sets it up."""
+    style.apply_theme(qapp, "light")
     return qapp
 
 

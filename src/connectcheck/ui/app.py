@@ -279,7 +279,8 @@ def make_application() -> QApplication:
     app.setDesktopFileName("connectcheck")
     app.setWindowIcon(icons.app_icon())
     app.setQuitOnLastWindowClosed(False)
-    app.setStyleSheet(style.STYLE_SHEET)
+    style.apply_theme(app)
+    style.follow_system(app)
     return app
 
 

@@ -71,7 +71,7 @@ class GuideDialog(QDialog):
         self.answers = QVBoxLayout()
         self.answers.setSpacing(8)
         self.error = style.label()
-        self.error.setStyleSheet(f"color: {style.STATE_COLOURS['fail']};")
+        style.set_tone(self.error, "fail")
         self.error.setAccessibleName("Problem")
         self.back = QPushButton("Back")
         self.back.setAccessibleName("Back to the previous step")

@@ -85,7 +85,6 @@ WORDS = {
     "pct": "(%)",
     "max": "largest",
 }
-PROBLEM_COLOUR = style.STATE_COLOURS["fail"]
 
 
 def caption(opt: Option) -> str:
@@ -130,7 +129,7 @@ def _decimals(default: float) -> int:
 def make_field(opt: Option) -> Field:
     """The editor that fits the option's type, range and choices."""
     problem = style.label()
-    problem.setStyleSheet(f"color: {PROBLEM_COLOUR};")
+    style.set_tone(problem, "fail")
     problem.hide()
     widget: QWidget
     if opt.type == "bool":
@@ -198,7 +197,7 @@ class SettingsDialog(QDialog):
                 self._add(opt)
         self._thresholds_tab(thresholds)
         self.summary = style.label()
-        self.summary.setStyleSheet(f"color: {PROBLEM_COLOUR};")
+        style.set_tone(self.summary, "fail")
         self.summary.hide()
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -279,7 +278,7 @@ class SettingsDialog(QDialog):
                 name = QLabel(f"{metric.label[:1].upper()}{metric.label[1:]} ({metric.unit})")
                 grid.addWidget(name, row, 0)
                 problems = style.label()
-                problems.setStyleSheet(f"color: {PROBLEM_COLOUR};")
+                style.set_tone(problems, "fail")
                 problems.hide()
                 for col, bound in enumerate(BOUNDS, start=1):
                     key = f"{SETTINGS_SECTION}.{setting_key(activity_key, metric_key, bound)}"

@@ -108,7 +108,7 @@ class Light(QFrame):
             icons.render(icons.icon_file(icons.VERDICT_ICON.get(state, icons.UNCHECKED)), self.ICON_SIZE)
         )
         self.state.setText(VERDICT_WORDS.get(state, state))
-        self.state.setStyleSheet(f"color: {style.STATE_COLOURS.get(state, style.STATE_COLOURS['unknown'])};")
+        style.set_tone(self.state, state if state in ("good", "degraded", "fail") else "unknown")
         self.reason.setText(unbroken(sentence))
         name = ACTIVITY_WORDS.get(self.activity, self.activity)
         self.setAccessibleName(f"{name}: {VERDICT_WORDS.get(state, state)}")
@@ -130,6 +130,5 @@ class NumberTile(QWidget):
 
     def set_value(self, text: str, state: str | None = None) -> None:
         self.value.setText(text)
-        colour = style.STATE_COLOURS.get(state or "", "")
-        self.value.setStyleSheet(f"color: {colour};" if state in ("degraded", "fail") else "")
+        style.set_tone(self.value, state if state in ("degraded", "fail") else None)
         self.setAccessibleName(f"{self.caption.text()}: {text}")
