@@ -125,6 +125,7 @@ def inner(out: Path) -> int:
             history=history,
             problems=messages,
             monitor_options=monitor_options,
+            check_on_open=False,  # the results shown are staged
         )
         app.start()
         settle(1.5)

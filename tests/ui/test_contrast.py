@@ -2,7 +2,7 @@
 background it can sit on, in both palettes, and of every label, button and list in every window
 as Qt resolves its colours, with the backgrounds the style sheet really paints."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from PySide6.QtGui import QPalette
@@ -112,7 +112,8 @@ def check_painted_backgrounds(window: QWidget) -> None:
             x, y = int((point.x() + frame.width() - 8) * ratio), int((point.y() + 8) * ratio)
             painted = image.pixelColor(x, y)
             expected = frame.palette().color(QPalette.ColorRole.Window)
-            assert abs(painted.lightness() - expected.lightness()) < 12, (frame.property("role"), painted.name())
+            role = frame.property("role")
+            assert abs(painted.lightness() - expected.lightness()) < 12, (role, painted.name())
 
 
 @pytest.fixture(params=THEMES)
@@ -135,9 +136,8 @@ def test_the_status_window_in_every_state(theme, make_app):
         show_result(app, result)
         total += check_window(w, theme, f"status {result and result.assessment.overall}")
         check_painted_backgrounds(w)
-    old = good_result()
-    old.started_at = (datetime.now().astimezone() - timedelta(days=6)).isoformat(timespec="seconds")
-    show_result(app, old)
+    show_result(app, good_result(), age_s=6 * 86_400)
+    assert w.headline.text().startswith("Checked 6 days ago")
     total += check_window(w, theme, "status, an old check")
     c = app.controller
     c.alerts = [LessonAlert(t_s=30.0, at=datetime.now().astimezone().isoformat(), activity="sound",
@@ -160,7 +160,8 @@ def test_the_guide_at_every_step_of_a_long_path(theme, make_app):
         if not buttons:
             break
         # the longest way: never the first answer that ends the lesson early
-        choice = next((b for b in buttons if b.text().startswith(("No", "This is the day", "Next"))), buttons[-1])
+        longest = ("No", "This is the day", "Next")
+        choice = next((b for b in buttons if b.text().startswith(longest)), buttons[-1])
         choice.click()
     assert seen >= 8
 

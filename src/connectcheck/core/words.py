@@ -189,6 +189,19 @@ def sortable_stamp(iso: str | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M}" + (f" {moment:%z}" if moment.tzinfo else "")
 
 
+def age_words(seconds: float) -> str:
+    """How long ago, roughly: "just now", "4 minutes ago", "3 hours ago", "6 days ago"."""
+    if seconds < 90:
+        return "just now"
+    if seconds < 90 * 60:
+        n, name = round(seconds / 60), "minute"
+    elif seconds < 36 * 3600:
+        n, name = round(seconds / 3600), "hour"
+    else:
+        n, name = int(seconds // 86_400), "day"
+    return f"{n} {name}{'' if n == 1 else 's'} ago"
+
+
 def relative_time(iso: str | None, now: datetime | None = None) -> str:
     """ "at 14:05" today, "yesterday at 14:05", else "on Mon 21 Oct at 14:05"."""
     moment = parse_time(iso)

@@ -73,8 +73,10 @@ class App(QObject):
         monitor_factory: MonitorFactory = Monitor,
         monitor_options: OptionsFactory = MonitorOptions.from_settings,
         at_login: bool = False,
+        check_on_open: bool = True,
     ) -> None:
         super().__init__()
+        self.check_on_open = check_on_open  # opening the window checks when the last check is old
         self.log_path = log_path
         self.at_login = at_login
         self.prompts = prompts or Prompts()
@@ -129,7 +131,7 @@ class App(QObject):
         self._started = time.monotonic()
         self._tray_deadline = self._started + (TRAY_WAIT_AT_LOGIN_S if self.at_login else TRAY_WAIT_S)
         if not self.at_login:
-            self.status.bring_forward()
+            self.open_status()
         self._place_tray()
         if self.controller.settings["app.start_at_login"]:  # the entry follows the app when it moves
             self.worker.run(
@@ -172,7 +174,12 @@ class App(QObject):
     # --- showing ---
 
     def open_status(self) -> None:
+        """Bring the window forward; a quick check starts by itself when the last check is more
+        than a few minutes old (or there is none), so the window never shows a stale answer."""
         self.status.bring_forward()
+        if self.check_on_open and self.controller.wants_check_on_open():
+            log.info("the window opened on an old result: a quick check starts")
+            self.controller.start_check(CheckKind.QUICK)
 
     def show_advice(self) -> None:
         self.status.show_advice()

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from connectcheck.assess import Thresholds
 from connectcheck.assess.compare import recent
@@ -32,7 +32,7 @@ from connectcheck.core.model import (
     Status,
 )
 from connectcheck.core.tasks import Progress
-from connectcheck.core.words import OVERALL_WORDS, relative_time
+from connectcheck.core.words import OVERALL_WORDS, age_words, parse_time, relative_time
 from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui import autostart, icons
@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 _OVERALL_ICON = {"ready": icons.GOOD, "limited": icons.DEGRADED, "cannot": icons.FAILING}
 _SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
+
+OLD_AFTER_S = 15 * 60  # a result older than this is shown as old (faded icon, "checked … ago")
+CHECK_ON_OPEN_AFTER_S = 5 * 60  # opening the window checks again when the last check is older
+STALE_POLL_MS = 30_000
 
 MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
 OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
@@ -95,6 +99,12 @@ class Controller(QObject):
         self.alerts: list[LessonAlert] = []
         self.last_lesson: LessonRecord | None = None
         self.procedure_record: ProcedureRecord | None = None
+        self.clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
+        self._was_old = self.result_is_old()
+        self._age_timer = QTimer(self)  # an old result turns old in the tray without any event
+        self._age_timer.setInterval(STALE_POLL_MS)
+        self._age_timer.timeout.connect(self._age_tick)
+        self._age_timer.start()
 
     # --- what is shown --------------------------------------------------------------------------
 
@@ -105,6 +115,37 @@ class Controller(QObject):
     @property
     def monitoring(self) -> bool:
         return self.monitor is not None
+
+    def result_age_s(self) -> float | None:
+        """How old the last check is, in seconds (None: there is none, or its time is unreadable)."""
+        r = self.last_result
+        started = parse_time(r.started_at) if r else None
+        if started is None:
+            return None
+        if started.tzinfo is None:
+            started = started.astimezone()
+        return max(0.0, (self.clock() - started).total_seconds())
+
+    def result_is_old(self) -> bool:
+        """True when the last check is too old to be shown as the state of the connection now
+        (never while checking or monitoring: then the state is current)."""
+        if self.checking or self.monitoring:
+            return False
+        age = self.result_age_s()
+        return age is not None and age > OLD_AFTER_S
+
+    def wants_check_on_open(self) -> bool:
+        """Opening the window should check by itself: no check yet, or the last is a few minutes old."""
+        if self.checking or self.monitoring:
+            return False
+        age = self.result_age_s()
+        return age is None or age > CHECK_ON_OPEN_AFTER_S
+
+    def _age_tick(self) -> None:
+        old = self.result_is_old()
+        if old != self._was_old or old:  # the tooltip's "… ago" moves on too
+            self._was_old = old
+            emit(self.changed)
 
     def icon_state(self) -> str:
         """The tray icon's state: checking, then the monitored lesson, then the last check."""
@@ -150,6 +191,8 @@ class Controller(QObject):
         r = self.last_result
         if r is None:
             return "Not checked yet"
+        if self.result_is_old():
+            return f"Checked {age_words(self.result_age_s() or 0)}: check again before the lesson"
         if r.connectivity is Connectivity.OFFLINE:
             return "No connection"
         overall = r.assessment.overall if r.assessment else "unknown"
@@ -163,7 +206,11 @@ class Controller(QObject):
             return "No check yet"
         kind = "quick check" if r.kind is CheckKind.QUICK else "full check"
         note = " (cancelled)" if r.status is Status.CANCELLED else ""
-        return f"Last {kind} {relative_time(r.started_at)}{note}"
+        then = ""
+        if self.result_is_old():
+            overall = r.assessment.overall if r.assessment else "unknown"
+            then = f". It said then: {OVERALL_WORDS[overall].lower()}; the connection may have changed since"
+        return f"Last {kind} {relative_time(r.started_at)}{note}{then}"
 
     def tooltip(self) -> str:
         lines = ["connectcheck", self.headline()]

@@ -273,7 +273,9 @@ class StatusWindow(QMainWindow):
 
     def refresh(self) -> None:
         c = self.controller
-        self.state_icon.setPixmap(icons.render(icons.icon_file(c.icon_state()), 48))
+        old = c.result_is_old()
+        draw = icons.render_stale if old else icons.render
+        self.state_icon.setPixmap(draw(icons.icon_file(c.icon_state()), 48))
         self.state_icon.setAccessibleName(c.headline())
         self.headline.setText(c.headline())
         self.when.setText(c.last_check_words())
@@ -286,9 +288,14 @@ class StatusWindow(QMainWindow):
         if (c.last_result, c.checking) != self.shown:  # redrawn only when something changed
             self.show_result(c.last_result)
             self.shown = (c.last_result, c.checking)
-        self.results.setEnabled(not c.checking)  # greyed: the previous check, until this one is done
         if c.checking and c.last_result is not None:
             self.sentence.setText("Below: the previous check, until this one is done.")
+        elif old:
+            self.sentence.setText(
+                "This result is old and the connection may have changed since. Check now to know "
+                "how it is today; what it found then is below, greyed."
+            )
+        self.results.setEnabled(not c.checking and not old)  # greyed: not the connection as it is now
 
     def _place_lesson(self, monitoring: bool) -> None:
         """While a lesson is monitored its chart comes first, right under the state."""
