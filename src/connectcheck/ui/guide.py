@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
 from connectcheck.core.words import describe_date
 from connectcheck.policy.procedure import NEXT, Procedure, ProcedureError, StepView
 from connectcheck.policy.rearrange import first_allowed_date, last_allowed_date
-from connectcheck.ui import icons, style
+from connectcheck.ui import desktop, icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.widgets import clear_layout
 
 WIDTH = 560
 MIN_HEIGHT = 460  # steady: the buttons do not jump about from one step to the next
+ENDS_LESSON = ("abandoned", "not_this_procedure")  # outcomes no key press may choose by itself
 
 
 class GuideDialog(QDialog):
@@ -50,7 +51,10 @@ class GuideDialog(QDialog):
         super().__init__(parent)
         self.controller = controller
         self.email_support = email_support
-        self.procedure = procedure or Procedure(controller.profile, controller.lesson_start())
+        self.procedure = procedure or Procedure(
+            controller.profile, controller.lesson_start(), offline=controller.found_offline(),
+            found=controller.found_programs(),
+        )
         self.lesson_id = controller.monitored_lesson_id()
         self.setWindowTitle("The lesson can't go on")
         self.setWindowIcon(icons.app_icon())
@@ -120,16 +124,41 @@ class GuideDialog(QDialog):
         elif view.kind == "info":
             if view.action == "email_support":
                 self._answer_button("E-mail support…", self._email)
+            if view.action == "open_calendar" and self._calendar_url():
+                self._answer_button("Open the calendar", self._open_calendar)
             self._answer_button("Next", lambda _=False: self._answer(NEXT))
         else:  # the end
             self._answer_button("E-mail support…", self._email)
         self.back.setEnabled(bool(self.procedure.record.steps))
-        first = self._buttons()[0] if self._buttons() else None
-        if first is not None:
-            first.setDefault(True)
-            first.setFocus()
+        self._focus(view)
         self.setAccessibleDescription(f"{view.title}. {view.text} {view.question}".strip())
         self._fit()
+
+    def _focus(self, view: StepView) -> None:
+        """Keyboard focus on the first answer that does not end the lesson. On a question no
+        button is the default: Enter never answers it, least of all by abandoning the lesson."""
+        buttons = self._buttons()
+        for button in buttons:
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        if not buttons:
+            return
+        if view.kind == "question":
+            ending = {a.label for a in self.procedure.step.answers if a.outcome in ENDS_LESSON}
+            calm = [b for b in buttons if b.text() not in ending]
+            (calm or buttons)[0].setFocus()
+        else:  # Next, the agreed day, E-mail support: safe to take with Enter
+            buttons[-1 if view.kind == "info" else 0].setDefault(True)
+            buttons[-1 if view.kind == "info" else 0].setFocus()
+
+    def _calendar_url(self) -> str:
+        profile = self.controller.profile
+        return profile.calendar_url if profile else ""
+
+    def _open_calendar(self, _checked: bool = False) -> None:
+        if not desktop.open_url(self._calendar_url()):
+            self.error.setText(f"The calendar could not be opened: open {self._calendar_url()} in your browser.")
+            self.error.show()
 
     def _fit(self) -> None:
         """Tall enough for the step's wrapped text at the dialog's width (Qt's own size hint
