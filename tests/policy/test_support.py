@@ -68,8 +68,8 @@ def test_the_body_starts_with_how_it_ended_and_what_was_tried():
                                   report_name="connectcheck-2024-10-24.html")
     body = email.body
     assert body.startswith("Hello,\n\nI had technical difficulties in my lesson on Thursday 24 October "
-                           "2024 at 16:00.\n\nHow it ended: The lesson went on with a phone for the sound.\n\n"
-                           "What I tried:\n- Closed what was using the connection")
+                           "2024 at 16:00.\n\nHow it ended: The lesson went on with a phone for the "
+                           "sound.\n\nWhat I tried:\n- Closed what was using the connection")
     assert body.index("How it ended") < body.index("What I tried") < body.index("What connectcheck found")
     assert assessment.sentence in body and "- Sound should work well." in body
     assert "Measured on Thursday 24 October 2024 at 16:05: download 8.9 Mbit/s, upload 9.2 Mbit/s" in body

@@ -40,12 +40,12 @@ def test_one_question_at_a_time_with_its_answers(guide):
     assert dialog.step_label.text() == "Step 1"
     assert dialog.title.text() == "First, one check"
     assert buttons(dialog) == [
+        "No, neither",
         "Yes, it is our first lesson",
         "Yes, the student has moved to a new place for good",
-        "No, neither",
     ]
     assert not dialog.back.isEnabled()
-    assert dialog._buttons()[0].hasFocus() or dialog._buttons()[0].isDefault()
+    assert not any(b.isDefault() or b.autoDefault() for b in dialog._buttons())  # Enter answers nothing
 
 
 def test_quick_fixes_work_path_ends_with_the_reminders_and_email_support(guide):
@@ -56,7 +56,7 @@ def test_quick_fixes_work_path_ends_with_the_reminders_and_email_support(guide):
     press(dialog, "Yes, it works now")
     assert dialog.title.text() == "Please remember"
     assert dialog.notes_frame.accessibleName() == "Please remember"
-    assert "do not move the lesson to Zoom" in dialog.notes.text()
+    assert "do not move lessons to Zoom" in dialog.notes.text()
     assert "cancelling, refunds" in dialog.notes.text()
     press(dialog, "Next")
     assert dialog.title.text() == "Tell support"
@@ -74,13 +74,15 @@ def test_quick_fixes_work_path_ends_with_the_reminders_and_email_support(guide):
 def test_first_lesson_is_not_this_procedure(guide):
     dialog = guide()
     press(dialog, "Yes, it is our first lesson")
-    assert dialog.title.text() == "These steps are not for this lesson"
+    assert dialog.title.text() == "Abandon this lesson and report it"
+    assert "Abandon the lesson" in dialog.text.text() and "report it to support" in dialog.text.text()
     assert guide.app.controller.procedure_record.outcome == "not_this_procedure"
 
 
 def test_phone_path_at_the_practice(guide):
     dialog = guide()
-    for answer in ("No, neither", "No, still not working", "No, the sound does not work", "At the practice"):
+    for answer in ("No, neither", "No, still not working", "No, the lesson cannot go on like this",
+                   "At the practice"):
         press(dialog, answer)
     assert dialog.title.text() == "The practice's phone"
     assert "same code as the practice door" in dialog.text.text()
@@ -91,7 +93,8 @@ def test_phone_path_at_the_practice(guide):
 def test_rearranging_computes_the_window_and_refuses_a_day_outside(guide):
     lesson = datetime(2024, 10, 24, 16, 0).astimezone()  # a Thursday
     dialog = guide(lesson)
-    for answer in ("No, neither", "No, still not working", "Yes, the sound works", "No, it cannot go on"):
+    for answer in ("No, neither", "No, still not working", "No, the lesson cannot go on like this",
+                   "At home or somewhere else", "No"):
         press(dialog, answer)
     assert "on or before Wednesday 30 October 2024" in dialog.text.text()
     press(dialog, "Yes, I have room")
@@ -115,7 +118,7 @@ def test_back_undoes_the_last_answer(guide):
     dialog = guide()
     press(dialog, "No, neither")
     press(dialog, "No, still not working")
-    assert dialog.title.text() == "What still works?"
+    assert dialog.title.text() == "Can the lesson still go on?"
     dialog.back.click()
     assert dialog.title.text() == "Try the quick fixes"
     assert [s.step for s in guide.app.controller.procedure_record.steps] == ["new_student"]
@@ -138,8 +141,11 @@ def test_the_guide_works_from_the_keyboard(guide, qtbot):
     from PySide6.QtCore import Qt
 
     dialog = guide()
-    third = dialog._buttons()[2]
-    assert third.focusPolicy() & Qt.FocusPolicy.TabFocus
-    qtbot.keyClick(third, Qt.Key.Key_Space)
+    first = dialog._buttons()[0]
+    assert first.hasFocus() or dialog.focusWidget() in (first, None)
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)  # Enter never answers a question, least of all "abandon"
+    assert dialog.title.text() == "First, one check" and not guide.app.controller.procedure_record
+    assert first.focusPolicy() & Qt.FocusPolicy.TabFocus
+    qtbot.keyClick(first, Qt.Key.Key_Space)
     assert dialog.title.text() == "Try the quick fixes"
     assert [b.accessibleName() for b in dialog._buttons()] == ["Yes, it works now", "No, still not working"]

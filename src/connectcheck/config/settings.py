@@ -161,6 +161,8 @@ SCHEMA: tuple[Option, ...] = (
            "Show full IP and MAC addresses in reports (hidden by default: only the network part)."),
     Option("app.start_at_login", "bool", False,
            "Start connectcheck when you log in."),
+    Option("app.asked_support_address", "bool", False,
+           "Whether connectcheck has asked for the support address (once, at its first start)."),
 )
 
 

@@ -154,7 +154,12 @@ class App(QObject):
             self._up()
 
     def _up(self) -> None:
-        """The app is in place: now show what went wrong while starting."""
+        """The app is in place: now show what went wrong while starting, and ask once for the
+        support address when the profile does not carry it (at the first start, never in the
+        middle of a failed lesson)."""
+        settings = self.controller.settings
+        if not (self.at_login or settings["app.asked_support_address"] or settings.problems):
+            QTimer.singleShot(0, lambda: self.exporter.ask_support_address(self.status))
         problems = self.controller.problems
         if problems:
             for text in problems:

@@ -48,6 +48,7 @@ _SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
 OLD_AFTER_S = 15 * 60  # a result older than this is shown as old (faded icon, "checked … ago")
 CHECK_ON_OPEN_AFTER_S = 5 * 60  # opening the window checks again when the last check is older
 STALE_POLL_MS = 30_000
+RECENT_LESSON_S = 3 * 3600  # a lesson stopped this recently is still the one the guide is about
 
 MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
 OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
@@ -99,6 +100,7 @@ class Controller(QObject):
         self.alerts: list[LessonAlert] = []
         self.last_lesson: LessonRecord | None = None
         self.procedure_record: ProcedureRecord | None = None
+        self.procedure_lesson_id: int | None = None
         self.clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
         self._was_old = self.result_is_old()
         self._age_timer = QTimer(self)  # an old result turns old in the tray without any event
@@ -317,7 +319,7 @@ class Controller(QObject):
         self.samples, self.alerts = [], []
         self.lesson_id = None
         self.lesson_started = datetime.now().astimezone()
-        self.procedure_record = None
+        self.procedure_record, self.procedure_lesson_id = None, None
         log.info("lesson monitoring starting")
         emit(self.monitoring_changed, True)
         emit(self.changed)
@@ -393,24 +395,69 @@ class Controller(QObject):
 
     # --- the failed-lesson guide ----------------------------------------------------------------
 
+    def _recent_lesson(self) -> LessonRecord | None:
+        """The lesson monitored last, when it ended less than RECENT_LESSON_S ago."""
+        last = self.last_lesson
+        ended = parse_time(last.ended_at) if last is not None else None
+        if last is None or last.id is None or ended is None:
+            return None
+        if ended.tzinfo is None:
+            ended = ended.astimezone()
+        return last if (self.clock() - ended).total_seconds() < RECENT_LESSON_S else None
+
     def lesson_start(self) -> datetime | None:
-        """The start of the lesson the guide is about: the monitored one; None (today) otherwise."""
-        return self.lesson_started if self.monitoring else None
+        """The start of the lesson the guide is about: the monitored one, or the one that was
+        monitored until a moment ago; None (today) otherwise."""
+        if self.monitoring:
+            return self.lesson_started
+        recent = self._recent_lesson()
+        return parse_time(recent.started_at) if recent is not None else None
 
     def monitored_lesson_id(self) -> int | None:
-        """The history's id of the lesson being monitored, if any."""
-        return self.lesson_id if self.monitoring else None
+        """The history's id of the lesson the guide is about (as :meth:`lesson_start`)."""
+        if self.monitoring:
+            return self.lesson_id
+        recent = self._recent_lesson()
+        return recent.id if recent is not None else None
+
+    def lesson_for_support(self) -> int | None:
+        """The lesson whose report goes to support: the guide's, else the monitored or recent one."""
+        return self.procedure_lesson_id if self.procedure_record is not None and \
+            self.procedure_lesson_id is not None else self.monitored_lesson_id()
+
+    def found_offline(self) -> bool:
+        """The latest evidence says there is no connection: the last check (when current) found
+        none, or the lesson's last sample lost every probe."""
+        if self.monitoring and self.samples:
+            return self.samples[-1].loss_pct is not None and self.samples[-1].loss_pct >= 100
+        r = self.last_result
+        return r is not None and not self.result_is_old() and r.connectivity is Connectivity.OFFLINE
+
+    def found_programs(self, most: int = 3) -> tuple[str, ...]:
+        """What to do about the programs the last check (when current) named, for the guide."""
+        r = self.last_result
+        if r is None or r.assessment is None or self.result_is_old():
+            return ()
+        return tuple(a.action for a in r.assessment.advice if a.program)[:most]
 
     def keep_procedure(self, record: ProcedureRecord, lesson_id: int | None) -> None:
         """Remember the guide's record for the e-mail and the report, and with its lesson (the one
         monitored when the guide was opened) in the history."""
         self.procedure_record = record
+        self.procedure_lesson_id = lesson_id
         if self.history is not None and lesson_id is not None:
             self.worker.run(
                 lambda cancel: self.history.set_procedure(lesson_id, record),
                 failed=lambda exc: log.error("could not keep the guide's steps", exc_info=exc),
                 name="history-procedure",
             )
+
+    def handed_off(self, record: ProcedureRecord | None) -> None:
+        """The guide's answers went to support in one e-mail: a later e-mail starts afresh (the
+        guide gives them again if the tutor sends from it again)."""
+        if record is not None and self.procedure_record is record:
+            self.procedure_record = None
+            self.procedure_lesson_id = None
 
     # --- settings -------------------------------------------------------------------------------
 

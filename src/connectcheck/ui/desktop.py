@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,11 @@ def open_url(url: str) -> bool:
     if not ok:
         log.warning("the desktop could not open %s", url.split("?")[0])
     return ok
+
+
+def copy_text(text: str) -> None:
+    """Put text on the clipboard (the support message, for webmail or when no mail program opened)."""
+    QGuiApplication.clipboard().setText(text)
 
 
 def open_folder(folder: Path) -> bool:

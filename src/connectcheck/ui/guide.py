@@ -157,7 +157,8 @@ class GuideDialog(QDialog):
 
     def _open_calendar(self, _checked: bool = False) -> None:
         if not desktop.open_url(self._calendar_url()):
-            self.error.setText(f"The calendar could not be opened: open {self._calendar_url()} in your browser.")
+            url = self._calendar_url()
+            self.error.setText(f"The calendar could not be opened: open {url} in your browser.")
             self.error.show()
 
     def _fit(self) -> None:

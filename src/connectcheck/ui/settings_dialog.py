@@ -46,6 +46,8 @@ from connectcheck.config.settings import SCHEMA, Option, Settings, validate_valu
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 
+NOT_SHOWN = {"app.asked_support_address"}  # the app's own memory, not a choice
+
 # section -> tab; sections not listed get a tab of their own
 TABS = {
     "organisation": "Organisation",
@@ -193,7 +195,7 @@ class SettingsDialog(QDialog):
         self._tab_index: dict[str, int] = {}
         thresholds = [o for o in SCHEMA if o.section == SETTINGS_SECTION]
         for opt in SCHEMA:
-            if opt.section != SETTINGS_SECTION:
+            if opt.section != SETTINGS_SECTION and opt.key not in NOT_SHOWN:
                 self._add(opt)
         self._thresholds_tab(thresholds)
         self.summary = style.label()
