@@ -198,3 +198,32 @@ def test_escape_cancels_a_running_check(make_app, qtbot, tmp_path, stun, web, sp
         qtbot.wait(300)
         qtbot.keyClick(app.status, Qt.Key.Key_Escape)
     assert finished.args[0].status is Status.CANCELLED
+
+
+def test_no_call_quality_beside_a_failing_sound_card(make_app):
+    app = make_app()
+    show_result(app, failing_result())
+    sound = app.status.lights["sound"]
+    assert sound.state_key == "fail" and "Call quality" not in sound.reason.text()
+
+
+def test_a_program_at_0_mbit_s_is_not_listed(make_app):
+    app = make_app()
+    idle = assessed(fixtures.check(local=fixtures.local(processes=[
+        fixtures.program("Steam", "game_launcher", down=0.0, up=0.0),
+        fixtures.program("Chrome", "browser", down=0.8, up=0.1)])))
+    show_result(app, idle)
+    names = [app.status.programs.item(i, 0).text() for i in range(app.status.programs.rowCount())]
+    assert names and not any("Steam" in n for n in names)
+
+
+def test_the_first_close_says_the_app_is_still_in_the_tray(make_app):
+    app = make_app()
+    emitted = []
+    app.status.hidden_to_tray.connect(lambda: emitted.append(1))
+    app.status.show()
+    app.status.close()
+    assert "connectcheck is still running" in app.status.notice_banner.text.text()  # no tray here: the window
+    app.status.show()
+    app.status.close()
+    assert emitted == [1]  # only the first time

@@ -49,6 +49,20 @@ def join_words(items: Sequence[str], last: str = "and") -> str:
 STATE_WORDS = {"good": "good", "degraded": "weak", "fail": "failing", "unknown": "not known"}
 # The overall answer of a check ("ready" | "limited" | "cannot" | "unknown"): a headline, and the
 # few words a tight space (a table cell, a terminal line) has for it.
+# What to do when a lesson alert says an activity got worse, in the policy's order (typing
+# first, then a phone, then the guide): (activity, state) -> one line.
+ALERT_ADVICE = {
+    ("sound", "fail"): "Type on the whiteboard meanwhile. If the sound does not come back, open "
+                       "“The lesson can't go on…”.",
+    ("sound", "degraded"): "Ask everyone at home to pause streaming and downloads, and close other programs.",
+    ("video", "fail"): "Turn the cameras off and carry on by voice and typing.",
+    ("video", "degraded"): "If the picture freezes, turn the cameras off.",
+    ("whiteboard", "fail"): "Refresh the whiteboard page. If it stays like this, open "
+                            "“The lesson can't go on…”.",
+    ("whiteboard", "degraded"): "Close other browser tabs and programs; refresh the whiteboard page "
+                                "if it lags.",
+}
+
 OVERALL_WORDS = {
     "ready": "Ready for the lesson",
     "limited": "The lesson can go ahead with limits",

@@ -98,6 +98,10 @@ class App(QObject):
         self.windows: dict[str, QWidget] = {}
         self.tray.open_requested.connect(self.open_status)
         self.controller.notify.connect(self.notify)
+        self.status.hidden_to_tray.connect(
+            lambda: self.notify("connectcheck is still running",
+                                "It stays in the tray: click its icon to open the window again.", "info")
+        )
         self.controller.check_finished.connect(self._check_finished)
         self._tray_deadline = 0.0
         self._started = 0.0

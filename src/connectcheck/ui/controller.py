@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -32,7 +33,7 @@ from connectcheck.core.model import (
     Status,
 )
 from connectcheck.core.tasks import Progress
-from connectcheck.core.words import OVERALL_WORDS, age_words, parse_time, relative_time
+from connectcheck.core.words import ALERT_ADVICE, OVERALL_WORDS, age_words, parse_time, relative_time
 from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui import autostart, icons
@@ -48,10 +49,27 @@ _SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
 OLD_AFTER_S = 15 * 60  # a result older than this is shown as old (faded icon, "checked … ago")
 CHECK_ON_OPEN_AFTER_S = 5 * 60  # opening the window checks again when the last check is older
 STALE_POLL_MS = 30_000
+ALERT_BATCH_MS = 400  # alerts this close together are told as one notification (the worst)
+NOTIFY_S = 10.0  # how long a notification stays on screen (the tray's NOTIFY_MS)
+_ALERT_RANK = {"fail": 3, "degraded": 2, "good": 1}
 RECENT_LESSON_S = 3 * 3600  # a lesson stopped this recently is still the one the guide is about
 
 MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
 OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
+
+
+def alert_notification(alert: LessonAlert, others: int = 0) -> tuple[str, str]:
+    """The title and text of a lesson alert's notification: what happened and what to do."""
+    worse = alert.state in ("fail", "degraded")
+    title = f"{ACTIVITY_WORDS.get(alert.activity, alert.activity.capitalize())}: " + (
+        VERDICT_WORDS.get(alert.state, alert.state).lower() if worse else "back to good"
+    )
+    text = alert.message
+    if todo := ALERT_ADVICE.get((alert.activity, alert.state)):
+        text += f"\n{todo}"
+    if others:
+        text += f"\n({others} more in connectcheck's window.)"
+    return title, text
 
 
 class Controller(QObject):
@@ -107,6 +125,12 @@ class Controller(QObject):
         self._age_timer.setInterval(STALE_POLL_MS)
         self._age_timer.timeout.connect(self._age_tick)
         self._age_timer.start()
+        self._pending_alerts: list[LessonAlert] = []
+        self._shown_alert: tuple[int, str, float] = (0, "", 0.0)  # rank, activity, on screen until
+        self._alert_timer = QTimer(self)
+        self._alert_timer.setSingleShot(True)
+        self._alert_timer.setInterval(ALERT_BATCH_MS)
+        self._alert_timer.timeout.connect(self._tell_alerts)
 
     # --- what is shown --------------------------------------------------------------------------
 
@@ -381,17 +405,35 @@ class Controller(QObject):
         emit(self.changed)
 
     def _on_alert(self, alert: LessonAlert) -> None:
+        """An alert is listed at once; the notification waits ALERT_BATCH_MS for others that come
+        together, so that one notification tells the worst of them (see :meth:`_tell_alerts`)."""
         if self.monitor is None:
             return
         self.alerts.append(alert)
-        worse = alert.state in ("fail", "degraded")
-        title = f"{ACTIVITY_WORDS.get(alert.activity, alert.activity.capitalize())}: " + (
-            VERDICT_WORDS.get(alert.state, alert.state).lower() if worse else "back to good"
-        )
-        log.info("lesson alert: %s — %s", title, alert.message)
+        self._pending_alerts.append(alert)
+        log.info("lesson alert: %s %s — %s", alert.activity, alert.state, alert.message)
         emit(self.alert_raised, alert)
-        emit(self.notify, title, alert.message, "warning" if worse else "info")
         emit(self.changed)
+        if not self._alert_timer.isActive():
+            self._alert_timer.start()
+
+    def _tell_alerts(self) -> None:
+        """One notification at a time, worst first, saying what to do. A notification still on
+        screen is replaced only by news as bad or worse, or by news of the same activity (its
+        recovery); the others are in the window's list of alerts."""
+        pending, self._pending_alerts = self._pending_alerts, []
+        if not pending or self.monitor is None:
+            return
+        worst = max(pending, key=lambda a: (_ALERT_RANK.get(a.state, 0), -pending.index(a)))
+        rank = _ALERT_RANK.get(worst.state, 0)
+        now = time.monotonic()
+        shown_rank, shown_activity, until = self._shown_alert
+        if now < until and rank < shown_rank and worst.activity != shown_activity:
+            log.info("lesson alert not notified (worse news on screen): %s %s", worst.activity, worst.state)
+            return
+        self._shown_alert = (rank, worst.activity, now + NOTIFY_S)
+        title, text = alert_notification(worst, len(pending) - 1)
+        emit(self.notify, title, text, "warning" if worst.state in ("fail", "degraded") else "info")
 
     # --- the failed-lesson guide ----------------------------------------------------------------
 

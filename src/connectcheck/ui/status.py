@@ -10,7 +10,7 @@ controller; nothing here waits on the network.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -70,11 +70,14 @@ def section_title(text: str) -> QLabel:
 class StatusWindow(QMainWindow):
     """The main window. Closing it hides it while the tray icon stays; without a tray it quits."""
 
+    hidden_to_tray = Signal()  # the first time it is closed to the tray
+
     def __init__(self, controller: Controller, actions: Actions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.actions = actions
         self.quit_on_close = False  # set when there is no tray icon to come back from
+        self.told_hidden = False  # the first close says where the app went
         self.shown: tuple[CheckResult | None, bool] | None = None  # (result, checking) on show
         self.setWindowTitle("connectcheck")
         self.setWindowIcon(icons.app_icon())
@@ -328,7 +331,7 @@ class StatusWindow(QMainWindow):
         for activity, light in self.lights.items():
             v = verdicts.get(activity)
             sentence = v.sentence if v else "Run a check to find out."
-            if v is not None and v.mos is not None:
+            if v is not None and v.mos is not None and v.state == "good":  # never beside "Failing"
                 sentence += f" Call quality on a quiet line: {v.mos:.1f} / 5."
             light.set_verdict(v.state if v else "unknown", sentence)
         self._show_numbers(r)
@@ -380,7 +383,7 @@ class StatusWindow(QMainWindow):
 
     def _show_programs(self, r: CheckResult | None) -> None:
         local = r.local if r else None
-        rows = programs(local)[:MAX_PROGRAMS] if local is not None else []
+        rows = [p for p in programs(local) if not _idle(p)][:MAX_PROGRAMS] if local is not None else []
         self.programs.setRowCount(len(rows))
         for i, p in enumerate(rows):
             name = plain(p.app or p.name)
@@ -421,7 +424,9 @@ class StatusWindow(QMainWindow):
         self.controller.start_check(r.kind if r else CheckKind.QUICK)
 
     def _finished(self, result: CheckResult | None) -> None:
-        """Tell screen readers the outcome when a check ends (the window may not have focus)."""
+        """Bring the answer into view and tell screen readers the outcome when a check ends (the
+        window may not have focus)."""
+        self.scroll.verticalScrollBar().setValue(0)  # after Cancel too: the headline in view
         if result is None or not self.isVisible():
             return
         words = self.controller.headline()
@@ -451,3 +456,12 @@ class StatusWindow(QMainWindow):
             self.actions["quit"].trigger()
             return
         event.accept()  # hidden; the tray icon brings it back
+        if not self.told_hidden:
+            self.told_hidden = True
+            self.hidden_to_tray.emit()
+
+
+def _idle(p: object) -> bool:
+    """A program listed with 0 Mbit/s both ways says nothing useful (a rate not measured is kept)."""
+    down, up = getattr(p, "down_mbps", None), getattr(p, "up_mbps", None)
+    return down is not None and up is not None and down < 0.05 and up < 0.05
