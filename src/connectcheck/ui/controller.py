@@ -58,6 +58,11 @@ MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=,
 OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
 
 
+def _failing(r: CheckResult) -> set[str]:
+    """The activities a check found failing."""
+    return {v.activity for v in r.assessment.verdicts if v.state == "fail"} if r.assessment else set()
+
+
 def alert_notification(alert: LessonAlert, others: int = 0) -> tuple[str, str]:
     """The title and text of a lesson alert's notification: what happened and what to do."""
     worse = alert.state in ("fail", "degraded")
@@ -186,6 +191,8 @@ class Controller(QObject):
         if r.connectivity is Connectivity.OFFLINE:
             return icons.OFFLINE
         overall = r.assessment.overall if r.assessment else "unknown"
+        if overall == "limited" and _failing(r) - {"video"}:
+            return icons.FAILING  # sound or the whiteboard fails: red, like its card
         if overall in _OVERALL_ICON:
             return _OVERALL_ICON[overall]
         # "unknown": nothing wrong found by a quick check, or a check that got nowhere
@@ -224,6 +231,14 @@ class Controller(QObject):
         overall = r.assessment.overall if r.assessment else "unknown"
         if overall == "unknown" and r.connectivity is not Connectivity.UNKNOWN:
             return "Nothing wrong found so far"
+        failing = _failing(r)
+        if overall == "limited" and failing:  # one answer, consistent with the red cards
+            if "whiteboard" in failing:
+                return "Not ready: the whiteboard will not work"
+            if "sound" in failing:
+                cameras = " and turn the cameras off" if "video" in failing else ""
+                return f"Not ready as it is: use a phone for sound{cameras}"
+            return "Ready with the cameras off"
         return OVERALL_WORDS[overall]
 
     def last_check_words(self) -> str:
