@@ -296,7 +296,7 @@ class StatusWindow(QMainWindow):
         elif old:
             self.sentence.setText(
                 "This result is old and the connection may have changed since. Check now to know "
-                "how it is today; what it found then is below, greyed."
+                "how it is today; what it found then is below."
             )
         self.results.setEnabled(not c.checking and not old)  # greyed: not the connection as it is now
 
