@@ -1,6 +1,7 @@
 """The history in SQLite: round trips, limits, damaged/locked/newer files, crashes, threads."""
 
 import hashlib
+import io
 import os
 import signal
 import sqlite3
@@ -472,3 +473,27 @@ def test_threads_that_come_and_go_leave_no_connections_behind(db):
     assert h.lessons()[0].samples == 60
     h.close()
     assert open_files() < before
+
+
+def test_opening_says_what_happened_in_one_way_for_the_window_and_the_terminal(tmp_path, capsys):
+    from connectcheck.cli.common import open_history as open_for_terminal
+    from connectcheck.config.settings import defaults
+    from connectcheck.history import open_history
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    assert History(blocker / "history.sqlite3").notices() == [
+        f"Checks and lessons cannot be kept this time: {History(blocker / 'history.sqlite3').problem}"]
+    damaged = tmp_path / "history.sqlite3"
+    damaged.write_bytes(b"this is not a database" * 100)
+    notices = History(damaged).notices()
+    assert len(notices) == 1 and "It was kept as history.sqlite3.corrupt-" in notices[0]
+    history, messages = open_history(defaults())  # the user's own (in the test's private folders)
+    assert history.available and messages == []
+    history.close()
+    from connectcheck.core import paths
+    (paths.data_dir() / "history.sqlite3").write_bytes(b"this is not a database" * 100)
+    err = io.StringIO()
+    open_for_terminal(defaults(), err).close()
+    told = err.getvalue()
+    assert told.startswith("connectcheck: ") and "It was kept as history.sqlite3.corrupt-" in told

@@ -235,6 +235,14 @@ class History:
     def available(self) -> bool:
         return self.problem is None and not self._closed
 
+    def notices(self) -> list[str]:
+        """What to tell about opening the history, in plain words: a damaged file moved aside, and
+        why nothing can be kept this time (a file in use, a folder that cannot be made)."""
+        out = [self.recovered] if self.recovered else []
+        if self.problem:
+            out.append(f"Checks and lessons cannot be kept this time: {self.problem}")
+        return out
+
     # --- opening ---------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
@@ -644,3 +652,9 @@ class History:
         with self._lock:
             connections, self._connections = list(self._connections.values()), {}
         _close_all(connections)
+
+
+def open_history(settings: Settings) -> tuple[History, list[str]]:
+    """The user's history (limits from the settings), and what to tell about opening it."""
+    history = History.from_settings(settings)
+    return history, history.notices()

@@ -134,7 +134,6 @@ def open_history(settings: Settings, err: TextIO) -> History:
     """The history, with what happened opening it (a recovery, a problem) told on ``err``; whether
     it can be used is ``history.available``."""
     history = History.from_settings(settings)
-    for message in (history.recovered, history.problem):
-        if message:
-            print(f"connectcheck: {message}", file=err)
+    for message in history.notices():
+        print(f"connectcheck: {message}", file=err)
     return history

@@ -24,10 +24,10 @@ from connectcheck.cli.common import (
     run_cancellable,
     settings_from_args,
 )
-from connectcheck.cli.text import LIGHTS
+from connectcheck.cli.text import alert_line, count_of, sample_line
 from connectcheck.core import model
 from connectcheck.core.model import LessonAlert, LessonRecord, MonitorSample
-from connectcheck.core.words import clean, clock, mbps, ms, pct, printable
+from connectcheck.core.words import printable
 from connectcheck.monitor import Monitor, MonitorOptions
 
 
@@ -50,35 +50,6 @@ def register(subparsers: Any) -> None:
 
 
 # --- text ----------------------------------------------------------------------------------------
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _elapsed(t_s: float) -> str:
-    minutes, seconds = divmod(int(t_s), 60)
-    return f"+{minutes}:{seconds:02d}"
-
-
-def sample_line(sample: MonitorSample) -> str:
-    """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, states."""
-    s = sample
-    parts = [f"{clock(s.at, seconds=True)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}",
-             f"jitter {ms(s.jitter_ms)}",
-             f"loss {pct(s.loss_pct)} (recent {pct(s.window_loss_pct)})"]
-    if s.down_mbps is not None:
-        parts.append(f"traffic down {mbps(s.down_mbps)} up {mbps(s.up_mbps)}")
-    if s.top_program:
-        parts.append(f"top {clean(s.top_program)} {mbps(s.top_program_mbps)}")
-    parts.append(" ".join(f"{a} {LIGHTS.get(st, st)}" for a, st in s.states.items()))
-    line = "  ".join(parts)
-    return line + (f"  ({s.error})" if s.error else "")
-
-
-def alert_line(alert: LessonAlert) -> str:
-    tag = "BETTER" if alert.state == "good" else "ALERT "
-    return printable(f"{clock(alert.at, seconds=True)}  {_elapsed(alert.t_s):>6}  {tag}  {alert.message}")
 
 
 class _Printer:
@@ -142,7 +113,7 @@ def _report_end(record: LessonRecord, monitor: Monitor, out: TextIO, err: TextIO
         end = {"type": "end", "lesson_id": record.id, "started_at": record.started_at,
                "ended_at": record.ended_at, "samples": len(record.samples), "alerts": len(record.alerts)}
         out.write(json.dumps(end) + "\n")
-    counts = f"{_count(len(record.samples), 'sample')}, {_count(len(record.alerts), 'alert')}"
+    counts = f"{count_of(len(record.samples), 'sample')}, {count_of(len(record.alerts), 'alert')}"
     if record.id is not None and monitor.history_problem is None:
         print(f"Lesson {record.id} kept in the history ({counts}). "
               f"See it again with: connectcheck history lesson {record.id}", file=err)

@@ -17,7 +17,9 @@ from connectcheck.core.model import (
     BrowserUsage,
     CheckResult,
     Connectivity,
+    LessonAlert,
     LocalFindings,
+    MonitorSample,
     ProcessUsage,
     Status,
     WifiInfo,
@@ -29,6 +31,7 @@ from connectcheck.core.words import (
     OS_WORDS,
     OVERALL_SHORT,
     clean,
+    clock,
     join_words,
     mbps,
     megabytes,
@@ -320,7 +323,7 @@ def _wifi_text(w: WifiInfo) -> str:
     if w.status is not Status.OK:
         return w.error or w.status.value
     if w.connected is False:
-        return "not connected"
+        return w.error or "not connected"  # e.g. "Wi-Fi is turned off."
     parts = [
         quantity(w.signal_dbm, "dBm") if w.signal_dbm is not None else "",
         f"signal {pct(w.signal_pct)}" if w.signal_pct is not None else "",
@@ -436,3 +439,36 @@ def _show(out: TextIO, findings: LocalFindings, tty: bool, hint: str) -> None:
     text = f"connectcheck top — {stamp} — {hint}\n\n{format_local(findings)}"
     out.write(CLEAR + text if tty else text + "\n")
     out.flush()
+
+
+# --- a monitored lesson, line by line ------------------------------------------------------------
+
+
+def count_of(n: int, word: str) -> str:
+    """"1 sample", "3 samples"."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _elapsed(t_s: float) -> str:
+    minutes, seconds = divmod(int(t_s), 60)
+    return f"+{minutes}:{seconds:02d}"
+
+
+def sample_line(sample: MonitorSample) -> str:
+    """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, states."""
+    s = sample
+    parts = [f"{clock(s.at, seconds=True)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}",
+             f"jitter {ms(s.jitter_ms)}",
+             f"loss {pct(s.loss_pct)} (recent {pct(s.window_loss_pct)})"]
+    if s.down_mbps is not None:
+        parts.append(f"traffic down {mbps(s.down_mbps)} up {mbps(s.up_mbps)}")
+    if s.top_program:
+        parts.append(f"top {clean(s.top_program)} {mbps(s.top_program_mbps)}")
+    parts.append(" ".join(f"{a} {LIGHTS.get(st, st)}" for a, st in s.states.items()))
+    line = "  ".join(parts)
+    return line + (f"  ({s.error})" if s.error else "")
+
+
+def alert_line(alert: LessonAlert) -> str:
+    tag = "BETTER" if alert.state == "good" else "ALERT "
+    return printable(f"{clock(alert.at, seconds=True)}  {_elapsed(alert.t_s):>6}  {tag}  {alert.message}")

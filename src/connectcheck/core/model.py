@@ -279,7 +279,8 @@ class WifiInfo:
     signal_pct: float | None = None
     link_rate_mbps: float | None = None
     frequency_mhz: float | None = None
-    connected: bool | None = None  # joined to a network (False: Wi-Fi on but not connected; None: unknown)
+    # joined to a network (False: not joined, Wi-Fi on, or turned off when error says so; None: unknown)
+    connected: bool | None = None
 
 
 @dataclass

@@ -287,7 +287,7 @@ def _wifi(w: WifiInfo) -> str:
     if w.status is not Status.OK:
         return w.error or "not known"
     if w.connected is False:
-        return "switched on but not connected"
+        return w.error or "switched on but not connected"  # the error says when it is switched off
     parts = [
         quantity(w.signal_dbm, "dBm") if w.signal_dbm is not None else "",
         f"signal {quantity(w.signal_pct, '%')}" if w.signal_pct is not None else "",

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from connectcheck.config.settings import Settings, load_settings
 from connectcheck.core.model import CheckKind
-from connectcheck.history import History
+from connectcheck.history import History, open_history
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui import autostart, icons, logs, single, style, syslibs
 from connectcheck.ui.about import AboutDialog
@@ -44,15 +44,6 @@ log = logging.getLogger(__name__)
 TRAY_WAIT_S = 3.0  # started by hand: the window opens at once, the tray gets this long to appear
 TRAY_WAIT_AT_LOGIN_S = 60.0  # at login the desktop's tray may come up after the app
 TRAY_POLL_MS = 500
-
-
-def open_history(settings: Settings) -> tuple[History, list[str]]:
-    """The history store, and what to tell about it (a damaged file moved aside, a file in use)."""
-    history = History.from_settings(settings)
-    messages = [m for m in (history.recovered, history.problem) if m]
-    if history.problem:
-        messages[-1] = f"Checks and lessons cannot be kept this time: {history.problem}"
-    return history, messages
 
 
 class App(QObject):
