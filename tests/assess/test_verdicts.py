@@ -103,9 +103,13 @@ def test_udp_blocked_makes_sound_and_video_degraded_but_not_the_whiteboard():
 
 @pytest.mark.parametrize(("summary", "state", "words"), [
     (dict(upload_mbps=0.2), "limited",
-     "by voice and by typing and drawing on the whiteboard only, with the camera off"),
-    (dict(rtt_increase_ms=150, upload_mbps=0.5), "limited", "with the camera off; use a phone for sound"),
-    (dict(download_mbps=0.4), "limited", "by voice only"),
+     "Video will not work well over this connection: turn the cameras off (the whiteboard may not be "
+     "smooth)."),
+    (dict(rtt_increase_ms=150, upload_mbps=0.5), "limited",
+     "Sound will not work well over this connection: carry on by typing on the whiteboard, with the "
+     "cameras off, and use a phone for sound if you can"),
+    (dict(download_mbps=0.4), "limited",
+     "The whiteboard will not work well over this connection: the lesson can only go on by voice"),
     (dict(loss_pct=12), "cannot", "neither sound nor the whiteboard will work"),
     (dict(jitter_ms=20), "limited", "Can go ahead, with care: sound and video may not be smooth."),
 ])
@@ -114,6 +118,33 @@ def test_overall_line(summary, state, words):
     t = default_thresholds()
     got_state, sentence = overall(result, judge_check(result, t), t)
     assert got_state == state and words in sentence
+
+
+@pytest.mark.parametrize("failing", [{"sound"}, {"video"}, {"whiteboard"}, {"sound", "video"},
+                                     {"video", "whiteboard"}])
+def test_the_overall_line_goes_with_the_one_answer(failing):
+    """The headline (core/words.answer) and the line under it never disagree: no "can go ahead with
+    limits" under "Not ready as it is"; typing comes before the phone, as in the procedure."""
+    from connectcheck.core.model import ActivityVerdict
+    from connectcheck.core.words import answer
+
+    result = check()
+    t = default_thresholds()
+    verdicts = [ActivityVerdict(v.activity, "fail" if v.activity in failing else v.state, v.sentence,
+                                v.deciding, v.metrics, v.mos) for v in judge_check(result, t)]
+    state, sentence = overall(result, verdicts, t)
+    headline = answer(state, failing)
+    assert state == "limited"
+    assert "go ahead" not in sentence.lower()
+    if failing - {"video"}:
+        assert headline.startswith("Not ready")
+    else:
+        assert headline == "Ready with the cameras off" and "turn the cameras off" in sentence
+    if "sound" in failing:
+        assert sentence.index("typing") < sentence.index("phone") and "phone for sound" in headline
+    if "whiteboard" in failing:
+        assert "whiteboard will not work" in headline and "whiteboard will not work" in sentence
+    assert ("cameras off" in sentence) == ("video" in failing)
 
 
 def test_cancelled_before_anything_is_unknown():

@@ -82,7 +82,10 @@ def test_failing_and_offline(make_app):
     app = make_app()
     show_result(app, failing_result())
     assert lights(app)["sound"][0] == "Failing"
-    assert "use a phone for sound" in app.status.sentence.text()
+    headline, sentence = app.status.headline.text(), app.status.sentence.text()
+    assert headline == "Not ready as it is: use a phone for sound and turn the cameras off"
+    assert sentence.startswith("Sound will not work well over this connection: carry on by typing")
+    assert "use a phone for sound" in sentence and "go ahead" not in sentence  # one answer, not two
     show_result(app, offline_result())
     assert app.status.headline.text() == "No connection"
     assert {s for s, _ in lights(app).values()} == {"Failing"}

@@ -159,15 +159,26 @@ def overall(result: CheckResult, verdicts: list[ActivityVerdict], thresholds: Th
         return "cannot", ("The lesson cannot go ahead online: neither sound nor the whiteboard will work. "
                           "Follow the organisation's steps for a lesson that cannot go on.")
     careful = f"{join_words(shaky)} may not be smooth" if shaky else ""
-    if failing:
-        means = join_words([acts[k].means for k in ("sound", "whiteboard") if k not in failing])
-        text = f"Can go ahead with limits: {means} only"
-        text += ", with the camera off" if "video" in failing else ""
-        text += "; use a phone for sound if you can" if "sound" in failing else ""
-        return "limited", text + (f" ({careful})." if careful else ".")
+    if failing:  # the line goes with the headline (core/words.answer): what fails, then what to do
+        return "limited", _with_failures(set(failing), careful)
     if shaky:
         return "limited", f"Can go ahead, with care: {careful}."
     missing = {m.metric for v in verdicts for m in v.metrics if m.state == "unknown"}
     unknown = [m.label for k, m in thresholds.metrics.items() if k in missing]
     return "unknown", (f"Nothing wrong found so far, but {join_words(unknown)} "
                        f"{'was' if len(unknown) == 1 else 'were'} not measured: run a full check to be sure.")
+
+
+def _with_failures(failing: set[str], careful: str) -> str:
+    """The overall line when one or two of sound, video and the whiteboard fail (not sound and the
+    whiteboard together: that is "cannot"), in the policy's order: typing first, then a phone."""
+    cameras = ", with the cameras off" if "video" in failing else ""
+    if "sound" in failing:
+        text = ("Sound will not work well over this connection: carry on by typing on the whiteboard"
+                f"{cameras}, and use a phone for sound if you can")
+    elif "whiteboard" in failing:
+        text = ("The whiteboard will not work well over this connection: the lesson can only go on "
+                f"by voice{cameras}")
+    else:
+        text = "Video will not work well over this connection: turn the cameras off"
+    return text + (f" ({careful})." if careful else ".")

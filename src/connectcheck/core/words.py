@@ -3,7 +3,7 @@ names made safe to print. Every user-facing formatting helper lives here, once."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 
 
@@ -76,6 +76,27 @@ OVERALL_SHORT = {
     "unknown": "Not sure yet",
 }
 OVERALL_TONE = {"ready": "good", "limited": "degraded", "cannot": "fail", "unknown": "unknown"}
+
+
+def answer(overall: str, failing: Collection[str] = ()) -> str:
+    """The one answer a tutor reads first, consistent with the cards: a check that can go ahead
+    only "with limits" because sound or the whiteboard fails is "Not ready" as it is (``failing``:
+    the activities found failing)."""
+    if overall == "limited" and failing:
+        if "whiteboard" in failing:
+            return "Not ready: the whiteboard will not work"
+        if "sound" in failing:
+            cameras = " and turn the cameras off" if "video" in failing else ""
+            return f"Not ready as it is: use a phone for sound{cameras}"
+        return "Ready with the cameras off"
+    return OVERALL_WORDS.get(overall, OVERALL_WORDS["unknown"])
+
+
+def short_answer(overall: str, failing: Collection[str] = ()) -> str:
+    """:func:`answer` in the few words a table cell or a terminal line has."""
+    if overall == "limited" and set(failing) - {"video"}:
+        return "Not ready"
+    return OVERALL_SHORT.get(overall, OVERALL_SHORT["unknown"])
 
 OS_WORDS = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
 

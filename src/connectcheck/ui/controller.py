@@ -33,7 +33,7 @@ from connectcheck.core.model import (
     Status,
 )
 from connectcheck.core.tasks import Progress
-from connectcheck.core.words import ALERT_ADVICE, OVERALL_WORDS, age_words, parse_time, relative_time
+from connectcheck.core.words import ALERT_ADVICE, OVERALL_WORDS, age_words, answer, parse_time, relative_time
 from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui import autostart, icons
@@ -231,15 +231,7 @@ class Controller(QObject):
         overall = r.assessment.overall if r.assessment else "unknown"
         if overall == "unknown" and r.connectivity is not Connectivity.UNKNOWN:
             return "Nothing wrong found so far"
-        failing = _failing(r)
-        if overall == "limited" and failing:  # one answer, consistent with the red cards
-            if "whiteboard" in failing:
-                return "Not ready: the whiteboard will not work"
-            if "sound" in failing:
-                cameras = " and turn the cameras off" if "video" in failing else ""
-                return f"Not ready as it is: use a phone for sound{cameras}"
-            return "Ready with the cameras off"
-        return OVERALL_WORDS[overall]
+        return answer(overall, _failing(r))
 
     def last_check_words(self) -> str:
         r = self.last_result
