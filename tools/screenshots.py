@@ -1,6 +1,7 @@
 """Screenshots of the tray app as a person sees it: under Xvfb with a real tray host (trayer).
 
     python -m tools.screenshots [OUT_DIR]        (from the repository root; default /tmp/connectcheck-shots)
+    CONNECTCHECK_SHOTS=light-1x,dark-2x python -m tools.screenshots    (only those looks)
 
 Needs Debian's ``xvfb`` and ``trayer`` (``apt-get install -y xvfb trayer``); the screen grabs
 use ImageMagick's ``import`` when it is there, else Qt's own grab of the X screen. It starts a
@@ -46,7 +47,10 @@ def outer(out: Path) -> int:
             print(f"screenshots: {tool} is missing (apt-get install -y xvfb trayer)", file=sys.stderr)
             return 2
     worst = 0
+    wanted = [w for w in os.environ.get("CONNECTCHECK_SHOTS", "").split(",") if w]  # e.g. "light-1x"
     for folder, theme, screen, scale in LOOKS:
+        if wanted and folder not in wanted:
+            continue
         (out / folder).mkdir(parents=True, exist_ok=True)
         private = Path(tempfile.mkdtemp(prefix="connectcheck-shots-"))
         env = private_env(private, "XFCE", display=DISPLAY)

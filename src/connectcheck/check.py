@@ -274,7 +274,7 @@ class Check:
         no_icmp = [x for x in r.latency if x.method == "icmp" and x.status is Status.UNAVAILABLE]
         if no_icmp:
             r.latency = [x for x in r.latency if x not in no_icmp]
-            text = no_icmp[0].error or "ICMP echo (ping) is not available on this system."
+            text = no_icmp[0].error or "Ping is not available here (the other measurements do not need it)."
             r.notes.append(text[:1].upper() + text[1:])
 
     def _bandwidth_phase(self, deadline: Deadline) -> None:

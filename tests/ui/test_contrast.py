@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QPushButton, QToolButton, QWidget
 
 from connectcheck.core.model import LessonAlert
 from connectcheck.ui import style
@@ -80,6 +80,11 @@ def texts_of(window: QWidget):
             pal = button.palette()
             yield (f"button {button.text()!r}", pal.color(QPalette.ColorRole.ButtonText).name(),
                    pal.color(QPalette.ColorRole.Button).name())
+    for tool in window.findChildren(QToolButton):  # flat ("Details"): its text on the ground behind it
+        if tool.isVisibleTo(window) and tool.text() and tool.autoRaise():
+            bg, _ = background_of(tool)
+            fg = tool.palette().color(QPalette.ColorRole.ButtonText).name()
+            yield f"tool button {tool.text()!r}", fg, bg
     for view in window.findChildren(QAbstractItemView):
         if view.isVisibleTo(window):
             pal = view.palette()
@@ -134,6 +139,7 @@ def test_the_status_window_in_every_state(theme, make_app):
     total = 0
     for result in (None, good_result(), degraded_result(), failing_result(), offline_result()):
         show_result(app, result)
+        w.details_button.setChecked(True)  # the figures too
         total += check_window(w, theme, f"status {result and result.assessment.overall}")
         check_painted_backgrounds(w)
     show_result(app, good_result(), age_s=6 * 86_400)

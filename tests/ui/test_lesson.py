@@ -29,7 +29,7 @@ def test_a_worsening_that_lasts_is_told_once_then_its_recovery(make_app, qtbot):
     probe.set(BAD)
     qtbot.waitUntil(lambda: len(notes) >= 1, timeout=3000)
     title, text, level = notes[0]
-    assert title == "Sound: failing" and level == "warning" and "round trip" in text
+    assert title == "Sound: failing" and level == "warning" and "the delay is" in text
     assert app.tray.state == "failing"
     assert "Sound: failing" in panel.alerts.item(0).text()
     assert not app.status.notice_banner.isHidden()  # no tray here: the window tells

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 
 from connectcheck.core.model import CheckKind, Status
 from connectcheck.ui.worker import Worker
@@ -69,13 +69,52 @@ def test_degraded_names_the_culprit_first_with_its_evidence(make_app):
     app = make_app()
     show_result(app, degraded_result())
     w = app.status
-    assert w.headline.text() == "The lesson can go ahead with limits"
-    assert lights(app)["sound"][0] == "Weak" and "jitter is 22\u00a0ms" in lights(app)["sound"][1]
+    assert w.headline.text() == "The lesson can go ahead with limits"  # nothing fails: amber
+    assert lights(app)["sound"][0] == "Weak"
+    assert lights(app)["sound"][1] == "Sound may break up at times: the delay keeps jumping about."
+    assert "delay variation is 22\u00a0ms" in w.lights["sound"].toolTip()  # the figure on hover
     advice = [w.advice_box.itemAt(i).widget().text() for i in range(w.advice_box.count())]
     assert advice[0].startswith("1. Pause the downloads and updates in Steam")
     assert advice[1].startswith("Why: Steam")
     assert w.check_again.isVisibleTo(w) and w.check_again.isEnabled()
     assert w.tiles["upload_mbps"].value.property("tone") == "degraded"  # a weak number stands out
+
+
+def test_the_figures_are_behind_details_in_plain_words_with_what_each_means(make_app, qtbot):
+    """Cards in words, no numbers; "Details" opens the figures (each card's sentence with its
+    numbers, the numbers named plainly, each saying what it means on hover and on Tab focus) and
+    the check's own notes; it stays as the tutor left it from one check to the next."""
+    app = make_app()
+    w = app.status
+    w.show()
+    show_result(app, failing_result())
+    shown = [light.reason.text() for light in w.lights.values()]
+    assert not any(ch.isdigit() for text in shown for ch in text)  # no figures on the cards
+    assert shown[0] == ("Sound will probably break up or drop out: everything arrives late and some of "
+                        "what is sent gets lost.")
+    assert not w.details.isVisibleTo(w) and w.details_button.isVisibleTo(w)
+    w.details_button.click()
+    assert w.details.isVisibleTo(w)
+    assert "your delay is 450\u00a0ms (sound needs 100\u00a0ms or less)" in w.figures.text()
+    words = {k: t.caption.text() for k, t in w.tiles.items()}
+    assert words == {"download_mbps": "Download speed", "upload_mbps": "Upload speed", "rtt_ms": "Delay",
+                     "jitter_ms": "Delay variation", "loss_pct": "Lost data",
+                     "rtt_increase_ms": "Delay when busy"}
+    jargon = ("jitter", "packet", "round trip", "probe", "icmp", "more figure", "nothing answered")
+    labels = w.findChildren(type(w.headline))
+    visible = " ".join(label.text().lower() for label in labels if label.isVisibleTo(w))
+    assert not [word for word in jargon if word in visible]
+    tile = w.tiles["jitter_ms"]
+    assert tile.toolTip().startswith("How much that delay jumps about")
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=2000)
+    tile.setFocus(Qt.FocusReason.TabFocusReason)
+    assert tile.hasFocus()
+    assert w.meaning.text() == f"Delay variation: {tile.meaning}" and w.meaning.isVisibleTo(w)
+    show_result(app, degraded_result())
+    assert w.details.isVisibleTo(w)  # still open: the tutor opened it
+    show_result(app, None)
+    assert not w.details_button.isVisibleTo(w)
 
 
 def test_failing_and_offline(make_app):
@@ -127,7 +166,7 @@ def test_monitoring_state(make_app, qtbot):
     qtbot.waitUntil(lambda: len(app.controller.samples) >= 2, timeout=3000)
     assert app.status.headline.text().startswith("Monitoring the lesson since")
     assert app.status.lesson.chart.isVisibleTo(app.status)
-    assert "round trip 20 ms" in app.status.lesson.latest.text()
+    assert "delay 20 ms" in app.status.lesson.latest.text()
 
 
 def test_check_again_compares_with_the_check_before(make_app, tmp_path, stun, web):
@@ -143,7 +182,7 @@ def test_check_again_compares_with_the_check_before(make_app, tmp_path, stun, we
     assert result is not previous and result.kind is CheckKind.QUICK
     assert result.assessment.changes  # the jitter of 22 ms went down to loopback's
     assert app.status.changes_title.isVisibleTo(app.status)
-    assert "jitter 22" in app.status.changes.text()
+    assert "delay variation 22" in app.status.changes.text()
 
 
 @pytest.mark.slow
@@ -165,7 +204,8 @@ def test_a_real_check_shows_its_phases_and_cancel_stops_it_within_a_second(
     assert app.controller.checking and w.progress_box.isVisibleTo(w) and not w.check_button.isEnabled()
     qtbot.waitUntil(lambda: any(p == "download" for p, _, _ in phases), timeout=15000)
     assert any(
-        text == "Measuring delay, loss and the lesson platform…" for p, text, _ in phases if p == "latency"
+        text == "Measuring the delay, lost data and the lesson platform…" for p, text, _ in phases
+        if p == "latency"
     )
     assert "Measuring the download speed…" in w.phase.text()
     t0 = time.monotonic()

@@ -98,6 +98,34 @@ def short_answer(overall: str, failing: Collection[str] = ()) -> str:
         return "Not ready"
     return OVERALL_SHORT.get(overall, OVERALL_SHORT["unknown"])
 
+# Each measured figure in words a non-technical person knows: what it is called, and one line on
+# what it means for a lesson (shown on hover and focus beside the figure).
+FIGURE_WORDS = {
+    "download_mbps": ("Download speed", "How fast the lesson reaches you: the student's voice, picture and "
+                      "the whiteboard. Higher is better."),
+    "upload_mbps": ("Upload speed", "How fast what you send leaves this computer: your voice and your "
+                    "camera. Higher is better."),
+    "rtt_ms": ("Delay", "How long a message takes to get there and back. When it is long, you and the "
+               "student talk over each other. Lower is better."),
+    "jitter_ms": ("Delay variation", "How much that delay jumps about. When it jumps, voices break up and "
+                  "the picture stutters. Lower is better."),
+    "loss_pct": ("Lost data", "How much of what is sent never arrives. Lost data means gaps in the sound "
+                 "and frozen pictures. Lower is better."),
+    "rtt_increase_ms": ("Delay when busy", "How much longer the delay gets while the line is in full use "
+                        "(a download, a film). Large means someone else's use will spoil the lesson. "
+                        "Lower is better."),
+}
+# What is wrong, without a number, for the cards: (pseudo-)metric -> words after "…: ".
+PROBLEM_WORDS = {
+    "download_mbps": "the connection brings things in too slowly",
+    "upload_mbps": "the connection sends too slowly",
+    "rtt_ms": "everything arrives late",
+    "jitter_ms": "the delay keeps jumping about",
+    "loss_pct": "some of what is sent gets lost",
+    "rtt_increase_ms": "the line slows right down when it is busy",
+    "udp_ok": "this network blocks the direct route calls take, so they go through a slower relay",
+}
+
 OS_WORDS = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
 
 

@@ -50,9 +50,9 @@ def worst_state(sample: MonitorSample) -> str:
 def sample_words(sample: MonitorSample) -> str:
     """The latest sample in one line, units on every number."""
     parts = [
-        f"round trip {value(sample.rtt_ms, 'ms')}",
-        f"jitter {value(sample.jitter_ms, 'ms')}",
-        f"loss {value(sample.loss_pct, '%')}",
+        f"delay {value(sample.rtt_ms, 'ms')}",
+        f"delay variation {value(sample.jitter_ms, 'ms')}",
+        f"lost data {value(sample.loss_pct, '%')}",
     ]
     if sample.down_mbps is not None:
         parts.append(
@@ -97,8 +97,8 @@ class TimelineChart(QWidget):
         """Draw the sound limits for round trip (good) and jitter (good) as reference lines."""
         self.limits = []
         if thresholds is not None and ("sound", "rtt_ms") in thresholds.limits:
-            self.limits.append(("round trip for sound", thresholds.limit("sound", "rtt_ms").good))
-            self.limits.append(("jitter for sound", thresholds.limit("sound", "jitter_ms").good))
+            self.limits.append(("delay for sound", thresholds.limit("sound", "rtt_ms").good))
+            self.limits.append(("delay variation for sound", thresholds.limit("sound", "jitter_ms").good))
         self.update()
 
     def set_data(self, samples: Sequence[MonitorSample], alerts: Sequence[LessonAlert]) -> None:
@@ -125,7 +125,7 @@ class TimelineChart(QWidget):
         span = duration(self.samples[-1].t_s)
         text = f"{len(self.samples)} samples over {span}."
         if rtts:
-            text += f" Round trip from {value(min(rtts), 'ms')} to {value(max(rtts), 'ms')}."
+            text += f" Delay from {value(min(rtts), 'ms')} to {value(max(rtts), 'ms')}."
         text += f" {len(self.alerts)} alerts. Latest: {sample_words(self.samples[-1])}."
         self.setAccessibleDescription(text)
 
@@ -271,9 +271,9 @@ class TimelineChart(QWidget):
             _triangle(p, xx, plot.top() - 1, mark)
 
     LEGEND = (  # (words, what is drawn, colour field)
-        ("round trip", "line", "line_rtt"),
-        ("jitter", "line", "line_jitter"),
-        ("lost probes", "tick", "line_loss"),
+        ("delay", "line", "line_rtt"),
+        ("delay variation", "line", "line_jitter"),
+        ("lost data", "tick", "line_loss"),
         ("limit for sound", "dash", "line_limit"),
         ("alert", "mark", "line_alert"),
         ("good", "band", "good"),

@@ -25,13 +25,16 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from connectcheck.assess.advice import programs
+from connectcheck.assess.verdicts import plain_sentence
 from connectcheck.core.model import CheckKind, CheckResult, Status
 from connectcheck.core.tasks import Progress
+from connectcheck.core.words import FIGURE_WORDS
 from connectcheck.ui import icons, style
 from connectcheck.ui.actions import Actions
 from connectcheck.ui.controller import Controller
@@ -40,24 +43,25 @@ from connectcheck.ui.text import plain, unbroken, value
 from connectcheck.ui.widgets import Banner, Light, NumberTile, clear_layout
 
 ACTIVITIES = ("sound", "video", "whiteboard")
-# the key numbers: (Summary field, caption, unit, metric key for its colour)
+# the key numbers, behind "Details": (Summary field, unit); their names and meanings in core/words
 NUMBERS = (
-    ("download_mbps", "Download", "Mbit/s"),
-    ("upload_mbps", "Upload", "Mbit/s"),
-    ("rtt_ms", "Round trip", "ms"),
-    ("jitter_ms", "Jitter", "ms"),
-    ("loss_pct", "Packet loss", "%"),
-    ("rtt_increase_ms", "Added delay under load", "ms"),
+    ("download_mbps", "Mbit/s"),
+    ("upload_mbps", "Mbit/s"),
+    ("rtt_ms", "ms"),
+    ("jitter_ms", "ms"),
+    ("loss_pct", "%"),
+    ("rtt_increase_ms", "ms"),
 )
 PHASE_WORDS = {
     "starting": "Starting the check",
-    "latency": "Measuring delay, loss and the lesson platform",
+    "latency": "Measuring the delay, lost data and the lesson platform",
     "server": "Choosing a speed server",
     "download": "Measuring the download speed",
     "upload": "Measuring the upload speed",
     "done": "Finishing",
 }
 MAX_PROGRAMS = 6
+HINT = "Point at a figure, or move to it with Tab, to see what it means."
 
 
 def section_title(text: str) -> QLabel:
@@ -201,18 +205,54 @@ class StatusWindow(QMainWindow):
         self.results_box.addLayout(row)
 
     def _numbers(self) -> None:
-        self.results_box.addWidget(section_title("Measurements"))
+        """The figures behind "Details" (closed until opened; stays as the tutor left it): each
+        card's sentence with its numbers, the numbers with what each means, the check's notes."""
+        self.numbers_note = style.label(role="secondary")  # a quick or cancelled check: always shown
+        self.results_box.addWidget(self.numbers_note)
+        self.details_button = QToolButton()
+        self.details_button.setText("Details: the figures")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setAutoRaise(True)
+        self.details_button.setAccessibleName("Details: the figures")
+        self.details_button.toggled.connect(self._show_details)
+        self.results_box.addWidget(self.details_button)
+        self.details = QWidget()
+        self.details.setAccessibleName("Details")
+        box = QVBoxLayout(self.details)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(8)
+        self.figures = style.label()
+        self.figures.setAccessibleName("What each part found, with the figures")
+        box.addWidget(self.figures)
         grid = QGridLayout()
         grid.setHorizontalSpacing(24)
         grid.setVerticalSpacing(10)
         self.tiles: dict[str, NumberTile] = {}
-        for i, (key, caption, _unit) in enumerate(NUMBERS):
-            tile = NumberTile(caption)
+        for i, (key, _unit) in enumerate(NUMBERS):
+            caption, meaning = FIGURE_WORDS[key]
+            tile = NumberTile(caption, meaning)
+            tile.explained.connect(self._explain)
             self.tiles[key] = tile
             grid.addWidget(tile, i // 3, i % 3)
-        self.results_box.addLayout(grid)
-        self.numbers_note = style.label(role="secondary")
-        self.results_box.addWidget(self.numbers_note)
+        box.addLayout(grid)
+        self.meaning = style.label(HINT, "secondary")  # what the figure pointed at or focused means
+        self.meaning.setAccessibleName("What this figure means")
+        self.meaning.setMinimumHeight(self.meaning.fontMetrics().lineSpacing() * 2)
+        box.addWidget(self.meaning)
+        self.check_notes = style.label(role="secondary")
+        self.check_notes.setAccessibleName("Notes from the check")
+        box.addWidget(self.check_notes)
+        self.results_box.addWidget(self.details)
+        self.details.hide()
+
+    def _explain(self, text: str) -> None:
+        self.meaning.setText(text)
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _advice(self) -> None:
         self.advice_title = section_title("What to do now")
@@ -328,12 +368,20 @@ class StatusWindow(QMainWindow):
         else:
             self.sentence.setText(" ".join(r.notes) or "The check could not tell anything.")
         verdicts = {v.activity: v for v in a.verdicts} if a else {}
+        thresholds = self.controller.thresholds()
+        figures = []
         for activity, light in self.lights.items():
             v = verdicts.get(activity)
-            sentence = v.sentence if v else "Run a check to find out."
-            if v is not None and v.mos is not None and v.state == "good":  # never beside "Failing"
-                sentence += f" Call quality on a quiet line: {v.mos:.1f} / 5."
-            light.set_verdict(v.state if v else "unknown", sentence)
+            if v is None:
+                light.set_verdict("unknown", "Run a check to find out.")
+                continue
+            detailed = v.sentence
+            if v.mos is not None and v.state == "good":  # never beside "Failing"
+                detailed += f" Call quality on a quiet line: {v.mos:.1f} / 5."
+            light.set_verdict(v.state, plain_sentence(v, thresholds), detailed)
+            figures.append(f"• {detailed}")
+        self.figures.setText(unbroken("\n".join(figures)))
+        self.figures.setVisible(bool(figures))
         self._show_numbers(r)
         self._show_advice(r)
         self._show_programs(r)
@@ -346,7 +394,7 @@ class StatusWindow(QMainWindow):
                 for m in v.metrics:
                     if order.get(m.state, 0) > order.get(states.get(m.metric, "unknown"), 0):
                         states[m.metric] = m.state
-        for key, _caption, unit in NUMBERS:
+        for key, unit in NUMBERS:
             number = getattr(r.summary, key) if r else None
             self.tiles[key].set_value(value(number, unit), states.get(key))
         notes = []
@@ -358,9 +406,14 @@ class StatusWindow(QMainWindow):
                 )
             if r.status is Status.CANCELLED:
                 notes.append("The check was cancelled: what was measured until then is shown.")
-            notes += [plain(n) for n in r.notes]
         self.numbers_note.setText(unbroken("\n".join(notes)))
         self.numbers_note.setVisible(bool(notes))
+        check_notes = [plain(n) for n in r.notes] if r is not None else []  # the engineers' notes
+        self.check_notes.setText(unbroken("\n".join(check_notes)))
+        self.check_notes.setVisible(bool(check_notes))
+        self.details_button.setVisible(r is not None)
+        if r is None:
+            self.details_button.setChecked(False)
 
     def _show_advice(self, r: CheckResult | None) -> None:
         clear_layout(self.advice_box)

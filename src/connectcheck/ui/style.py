@@ -240,6 +240,8 @@ QFrame[role="reminder"] {{ border: 1px solid {p.line_reminder}; border-left: 4px
 QFrame[role="banner"] {{ border: 1px solid {p.line_reminder}; border-radius: 6px;
                         background: {p.bg_banner}; }}
 QFrame[role="banner-info"] {{ border: 1px solid {p.line_info}; border-radius: 6px; background: {p.bg_info}; }}
+QFrame[role="tile"] {{ border: 1px solid transparent; border-radius: 4px; }}
+QFrame[role="tile"]:focus {{ border: 1px solid {p.text_link}; }}
 """
 
 
