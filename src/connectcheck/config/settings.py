@@ -163,6 +163,8 @@ SCHEMA: tuple[Option, ...] = (
            "Start connectcheck when you log in."),
     Option("app.asked_support_address", "bool", False,
            "Whether connectcheck has asked for the support address (once, at its first start)."),
+    Option("app.asked_start_at_login", "bool", False,
+           "Whether connectcheck has offered to start at login (once, at its first start)."),
 )
 
 

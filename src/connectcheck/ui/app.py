@@ -155,6 +155,8 @@ class App(QObject):
         settings = self.controller.settings
         if not (self.at_login or settings["app.asked_support_address"] or settings.problems):
             QTimer.singleShot(0, lambda: self.exporter.ask_support_address(self.status))
+        if not (self.at_login or settings["app.asked_start_at_login"] or settings.problems):
+            self._offer_start_at_login()
         problems = self.controller.problems
         if problems:
             for text in problems:
@@ -163,6 +165,38 @@ class App(QObject):
                 "\n\n".join(problems), [("Open settings", self.open_settings)]
             )
             self.status.bring_forward()
+
+    def _offer_start_at_login(self) -> None:
+        """Start at login is off until the tutor says yes: offer it once, at the first start."""
+        try:
+            if autostart.is_enabled():
+                return
+        except OSError:
+            return
+        self.status.offer_banner.show_message(
+            "connectcheck can start by itself when you log in, so that it is ready in the tray "
+            "before each lesson. Start it at login?",
+            [("Start at login", lambda: self._answer_start_at_login(True)),
+             ("Not now", lambda: self._answer_start_at_login(False))],
+            info=True, dismissable=False,
+        )
+
+    def _answer_start_at_login(self, yes: bool) -> None:
+        c = self.controller
+        settings = Settings(values=dict(c.settings.values), path=c.settings.path,
+                            file_was_bad=c.settings.file_was_bad)
+        settings.set("app.asked_start_at_login", True)
+        settings.set("app.start_at_login", yes)
+        problem = c.apply_settings(settings)
+        banner = self.status.offer_banner
+        if problem:
+            banner.show_message(problem, info=False)
+        elif yes:
+            banner.show_message("Done: connectcheck will start when you log in. You can change this "
+                                "in Settings, on the Start tab.", info=True)
+        else:
+            banner.show_message("connectcheck will not start at login. You can turn it on later in "
+                                "Settings, on the Start tab.", info=True)
 
     def handle_command(self, word: str) -> None:
         """A word from a later start of the app (see :mod:`single`)."""

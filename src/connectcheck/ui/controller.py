@@ -512,7 +512,10 @@ class Controller(QObject):
 
     def apply_settings(self, settings: Settings) -> str | None:
         """Save new settings and use them from now on; the problem in plain words, or None."""
-        login_changed = settings["app.start_at_login"] != self.settings["app.start_at_login"]
+        try:  # what the system does at login, not just the old setting (an entry removed by hand)
+            login_changed = settings["app.start_at_login"] != autostart.is_enabled()
+        except OSError:
+            login_changed = settings["app.start_at_login"] != self.settings["app.start_at_login"]
         try:
             kept = save_settings(settings)
         except OSError as exc:

@@ -93,7 +93,8 @@ class StatusWindow(QMainWindow):
         self.tray_banner = Banner()
         self.problem_banner = Banner()
         self.notice_banner = Banner()
-        for banner in (self.tray_banner, self.problem_banner, self.notice_banner):
+        self.offer_banner = Banner()  # once, at the first start: start at login
+        for banner in (self.tray_banner, self.problem_banner, self.notice_banner, self.offer_banner):
             self.body.addWidget(banner)
         self._header()
         self._progress()
