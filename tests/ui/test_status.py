@@ -73,9 +73,11 @@ def test_degraded_names_the_culprit_first_with_its_evidence(make_app):
     assert lights(app)["sound"][0] == "Weak"
     assert lights(app)["sound"][1] == "Sound may break up at times: the delay keeps jumping about."
     assert "delay variation is 22\u00a0ms" in w.lights["sound"].toolTip()  # the figure on hover
-    advice = [w.advice_box.itemAt(i).widget().text() for i in range(w.advice_box.count())]
+    items = [w.advice_box.itemAt(i).widget() for i in range(w.advice_box.count())]
+    advice = [item.text() if hasattr(item, "text") else "[buttons]" for item in items]
     assert advice[0].startswith("1. Pause the downloads and updates in Steam")
     assert advice[1].startswith("Why: Steam")
+    assert advice[2] == "[buttons]" and w.advice_buttons[w.controller.last_result.assessment.advice[0].key]
     assert w.check_again.isVisibleTo(w) and w.check_again.isEnabled()
     assert w.tiles["upload_mbps"].value.property("tone") == "degraded"  # a weak number stands out
 

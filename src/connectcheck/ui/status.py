@@ -35,7 +35,7 @@ from connectcheck.assess.verdicts import plain_sentence
 from connectcheck.core.model import CheckKind, CheckResult, Status
 from connectcheck.core.tasks import Progress
 from connectcheck.core.words import FIGURE_WORDS
-from connectcheck.ui import icons, style
+from connectcheck.ui import desktop, icons, style
 from connectcheck.ui.actions import Actions
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.lesson import LessonPanel
@@ -61,6 +61,19 @@ PHASE_WORDS = {
     "done": "Finishing",
 }
 MAX_PROGRAMS = 6
+# a button beside a piece of advice (by its rule's key): the system's own tool it needs ...
+ADVICE_TOOLS = {
+    "offline": "network", "weak_wifi": "network", "udp_blocked": "network", "vpn": "network",
+    "pause_streaming": "tasks", "pause_game_launcher": "tasks", "pause_cloud_sync": "tasks",
+    "pause_updates": "tasks", "close_torrent": "tasks", "close_call_app": "tasks", "pause_program": "tasks",
+    "unnamed_traffic": "tasks", "computer_busy": "tasks",
+}
+# ... or one of the app's own actions: (caption, action)
+ADVICE_ACTIONS = {
+    "follow_procedure": ("Open “The lesson can't go on…”", "guide"),
+    "phone_for_sound": ("Open “The lesson can't go on…”", "guide"),
+    "full_check": ("Run a full check", "check"),
+}  # "check again" has its own button under the advice
 HINT = "Point at a figure, or move to it with Tab, to see what it means."
 
 
@@ -83,6 +96,7 @@ class StatusWindow(QMainWindow):
         self.quit_on_close = False  # set when there is no tray icon to come back from
         self.told_hidden = False  # the first close says where the app went
         self.shown: tuple[CheckResult | None, bool] | None = None  # (result, checking) on show
+        self.advice_buttons: dict[str, QPushButton] = {}  # advice key -> the button that does it
         self.setWindowTitle("connectcheck")
         self.setWindowIcon(icons.app_icon())
         self._menus()
@@ -419,6 +433,7 @@ class StatusWindow(QMainWindow):
     def _show_advice(self, r: CheckResult | None) -> None:
         clear_layout(self.advice_box)
         advice = r.assessment.advice if r and r.assessment else []
+        self.advice_buttons = {}
         for item in advice:
             line = style.label(unbroken(f"{item.rank}. {item.action}"))
             line.setAccessibleName(f"Advice {item.rank}")
@@ -428,12 +443,43 @@ class StatusWindow(QMainWindow):
                 why = style.label(unbroken(f"Why: {item.evidence}"), "secondary")
                 why.setIndent(18)
                 self.advice_box.addWidget(why)
+            if (button := self._advice_button(item.key)) is not None:
+                self.advice_box.addWidget(button)
         self.advice_title.setVisible(bool(advice))
         changes = r.assessment.changes if r and r.assessment else []
         self.changes.setText(unbroken("\n".join(f"• {c}" for c in changes)))
         self.changes_title.setVisible(bool(changes))
         self.changes.setVisible(bool(changes))
         self.check_again.setVisible(r is not None)
+
+    def _advice_button(self, key: str) -> QWidget | None:
+        """The button that does what a piece of advice says, where one fits; a tool the system
+        cannot open here says so beside the button when pressed."""
+        tool = ADVICE_TOOLS.get(key)
+        caption = desktop.TOOL_WORDS[tool][0] if tool else ADVICE_ACTIONS.get(key, ("", ""))[0]
+        if not caption or any(b.text() == caption for b in self.advice_buttons.values()):
+            return None  # one button for one thing
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(18, 0, 0, 4)
+        button = QPushButton(caption)
+        button.setAccessibleDescription(f"For the advice above: {caption.lower()}")
+        told = style.label(role="secondary")
+        told.hide()
+        box.addWidget(button)
+        box.addWidget(told, 1)
+        if tool is not None:
+
+            def open_tool(_checked: bool = False, tool: str = tool, told: QLabel = told) -> None:
+                problem = desktop.open_system_tool(tool)
+                told.setText(problem or "")
+                told.setVisible(bool(problem))
+
+            button.clicked.connect(open_tool)
+        else:
+            button.clicked.connect(self.actions[ADVICE_ACTIONS[key][1]].trigger)
+        self.advice_buttons[key] = button
+        return row
 
     def _show_programs(self, r: CheckResult | None) -> None:
         local = r.local if r else None
