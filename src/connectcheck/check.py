@@ -41,6 +41,7 @@ from connectcheck.core.model import (
 from connectcheck.core.stats import percentile
 from connectcheck.core.tasks import Deadline, ProgressFn, report
 from connectcheck.local import sample_local
+from connectcheck.local.metered import Metered, read_metered
 from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
 from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
@@ -78,6 +79,8 @@ class CheckOptions:
     time_limit_s: float = 5.0
     ca_file: str | None = None
     local: bool = True  # also look at this computer's programs, Wi-Fi and load
+    metered_data_limit_bytes: int = 25_000_000  # the speed test's data on a metered connection
+    metered: Callable[[], Metered] | None = read_metered  # asks the system (None: never metered)
     thresholds: Thresholds | None = None  # None: the bundled defaults
 
     @classmethod
@@ -100,6 +103,7 @@ class CheckOptions:
                 "check.quick_time_limit_s" if kind is CheckKind.QUICK else "check.full_time_limit_s"
             ],
             thresholds=thresholds_from_settings(settings, profile),
+            metered_data_limit_bytes=int(settings["speed.metered_data_limit_mb"] * 1_000_000),
         )
 
 
@@ -277,11 +281,26 @@ class Check:
             text = no_icmp[0].error or "Ping is not available here (the other measurements do not need it)."
             r.notes.append(text[:1].upper() + text[1:])
 
+    def _speed_config(self) -> SpeedConfig:
+        """The speed test's config; on a metered connection (a phone's hotspot) its data is capped,
+        and the result says so."""
+        o = self.options
+        found = o.metered() if o.metered is not None else None
+        if found is None or not found.metered or o.speed.data_limit_bytes <= o.metered_data_limit_bytes:
+            return o.speed
+        r = self.result
+        r.metered = found.how
+        cap = o.metered_data_limit_bytes
+        r.notes.append(f"This connection is metered ({found.how}): the speed test moved at most "
+                       f"{cap / 1e6:g} MB instead of {o.speed.data_limit_bytes / 1e6:g} MB, so fast "
+                       "lines may read a little slow.")
+        return dataclasses.replace(o.speed, data_limit_bytes=cap)
+
     def _bandwidth_phase(self, deadline: Deadline) -> None:
         o = self.options
         r = self.result
         phase = {"name": "server"}  # which phase the speed session's progress belongs to now
-        session = SpeedSession(o.speed, cancel=self.cancel,
+        session = SpeedSession(self._speed_config(), cancel=self.cancel,
                                progress=lambda p: self.progress.phase(phase["name"])(p))
         started = time.monotonic()
         try:

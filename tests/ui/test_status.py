@@ -272,3 +272,31 @@ def test_the_first_close_says_the_app_is_still_in_the_tray(make_app):
     app.status.show()
     app.status.close()
     assert emitted == [1]  # only the first time
+
+
+def test_the_window_says_how_much_data_a_check_moves(make_app):
+    """Before a check: how much a full check may move, here and on a metered connection; after one
+    on a metered connection (a phone's hotspot): said where the tutor sees it, with what it moved."""
+    app = make_app()
+    w = app.status
+    show_result(app, None)
+    assert ("It moves up to 200\u00a0MB of data, 25\u00a0MB on a connection the computer knows is metered"
+            in w.sentence.text())
+    result = good_result()
+    result.bytes_used = 23_400_000
+    result.metered = "NetworkManager guesses AndroidHotspot3999 is metered"
+    result.notes.append("This connection is metered (NetworkManager guesses AndroidHotspot3999 is metered): "
+                        "the speed test moved at most 25 MB instead of 200 MB, so fast lines may read a "
+                        "little slow.")
+    show_result(app, result)
+    assert w.numbers_note.isVisibleTo(w)
+    assert w.numbers_note.text() == (
+        "This connection is metered (NetworkManager guesses AndroidHotspot3999 is metered), so the check "
+        "kept its data small: it moved 23.4\u00a0MB."
+    )
+    assert "metered" not in w.check_notes.text()  # said once
+    plain_line = good_result()
+    plain_line.bytes_used = 181_000_000
+    show_result(app, plain_line)
+    assert "This check moved 181\u00a0MB of data." in w.check_notes.text()
+    assert not w.numbers_note.isVisibleTo(w)

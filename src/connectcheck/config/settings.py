@@ -122,6 +122,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("speed.data_limit_mb", "float", 200.0,
            "Most data a full check may move in both directions together, in megabytes.",
            min=5, max=5000),
+    Option("speed.metered_data_limit_mb", "float", 25.0,
+           "Most data a full check may move on a connection the system marks as metered (a phone's "
+           "hotspot, a mobile data plan), in megabytes.", min=1, max=10000),
     Option("speed.streams", "int", 4,
            "Parallel connections used by the bandwidth test.", min=1, max=16),
     Option("speed.server_cache_hours", "float", 24.0,

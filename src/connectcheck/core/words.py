@@ -176,6 +176,15 @@ def megabytes(value: float | None) -> str:
     return NOT_KNOWN if value is None else f"{value:,.0f} MB"
 
 
+def data_amount(size_bytes: float) -> str:
+    """Data moved over the network as people read it: "350 kB", "23 MB", "1.2 GB"."""
+    if size_bytes < 1_000_000:
+        return f"{max(1, round(size_bytes / 1000))} kB"
+    if size_bytes < 1_000_000_000:
+        return f"{number(size_bytes / 1e6)} MB"
+    return f"{number(size_bytes / 1e9)} GB"
+
+
 def ms(value: float | None) -> str:
     if value is None:
         return "–"

@@ -255,7 +255,7 @@ class SettingsDialog(QDialog):
             self.login_state = style.label(role="secondary")
             self.login_state.setAccessibleName("Start at login now")
             box.addWidget(self.login_state)
-            field.widget.toggled.connect(lambda _on: self._show_login_state())  # type: ignore[attr-defined]
+            field.widget.toggled.connect(self._show_login_state)  # type: ignore[attr-defined]
         form: QFormLayout = group.layout()  # type: ignore[assignment]
         if opt.type == "bool":
             form.addRow(box)
@@ -325,7 +325,7 @@ class SettingsDialog(QDialog):
             self.fields["app.start_at_login"].set(self.login_now[0])
         self._show_login_state()
 
-    def _show_login_state(self) -> None:
+    def _show_login_state(self, _ticked: bool = False) -> None:
         """Say truthfully what happens at the next login, and what OK will change."""
         now, where = self.login_now
         ticked = bool(self.fields["app.start_at_login"].get())

@@ -34,7 +34,7 @@ from connectcheck.assess.advice import programs
 from connectcheck.assess.verdicts import plain_sentence
 from connectcheck.core.model import CheckKind, CheckResult, Status
 from connectcheck.core.tasks import Progress
-from connectcheck.core.words import FIGURE_WORDS
+from connectcheck.core.words import FIGURE_WORDS, data_amount
 from connectcheck.ui import desktop, icons, style
 from connectcheck.ui.actions import Actions
 from connectcheck.ui.controller import Controller
@@ -313,6 +313,7 @@ class StatusWindow(QMainWindow):
         row.setContentsMargins(style.MARGIN, 10, style.MARGIN, 10)
         self.check_button = QPushButton("Check now")
         self.check_button.setDefault(True)
+        self.check_button.setToolTip("A full check: about 15 seconds, with the speed test")
         self.check_button.clicked.connect(self.actions["check"].trigger)
         self.quick_button = QPushButton("Quick check")
         self.quick_button.clicked.connect(self.actions["quick"].trigger)
@@ -374,10 +375,10 @@ class StatusWindow(QMainWindow):
     def show_result(self, r: CheckResult | None) -> None:
         a = r.assessment if r else None
         if r is None:
-            self.sentence.setText(
+            self.sentence.setText(unbroken(
                 "Check now to see whether sound, video and the whiteboard will work "
-                "in your lesson. A full check takes about 15 seconds."
-            )
+                f"in your lesson. A full check takes about 15 seconds. {self.data_words()}"
+            ))
         elif a is not None:
             self.sentence.setText(unbroken(a.sentence))
         else:
@@ -401,6 +402,13 @@ class StatusWindow(QMainWindow):
         self._show_advice(r)
         self._show_programs(r)
 
+    def data_words(self) -> str:
+        """How much data a full check may move, here and on a metered connection."""
+        s = self.controller.settings
+        full, metered = s["speed.data_limit_mb"], s["speed.metered_data_limit_mb"]
+        return (f"It moves up to {data_amount(full * 1e6)} of data, {data_amount(min(full, metered) * 1e6)} "
+                "on a connection the computer knows is metered (such as a phone's hotspot).")
+
     def _show_numbers(self, r: CheckResult | None) -> None:
         states: dict[str, str] = {}
         if r and r.assessment:
@@ -421,9 +429,15 @@ class StatusWindow(QMainWindow):
                 )
             if r.status is Status.CANCELLED:
                 notes.append("The check was cancelled: what was measured until then is shown.")
+            if r.metered:
+                notes.append(f"This connection is metered ({plain(r.metered)}), so the check kept its data "
+                             f"small: it moved {data_amount(r.bytes_used)}.")
         self.numbers_note.setText(unbroken("\n".join(notes)))
         self.numbers_note.setVisible(bool(notes))
-        check_notes = [plain(n) for n in r.notes] if r is not None else []  # the engineers' notes
+        check_notes = [] if r is None else [
+            plain(n) for n in r.notes if not n.startswith("This connection is metered")]
+        if r is not None and r.bytes_used and not r.metered:
+            check_notes.append(f"This check moved {data_amount(r.bytes_used)} of data.")
         self.check_notes.setText(unbroken("\n".join(check_notes)))
         self.check_notes.setVisible(bool(check_notes))
         self.details_button.setVisible(r is not None)
