@@ -374,3 +374,15 @@ def test_a_missing_desktop_is_told_before_qt_aborts(env, found, expected):
     problem = display_problem(env, "linux", lambda name: found)
     assert (problem is None) if expected is None else (expected in problem)
     assert display_problem({}, "win32", lambda name: None) is None
+
+
+@pytest.mark.parametrize("kind", ["history", "settings", "guide", "about"])
+def test_every_window_opens_whole_on_the_screen(make_app, kind):
+    """A window taller than the screen's free area (History is 620 px; the test screen is 800×600)
+    is made to fit and placed with its title bar inside: nothing opens below the edge."""
+    app = make_app()
+    window = {"history": app.open_history, "settings": app.open_settings, "guide": app.open_guide,
+              "about": app.open_about}[kind]()
+    room = window.screen().availableGeometry()
+    top_with_title = window.geometry().top() - 40
+    assert room.contains(window.geometry()) and top_with_title >= room.top(), (room, window.geometry())

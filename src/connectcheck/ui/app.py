@@ -37,6 +37,7 @@ from connectcheck.ui.settings_dialog import SettingsDialog
 from connectcheck.ui.signals import emit
 from connectcheck.ui.status import StatusWindow
 from connectcheck.ui.tray import Tray, no_tray_reason
+from connectcheck.ui.widgets import place_on_screen
 from connectcheck.ui.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,7 @@ class App(QObject):
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = make()
+            place_on_screen(window)  # History is 620 px tall: never partly below a 768-pixel screen
             window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             window.destroyed.connect(lambda *_: self.windows.pop(key, None))
         window.show()

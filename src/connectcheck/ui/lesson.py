@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QPushButton,
     QSizePolicy,
@@ -31,6 +41,7 @@ from connectcheck.ui.controller import Controller
 from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, duration, plain, value
 
 Scale = Callable[[float], float]  # a value to a pixel position
+MAX_ALERT_ROWS = 8  # the alert list grows to this many rows before it scrolls
 
 
 
@@ -353,7 +364,9 @@ class LessonPanel(QWidget):
         self.chart = TimelineChart()
         self.alerts = QListWidget()
         self.alerts.setAccessibleName("Alerts during this lesson")
-        self.alerts.setMaximumHeight(90)
+        self.alerts.setWordWrap(True)  # whole lines, never cut at the right
+        self.alerts.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.alerts.setResizeMode(QListView.ResizeMode.Adjust)
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
@@ -392,6 +405,7 @@ class LessonPanel(QWidget):
         self.alerts.clear()
         for a in c.alerts:
             self.alerts.addItem(alert_words(a))
+        self.fit_alerts()
         if c.samples:
             self.latest.setText("Latest: " + sample_words(c.samples[-1]))
         self._status_text()
@@ -424,7 +438,23 @@ class LessonPanel(QWidget):
         self.chart.add_alert(alert)
         self.alerts.addItem(alert_words(alert))
         self.alerts.setVisible(True)
+        self.fit_alerts()
         self.alerts.scrollToBottom()
+
+    def fit_alerts(self) -> None:
+        """The list as tall as its wrapped lines, up to MAX_ALERT_ROWS (the newest in view beyond)."""
+        view = self.alerts
+        view.doItemsLayout()
+        rows = view.count()
+        shown = range(max(0, rows - MAX_ALERT_ROWS), rows)
+        heights = [view.visualItemRect(view.item(i)).height() for i in shown]
+        line = view.fontMetrics().lineSpacing() + 4
+        view.setFixedHeight(sum(h or line for h in heights) + 2 * view.frameWidth() + 4 if heights else line)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.alerts.count():
+            QTimer.singleShot(0, self.fit_alerts)  # the lines wrap anew at the new width
 
 
 def _lesson_words(started: str, ended: str | None, alerts: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QEnterEvent, QFocusEvent
+from PySide6.QtGui import QEnterEvent, QFocusEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -18,6 +18,20 @@ from PySide6.QtWidgets import (
 
 from connectcheck.ui import icons, style
 from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, unbroken
+
+
+def place_on_screen(window: QWidget, title_bar: int = 40) -> None:
+    """Make a new top-level window fit the screen's free area (a 1366×768 laptop with its panel)
+    and centre it there, its title bar included, so no part opens below the screen's edge."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    room = screen.availableGeometry()
+    width = min(window.width(), room.width() - 20)
+    height = min(window.height(), room.height() - title_bar - 20)
+    window.resize(width, height)
+    window.move(room.x() + (room.width() - width) // 2,
+                room.y() + title_bar + max(0, (room.height() - title_bar - height) // 2))
 
 
 def clear_layout(layout: QLayout) -> None:
