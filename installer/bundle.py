@@ -154,11 +154,15 @@ def iss_defines(version: str) -> str:
 
 
 def datas() -> list[tuple[str, str]]:
-    """(source, folder in the build) of the data files: resources, and connectcheck's metadata
-    (its version: without it the frozen app would call itself 0.0.0+unknown)."""
+    """(source, folder in the build) of the data files: resources, connectcheck's metadata (its
+    version: without it the frozen app would call itself 0.0.0+unknown), and the metadata with the
+    licence files of what it is built with (About shows them; ui/about.COMPONENTS)."""
     from PyInstaller.utils.hooks import copy_metadata
 
-    return [(str(ROOT / "resources"), RESOURCES_DEST), *copy_metadata("connectcheck")]
+    from connectcheck.ui.about import COMPONENTS
+
+    found = [item for name, _use in COMPONENTS for item in copy_metadata(name)]
+    return [(str(ROOT / "resources"), RESOURCES_DEST), *copy_metadata("connectcheck"), *found]
 
 
 # --- pruning ---------------------------------------------------------------------------------------------

@@ -221,3 +221,15 @@ def test_the_menu_bar_icons_are_monochrome_templates():
         text = icon.read_text(encoding="utf-8")
         colours = set(re.findall(r'(?:fill|stroke|stop-color|color)\s*[:=]\s*"?\s*([#\w]+)', text))
         assert colours <= {"#000000", "#000", "black", "none"}, icon.name
+
+
+def test_the_build_carries_the_components_licence_files():
+    pytest.importorskip("PyInstaller", reason="the build extra is not installed (pip install -e '.[build]')")
+    from connectcheck.ui.about import COMPONENTS
+
+    folders = {dest for _src, dest in bundle.datas()}
+    for name, _use in COMPONENTS:
+        stem = name.lower().replace("-", "_")
+        assert any(d.lower().startswith(stem + "-") and d.endswith(".dist-info") for d in folders), name
+    psutil = next(src for src, dest in bundle.datas() if dest.startswith("psutil-"))
+    assert (Path(psutil) / "LICENSE").is_file()

@@ -386,3 +386,20 @@ def test_every_window_opens_whole_on_the_screen(make_app, kind):
     room = window.screen().availableGeometry()
     top_with_title = window.geometry().top() - 40
     assert room.contains(window.geometry()) and top_with_title >= room.top(), (room, window.geometry())
+
+
+def test_about_lists_each_component_with_its_licence_from_its_package(make_app):
+    from connectcheck.ui.about import COMPONENTS, components
+
+    app = make_app()
+    about = app.open_about()
+    text = about.licences.toPlainText()
+    found = {c.name: c for c in components()}
+    assert set(found) == {name for name, _ in COMPONENTS}
+    for c in found.values():
+        assert c.version and c.licence != "not found in this build"
+        assert f"{c.name} {c.version} ({c.use}): {c.licence}" in text
+    assert "LGPL" in found["PySide6-Essentials"].licence and "GNU LGPL version 3" in text
+    assert found["psutil"].licence == "BSD-3-Clause" and found["psutil"].text
+    assert found["psutil"].text.splitlines()[0] in text  # the licence file itself, not only its name
+    assert about.licences.isReadOnly() and about.licences.isVisibleTo(about)
