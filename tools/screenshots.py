@@ -136,6 +136,7 @@ def inner(out: Path) -> int:
                 "speed.time_limit_s": 6.0,
                 "monitor.interval_s": 2.0,
                 "app.asked_support_address": True,
+                "app.asked_start_at_login": True,
             }
         )
 

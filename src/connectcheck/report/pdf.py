@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QPainter,
     QPdfWriter,
     QPyTextObject,
+    QTextBlock,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
@@ -305,6 +306,24 @@ def _place_charts(doc: QTextDocument, count: int) -> None:
 KEEP_AFTER = {1: 80.0, 2: 80.0, 3: 50.0}  # room a heading needs below it on its page, in document units
 
 
+def _room_after(doc: QTextDocument, heading: QTextBlock, level: int, page: QSizeF) -> float:
+    """The room a heading needs below it: a few lines, or the whole of a chart that follows it (a
+    chart cannot be split, so a heading left above it would stand alone at the foot of a page),
+    with the chart's caption, whenever that fits on a page at all."""
+    layout = doc.documentLayout()
+    following = heading.next()
+    while following.isValid() and not following.text().strip():
+        following = following.next()
+    if not following.isValid() or "\ufffc" not in following.text():
+        return KEEP_AFTER[level]
+    caption = following.next()
+    needed = layout.blockBoundingRect(following).height()
+    if caption.isValid():
+        needed += layout.blockBoundingRect(caption).height()
+    heading_height = layout.blockBoundingRect(heading).height()
+    return needed if needed + heading_height < page.height() else KEEP_AFTER[level]
+
+
 def _keep_headings_with_next(doc: QTextDocument, page: QSizeF) -> None:
     """Move each heading that would end a page (its section on the next one) to the next page."""
     layout = doc.documentLayout()
@@ -314,7 +333,8 @@ def _keep_headings_with_next(doc: QTextDocument, page: QSizeF) -> None:
         if level in KEEP_AFTER:
             rect = layout.blockBoundingRect(block)
             page_end = (int(rect.top() // page.height()) + 1) * page.height()
-            if rect.top() % page.height() > 1 and rect.bottom() + KEEP_AFTER[level] > page_end:
+            room = _room_after(doc, block, level, page)
+            if rect.top() % page.height() > 1 and rect.bottom() + room > page_end:
                 fmt = block.blockFormat()
                 fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
                 QTextCursor(block).setBlockFormat(fmt)
@@ -339,6 +359,24 @@ def _footer(painter: QPainter, writer: QPdfWriter, text: str) -> None:
     )
 
 
+def layout_pages(text: str, svgs: list[str], page: QSizeF) -> tuple[QTextDocument, _Charts]:
+    """The rich text laid out on pages of ``page`` size, charts in place, headings kept with what
+    follows them (the chart handler is returned too: the document draws through it)."""
+    doc = QTextDocument()
+    font = QFont()
+    font.setFamilies(FONT_FAMILIES)
+    font.setPointSizeF(9.5)
+    doc.setDefaultFont(font)
+    doc.setDocumentMargin(0)
+    charts = _Charts(svgs, page.width())
+    doc.documentLayout().registerHandler(CHART_OBJECT, charts)
+    doc.setHtml(text)
+    _place_charts(doc, len(svgs))
+    doc.setPageSize(page)  # after the edits: it lays the whole document out again (edits leave it stale)
+    _keep_headings_with_next(doc, page)
+    return doc, charts
+
+
 def render_pdf(report: Report) -> bytes:
     """The report as the bytes of an A4 PDF, its JSON attached."""
     _application()
@@ -356,18 +394,7 @@ def render_pdf(report: Report) -> bytes:
 
     scale = DPI / DOC_DPI
     page = QSizeF(writer.width() / scale, writer.height() / scale - FOOTER_PX)
-    doc = QTextDocument()
-    font = QFont()
-    font.setFamilies(FONT_FAMILIES)
-    font.setPointSizeF(9.5)
-    doc.setDefaultFont(font)
-    doc.setDocumentMargin(0)
-    charts = _Charts(svgs, page.width())
-    doc.documentLayout().registerHandler(CHART_OBJECT, charts)
-    doc.setHtml(text)
-    _place_charts(doc, len(svgs))
-    doc.setPageSize(page)  # after the edits: it lays the whole document out again (edits leave it stale)
-    _keep_headings_with_next(doc, page)
+    doc, _charts = layout_pages(text, svgs, page)
     pages = max(1, doc.pageCount())
 
     painter = QPainter()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -482,6 +483,8 @@ class StatusWindow(QMainWindow):
         told.hide()
         box.addWidget(button)
         box.addWidget(told, 1)
+        box.addStretch(0 if told.isVisibleTo(row) else 1)
+        button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         if tool is not None:
 
             def open_tool(_checked: bool = False, tool: str = tool, told: QLabel = told) -> None:
