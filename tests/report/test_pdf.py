@@ -124,3 +124,40 @@ def test_a_heading_never_stands_alone_at_the_foot_of_a_page_above_its_chart(sett
         assert heading_page == chart_page, padding
         seen_pages.add(heading_page)
     assert len(seen_pages) >= 2  # the sweep really moved it across a page end
+
+
+def test_a_pdf_made_on_a_worker_thread_leaves_no_qt_warnings(settings, qapp, qtlog):
+    """The window exports on a worker thread (a plain Python thread): the PDF is the same and Qt
+    says nothing (it warned once per layout timer: 'event dispatcher has already been destroyed')."""
+    import threading
+
+    report = build_lesson_report(troubled_lesson(), settings)
+    made: dict = {}
+    worker = threading.Thread(target=lambda: made.setdefault("pdf", render_pdf(report)))
+    worker.start()
+    worker.join(timeout=120)
+    assert made["pdf"].startswith(b"%PDF-") and len(made["pdf"]) > 20_000
+    assert [r.message for r in qtlog.records] == []
+
+
+def test_an_error_while_rendering_on_a_worker_thread_reaches_the_caller(settings, qapp, monkeypatch):
+    import threading
+
+    from connectcheck.report import pdf
+
+    def broken(report):
+        raise ValueError("no outline")
+
+    monkeypatch.setattr(pdf, "document", broken)
+    caught: list = []
+
+    def export() -> None:
+        try:
+            render_pdf(build_lesson_report(troubled_lesson(), settings))
+        except ValueError as exc:
+            caught.append(exc)
+
+    worker = threading.Thread(target=export)
+    worker.start()
+    worker.join(timeout=60)
+    assert [str(e) for e in caught] == ["no outline"]

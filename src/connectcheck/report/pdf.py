@@ -15,7 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QMarginsF, QRectF, QSizeF, Qt
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QCoreApplication,
+    QIODevice,
+    QMarginsF,
+    QRectF,
+    QSizeF,
+    Qt,
+    QThread,
+)
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -377,9 +387,40 @@ def layout_pages(text: str, svgs: list[str], page: QSizeF) -> tuple[QTextDocumen
     return doc, charts
 
 
+class _Rendering(QThread):
+    """The rendering in a Qt thread of its own: the text layout starts timers, which need the
+    thread's event dispatcher (a plain Python thread has none, and Qt warns once per timer)."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self.report = report
+        self.pdf: bytes | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.pdf = _render(self.report)
+        except BaseException as exc:  # handed to the caller's thread as it was
+            self.error = exc
+
+
 def render_pdf(report: Report) -> bytes:
-    """The report as the bytes of an A4 PDF, its JSON attached."""
+    """The report as the bytes of an A4 PDF, its JSON attached. Safe on any thread (the export
+    runs on a worker thread): where the thread has no Qt event dispatcher it renders in a Qt
+    thread and waits for it."""
     _application()
+    if QThread.currentThread().eventDispatcher() is not None:
+        return _render(report)
+    job = _Rendering(report)
+    job.start()
+    job.wait()
+    if job.error is not None:
+        raise job.error
+    assert job.pdf is not None
+    return job.pdf
+
+
+def _render(report: Report) -> bytes:
     outline = document(report)
     text, svgs = rich_text(outline)
     buffer = QBuffer()
