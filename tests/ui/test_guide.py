@@ -3,9 +3,12 @@
 from datetime import date, datetime
 
 import pytest
+from PySide6.QtCore import QDate
+from PySide6.QtGui import QFont
 
 from connectcheck.config.profile import load_profile
 from connectcheck.policy.procedure import Procedure
+from connectcheck.ui import style
 from connectcheck.ui.guide import GuideDialog
 from tests.ui.conftest import ScriptedProbe, fast_monitor, fast_monitor_options
 
@@ -104,6 +107,15 @@ def test_rearranging_computes_the_window_and_refuses_a_day_outside(guide):
     assert picker is not None
     assert picker.minimumDate().toPython() == date(2024, 10, 24)
     assert picker.maximumDate().toPython() == date(2024, 10, 30)
+    calendar = picker.calendarWidget()  # the popup: the 7 days stand out, the others look refused
+    for day in (date(2024, 10, 23), date(2024, 10, 31), date(2024, 11, 6), date(2024, 9, 30)):
+        look = calendar.dateTextFormat(QDate(day.year, day.month, day.day))
+        assert look.fontStrikeOut() and look.foreground().color().name() == style.current().text_secondary
+    for day in (date(2024, 10, 24), date(2024, 10, 27), date(2024, 10, 30)):
+        look = calendar.dateTextFormat(QDate(day.year, day.month, day.day))
+        assert not look.fontStrikeOut() and look.fontWeight() == QFont.Weight.Bold
+    picker.setDate(QDate(2024, 11, 2))  # picked past the window in the popup: it stays inside
+    assert picker.date().toPython() == date(2024, 10, 30)
     dialog._answer("2024-10-31")  # typed past the window: refused with the reason, nothing moves
     assert dialog.error.isVisible() and "outside the 7 days" in dialog.error.text()
     assert dialog.title.text() == "The new day"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QColor, QFont, QTextCharFormat
 from PySide6.QtWidgets import (
+    QCalendarWidget,
     QDateEdit,
     QDialog,
     QFrame,
@@ -196,6 +198,7 @@ class GuideDialog(QDialog):
         picker.setDateRange(_qdate(first), _qdate(last))
         picker.setDate(_qdate(min(last, max(first, date.today()))))
         picker.setAccessibleName(f"The agreed day, between {describe_date(first)} and {describe_date(last)}")
+        mark_allowed_days(picker.calendarWidget(), first, last)
         self.date_edit = picker
         row = QWidget()
         line = QHBoxLayout(row)
@@ -240,6 +243,21 @@ def bullets(items: tuple[str, ...]) -> str:
     """A bulleted list as rich text, wrapped lines hanging under their text (items escaped)."""
     rows = "".join(f"<tr><td>•&nbsp;</td><td>{html.escape(item)}</td></tr>" for item in items)
     return f"<table cellspacing='3' cellpadding='0'>{rows}</table>"
+
+
+def mark_allowed_days(calendar: QCalendarWidget, first: date, last: date) -> None:
+    """In the calendar that opens, the days the policy allows stand out (bold, in the link colour)
+    and the others around them are greyed and struck through: they look as refused as they are."""
+    allowed, refused = QTextCharFormat(), QTextCharFormat()
+    allowed.setFontWeight(QFont.Weight.Bold)
+    allowed.setForeground(QColor(style.current().text_link))
+    refused.setForeground(QColor(style.current().text_secondary))
+    refused.setFontStrikeOut(True)
+    for offset in range(-45, (last - first).days + 46):  # the months the popup can show around them
+        day = first + timedelta(days=offset)
+        calendar.setDateTextFormat(_qdate(day), allowed if first <= day <= last else refused)
+    calendar.setToolTip(f"Only {describe_date(first)} to {describe_date(last)} can be chosen: the "
+                        "organisation's 7 days.")
 
 
 def _qdate(day: date) -> QDate:
