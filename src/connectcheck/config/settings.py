@@ -225,8 +225,10 @@ class Settings:
     file_was_bad: bool = False  # the file on disk must be kept before anything overwrites it
 
     def __post_init__(self) -> None:
+        carried = carried_profile_id()
         for opt in SCHEMA:
-            self.values.setdefault(opt.key, _copy(opt.default))
+            default = carried if opt.key == "organisation.profile" and carried else opt.default
+            self.values.setdefault(opt.key, _copy(default))
 
     def __getitem__(self, key: str) -> Any:
         return self.values[OPTIONS[key].key]
@@ -253,6 +255,23 @@ class Settings:
 
 def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
+
+
+CARRIED_PROFILE = "carried.txt"  # in resources/organisations: the profile an installer carries
+
+
+def carried_profile_id() -> str | None:
+    """The organisation profile the installer carried (installer/build.py --profile): the default
+    for ``organisation.profile``; None when the build carries none (or it is not there)."""
+    try:
+        folder = paths.resource_path("organisations")
+        marker = folder / CARRIED_PROFILE
+        if not marker.is_file():
+            return None
+        profile_id = marker.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return profile_id if profile_id and (folder / f"{profile_id}.toml").is_file() else None
 
 
 def defaults() -> Settings:
