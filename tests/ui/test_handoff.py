@@ -197,3 +197,30 @@ def test_every_guide_path_hands_off_its_outcome_steps_and_report(make_app, tmp_p
     report = load_report(report_file)
     assert report.procedure is not None and report.procedure.outcome == record.outcome
     assert report.procedure.tried == guide.procedure.tried()
+
+
+def test_after_an_offline_hand_off_the_tutor_is_told_when_it_can_go(make_app, tmp_path, opened_urls, stun,
+                                                                     web):
+    """The e-mail made offline waits in the Outbox: once a real check finds the connection again,
+    the tutor is told once that it can go now, with "E-mail support…" at hand."""
+    from tests.ui.conftest import lab_settings
+
+    settings = lab_settings(tmp_path, stun, web)
+    (tmp_path / "reports").mkdir()
+    settings.values.update({"report.folder": str(tmp_path / "reports"), "app.asked_support_address": True,
+                            "organisation.support_email": "help@example.org"})
+    app = make_app(settings)
+    notes = []
+    app.controller.notify.connect(lambda title, text, level: notes.append((title, text)))
+    show_result(app, offline_result())
+    app.actions["email"].trigger()
+    assert "connectcheck will tell you when the connection is back" in told(app)[1]
+    assert app.controller.email_waiting
+    app.actions["quick"].trigger()  # the synchronous worker runs a real check on the loopback servers
+    assert app.controller.last_result.connectivity.value == "online"
+    assert [t for t, _ in notes] == ["The e-mail to support can go now"]
+    banner = app.status.notice_banner
+    assert banner.isVisibleTo(app.status) and "press Send" in banner.text.text()
+    assert [b.text() for b in banner._extra] == ["E-mail support…"]
+    app.actions["quick"].trigger()
+    assert len(notes) == 1  # told once

@@ -95,6 +95,10 @@ class App(QObject):
                                 "It stays in the tray: click its icon to open the window again.", "info")
         )
         self.controller.check_finished.connect(self._check_finished)
+        self.controller.email_can_go.connect(
+            lambda text: self.status.notice_banner.show_message(
+                text, [("E-mail support…", self.actions["email"].trigger)], info=True)
+        )
         self._tray_deadline = 0.0
         self._started = 0.0
         self._tray_timer = QTimer(self)  # polls for a tray that comes up after the app

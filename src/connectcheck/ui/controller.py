@@ -52,6 +52,11 @@ STALE_POLL_MS = 30_000
 ALERT_BATCH_MS = 400  # alerts this close together are told as one notification (the worst)
 NOTIFY_S = 10.0  # how long a notification stays on screen (the tray's NOTIFY_MS)
 _ALERT_RANK = {"fail": 3, "degraded": 2, "good": 1}
+EMAIL_CAN_GO = (
+    "The connection is back. If your message to support is still in your mail program's Outbox, "
+    "open the mail program and press Send. With webmail, paste the message (it is still on the "
+    "clipboard) or press “E-mail support…” again."
+)
 RECENT_LESSON_S = 3 * 3600  # a lesson stopped this recently is still the one the guide is about
 
 MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
@@ -88,6 +93,7 @@ class Controller(QObject):
     alert_raised = Signal(object)  # LessonAlert
     notify = Signal(str, str, str)  # title, message, level ("info" | "warning"): a tray notification
     settings_changed = Signal()
+    email_can_go = Signal(str)  # an e-mail to support made offline: the connection is back (what to do)
 
     def __init__(
         self,
@@ -136,6 +142,7 @@ class Controller(QObject):
         self._alert_timer.setSingleShot(True)
         self._alert_timer.setInterval(ALERT_BATCH_MS)
         self._alert_timer.timeout.connect(self._tell_alerts)
+        self.email_waiting = False  # an e-mail to support was made while offline: say when it can go
 
     # --- what is shown --------------------------------------------------------------------------
 
@@ -325,6 +332,19 @@ class Controller(QObject):
         )
         emit(self.check_finished, result)
         emit(self.changed)
+        if result.connectivity in (Connectivity.ONLINE, Connectivity.LIMITED):
+            self._connection_back()
+
+    def _connection_back(self) -> None:
+        """Once the connection answers again after an e-mail to support was made offline, say
+        that it can go now (once) and how."""
+        if not self.email_waiting:
+            return
+        self.email_waiting = False
+        text = EMAIL_CAN_GO
+        log.info("the connection is back after an offline hand-off to support")
+        emit(self.notify, "The e-mail to support can go now", text, "info")
+        emit(self.email_can_go, text)
 
     def _check_failed(self, exc: BaseException) -> None:
         self._checking = False
@@ -410,6 +430,8 @@ class Controller(QObject):
         self.samples.append(sample)
         emit(self.sample_added, sample)
         emit(self.changed)
+        if sample.rtt_ms is not None:  # something answered: the connection is there
+            self._connection_back()
 
     def _on_alert(self, alert: LessonAlert) -> None:
         """An alert is listed at once; the notification waits ALERT_BATCH_MS for others that come

@@ -228,6 +228,8 @@ class Exporter:
         if copied:
             desktop.copy_text(email.body)
         c.handed_off(record)
+        if handoff.offline:
+            c.email_waiting = True  # told when a check or the lesson's monitor finds the connection back
         text, warning = handoff_words(email, opened, report, revealed, copied, handoff)
         log.info("support e-mail: mail program %s, report %s", "opened" if opened else "not opened",
                  report or "not saved")
@@ -275,7 +277,8 @@ def handoff_words(email: SupportEmail, opened: bool, report: Path | None, reveal
     if handoff.offline:
         parts.append("There is no internet connection at the moment, so the e-mail cannot go yet. "
                      "Press Send anyway: your mail program keeps it in its Outbox and sends it once the "
-                     "connection is back. With webmail, paste the message in when you are online again.")
+                     "connection is back. With webmail, paste the message in when you are online again. "
+                     "connectcheck will tell you when the connection is back.")
     warning = not opened or report is None or handoff.offline
     return "\n\n".join(parts), warning
 
