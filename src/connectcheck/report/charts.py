@@ -205,9 +205,9 @@ class Panel:
 
 
 PANELS = (
-    Panel("Round trip (ms)", ("rtt_ms",), (LINE,), 10.0),
-    Panel("Jitter (ms)", ("jitter_ms",), (LINE,), 5.0),
-    Panel("Packet loss (%)", ("loss_pct",), (LINE,), 5.0),
+    Panel("Delay: the round trip (ms)", ("rtt_ms",), (LINE,), 10.0),
+    Panel("Delay variation: jitter (ms)", ("jitter_ms",), (LINE,), 5.0),
+    Panel("Lost data: packet loss (%)", ("loss_pct",), (LINE,), 5.0),
     Panel("This computer's traffic (Mbit/s): download, upload", ("down_mbps", "up_mbps"), (DOWN, UP), 1.0),
 )
 LEFT, RIGHT, PANEL_H, GAP, MARK_ROW = 40, 92, 88, 36, 17
