@@ -13,7 +13,9 @@ folder (``light-1x``, ``dark-1x``, ``light-2x``, ``dark-2x``), and saves in each
 * ``tray-<state>.png``: the tray area, zoomed, in each state of the icon; ``tray-menu.png``;
 * ``status-<state>.png``: the status window not checked yet, good, degraded, failing, offline,
   during a real check against loopback servers, and while monitoring a lesson;
-* ``guide-<n>.png``: the guide, step by step; ``settings-<tab>.png``, ``history.png``, ``about.png``.
+* ``status-details.png``: the failing check with "Details" open (the figures and what they mean);
+* ``guide-<n>.png``: the guide, step by step, and ``guide-calendar.png``, its date picker's calendar;
+  ``settings-<tab>.png``, ``history.png``, ``about.png``.
 
 The check results shown are assessed by the real verdict code from realistic numbers (the ones
 the assess tests use); the "checking" and "monitoring" windows come from a real check and a real
@@ -178,6 +180,13 @@ def inner(out: Path) -> int:
         show(good_result(), "good")
         show(degraded_result(), "degraded")
         show(failing_result(), "failing")
+        window.details_button.setChecked(True)  # the figures, each with what it means
+        window.tiles["jitter_ms"].setFocus()
+        settle(0.3)
+        window.scroll.ensureWidgetVisible(window.details, 0, 0)
+        grab(window, "status-details.png")
+        window.details_button.setChecked(False)
+        window.scroll.verticalScrollBar().setValue(0)
         show(offline_result(), "offline")
         show(good_result(), "old", age_s=6 * 86_400)
         app.controller.clock = lambda: datetime.now().astimezone()
@@ -224,6 +233,12 @@ def inner(out: Path) -> int:
                 break
             button.click()
             grab(guide, f"guide-{n:02d}.png")
+            picker = guide.date_edit  # type: ignore[attr-defined]
+            if picker is not None and not any(p.name.startswith("guide-calendar") for p in out.iterdir()):
+                calendar = picker.calendarWidget()
+                calendar.setCurrentPage(picker.date().year(), picker.date().month())
+                calendar.resize(calendar.sizeHint())
+                grab(calendar, "guide-calendar.png")  # the 7 days bold, the others struck through
         guide.close()
         settings_dialog = app.open_settings()
         for i in range(settings_dialog.tabs.count()):  # type: ignore[attr-defined]

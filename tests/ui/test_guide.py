@@ -1,5 +1,6 @@
 """The guide: the organisation's procedure one question at a time, along its paths."""
 
+import sys
 from datetime import date, datetime
 
 import pytest
@@ -161,3 +162,38 @@ def test_the_guide_works_from_the_keyboard(guide, qtbot):
     qtbot.keyClick(first, Qt.Key.Key_Space)
     assert dialog.title.text() == "Try the quick fixes"
     assert [b.accessibleName() for b in dialog._buttons()] == ["Yes, it works now", "No, still not working"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux desktops' programs")
+def test_the_offline_steps_open_the_network_settings_and_the_quick_fixes_the_task_manager(
+        make_app, qtbot, tmp_path, monkeypatch):
+    """The step that says to check the Wi-Fi has a button that opens the system's network settings
+    (started for real: a program of that name on PATH records it); the quick fixes open the task
+    manager; where none is installed the step says where to look. Focus stays on an answer."""
+    from tests.ui.conftest import offline_result, show_result
+    from tests.ui.test_advice_buttons import fake_program
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", str(folder))
+    record = tmp_path / "started.txt"
+    fake_program(folder, "nm-connection-editor", record)
+    app = make_app()
+    show_result(app, offline_result())
+    dialog = app.open_guide()
+    press(dialog, "No, neither")
+    assert dialog.title.text() == "No connection: try these first"
+    assert dialog.tool_button is not None and dialog.tool_button.text() == "Open the network settings"
+    assert dialog.focusWidget() is not dialog.tool_button
+    dialog.tool_button.click()
+    qtbot.waitUntil(record.exists, timeout=10_000)
+    dialog.close()
+    qtbot.waitUntil(lambda: "guide" not in app.windows, timeout=3000)  # a new guide starts afresh
+    show_result(app, None)
+    plain = app.open_guide()
+    press(plain, "No, neither")
+    assert plain.title.text() == "Try the quick fixes"
+    assert plain.tool_button.text() == "Show the programs running"
+    plain.tool_button.click()  # no task manager on this PATH: said, not silently nothing
+    told = [lbl.text() for lbl in plain.tool_button.parentWidget().findChildren(type(plain.title))]
+    assert any(t.startswith("connectcheck cannot show the programs running on this system") for t in told)

@@ -98,6 +98,7 @@ class GuideDialog(QDialog):
         layout.addStretch(1)
         layout.addLayout(bottom)
         self.date_edit: QDateEdit | None = None
+        self.tool_button: QPushButton | None = None  # the step's own system tool, if any
         self.show_step(self.procedure.current)
 
     # --- showing a step ---
@@ -118,6 +119,8 @@ class GuideDialog(QDialog):
         self.notes_frame.style().polish(self.notes_frame)
         self.question.setText(view.question)
         self.question.setVisible(bool(view.question))
+        if view.action in GUIDE_TOOLS:
+            self._tool_row(GUIDE_TOOLS[view.action])
         if view.kind == "question":
             for value, caption in view.answers:
                 self._answer_button(caption, lambda _=False, v=value: self._answer(v))
@@ -152,6 +155,29 @@ class GuideDialog(QDialog):
         else:  # Next, the agreed day, E-mail support: safe to take with Enter
             buttons[-1 if view.kind == "info" else 0].setDefault(True)
             buttons[-1 if view.kind == "info" else 0].setFocus()
+
+    def _tool_row(self, tool: str) -> None:
+        """A button that opens the system's own tool for this step (the network settings, the
+        task manager); where the system has none connectcheck knows, it says where to look."""
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 0, 0, 6)
+        caption = desktop.TOOL_WORDS[tool][0]
+        button = QPushButton(caption)
+        button.setAccessibleName(caption)
+        told = style.label(role="secondary")
+        told.hide()
+
+        def open_tool(_checked: bool = False) -> None:
+            problem = desktop.open_system_tool(tool)
+            told.setText(problem or "")
+            told.setVisible(bool(problem))
+
+        button.clicked.connect(open_tool)
+        line.addWidget(button)
+        line.addWidget(told, 1)
+        self.tool_button = button
+        self.answers.addWidget(row)
 
     def _calendar_url(self) -> str:
         profile = self.controller.profile
@@ -213,6 +239,7 @@ class GuideDialog(QDialog):
     def _clear_answers(self) -> None:
         clear_layout(self.answers)
         self.date_edit = None
+        self.tool_button = None
 
     # --- answering ---
 
@@ -243,6 +270,9 @@ def bullets(items: tuple[str, ...]) -> str:
     """A bulleted list as rich text, wrapped lines hanging under their text (items escaped)."""
     rows = "".join(f"<tr><td>•&nbsp;</td><td>{html.escape(item)}</td></tr>" for item in items)
     return f"<table cellspacing='3' cellpadding='0'>{rows}</table>"
+
+
+GUIDE_TOOLS = {"open_network": "network", "show_programs": "tasks"}  # a step's action -> system tool
 
 
 def mark_allowed_days(calendar: QCalendarWidget, first: date, last: date) -> None:
