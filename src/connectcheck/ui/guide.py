@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -72,6 +73,8 @@ class GuideDialog(QDialog):
         notes_layout = QVBoxLayout(self.notes_frame)
         notes_layout.setContentsMargins(12, 10, 12, 10)
         notes_layout.addWidget(self.notes)
+        self.tools = QHBoxLayout()  # a step's own system tool, beside the tips it helps with
+        notes_layout.addLayout(self.tools)
         self.question = style.label()
         self.question.setFont(style.scaled_font(self, 1.0, bold=True))
         self.answers = QVBoxLayout()
@@ -111,7 +114,7 @@ class GuideDialog(QDialog):
         self.title.setText(view.title)
         self.text.setText(view.text)
         self.notes.setText(bullets(view.notes))
-        self.notes_frame.setVisible(bool(view.notes))
+        self.notes_frame.setVisible(bool(view.notes) or view.action in GUIDE_TOOLS)
         reminders = view.id == "donts"
         self.notes_frame.setAccessibleName("Please remember" if reminders else "Notes")
         self.notes_frame.setProperty("role", "reminder" if reminders else "card")
@@ -161,7 +164,7 @@ class GuideDialog(QDialog):
         task manager); where the system has none connectcheck knows, it says where to look."""
         row = QWidget()
         line = QHBoxLayout(row)
-        line.setContentsMargins(0, 0, 0, 6)
+        line.setContentsMargins(0, 4, 0, 0)
         caption = desktop.TOOL_WORDS[tool][0]
         button = QPushButton(caption)
         button.setAccessibleName(caption)
@@ -176,8 +179,10 @@ class GuideDialog(QDialog):
         button.clicked.connect(open_tool)
         line.addWidget(button)
         line.addWidget(told, 1)
+        line.addStretch(0)
+        button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.tool_button = button
-        self.answers.addWidget(row)
+        self.tools.addWidget(row)
 
     def _calendar_url(self) -> str:
         profile = self.controller.profile
@@ -238,6 +243,7 @@ class GuideDialog(QDialog):
 
     def _clear_answers(self) -> None:
         clear_layout(self.answers)
+        clear_layout(self.tools)
         self.date_edit = None
         self.tool_button = None
 
