@@ -24,7 +24,10 @@ from connectcheck.history import History, HistoryError
 
 def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = settings_from_args(args, err)
-    history = open_history(settings, err)
+    history = open_history(settings, err, read_only=True)
+    if not history.available:  # open_history told why, once
+        history.close()
+        return EXIT_FAILED
     try:
         if args.action == "show":
             text = _show_check(history.check(args.id), args.json)

@@ -104,7 +104,10 @@ def cmd_monitor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         record = record or monitor.stop()
     finally:
         history.close()
-    _report_end(record, monitor, out, err, args.json)
+    try:
+        _report_end(record, monitor, out, err, args.json)
+    except (OSError, ValueError):  # the terminal was closed (SIGHUP): the lesson is kept anyway
+        pass
     return EXIT_OK
 
 
@@ -113,13 +116,19 @@ def _report_end(record: LessonRecord, monitor: Monitor, out: TextIO, err: TextIO
         end = {"type": "end", "lesson_id": record.id, "started_at": record.started_at,
                "ended_at": record.ended_at, "samples": len(record.samples), "alerts": len(record.alerts)}
         out.write(json.dumps(end) + "\n")
-    counts = f"{count_of(len(record.samples), 'sample')}, {count_of(len(record.alerts), 'alert')}"
-    if record.id is not None and monitor.history_problem is None:
+    measured = monitor.snapshot()  # what was measured, beside what the history holds (record)
+    counts = f"{count_of(len(measured.samples), 'sample')}, {count_of(len(measured.alerts), 'alert')}"
+    kept = len(record.samples) if record.id is not None else 0
+    if record.id is not None and monitor.history_problem is None and kept == len(measured.samples):
         print(f"Lesson {record.id} kept in the history ({counts}). "
               f"See it again with: connectcheck history lesson {record.id}", file=err)
+    elif record.id is not None:
+        why = monitor.history_problem or "some could not be written"
+        print(f"Monitoring ended ({counts} measured); lesson {record.id} is in the history with {kept} "
+              f"of the {count_of(len(measured.samples), 'sample')}: {why}", file=err)
     else:
         why = monitor.history_problem or "the history could not be used"
-        print(f"Monitoring ended ({counts}); the lesson was not (fully) kept: {why}", file=err)
+        print(f"Monitoring ended ({counts}); the lesson was not kept: {why}", file=err)
 
 
 # --- history -----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from connectcheck.core.words import (
     KIND_WORDS,
     NOT_KNOWN,
     OS_WORDS,
+    call_words,
     clean,
     clock,
     join_words,
@@ -73,7 +74,8 @@ def _megabytes(n: int) -> str:
 
 def _bandwidth_line(b: BandwidthResult) -> list[str]:
     if b.status is not Status.OK:
-        return [b.direction, "failed", b.error or b.status.value, "", ""]
+        failed = "not measured" if (b.error or "").startswith("could not be measured") else "failed"
+        return [b.direction, failed, b.error or b.status.value, "", ""]
     loaded = ""
     if b.loaded and b.loaded.rtt_ms_median is not None:
         loaded = f"{ms(b.loaded.rtt_ms_median)} under load"
@@ -92,15 +94,20 @@ def format_check(result: CheckResult) -> str:
         "",
         "Headline",
     ]
+    pooled = r.call is not None and s.latency_target == f"stun {r.call.target}"
     lines += table([
         ["round trip (idle)", ms(s.rtt_ms), f"via {s.latency_target}" if s.latency_target else ""],
         ["jitter", ms(s.jitter_ms), ""],
-        ["packet loss", _pct(s.loss_pct), ""],
+        ["packet loss", _pct(s.loss_pct), "idle probes and the call's packets" if pooled else ""],
         ["download", _mbps(s.download_mbps), ""],
         ["upload", _mbps(s.upload_mbps), ""],
         ["added delay under load", ms(s.rtt_increase_ms), f"{s.rpm:.0f} RPM" if s.rpm else ""],
         ["name lookup (DNS)", ms(s.dns_ms), ""],
     ])
+    if r.call is not None or "call" in r.sections:
+        rate = f"{r.call.packets_per_s} packets a second" if r.call else "call-sized packets"
+        lines += ["", f"Call-like stream (what the lesson's sound meets: {rate} over STUN)",
+                  f"  {call_words(r.call, r.sections.get('call'))}"]
     if r.latency:
         lines += ["", "Latency"]
         rows = [["target", "method", "median", "p90", "jitter", "loss", "answered"]]
@@ -134,6 +141,8 @@ def format_check(result: CheckResult) -> str:
         where = f", server {server.name or server.url} ({server.source})" if server else ""
         lines += ["", f"Speed (engine {r.engine}{where})"]
         lines += table([_bandwidth_line(b) for b in r.bandwidth])
+        # a rate measured despite trouble (some connections failed, the server stalled) says so
+        lines += [f"  {b.direction}: {b.error}" for b in r.bandwidth if b.status is Status.OK and b.error]
     if r.speed_servers_tried and (not r.bandwidth or any(b.status is not Status.OK for b in r.bandwidth)):
         lines += ["", "Speed servers tried"] + [f"  {line}" for line in r.speed_servers_tried]
     problems = [(name, sec) for name, sec in r.sections.items()

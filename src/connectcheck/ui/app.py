@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -295,6 +296,33 @@ class App(QObject):
         emit(self.quit_requested)
 
 
+def end_on_termination(app: App) -> Callable[[], None]:
+    """SIGTERM (logout, shutdown, ``kill``) and SIGHUP quit the app as its menu does: a lesson
+    being monitored is ended and kept, not left "not ended" for ever. Qt's loop runs no Python
+    of its own, so a timer wakes Python up twice a second to see a signal. Returns what undoes
+    it (the previous handlers back)."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %s: quitting", signum)
+        QTimer.singleShot(0, app.quit)
+
+    saved = []
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            saved.append((number, signal.signal(number, on_signal)))
+    waker = QTimer()
+    waker.timeout.connect(lambda: None)
+    waker.start(500)
+
+    def undo() -> None:
+        waker.stop()
+        for number, handler in saved:
+            signal.signal(number, handler)
+
+    return undo
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="connectcheck", add_help=True, description="The connectcheck tray app."
@@ -399,10 +427,13 @@ def _run(args: argparse.Namespace, log_path: Path) -> int:
     app.crash.install()
     instance.command.connect(app.handle_command)
     app.quit_requested.connect(qt.quit)
+    undo_signals = end_on_termination(app)
     app.start()
     try:
         return qt.exec()
     finally:
+        undo_signals()
+        app.controller.shutdown()  # a quit by the desktop's own path too: the lesson is kept
         app.crash.uninstall()
         instance.close()
         log.info("connectcheck stopped")
