@@ -412,3 +412,19 @@ def test_system_profiler_networks_around(sample):
     assert info.neighbours.status is Status.OK and _heard(info.neighbours) == sample["heard"]
     assert not info.neighbours.own_listed  # macOS leaves out the network it is on
     _no_names(info.neighbours, corpus_text(sample))
+
+
+@pytest.mark.parametrize("sample", samples("nmcli device show"))
+def test_nmcli_says_whether_the_connection_is_metered(sample):
+    """GENERAL.METERED of the connected device with the way out, read from real reports, through
+    read_metered as the check asks it (nmcli run under the C locale)."""
+    from connectcheck.local.metered import read_metered
+
+    replay = Replay({("nmcli", "device", "show"): [sample["file"]]}, folder=CORPUS)
+    found = read_metered("linux", run=replay)
+    expected = reads(sample)
+    assert {"yes": True, "no": False, "not known": None}[expected["metered"]] is found.metered
+    assert found.connection == expected["connection"] and found.guessed  # both guessed from the network
+    assert expected["connection"] in found.how
+    assert ("is metered" in found.how) == (expected["metered"] == "yes")
+    assert replay.calls == [("nmcli", "device", "show")]
