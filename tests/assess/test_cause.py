@@ -358,3 +358,34 @@ def test_a_busy_processor_does_not_explain_jitter_beyond_a_router_reached_cleanl
     r.first_hop = _hop()
     c = cause_of(r)
     assert c.key == "line_unsteady" and any(a.startswith("This computer is overloaded") for a in c.also)
+
+
+def test_a_program_that_ran_through_a_moment_of_calm_is_still_named():
+    """Measured in the home lab: a program here saturating the line from midway, with two of its
+    samples judged good (a round trip just under the limit). Those two moments are not its normal
+    rate: over the calm part of the lesson it was idle."""
+    lesson = with_router(episode("steam"), during=(1.2, 0.3, 0.0))
+    busy = [s for s in lesson.samples if s.top_program == "Steam"]
+    for s in busy[:2]:
+        s.states = dict.fromkeys(s.states, "good")
+    c = lesson_cause(lesson, None, None)
+    assert (c.key, c.broken) == ("other_program", "computer") and c.program == "Steam"
+    assert "Steam was not busy when the lesson ran smoothly" in c.evidence
+
+
+def test_a_program_busy_all_lesson_long_is_not_what_changed():
+    lesson = with_router(episode("others"), during=(1.2, 0.3, 0.0))
+    for s in lesson.samples:
+        s.top_program, s.top_program_mbps = "Dropbox", 6.0
+    assert lesson_cause(lesson, None, None).key != "other_program"
+
+
+def test_a_lesson_whose_call_route_got_blocked_names_the_network():
+    lesson = with_router(episode("others"), during=(1.2, 0.3, 0.0))
+    for s in lesson.samples:
+        if any(v != "good" for v in s.states.values()):
+            s.udp_ok, s.method = False, "tcp"
+    c = lesson_cause(lesson, None, None)
+    assert (c.key, c.broken) == ("network_blocks_udp", "router")
+    assert c.sentence.startswith("The network stopped letting the lesson's call through its usual route")
+    assert {x.link: (x.state, x.figure) for x in c.links}["router"] == ("fail", "blocks calls (UDP)")

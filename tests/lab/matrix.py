@@ -168,12 +168,28 @@ def _device_streams(lab: HomeLab) -> None:
     _bulk("device")(lab, None)  # type: ignore[arg-type]
 
 
+def _program_streams(lab: HomeLab) -> None:
+    _bulk("pc")(lab, None)  # type: ignore[arg-type]
+
+
+def _udp_blocked(lab: HomeLab) -> None:
+    _block_udp(lab, None)  # type: ignore[arg-type]
+
+
+def _nothing(lab: HomeLab) -> None:
+    """A calm lesson: nothing changes."""
+
+
 LESSON_FAULTS = [
     LessonFault("the Wi-Fi gets weak midway", "weak_wifi", "wifi", _wifi_impaired),
     LessonFault("another device starts saturating the line midway", "others_at_home", "router",
                 _device_streams, line=LinkSpec(down_mbit=8, up_mbit=2, rtt_ms=20)),
     LessonFault("the line gets unsteady midway", "line_unsteady", "line", _line_breaks),
     LessonFault("the line goes down midway", "no_connection", "line", _line_down),
+    LessonFault("a program here starts saturating the line midway", "other_program", "computer",
+                _program_streams, line=LinkSpec(down_mbit=8, up_mbit=2, rtt_ms=20)),
+    LessonFault("the router starts blocking UDP midway", "network_blocks_udp", "router", _udp_blocked),
+    LessonFault("a calm lesson", "no_fault", "", _nothing),
 ]
 
 

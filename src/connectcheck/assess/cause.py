@@ -593,11 +593,14 @@ class _Lesson:
         rtts = sorted(s.rtt_ms for s in lesson.samples if s.rtt_ms is not None)
         self.floor = rtts[len(rtts) // 10] if rtts else None
         self.calm_traffic = statistics.median([t for s in calm if (t := _traffic(s)) is not None] or [0.0])
-        rates: dict[str, list[float]] = {}
-        for s in calm:
-            if s.top_program:
-                rates.setdefault(s.top_program, []).append(s.top_program_mbps or 0.0)
-        self.calm_rates = {name: statistics.median(r) for name, r in rates.items()}
+        # A program's rate over every calm sample: where it was not the busiest it counts as idle, so
+        # that a moment or two of calm while it ran does not make its rate the baseline.
+        names = {s.top_program for s in calm if s.top_program}
+        self.calm_rates = {
+            name: statistics.median((s.top_program_mbps or 0.0) if s.top_program == name else 0.0
+                                    for s in calm)
+            for name in names
+        }
         bad = [s for s in lesson.samples if troubled(s) or _lost(s)]
         self.hop_measured = any(_hop_answered(s) for s in lesson.samples)
         # The router's losses over all the troubled samples (one burst of ten says 0 or 10 %).
@@ -641,6 +644,8 @@ class _Lesson:
         """What most likely troubled this sample: a cause key ("other_program:<name>"), or None."""
         if _lost(s):
             return "no_connection"
+        if s.udp_ok is False:  # the calls' own route blocked: nothing further along explains it
+            return "network_blocks_udp"
         if self.busy_program(s):
             return f"other_program:{s.top_program}"
         if s.others_mbps is not None and s.others_mbps >= cause_limits().others_mbps:
@@ -666,6 +671,15 @@ class _Lesson:
                 [f"every probe was lost in {len(samples)} samples",
                  f"the home router still answered in {router} of them: the line was down"
                  if router else ("the home router did not answer either" if self.hop_measured else "")],
+            )
+        if reason == "network_blocks_udp":
+            return _cause(
+                reason,
+                "The network stopped letting the lesson's call through its usual route (UDP) while "
+                f"connections to the platform still worked ({when}): calls then go through a slower relay, "
+                "or not at all.",
+                [f"no STUN server answered over UDP in {len(samples)} samples",
+                 "the platform still answered over TCP" if any(not _lost(s) for s in samples) else ""],
             )
         if reason == "weak_wifi":
             hop = _figures(samples, hop=True)
@@ -717,7 +731,7 @@ class _Lesson:
             [
                 f"{name} was the busiest program for {lasted} of the trouble",
                 f"about {quantity(calm, 'Mbit/s')} when the lesson ran smoothly"
-                if calm is not None
+                if calm is not None and calm >= 0.05
                 else f"{name} was not busy when the lesson ran smoothly",
             ],
             program=name,
@@ -763,7 +777,7 @@ class _Lesson:
             router.evidence.append("the router's counters were not read")
             if hop:
                 router.state, router.figure = "good", "answers"
-        if sum(s.method == "tcp" for s in samples) > len(samples) / 2:
+        if sum(s.udp_ok is False or s.method == "tcp" for s in samples) > len(samples) / 2:
             router.state, router.figure = "fail", "blocks calls (UDP)"
             router.evidence.append("the call test over UDP got no answer; connections to the platform did")
         line = LinkEvidence("line")

@@ -305,7 +305,7 @@ class LessonJudge:
             probes=len(rtts), down_mbps=traffic.down_mbps, up_mbps=traffic.up_mbps,
             top_program=traffic.top_program, top_program_mbps=traffic.top_program_mbps,
             window_loss_pct=round(100.0 * lost / sent, 3) if sent else None,
-            method=burst.method, target=burst.target,
+            method=burst.method, target=burst.target, udp_ok=burst.udp_ok,
             error="; ".join(e for e in (burst.error, traffic.error) if e) or None,
         )
         if home is not None:

@@ -731,6 +731,7 @@ class MonitorSample:
     method: str | None = None  # how the round trips were measured: "stun" | "tcp"
     target: str | None = None  # the server measured, as configured (host:port)
     error: str | None = None  # why figures are missing, in plain words
+    udp_ok: bool | None = None  # False: no STUN server answered over UDP when the target was chosen
     # The home router (first hop), probed beside each burst (None: not measured, or no answer).
     hop_rtt_ms: float | None = None
     hop_jitter_ms: float | None = None
