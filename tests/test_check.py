@@ -93,6 +93,29 @@ def test_full_check_measures_both_directions_with_loaded_latency(stun, web, pki,
     assert fractions[-1] == 1.0 and max(fractions) == 1.0
 
 
+def test_a_check_through_speedtest_net_keeps_the_providers_name_not_the_address(stun, web, pki):
+    """speedtest.net's configuration answer names the client's provider (and its address): the
+    check keeps the name only; an organisation server names none."""
+    with LabSpeedServer(isp="  Example   Broadband  ") as srv:
+        o = options(CheckKind.FULL, stun, web, pki)
+        o.speed = SpeedConfig(source="speedtest", speedtest_base_url=srv.speedtest_base_url, time_limit_s=1.5,
+                              data_limit_bytes=50_000_000)
+        result = run_check(o)
+        assert srv.stats.requests["speedtest-config.php"] == 1
+        assert result.bandwidth and result.bandwidth[0].server.source == "speedtest"
+        assert result.provider == "Example Broadband"
+        assert "10.0.0.2" not in model.dumps(result)  # the address in the same answer
+
+        # the next check uses the remembered server, and fetches only the configuration again
+        again = run_check(o)
+        assert again.provider == "Example Broadband"
+        assert srv.stats.requests["speedtest-config.php"] == 2
+        assert srv.stats.requests.get("speedtest-servers-static.php", 0) <= 1
+    with LabSpeedServer() as org:
+        plain = run_check(options(CheckKind.FULL, stun, web, pki, org))
+    assert plain.provider is None and "speedtest-config.php" not in org.stats.requests
+
+
 def test_offline_finishes_within_its_bound_with_a_clear_result(pki):
     with BlackHole() as hole:
         o = CheckOptions(kind=CheckKind.FULL, stun_servers=[f"127.0.0.1:{hole.udp_port}"],

@@ -45,7 +45,7 @@ from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
 from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
 from connectcheck.probes.reachability import check_endpoints
-from connectcheck.probes.speed import SpeedConfig, SpeedSession
+from connectcheck.probes.speed import PROVIDER_TIME_S, SpeedConfig, SpeedSession
 from connectcheck.probes.targets import choose_primary, latency_targets
 
 # Approximate bytes on the wire for the small probes (IP and transport headers included), so
@@ -289,6 +289,7 @@ class Check:
         except Exception as exc:
             r.sections["server"] = _crashed(exc, started)
         r.engine = "classic" if o.speed.engine == "classic" else "adaptive"
+        r.provider = session.provider(min(PROVIDER_TIME_S, max(0.1, deadline.remaining() - 3.0)))
         if session.server is None:
             for direction in ("download", "upload"):
                 r.sections[direction] = Section(Status.SKIPPED, "no speed server could be used")

@@ -94,7 +94,8 @@ def test_a_newer_report_inside_html_is_refused_too(lesson_report):
         (b'{"format": "connectcheck-report", "schema_version": "one"}', "format version is missing or wrong"),
         (b'{"format": "connectcheck-report", "schema_version": 1, "kind": ', "damaged \\(not valid JSON"),
         (b'{"kind": "full", "started_at": "x", "summary": {}}', "a single check's result, not a report"),
-        (b"%PDF-1.4 ...", "is a PDF: support tools read the report's .html or .json file"),
+        (b"%PDF-1.4 ...", "the PDF is cut off"),
+        (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n", "PDF without connectcheck report data"),
         (b"\xff\xfe\x00\x01garbage", "it is not text"),
         (
             b"<!DOCTYPE html><html><body>Forwarded message</body></html>",
@@ -129,3 +130,48 @@ def test_missing_and_folder_paths(tmp_path):
         load_report(tmp_path / "nothing.html")
     with pytest.raises(ReportError, match="is a folder, not a report"):
         load_report(tmp_path)
+
+
+# --- the PDF carries its JSON ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdf_bytes(lesson_report):
+    from connectcheck.report.pdf import render_pdf
+
+    return render_pdf(lesson_report)
+
+
+def test_the_pdf_gives_back_the_report_it_was_made_from(lesson_report, pdf_bytes, tmp_path):
+    """The JSON Qt attached to the PDF (deflated, its length an indirect object) is read back without
+    Qt or any PDF library."""
+    path = tmp_path / "lesson.pdf"
+    path.write_bytes(pdf_bytes)
+    assert load_report(path) == lesson_report
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d[: len(d) // 2], "the PDF is cut off"),
+        (
+            lambda d: d.replace(b"/Filter /FlateDecode\n/Length", b"/Filter /LZWDecode\n/Length"),
+            "packed in a way",
+        ),
+        (lambda d: d.replace(b"/EF <</F ", b"/EF <</F 9"), "the file attached to the PDF is missing"),
+    ],
+)
+def test_a_damaged_pdf_says_what_is_wrong(pdf_bytes, damage, message):
+    damaged = damage(pdf_bytes)
+    assert damaged != pdf_bytes
+    with pytest.raises(ReportError, match=message):
+        loads_report(damaged, "lesson.pdf")
+
+
+def test_a_pdf_attachment_that_inflates_beyond_any_report_is_refused(monkeypatch, lesson_report, pdf_bytes):
+    import connectcheck.report.load as load
+
+    assert len(dumps_report(lesson_report).encode()) > len(pdf_bytes)
+    monkeypatch.setattr(load, "MAX_BYTES", len(pdf_bytes))  # the file passes, its attachment does not
+    with pytest.raises(ReportError, match="too large to be a connectcheck report"):
+        loads_report(pdf_bytes, "lesson.pdf")

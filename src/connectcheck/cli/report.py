@@ -4,9 +4,9 @@
     connectcheck report show FILE [--full]
     connectcheck report summarize FILE... [--csv]
 
-``show`` and ``summarize`` read a report's ``.html`` (its embedded data) or ``.json``;
-``summarize`` also takes folders and, where the shell does not expand them (Windows), patterns
-such as ``reports/*.html``.
+``show`` and ``summarize`` read a report's ``.html`` (its embedded data), ``.json`` or ``.pdf``
+(its attached data); ``summarize`` also takes folders and, where the shell does not expand them
+(Windows), patterns such as ``reports/*.html``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from connectcheck.config.settings import Settings
 from connectcheck.core.model import LessonRecord
 from connectcheck.report.model import ReportError
 
-READABLE = (".html", ".htm", ".json")
+READABLE = (".html", ".htm", ".json", ".pdf")
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +66,7 @@ def register(subparsers: Any) -> None:
     show = actions.add_parser(
         "show",
         help="print a report's summary in the terminal",
-        description="Print a report (its .html or .json file) as text.",
+        description="Print a report (its .html, .json or .pdf file) as text.",
     )
     show.add_argument("file", metavar="FILE")
     show.add_argument("--full", action="store_true", help="also print the details of each check")

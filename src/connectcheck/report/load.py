@@ -1,14 +1,19 @@
-"""Reading a report back: from its JSON file, or from the data block its HTML file carries.
+"""Reading a report back: from its JSON file, from the data block its HTML file carries, or from
+the JSON attached to its PDF (``report/pdf.py`` attaches ``connectcheck-report.json``).
 
 Nothing in the file is ever executed or interpreted beyond JSON: the HTML is searched for the
-data block as plain text. A file written by a newer connectcheck is refused with a message that
-says to update; a damaged one with a message that says what is wrong (and where, for the JSON).
+data block as plain text; the PDF only for its attached file's stream, inflated with a size bound
+(no PDF library, nothing of the pages is read). A file written by a newer connectcheck is refused
+with a message that says to update; a damaged one with a message that says what is wrong (and
+where, for the JSON).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +53,91 @@ def loads_report(data: bytes | str, name: str = "this file") -> Report:
         if len(data) > MAX_BYTES:
             raise ReportError(f"{name} is too large to be a connectcheck report")
         if data.startswith(b"%PDF"):
-            raise ReportError(f"{name} is a PDF: support tools read the report's .html or .json file")
+            data = pdf_attachment(data, name)
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ReportError(f"{name} is not a connectcheck report (it is not text)") from None
     return report_from_dict(_parse(_json_text(data, name), name), name)
+
+
+_ATTACHED = re.compile(rb"/EF\s*<<\s*/(?:UF|F)\s+(\d+)\s+(\d+)\s+R")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?:\s+(\d+)\s+R)?")
+_FILTER = re.compile(rb"/Filter\s*\[?\s*/(\w+)")
+
+
+def _pdf_object(data: bytes, number: int, generation: int) -> int:
+    """Where the body of object ``number generation`` starts (its last definition wins, as in a
+    PDF updated in place); -1 when it is not there."""
+    found = -1
+    for m in re.finditer(rb"(?<![0-9])%d\s+%d\s+obj\b" % (number, generation), data):
+        found = m.end()
+    return found
+
+
+def _pdf_length(data: bytes, head: bytes) -> int | None:
+    m = _LENGTH.search(head)
+    if m is None:
+        return None
+    if m.group(2) is None:
+        return int(m.group(1))
+    at = _pdf_object(data, int(m.group(1)), int(m.group(2)))
+    value = re.match(rb"\s*(\d+)\s*endobj", data[at : at + 64]) if at >= 0 else None
+    return int(value.group(1)) if value else None
+
+
+def _pdf_stream(data: bytes, number: int, generation: int, name: str) -> bytes:
+    damaged = f"the report data in {name} is damaged (the file attached to the PDF"
+    at = _pdf_object(data, number, generation)
+    start = data.find(b"stream", at) if at >= 0 else -1
+    if start < 0:
+        raise ReportError(f"{damaged} is missing)")
+    head = data[at:start]
+    start += len(b"stream")
+    start += 2 if data[start : start + 2] == b"\r\n" else 1
+    length = _pdf_length(data, head)
+    end = data.find(b"endstream", start)
+    if length is not None and start + length <= len(data):
+        raw = data[start : start + length]
+    elif end >= 0:
+        raw = data[start:end]
+    else:
+        raise ReportError(f"{damaged} is cut off)")
+    kind = _FILTER.search(head)
+    if kind is None:
+        return raw
+    if kind.group(1) != b"FlateDecode":
+        raise ReportError(f"{damaged} is packed in a way connectcheck does not read)")
+    inflate = zlib.decompressobj()
+    try:
+        out = inflate.decompress(raw, MAX_BYTES + 1)
+    except zlib.error:
+        raise ReportError(f"{damaged} cannot be unpacked)") from None
+    if len(out) > MAX_BYTES or inflate.unconsumed_tail:
+        raise ReportError(f"{name} is too large to be a connectcheck report")
+    return out
+
+
+def pdf_attachment(data: bytes, name: str = "this file") -> bytes:
+    """The report's JSON attached to a PDF that connectcheck wrote; ReportError says why not."""
+    refs = _ATTACHED.findall(data)
+    if not refs and b"%%EOF" not in data[-1024:]:
+        raise ReportError(f"{name} is damaged: the PDF is cut off (was it saved or sent completely?)")
+    if not refs:
+        raise ReportError(
+            f"{name} is a PDF without connectcheck report data attached (was it printed from the "
+            "report rather than saved by connectcheck?)"
+        )
+    error: ReportError | None = None
+    for number, generation in refs:
+        try:
+            body = _pdf_stream(data, int(number), int(generation), name)
+        except ReportError as exc:
+            error = error or exc
+            continue
+        if body.lstrip().startswith(b"{") and REPORT_FORMAT.encode() in body[:4096] + body[-4096:]:
+            return body
+    raise error or ReportError(f"{name} is a PDF whose attached file is not a connectcheck report")
 
 
 def _json_text(text: str, name: str) -> str:
