@@ -175,3 +175,16 @@ def test_a_pdf_attachment_that_inflates_beyond_any_report_is_refused(monkeypatch
     monkeypatch.setattr(load, "MAX_BYTES", len(pdf_bytes))  # the file passes, its attachment does not
     with pytest.raises(ReportError, match="too large to be a connectcheck report"):
         loads_report(pdf_bytes, "lesson.pdf")
+
+
+def test_every_cause_the_judge_can_name_is_read_back():
+    """A report is refused when a vocabulary field holds a word outside its choices: every cause
+    assess/cause can give must be one of them (line_unsteady and network_blocks_udp were not)."""
+    from connectcheck.assess.cause import TITLES
+    from connectcheck.core.model import Cause
+    from connectcheck.report.model import Report
+
+    for key, title in TITLES.items():
+        report = Report()
+        report.headline.cause = Cause(key=key, title=title)
+        assert loads_report(dumps_report(report)).headline.cause.key == key

@@ -613,6 +613,8 @@ CAUSES = (
     "weak_wifi",
     "computer_overloaded",
     "line_too_slow",  # the home line itself is too slow for the lesson
+    "line_unsteady",  # round trips, jitter or loss beyond the limits with nothing at home explaining it
+    "network_blocks_udp",  # the network lets no UDP through: calls take a slower route or fail
     "no_fault",  # nothing wrong found
     "unclear",  # something was wrong but the evidence points nowhere in particular
 )
