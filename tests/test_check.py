@@ -11,7 +11,7 @@ from connectcheck.core import model
 from connectcheck.core.model import CheckKind, Connectivity, LatencyResult, Status
 from connectcheck.probes.latency import LatencyTarget
 from connectcheck.probes.speed import SpeedConfig
-from connectcheck.probes.targets import choose_primary, latency_targets
+from connectcheck.probes.targets import choose_primary, idle_targets, latency_targets
 from tests.lab.endpoints import BlackHole, WebServer, make_pki
 from tests.lab.speed_server import LabSpeedServer
 from tests.lab.stun_server import StunServer
@@ -41,8 +41,9 @@ def speed():
 
 
 def options(kind, stun, web, pki, speed=None, **extra):
-    o = CheckOptions(kind=kind, stun_servers=[stun.address], platform_urls=[web.url("/"), web.ws_url()],
-                     ca_file=str(pki.ca_file), time_limit_s=5 if kind is CheckKind.QUICK else 20,
+    o = CheckOptions(kind=kind, stun_servers=[stun.address] if stun else [],
+                     platform_urls=[web.url("/"), web.ws_url()], ca_file=str(pki.ca_file),
+                     time_limit_s=5 if kind is CheckKind.QUICK else 20,
                      latency_probes=20, latency_interval_s=0.02, **extra)
     if speed is not None:
         o.speed = SpeedConfig(source="org", org_server_url=speed.librespeed_url, time_limit_s=2.0,
@@ -55,15 +56,23 @@ def test_quick_check_measures_latency_dns_and_the_platform(stun, web, pki):
     assert result.status is Status.OK
     assert result.connectivity is Connectivity.ONLINE
     assert {k: v.status for k, v in result.sections.items()} == {
-        "latency": Status.OK, "dns": Status.OK, "reachability": Status.OK, "local": Status.OK}
+        "latency": Status.OK, "dns": Status.OK, "reachability": Status.OK, "local": Status.OK,
+        "call": Status.OK}
     assert result.local is not None and result.local.os == "linux"
+    # The call-like stream: 50 call-sized packets a second for a second, all answered on loopback.
+    call = result.call
+    assert call is not None and call.packets_sent == 50 and call.packets_answered == 50
+    assert call.loss_pct == 0.0 and call.late_pct == 0.0 and call.burst_max == 0
+    assert result.summary.call_loss_pct == 0.0 and result.summary.call_rtt_ms == call.rtt_ms_median
     s = result.summary
     assert s.latency_target == f"stun {stun.address}"
     assert s.rtt_ms is not None and 0 < s.rtt_ms < 50
     assert s.loss_pct == 0.0 and s.jitter_ms is not None
     assert s.udp_ok is True and s.platform_reachable is True
     assert s.download_mbps is None and not result.bandwidth
-    assert {x.method for x in result.latency} >= {"stun", "tcp", "http"}
+    # One probe at a time: STUN (the primary) and TCP connect; no HTTP probes while STUN is there.
+    assert {x.method for x in result.latency} >= {"stun", "tcp"}
+    assert "http" not in {x.method for x in result.latency}
     assert stun.answered >= 20
     assert result.assessment is not None and result.assessment.overall == "unknown"
     assert model.loads(model.dumps(result)) == result
@@ -85,8 +94,8 @@ def test_full_check_measures_both_directions_with_loaded_latency(stun, web, pki,
     moved = sum(b.bytes_transferred for b in result.bandwidth)
     assert moved <= result.bytes_used <= 300_000_000 + 50_000_000
     assert result.engine == "adaptive"
-    to_server = {x.method for x in result.latency if x.target == speed.librespeed_url}
-    assert to_server == {"tcp", "http"}
+    # The loaded figures compare with STUN's idle ones: no idle probes to the speed server needed.
+    assert not [x for x in result.latency if x.target == speed.librespeed_url]
     phases = [p.phase for p in progress]
     assert phases.index("latency") < phases.index("download") < phases.index("upload") < phases.index("done")
     fractions = [p.fraction for p in progress]
@@ -264,3 +273,120 @@ def test_the_classic_engine_gets_the_time_speedtest_cli_takes():
     assert o.time_limit_s == 25  # the caller's options are left as they were
     ours = Check(CheckOptions(kind=CheckKind.FULL, time_limit_s=25)).options
     assert ours.time_limit_s == 25 and ours.speed.time_limit_s == SpeedConfig().time_limit_s
+
+
+def test_primary_latency_is_the_target_probed_most():
+    # The idle schedule sends most probes to the primary: a second STUN server probed three
+    # times without a loss must not take the headline from it by luck.
+    primary = LatencyResult(target="a", method="stun", samples=38, loss_pct=5.0, rtt_ms_median=70.0)
+    second = LatencyResult(target="b", method="stun", samples=3, loss_pct=0.0, rtt_ms_median=60.0)
+    assert choose_primary([second, primary]) is primary
+
+
+def test_a_budget_cuts_the_idle_phase_and_the_result_says_partial(web, pki):
+    # Every STUN answer comes 400 ms late: one probe at a time, a 2 s quick check has room for
+    # only a few, and says that its figures are partial instead of running over.
+    with StunServer(late_every=1, late_ms=400) as slow:
+        o = options(CheckKind.QUICK, slow, web, pki)
+        o.time_limit_s, o.local = 2.0, False
+        started = time.monotonic()
+        result = run_check(o)
+        took = time.monotonic() - started
+    assert took < 2.0 + 0.5
+    [stun] = [x for x in result.latency if x.method == "stun"]
+    assert 0 < stun.samples < 5
+    assert stun.status is Status.TIMEOUT and "time limit ran out" in stun.error
+    assert result.summary.rtt_ms is not None and result.summary.rtt_ms >= 400
+
+
+def test_each_direction_gets_its_share_of_what_the_full_check_has_left(stun, web, pki):
+    with LabSpeedServer(throttle_mbps=30) as speed:
+        o = options(CheckKind.FULL, stun, web, pki, speed)
+        o.time_limit_s, o.local = 8.0, False
+        o.speed.time_limit_s = 6.0  # more than the check can give each direction
+        started = time.monotonic()
+        result = run_check(o)
+        took = time.monotonic() - started
+    assert took < 8.0 + 0.5
+    assert [b.direction for b in result.bandwidth] == ["download", "upload"]
+    for b in result.bandwidth:
+        assert b.status is Status.OK and b.duration_s <= 8.0 / 2
+
+
+def test_idle_schedule_leaves_http_probes_out_while_there_is_a_stun_server():
+    urls = ["https://a.example/"]
+    assert [t.method for t in idle_targets(["stun.example.org:3478"], urls)] == ["stun", "tcp"]
+    assert [t.method for t in idle_targets([], urls)] == ["tcp", "http"]
+
+
+def test_the_call_stream_decides_sound_where_a_call_and_the_idle_probes_differ(web, pki):
+    # Every 5th STUN answer comes 200 ms late: one probe at a time that is a slow answer (the idle
+    # figures lose nothing), for a call's jitter buffer it is a packet too late to be played.
+    with StunServer(late_every=5, late_ms=200) as stun:
+        result = run_check(options(CheckKind.QUICK, stun, web, pki, icmp=False))
+    call, s = result.call, result.summary
+    assert call is not None and call.status is Status.OK, call
+    assert (call.packets_sent, call.loss_pct, call.late_pct, call.effective_loss_pct) == (50, 0.0, 20.0, 20.0)
+    assert call.burst_max == 1 and call.bursts == 0  # never two in a row
+    assert s.call_loss_pct == 20.0 and s.loss_pct == 0.0
+    sound = next(v for v in result.assessment.verdicts if v.activity == "sound")
+    video = next(v for v in result.assessment.verdicts if v.activity == "video")
+    judged = {m.metric: m.value for m in sound.metrics}
+    assert judged == {**judged, "loss_pct": 20.0, "rtt_ms": s.call_rtt_ms, "jitter_ms": s.call_jitter_ms}
+    assert sound.state == "fail" and sound.mos is not None and sound.mos < 3
+    assert {m.metric: m.value for m in video.metrics}["loss_pct"] == 0.0  # the idle figure
+
+
+def test_without_a_stun_server_the_call_stream_says_why_it_was_not_sent(web, pki):
+    result = run_check(options(CheckKind.QUICK, None, web, pki, icmp=False))
+    assert result.call is None
+    assert result.sections["call"].status is Status.SKIPPED
+    assert "no STUN server" in result.sections["call"].error
+    assert result.summary.call_loss_pct is None
+    sound = next(v for v in result.assessment.verdicts if v.activity == "sound")
+    assert {m.metric: m.value for m in sound.metrics}["rtt_ms"] == result.summary.rtt_ms  # idle (TCP)
+
+
+def test_a_call_stream_without_answers_says_so_and_leaves_sound_to_the_idle_figures(web, pki):
+    with BlackHole() as hole:
+        o = options(CheckKind.QUICK, None, web, pki, icmp=False)
+        o.stun_servers = [f"127.0.0.1:{hole.udp_port}"]
+        result = run_check(o)
+    call = result.call
+    assert call is not None and call.status is Status.TIMEOUT and call.packets_answered == 0
+    assert call.packets_sent == 50 and call.loss_pct == 100.0
+    assert result.sections["call"].status is Status.TIMEOUT
+    assert result.summary.call_loss_pct is None and result.summary.udp_ok is False
+
+
+def test_cancel_stops_the_call_stream_within_a_second(web, pki):
+    cancel = threading.Event()
+    with StunServer() as stun:
+        threading.Timer(0.3, cancel.set).start()
+        started = time.monotonic()
+        result = run_check(options(CheckKind.QUICK, stun, web, pki, icmp=False), cancel=cancel)
+        took = time.monotonic() - started
+    assert took < 0.3 + 1.0
+    assert result.status is Status.CANCELLED
+    assert result.call is not None and result.call.status is Status.CANCELLED
+    assert 0 < result.call.packets_sent < 50
+
+
+def test_the_headline_loss_counts_the_call_packets_to_the_same_server_too(web, pki):
+    with StunServer(drop_every=10) as stun:
+        result = run_check(options(CheckKind.QUICK, stun, web, pki, icmp=False))
+    primary = next(x for x in result.latency if x.method == "stun")
+    call = result.call
+    sent = primary.samples_sent + call.packets_sent
+    lost = (primary.samples_sent - primary.samples) + (call.packets_sent - call.packets_answered)
+    assert call.packets_sent == 50 and lost == stun.dropped >= 5
+    assert result.summary.loss_pct == round(100 * lost / sent, 2)
+
+
+def test_a_full_check_starts_the_speed_test_with_more_streams_where_the_line_lost_packets(web, pki, speed):
+    with StunServer(drop_every=10) as stun:
+        result = run_check(options(CheckKind.FULL, stun, web, pki, speed, icmp=False))
+    assert result.summary.loss_pct > 0
+    assert [b.direction for b in result.bandwidth] == ["download", "upload"]
+    assert all(b.streams >= 8 for b in result.bandwidth), [(b.streams, b.streams_reason)
+                                                           for b in result.bandwidth]

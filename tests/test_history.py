@@ -1,6 +1,7 @@
 """The history in SQLite: round trips, limits, damaged/locked/newer files, crashes, threads."""
 
 import hashlib
+import io
 import os
 import signal
 import sqlite3
@@ -156,25 +157,48 @@ def test_a_damaged_row_is_left_out_of_its_lesson_with_a_note(db):
 # --- limits -------------------------------------------------------------------------------------
 
 
-def test_old_checks_and_lessons_are_pruned_but_not_a_lesson_being_monitored(db):
-    now = [time.time()]
-    h = History(db, max_age_days=90, clock=lambda: now[0])
-    assert h.add_check(a_check(days_ago=100)) and h.checks() == []  # kept, then pruned at once
+class Clocks:
+    """A wall clock and a steady clock for a History, moved by the test: ``tick`` moves both (time
+    passing), ``set_wall`` only the wall clock (someone or something changed the date)."""
+
+    def __init__(self, wall: float | None = None) -> None:
+        self.wall = time.time() if wall is None else wall
+        self.steady = 1000.0
+
+    def tick(self, seconds: float) -> None:
+        self.wall += seconds
+        self.steady += seconds
+
+    def set_wall(self, wall: float) -> None:
+        self.wall = wall
+
+    def history(self, path, **kwargs) -> History:
+        return History(path, clock=lambda: self.wall, steady=lambda: self.steady, **kwargs)
+
+
+def test_old_checks_and_lessons_go_after_a_write_but_not_the_one_just_written_nor_a_lesson_monitored(db):
+    clocks = Clocks()
+    h = clocks.history(db, max_age_days=90)
+    old = h.add_check(a_check(days_ago=100))
+    assert [c.id for c in h.checks()] == [old]  # older than the limit, but just written: kept
     recent = h.add_check(a_check(days_ago=10))
+    assert [c.id for c in h.checks()] == [recent]  # the next write ages the old one out
     done = h.start_lesson("finished")
     h.add_sample(done, a_sample(0.0))
     h.end_lesson(done)
     running = h.start_lesson("running")
     h.add_sample(running, a_sample(0.0))
     h.add_check(a_check(), running)
-    now[0] += 91 * DAY_S  # three months on: everything is old
+    clocks.tick(91 * DAY_S)  # three months on, really: everything is old
     h.prune()
     assert [x.id for x in h.lessons()] == [running] and len(h.lesson(running).checks) == 1
     assert recent not in [c.id for c in h.checks()]
     with sqlite3.connect(db) as conn:  # the finished lesson's samples went with it
         assert conn.execute("SELECT count(*) FROM samples WHERE lesson_id = ?", (done,)).fetchone() == (0,)
-    h.end_lesson(running)  # ended: now it may go too
-    assert h.lessons() == [] and h.checks() == []
+    h.end_lesson(running)  # ended: just written, it stays until the next write
+    assert [x.id for x in h.lessons()] == [running]
+    h.add_check(a_check())
+    assert h.lessons() == [] and len(h.checks()) == 1
     h.close()
 
 
@@ -190,7 +214,9 @@ def test_the_size_limit_removes_the_oldest_first_and_compacts_the_file(db):
     size_before = db.stat().st_size
     assert size_before > 0.6 * MB
 
-    h = History(db, max_mb=0.3)  # opening applies the limits
+    h = History(db, max_mb=0.3)
+    assert len(h.lessons()) == 12 and digest(db) == digest(db)  # opening removes nothing
+    h.prune()
     used, free = h._used_bytes()
     assert used <= 0.3 * MB
     labels = [x.label for x in h.lessons()]
@@ -472,3 +498,365 @@ def test_threads_that_come_and_go_leave_no_connections_behind(db):
     assert h.lessons()[0].samples == 60
     h.close()
     assert open_files() < before
+
+
+def test_opening_says_what_happened_in_one_way_for_the_window_and_the_terminal(tmp_path, capsys):
+    from connectcheck.cli.common import open_history as open_for_terminal
+    from connectcheck.config.settings import defaults
+    from connectcheck.history import open_history
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    assert History(blocker / "history.sqlite3").notices() == [
+        f"Checks and lessons cannot be kept this time: {History(blocker / 'history.sqlite3').problem}"]
+    damaged = tmp_path / "history.sqlite3"
+    damaged.write_bytes(b"this is not a database" * 100)
+    notices = History(damaged).notices()
+    assert len(notices) == 1 and "It was kept as history.sqlite3.corrupt-" in notices[0]
+    history, messages = open_history(defaults())  # the user's own (in the test's private folders)
+    assert history.available and messages == []
+    history.close()
+    from connectcheck.core import paths
+    (paths.data_dir() / "history.sqlite3").write_bytes(b"this is not a database" * 100)
+    err = io.StringIO()
+    open_for_terminal(defaults(), err).close()
+    told = err.getvalue()
+    assert told.startswith("connectcheck: ") and "It was kept as history.sqlite3.corrupt-" in told
+# --- a hostile world: wrong clocks, tight size limits, programs racing, disks that refuse ----------
+
+
+def _history_with_lessons(h: History, n: int, samples: int, days_ago: float = 5.0,
+                          label: str = "lesson") -> list[int]:
+    ids = []
+    for k in range(n):
+        lesson_id = h.start_lesson(f"{label} {k}", started_at=iso(days_ago=days_ago - k * 0.01))
+        for i in range(samples):
+            h.add_sample(lesson_id, a_sample(i * 5.0))
+        h.end_lesson(lesson_id)
+        ids.append(lesson_id)
+    return ids
+
+
+def test_a_read_only_command_never_deletes_even_entries_past_the_age_limit(db, capsys):
+    from connectcheck.cli import main
+
+    h = History(paths.data_dir() / "history.sqlite3", max_age_days=90)
+    old = h.add_check(a_check(days_ago=200))  # kept: just written
+    h.close()
+    before = digest(h.path)
+    for argv in (["history"], ["history", "list", "--json"], ["history", "show", str(old)]):
+        assert main(argv) == 0
+    assert f'"id": {old}' in capsys.readouterr().out
+    assert digest(h.path) == before  # not one byte changed: nothing pruned, nothing written
+    assert History(h.path, read_only=True).checks()[0].id == old
+
+
+def test_a_read_only_command_on_no_history_makes_no_file(capsys):
+    from connectcheck.cli import main
+
+    assert main(["history"]) == 0
+    assert "none yet" in capsys.readouterr().out
+    assert not (paths.data_dir() / "history.sqlite3").exists()
+
+
+def test_a_clock_400_days_ahead_deletes_nothing_until_the_date_has_held_for_days(db):
+    clocks = Clocks()
+    h = clocks.history(db, max_age_days=90)
+    kept = [h.add_check(a_check(days_ago=d)) for d in (30, 10, 1)]
+    h.close()
+    clocks.set_wall(clocks.wall + 400 * DAY_S)  # the date is now wrong (or a long break began)
+    h = clocks.history(db, max_age_days=90)
+    new = h.add_check(a_check(days_ago=-400))  # a check made under the new date
+    assert [c.id for c in h.checks()] == [new, *reversed(kept)]  # nothing went
+    assert "400" not in (h.notice or "") and "more than 90 days after the newest entry" in h.notice
+    h.close()
+    clocks.tick(3 * DAY_S)  # a later run, the date still held: still nothing goes
+    h = clocks.history(db, max_age_days=90)
+    h.add_check(a_check(days_ago=-403))
+    assert len(h.checks()) == 5 and "removed after 7 days" in h.notice
+    h.close()
+    clocks.tick(5 * DAY_S)  # held for 8 days: it is believed, as a long break would be
+    h = clocks.history(db, max_age_days=90)
+    h.add_check(a_check(days_ago=-408))
+    assert not [c for c in h.checks() if c.id in kept]
+    h.close()
+
+
+def test_a_clock_put_right_after_a_wrong_jump_ahead_lost_nothing(db):
+    clocks = Clocks()
+    h = clocks.history(db, max_age_days=90)
+    kept = [h.add_check(a_check(days_ago=d)) for d in (60, 20)]
+    h.close()
+    real = clocks.wall
+    clocks.set_wall(real + 400 * DAY_S)
+    h = clocks.history(db, max_age_days=90)
+    wrong = h.add_check(a_check(days_ago=-400))
+    h.close()
+    clocks.set_wall(real + DAY_S)  # put right the next day
+    h = clocks.history(db, max_age_days=90)
+    right = h.add_check(a_check(days_ago=-1))
+    assert [c.id for c in h.checks()] == [right, wrong, *reversed(kept)]
+    assert "behind the newest entry" in h.notice  # the wrongly stamped entry is in the future now
+    h.close()
+
+
+def test_a_clock_behind_keeps_what_is_recorded_meanwhile_once_it_is_put_right(db):
+    clocks = Clocks()
+    h = clocks.history(db, max_age_days=90)
+    good = h.add_check(a_check(days_ago=1))
+    h.close()
+    real = clocks.wall
+    clocks.set_wall(datetime(2001, 1, 1).timestamp())  # a dead CMOS battery
+    h = clocks.history(db, max_age_days=90)
+    meanwhile = []
+    for _ in range(3):
+        result = a_check()
+        result.started_at = datetime.fromtimestamp(clocks.wall).astimezone().isoformat(timespec="seconds")
+        meanwhile.append(h.add_check(result))
+        clocks.tick(3600)
+    assert "behind the newest entry" in h.notice
+    assert [c.id for c in h.checks()] == [*reversed(meanwhile), good]
+    h.close()
+    clocks.set_wall(real + DAY_S)  # put right
+    h = clocks.history(db, max_age_days=90)
+    latest = h.add_check(a_check())
+    assert [c.id for c in h.checks()] == [latest, *reversed(meanwhile), good]  # stamped 2001, still kept
+    h.close()
+
+
+def test_a_clock_that_jumps_during_a_lesson_keeps_the_lesson_and_all_others(db):
+    clocks = Clocks()
+    h = clocks.history(db, max_age_days=90)
+    earlier = _history_with_lessons(h, 3, samples=2, days_ago=20)
+    lesson = h.start_lesson("today")
+    h.add_sample(lesson, a_sample(0.0))
+    clocks.tick(600)
+    clocks.set_wall(clocks.wall + 400 * DAY_S)  # NTP, a user, a VM resumed: the date jumps
+    clocks.tick(600)
+    h.add_sample(lesson, a_sample(1200.0))
+    h.end_lesson(lesson)
+    h.add_check(a_check())  # and a write after it
+    assert [x.id for x in h.lessons()] == [lesson, *reversed(earlier)]
+    assert len(h.lesson(lesson).samples) == 2
+    assert "moved on by itself during this run" in h.notice
+    h.close()
+
+
+def test_an_entry_stamped_in_the_future_is_not_the_last_lesson_for_ever(db):
+    h = History(db)
+    future = h.start_lesson("stamped by a wrong clock", started_at=iso(days_ago=-400))
+    h.end_lesson(future)
+    now = h.start_lesson("today")
+    h.end_lesson(now)
+    assert h.last_lesson().id == now and [x.id for x in h.lessons()] == [now, future]
+    h.close()
+
+
+def _fits(path: Path, keep: list[int], tmp: Path) -> int:
+    """The compacted size of a copy of the history holding only the lessons ``keep``."""
+    copy = tmp / "copy.sqlite3"
+    copy.unlink(missing_ok=True)
+    with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    conn = sqlite3.connect(copy, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"DELETE FROM lessons WHERE id NOT IN ({','.join(map(str, keep)) or '-1'})")
+    conn.execute("DELETE FROM checks WHERE lesson_id IS NULL")
+    conn.execute("VACUUM")
+    pages, free, size = conn.execute("SELECT page_count, freelist_count, page_size FROM pragma_page_count(),"
+                                     " pragma_freelist_count(), pragma_page_size()").fetchone()
+    conn.close()
+    return (pages - free) * size
+
+
+@pytest.mark.parametrize("layout", ["samples", "checks in lessons", "many alerts"])
+def test_the_size_limit_removes_only_as_many_oldest_lessons_as_needed(db, tmp_path, layout):
+    h = History(db, max_mb=500)
+    ids = []
+    for k in range(20):
+        lesson_id = h.start_lesson(f"lesson {k}", started_at=iso(days_ago=20 - k))
+        for i in range(120 if layout != "many alerts" else 20):
+            h.add_sample(lesson_id, a_sample(i * 5.0))
+        if layout == "checks in lessons":
+            for _ in range(3):
+                result = a_check()
+                result.notes = ["x" * 9000]  # big results: overflow pages
+                h.add_check(result, lesson_id)
+        if layout == "many alerts":
+            for i in range(400):
+                h.add_alert(lesson_id, LessonAlert(
+                    at=iso(), t_s=float(i), activity="video", state="fail", previous="good",
+                    message="Video is failing " * 3))
+        h.end_lesson(lesson_id)
+        ids.append(lesson_id)
+    h.close()
+    whole = _fits(db, ids, tmp_path)
+    pristine = tmp_path / "pristine.sqlite3"
+    with sqlite3.connect(db) as src, sqlite3.connect(pristine) as dst:
+        src.backup(dst)
+    limit = whole / 4.5  # room for about four of the twenty
+    h = History(db, max_mb=limit / MB)
+    h.prune()
+    kept = [x.id for x in h.lessons()]
+    h.close()
+    assert kept == ids[::-1][:len(kept)]  # the newest kept, the oldest gone
+    assert 3 <= len(kept) <= 5
+    assert db.stat().st_size <= limit  # the file itself fits
+    assert _fits(pristine, ids[-len(kept) - 1:], tmp_path) > limit  # one more would not fit: no more went
+
+
+def test_a_lesson_alone_larger_than_the_limit_is_kept_with_all_the_others(db):
+    h = History(db, max_mb=500)
+    small = _history_with_lessons(h, 3, samples=5, days_ago=3)
+    h.max_mb = 0.05
+    big = h.start_lesson("a long lesson")
+    for i in range(600):
+        h.add_sample(big, a_sample(i * 5.0))  # the prunes meanwhile must leave it be: it is monitored
+    h.end_lesson(big)
+    assert [x.id for x in h.lessons()] == [big, *reversed(small)]
+    assert len(h.lesson(big).samples) == 600
+    assert "more than the history's size limit of 0.05 MB; nothing else was removed" in h.notice
+    nxt = h.start_lesson("the next lesson")
+    h.add_sample(nxt, a_sample(0.0))
+    h.end_lesson(nxt)  # now the long one is not the one just written: the oldest go, as needed
+    assert [x.id for x in h.lessons()] == [nxt]
+    h.close()
+
+
+_OPENER = """
+import sys, time
+from pathlib import Path
+from connectcheck.core.model import MonitorSample
+from connectcheck.history import History
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+h = History(Path(sys.argv[1]))
+if h.problem:
+    print("PROBLEM", h.problem)
+    sys.exit(1)
+lesson = h.start_lesson("racer")
+for i in range(15):
+    h.add_sample(lesson, MonitorSample(at="2025-01-01T10:00:00+00:00", t_s=float(i), states={}))
+h.end_lesson(lesson)
+print("OK", len(h.lesson(lesson).samples))
+"""
+
+
+def test_programs_opening_a_new_history_at_once_all_keep_everything(db, tmp_path):
+    script = tmp_path / "opener.py"
+    script.write_text(_OPENER)
+    for _ in range(3):  # the race is short: run it a few times
+        db.unlink(missing_ok=True)
+        start = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, str(script), str(db), str(start)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [o[0].strip() for o in outs] == ["OK 15"] * 4, outs
+        h = History(db)
+        assert sorted(x.samples for x in h.lessons()) == [15] * 4
+        h.close()
+
+
+# a real tmpfs, mounted for the test (root only): read-only and full disks
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    folder = tmp_path / "disk"
+    folder.mkdir()
+
+    def mount(*options: str) -> None:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(folder)], check=True)
+
+    mounted = []
+
+    def remount(*options: str) -> None:
+        subprocess.run(["mount", "-o", ",".join(("remount", *options)), str(folder)], check=True)
+
+    try:
+        yield folder, mount, remount, mounted
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False, capture_output=True)
+
+
+def test_a_history_on_a_read_only_disk_is_still_listed_and_exported(tmpfs, monkeypatch, capsys, tmp_path):
+    from connectcheck.cli import main
+
+    folder, mount, remount, _ = tmpfs
+    mount("size=20m")
+    h = History(folder / "history.sqlite3")
+    lesson = h.start_lesson("on a disk that became read-only")
+    h.add_sample(lesson, a_sample(0.0))
+    h.end_lesson(lesson)
+    h.add_check(a_check())
+    h.close()
+    remount("ro")
+    monkeypatch.setenv("CONNECTCHECK_DATA_DIR", str(folder))
+    assert main(["history"]) == 0
+    out, err = capsys.readouterr()
+    assert "on a disk that became read-only" in out and err == ""
+    assert main(["report", "export", "--lesson", "last", str(tmp_path / "lesson.json")]) == 0
+    assert (tmp_path / "lesson.json").stat().st_size > 0
+    writer = History(folder / "history.sqlite3")  # a command that writes: reads work, writes say why
+    assert writer.available and writer.read_only and "the disk it is on is read-only" in writer.notice
+    assert writer.last_lesson().id == lesson
+    with pytest.raises(HistoryError, match="can be read but not written"):
+        writer.add_check(a_check())
+    writer.close()
+
+
+def _fill(folder: Path) -> None:
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_a_disk_that_fills_during_a_run_is_called_full(tmpfs):
+    folder, mount, _, _ = tmpfs
+    mount("size=1m")
+    h = History(folder / "history.sqlite3")
+    h.add_check(a_check())
+    _fill(folder)
+    with pytest.raises(HistoryError, match="the disk is full") as caught:
+        for i in range(200):
+            result = a_check()
+            result.notes = [f"{i}" * 5000]
+            h.add_check(result)
+    assert "I/O error" not in str(caught.value)
+    assert len(h.checks()) >= 1
+    h.close()
+
+
+def test_a_history_on_a_full_disk_is_read_and_the_disk_called_full_once(tmpfs, monkeypatch, capsys):
+    from connectcheck.cli import main
+
+    folder, mount, _, _ = tmpfs
+    mount("size=1m")
+    h = History(folder / "history.sqlite3")
+    kept = h.add_check(a_check())
+    h.close()
+    _fill(folder)
+    again = History(folder / "history.sqlite3")  # SQLite itself says "disk I/O error" here
+    assert again.available and again.read_only and "the disk is full" in again.notice
+    assert [c.id for c in again.checks()] == [kept]
+    with pytest.raises(HistoryError, match="the disk is full"):
+        again.add_check(a_check())
+    again.close()
+    monkeypatch.setenv("CONNECTCHECK_DATA_DIR", str(folder))
+    assert main(["history"]) == 0  # the read-only command reads it, and says nothing about it
+    out, err = capsys.readouterr()
+    assert "Checks" in out and err == ""
+
+
+def test_a_history_path_that_is_a_fifo_is_left_alone_at_once(db):
+    os.mkfifo(db)
+    for h in (History(db), History(db, read_only=True)):
+        assert not h.available and "is not a file" in h.problem
+        h.close()

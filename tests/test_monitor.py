@@ -196,7 +196,7 @@ def test_without_a_usable_history_monitoring_goes_on(tmp_path):
     assert alone.stop().ended_at
 
 
-def test_a_history_held_by_another_writer_loses_samples_but_not_the_lesson(tmp_path):
+def test_a_history_held_by_another_writer_loses_no_sample_they_are_written_once_it_is_free(tmp_path):
     path = tmp_path / "h.sqlite3"
     history = History(path, busy_timeout_s=0.05)
     got = Collect()
@@ -216,8 +216,9 @@ def test_a_history_held_by_another_writer_loses_samples_but_not_the_lesson(tmp_p
     record = monitor.stop()
     stored = history.lesson(record.id)
     assert record.ended_at and stored.ended_at  # the lesson and its end were kept
-    assert 0 < len(stored.samples) < len(got.samples)  # some samples went missing while it was held
+    assert [s.t_s for s in stored.samples] == [s.t_s for s in got.samples]  # every one, in order
     assert stored.samples[-1].t_s > got.samples[held - 1].t_s  # writing resumed afterwards
+    assert monitor.history_problem is None and monitor.unwritten == 0 and monitor.lost == 0
     history.close()
 
 
@@ -355,3 +356,49 @@ def test_no_server_answering_is_offline_and_no_server_at_all_is_unknown():
 def test_the_default_thresholds_are_used_when_none_are_given():
     judge_ = LessonJudge(MonitorOptions())
     assert judge_.thresholds is default_thresholds()
+
+
+def test_samples_measured_while_the_disk_is_full_are_written_once_there_is_room(tmp_path):
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
+    try:
+        history = History(disk / "h.sqlite3")
+        got = Collect()
+        monitor = Monitor(options=fast_options(interval_s=0.05), history=history, on_sample=got.sample,
+                          on_alert=got.alert, probe=Script([stun_burst([20.0] * 10)]),
+                          local=lambda c: LocalTraffic())
+        monitor.start("a full disk")
+        got.wait_for(3)
+        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # the disk fills up (another program)
+        try:
+            while os.write(fd, b"\0" * 65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        assert _eventually(lambda: monitor.unwritten >= 5)
+        assert "disk is full" in monitor.history_problem
+        os.unlink(disk / "filler")  # room again
+        measured = len(got.samples)
+        got.wait_for(measured + 3)
+        record = monitor.stop()
+        stored = history.lesson(record.id)
+        assert [s.t_s for s in stored.samples] == [s.t_s for s in monitor.snapshot().samples]
+        assert stored.ended_at and monitor.unwritten == 0 and monitor.history_problem is None
+        history.close()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _eventually(predicate, timeout_s=10.0):
+    end = time.monotonic() + timeout_s
+    while not predicate() and time.monotonic() < end:
+        time.sleep(0.02)
+    return predicate()

@@ -1,8 +1,9 @@
 """The check: runs the probes in phases and assembles one :class:`~connectcheck.model.CheckResult`.
 
-A quick check measures latency, jitter and loss (STUN over UDP, TCP connect and HTTP round
-trips to the lesson platform), DNS and the reachability of the platform, all at once, in a
-few seconds. A full check then chooses a speed server and measures download and upload,
+A quick check sends a call-like stream (a second of call-paced packets over STUN: what the
+lesson's sound would meet) while it checks DNS and the reachability of the platform, then
+measures idle latency, jitter and loss one probe at a time (STUN over UDP, TCP connect to the
+lesson platform), in a few seconds. A full check then chooses a speed server and measures download and upload,
 probing latency all the while to get the latency under load.
 
 Every section is recorded with its status and error; a failing section never stops the
@@ -29,6 +30,7 @@ from connectcheck.config.settings import Settings
 from connectcheck.config.startup import thresholds_from_settings
 from connectcheck.core.model import (
     BandwidthResult,
+    CallResult,
     CheckKind,
     CheckResult,
     Connectivity,
@@ -42,20 +44,43 @@ from connectcheck.core.stats import percentile
 from connectcheck.core.tasks import Deadline, ProgressFn, report
 from connectcheck.local import sample_local
 from connectcheck.local.sampler import EXTRA_TIME_S as LOCAL_EXTRA_TIME_S
+from connectcheck.probes.call import measure_call
 from connectcheck.probes.dns import resolve_hosts
-from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency
+from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency_one_at_a_time
 from connectcheck.probes.reachability import check_endpoints
 from connectcheck.probes.speed import PROVIDER_TIME_S, SpeedConfig, SpeedSession
-from connectcheck.probes.targets import choose_primary, latency_targets
+from connectcheck.probes.targets import choose_primary, idle_targets
 
 # Approximate bytes on the wire for the small probes (IP and transport headers included), so
 # that the data a check used can be reported honestly without counting every packet.
 _PROBE_BYTES = {"stun": 2 * 28 + 20 + 44, "tcp": 5 * 60, "http": 2 * 52 + 400, "icmp": 2 * 92}
 _DNS_BYTES = 2 * 28 + 120
 _REACH_BYTES = 8_000  # a TLS handshake with its certificate chain and one small HTTP exchange
+_LOADED_INTERVAL_S = 0.1  # latency under load: a probe this often during each transfer
 
+# Budgets (seconds) of the phases of a full check, so that the whole check fits its time limit
+# (10 s by default) on a bad line too: the idle phase (round trips, DNS, platform, this computer),
+# finding the speed server, idle round trips to it (TCP connect and HTTP, one at a time), and
+# each direction (at most what is left, shared between the directions still to come, less the
+# loaded-latency sampler's grace; a direction left less than _MIN_DIRECTION_S is not started).
+_FULL_IDLE_BUDGET_S = 3.0  # of which the idle span is _QUICK_SHARE
+_SERVER_BUDGET_S = 2.0
+_SPEED_SERVER_IDLE_S = 0.6
+_MIN_DIRECTION_S = 1.5
+_SAMPLER_GRACE_S = 0.3
+_LOSSY_START_STREAMS = 8  # what the engine starts with on a lossy or far line (speedtest-cli's count)
+_FAR_RTT_MS = 60.0
+_ENGINE_STOP_S = 0.5  # the engine may overrun its time limit by this much while its streams stop
+# The call-like stream in the idle phase: how long it sends, how long it waits for the last
+# answers, and the shortest idle span it is run in; the idle probes wait for DNS and the
+# reachability checks at most until this share of the span.
+_CALL_S = 1.0
+_CALL_WAIT_S = 0.4
+_CALL_MIN_SPAN_S = 2.0
+_CALL_MIN_PACKETS = 10
+_QUIET_SHARE = 0.6
 # Share of the time bound each phase may use (the rest is slack for shutting down cleanly).
-_QUICK_SHARE = 0.8
+_QUICK_SHARE = 0.9
 # speedtest-cli's own transfer (the "classic" engine) runs about 10 s per direction and cannot be
 # stopped early at low rates (an upload ends only when its request completes), so it gets the
 # time it takes on its own instead of our engine's bounds.
@@ -101,8 +126,6 @@ class CheckOptions:
             ],
             thresholds=thresholds_from_settings(settings, profile),
         )
-
-
 
 
 def platform_hosts(options: CheckOptions) -> list[str]:
@@ -182,6 +205,16 @@ def _crashed(exc: BaseException, started: float) -> Section:
                    round(time.monotonic() - started, 3))
 
 
+def pooled_loss(primary: LatencyResult, call: CallResult | None) -> float | None:
+    """The primary target's loss over its idle probes and, when the call-like stream went to
+    the same server, the stream's packets too (never answered, not the late ones): some 60
+    packets instead of 10, on the same path. A 3 % loss is 0 or 10 % from ten probes."""
+    sent, lost = primary.samples_sent, primary.samples_sent - primary.samples
+    if (call is not None and primary.method == "stun" and call.target == primary.target
+            and call.status in (Status.OK, Status.CANCELLED) and call.packets_sent):
+        sent += call.packets_sent
+        lost += call.packets_sent - call.packets_answered
+    return round(100.0 * lost / sent, 2) if sent else primary.loss_pct
 
 
 def loaded_latency(
@@ -229,23 +262,34 @@ class Check:
         """Latency, DNS, reachability and this computer's programs, all at once (the programs
         are watched while the line is idle, so connectcheck's own traffic never hides them)."""
         o = self.options
-        targets = latency_targets(o.stun_servers, o.platform_urls, o.icmp)
+        targets = idle_targets(o.stun_servers, o.platform_urls, o.icmp)
         hosts = platform_hosts(o)
         span = min(deadline.remaining(), max(1.0, deadline.remaining() * _QUICK_SHARE))
-        count = max(5, min(o.latency_probes, int((span - o.latency_timeout_s) / o.latency_interval_s)))
         parts = 4 if o.local else 3
         started = time.monotonic()
+        quiet = threading.Event()  # set once DNS and the reachability checks are done
+        pending = {"dns", "reachability"}
+        lock = threading.Lock()
+
+        def network(name: str, job: Callable[[], Any]) -> Callable[[], Any]:
+            def run() -> Any:
+                try:
+                    return job()
+                finally:
+                    with lock:
+                        pending.discard(name)
+                        if not pending:
+                            quiet.set()
+            return run
+
         jobs: dict[str, Callable[[], Any]] = {
-            "latency": lambda: measure_latency(
-                targets, count=count, interval_s=o.latency_interval_s, timeout_s=o.latency_timeout_s,
-                time_limit_s=span, cancel=self.cancel,
-                progress=self.progress.shared("latency", "latency", parts), ca_file=o.ca_file),
-            "dns": lambda: resolve_hosts(
+            "latency": lambda: self._latency_job(targets, span, quiet, parts),
+            "dns": network("dns", lambda: resolve_hosts(
                 hosts, timeout_s=min(2.0, span), cancel=self.cancel,
-                progress=self.progress.shared("latency", "dns", parts)),
-            "reachability": lambda: check_endpoints(
+                progress=self.progress.shared("latency", "dns", parts))),
+            "reachability": network("reachability", lambda: check_endpoints(
                 o.platform_urls, timeout_s=min(3.0, span), time_limit_s=span, cancel=self.cancel,
-                progress=self.progress.shared("latency", "reachability", parts), ca_file=o.ca_file),
+                progress=self.progress.shared("latency", "reachability", parts), ca_file=o.ca_file)),
         }
         if o.local:
             jobs["local"] = lambda: sample_local(
@@ -260,6 +304,16 @@ class Check:
             else:
                 r.local = local
                 r.sections["local"] = Section(local.status, local.error, round(time.monotonic() - started, 3))
+        if isinstance(done["latency"], tuple):
+            done["latency"], call = done["latency"]
+            if isinstance(call, Section):
+                r.sections["call"] = call
+            else:
+                r.call = call
+                r.sections["call"] = Section(call.status, call.error, call.duration_s)
+                r.bytes_used += call.packets_sent * (call.packet_bytes + 28) + call.packets_answered * 80
+        elif isinstance(done["latency"], Exception):
+            r.sections["call"] = _crashed(done["latency"], started)
         for name in ("latency", "dns", "reachability"):
             value = done[name]
             if isinstance(value, Exception):
@@ -277,15 +331,51 @@ class Check:
             text = no_icmp[0].error or "ICMP echo (ping) is not available on this system."
             r.notes.append(text[:1].upper() + text[1:])
 
+    def _latency_job(self, targets: list[LatencyTarget], span: float, quiet: threading.Event,
+                     parts: int) -> tuple[list[LatencyResult], CallResult | Section]:
+        """The call-like stream to the first STUN server (while DNS and the reachability checks
+        run: a call shares the line too), then, once they are done (or :data:`_QUIET_SHARE` of
+        the span has gone), the idle round trips one probe at a time over all targets, for the
+        rest of the span. Probes in parallel would queue behind each other's delay spikes on an
+        order-keeping line, and behind the other checks' packets."""
+        o = self.options
+        t0 = time.monotonic()
+        call = self._call(targets, span)
+        quiet.wait(max(0.0, t0 + span * _QUIET_SHARE - time.monotonic()))
+        left = max(0.5, span - (time.monotonic() - t0))
+        hint = call.rtt_ms_median if isinstance(call, CallResult) and call.packets_answered >= 5 else None
+        idle = measure_latency_one_at_a_time(
+            targets, count=o.latency_probes, timeout_s=o.latency_timeout_s, time_limit_s=left,
+            cancel=self.cancel, progress=self.progress.shared("latency", "latency", parts), ca_file=o.ca_file,
+            expected_rtt_ms=hint)
+        return idle, call
+
+    def _call(self, targets: list[LatencyTarget], span: float) -> CallResult | Section:
+        """The call-like stream's result, or the section saying why it was not sent."""
+        stun_target = next((t for t in targets if t.method == "stun"), None)
+        if stun_target is None:
+            return Section(Status.SKIPPED, "no STUN server to send a call-like stream to (it needs one)")
+        if span < _CALL_MIN_SPAN_S:
+            return Section(Status.SKIPPED, f"not sent: the check's time limit leaves {span:.1f} s for the "
+                                           f"idle measurements, it needs {_CALL_MIN_SPAN_S:.1f} s")
+        return measure_call(stun_target, duration_s=_CALL_S,
+                            timeout_s=min(_CALL_WAIT_S, self.options.latency_timeout_s), cancel=self.cancel)
+
     def _bandwidth_phase(self, deadline: Deadline) -> None:
         o = self.options
         r = self.result
         phase = {"name": "server"}  # which phase the speed session's progress belongs to now
-        session = SpeedSession(o.speed, cancel=self.cancel,
+        # its time limit is set per direction below; on a lossy or far line each TCP stream is
+        # held back (by its losses, by a slow start over a long round trip) and a short test
+        # spent doubling from two streams under-reads, so it starts with speedtest-cli's eight.
+        # Its data cap is what the check's cap leaves for it.
+        config = dataclasses.replace(self._speed_config_within_cap(), start_streams=self._start_streams())
+        session = SpeedSession(config, cancel=self.cancel,
                                progress=lambda p: self.progress.phase(phase["name"])(p))
         started = time.monotonic()
         try:
-            r.sections["server"] = session.choose_server(time_limit_s=min(8.0, deadline.remaining()))
+            r.sections["server"] = session.choose_server(
+                time_limit_s=min(_SERVER_BUDGET_S, deadline.remaining()))
         except Exception as exc:
             r.sections["server"] = _crashed(exc, started)
         r.engine = "classic" if o.speed.engine == "classic" else "adaptive"
@@ -296,15 +386,17 @@ class Check:
             r.speed_servers_tried = list(session.tried)
             r.bytes_used += session.bytes_used
             return
-        tcp_idle = self._speed_server_latency(session.server.url)
-        sampler_target, idle_ms = self._loaded_target(session.server.url, tcp_idle)
-        for direction in ("download", "upload"):
+        sampler_target, idle_ms = self._loaded_target(session.server.url)
+        directions = ("download", "upload")
+        for i, direction in enumerate(directions):
             if self.cancel.is_set():
                 r.sections[direction] = Section(Status.CANCELLED, "not run: the check was cancelled")
                 continue
-            if deadline.remaining() < 1.5:
+            budget = self._direction_budget(deadline, len(directions) - i)
+            if budget < _MIN_DIRECTION_S:
                 r.sections[direction] = Section(Status.TIMEOUT, "the check ran out of time before this part")
                 continue
+            config.time_limit_s = budget
             phase["name"] = direction
             r.bandwidth.append(self._measure_direction(session, direction, sampler_target, idle_ms))
             last = r.bandwidth[-1]
@@ -312,32 +404,62 @@ class Check:
         r.speed_servers_tried = list(session.tried)
         r.bytes_used += session.bytes_used
 
+    def _start_streams(self) -> int | None:
+        """Streams the engine starts with: :data:`_LOSSY_START_STREAMS` when the idle phase saw
+        loss or a round trip of :data:`_FAR_RTT_MS` or more, else the engine's own choice."""
+        primary = choose_primary(self.result.latency)
+        if primary is None:
+            return None
+        lossy = (pooled_loss(primary, self.result.call) or 0.0) > 0
+        far = (primary.rtt_ms_median or 0.0) >= _FAR_RTT_MS
+        return _LOSSY_START_STREAMS if lossy or far else None
+
+    def _direction_budget(self, deadline: Deadline, directions_left: int) -> float:
+        """Seconds the next direction may take: the configured cap, or its share of what is left."""
+        if self.options.speed.engine == "classic":
+            return min(self.options.speed.time_limit_s, deadline.remaining())
+        share = deadline.remaining() / directions_left - _SAMPLER_GRACE_S - _ENGINE_STOP_S
+        return max(0.0, min(self.options.speed.time_limit_s, share))
+    def _speed_config_within_cap(self) -> SpeedConfig:
+        """The speed test's settings with the data cap left for it: the check's cap less what
+        the check moved already and what its latency probes will move during the transfers
+        (the cap is for the whole check: nothing may take it past)."""
+        speed = self.options.speed
+        probes = 2 * (speed.time_limit_s / _LOADED_INTERVAL_S + 1) * max(_PROBE_BYTES.values())
+        idle = 2 * 10 * max(_PROBE_BYTES.values())  # the speed server's idle round trips
+        left = speed.data_limit_bytes - self.result.bytes_used - int(probes) - idle
+        return dataclasses.replace(speed, data_limit_bytes=max(0, left))
+
     def _speed_server_latency(self, url: str) -> LatencyResult:
         """TCP connect and HTTP round trips to the chosen speed server, while the line is idle.
 
         Returns the TCP result: the baseline when latency under load is probed by TCP.
         """
         targets = [LatencyTarget.from_url("tcp", url), LatencyTarget.from_url("http", url)]
-        idle = measure_latency(targets, count=10, interval_s=0.03, timeout_s=1.0, time_limit_s=1.5,
-                               cancel=self.cancel, ca_file=self.options.ca_file)
+        idle = measure_latency_one_at_a_time(targets, count=6, timeout_s=1.0,
+                                             time_limit_s=_SPEED_SERVER_IDLE_S, cancel=self.cancel,
+                                             ca_file=self.options.ca_file)
         self.result.latency.extend(idle)
         self.result.bytes_used += sum(x.samples_sent * _PROBE_BYTES[x.method] for x in idle)
         return idle[0]
 
-    def _loaded_target(self, server_url: str, tcp_idle: LatencyResult) -> tuple[LatencyTarget, float | None]:
-        """What to probe during the transfer, and its idle median to compare with: STUN to the
-        media path's server if UDP answered when idle (the path the lesson's sound takes),
-        otherwise TCP connects to the speed server."""
+    def _loaded_target(self, server_url: str) -> tuple[LatencyTarget, float | None]:
+        """What to probe during the transfer, and its idle median to compare with, taken the
+        same way (same target and method, one probe at a time): STUN to the media path's
+        server if UDP answered when idle (the path the lesson's sound takes; its idle figure is
+        the headline), otherwise TCP connects to the speed server, measured idle first."""
         primary = choose_primary(self.result.latency)
         if primary is not None and primary.method == "stun":
             return LatencyTarget.from_host_port("stun", primary.target), primary.rtt_ms_median
+        tcp_idle = self._speed_server_latency(server_url)
         return LatencyTarget.from_url("tcp", server_url), tcp_idle.rtt_ms_median
 
     def _measure_direction(self, session: SpeedSession, direction: str, target: LatencyTarget,
                            idle_ms: float | None) -> BandwidthResult:
         o = self.options
-        sampler = LatencySampler(target, interval_s=0.1, timeout_s=max(2.0, o.latency_timeout_s),
-                                 ca_file=o.ca_file)
+        sampler = LatencySampler(target, interval_s=_LOADED_INTERVAL_S,
+                                 timeout_s=max(2.0, o.latency_timeout_s), ca_file=o.ca_file,
+                                 grace_s=_SAMPLER_GRACE_S)
         sampler.start()
         t0 = time.monotonic()
         try:
@@ -361,10 +483,17 @@ class Check:
         if primary is not None:
             s.rtt_ms, s.jitter_ms, s.loss_pct = primary.rtt_ms_median, primary.jitter_ms, primary.loss_pct
             s.latency_target = f"{primary.method} {primary.target}"
+            s.loss_pct = pooled_loss(primary, r.call)
         times = [d.dns_ms for d in r.dns if d.dns_ms is not None and d.status is Status.OK]
         s.dns_ms = round(statistics.median(times), 3) if times else None
         web = [e for e in r.reachability if not e.url.startswith("stun:")]
         s.platform_reachable = all(e.reachable for e in web) if web else None
+        call = r.call
+        # a call stream cut short (cancelled) still speaks for itself from this many packets;
+        # one with no answer at all is UDP blocked (the sound then goes over TCP, the idle figures say)
+        if call is not None and call.packets_sent >= _CALL_MIN_PACKETS and call.packets_answered:
+            s.call_rtt_ms, s.call_jitter_ms = call.rtt_ms_median, call.jitter_ms
+            s.call_loss_pct = call.effective_loss_pct
         stun = [x for x in r.latency if x.method == "stun"]
         s.udp_ok = any(x.samples > 0 for x in stun) if stun else None
         loaded = []
@@ -400,7 +529,8 @@ class Check:
         t0 = time.monotonic()
         deadline = Deadline(o.time_limit_s, self.cancel)
         try:
-            quick_span = o.time_limit_s if o.kind is CheckKind.QUICK else min(5.0, o.time_limit_s / 3)
+            quick_span = (o.time_limit_s if o.kind is CheckKind.QUICK
+                          else min(_FULL_IDLE_BUDGET_S, o.time_limit_s / 3))
             self._idle_phase(deadline.sub(quick_span))
             offline = self._connectivity() is Connectivity.OFFLINE
             if o.kind is CheckKind.FULL:

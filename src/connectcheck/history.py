@@ -12,8 +12,32 @@ Built to survive what happens on a tutor's computer:
   unavailable (every operation raises :class:`HistoryError`) while the file is left as it is;
 * **a file written by a newer connectcheck** (``PRAGMA user_version`` above ours): left untouched,
   with a clear message in :attr:`History.problem`;
-* **growth**: entries older than ``max_age_days`` go, and when the data passes ``max_mb`` the
+* **a file on a read-only disk**, or a read-only command (``read_only=True``): opened read-only,
+  so it can still be listed and exported; writes raise :class:`HistoryError` in plain words;
+* **two programs creating it at once**: the switch to the WAL journal, which SQLite does not
+  wait for by itself, is retried within ``busy_timeout_s``;
+* **growth**: entries older than ``max_age_days`` go, and when the file passes ``max_mb`` the
   oldest lessons and checks go first; the file is compacted (VACUUM) when enough space is free.
+
+The rules of deleting (:meth:`History.prune`), written once:
+
+* nothing is deleted when the history is opened, nor by a read-only command: only after a write;
+* never the entry being written or just written, nor a lesson being monitored;
+* never because of a clock that cannot be trusted. An entry's age is counted from its *effective*
+  time, the latest time stamped on it or on any entry recorded before it (so entries recorded
+  while the clock was behind age with the good ones before them), against a *trusted now*: the
+  clock, but never more than the steady clock (which a changed date does not move) has counted
+  since the history was opened. Nothing goes for age while the clock is behind the newest entry,
+  nor, for :data:`CLOCK_CONFIRM_DAYS`, after the clock has jumped further ahead of the newest
+  entry than the age limit (a long break and a wrong date look alike; a wrong date is seen and
+  put right within days, a break goes on). :attr:`History.notice` says so in plain words;
+* the size limit is applied to the compacted file, by measured pages: the file is compacted
+  first, then each entry's share of the pages is measured (SQLite's ``dbstat`` where it is
+  built in) and the oldest entries go until the file fits, measured again after each round;
+  when the protected entries alone are larger than the limit, nothing else goes (it would not
+  make the file fit) and :attr:`History.notice` says so;
+* lists, "the last lesson" and "the newest check" follow the order entries were recorded in, so
+  an entry stamped by a wrong clock is neither the newest for ever nor hidden.
 
 Checks are stored as their versioned JSON (:func:`connectcheck.model.dumps`) beside a few indexed
 columns for the list, so a check written by a newer connectcheck is listed, and reading it gives
@@ -29,6 +53,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -58,6 +83,11 @@ PRUNE_EVERY_SAMPLES = 500  # the limits are looked at again after this many samp
 VACUUM_FREE_SHARE = 0.25  # compact the file when this share of it is free ...
 VACUUM_FREE_MIN_BYTES = 256 * 1024  # ... and at least this much
 WAL_LIMIT_BYTES = 4 * MB  # the journal is cut back to this after a checkpoint
+CLOCK_SLACK_S = 600.0  # the clock may be this far off the newest entry or the steady clock
+CLOCK_CONFIRM_DAYS = 7.0  # a jump ahead past the age limit is believed after this many days
+DISK_FULL_BYTES = 256 * 1024  # a disk with less room than this is full (for an I/O error)
+SIZE_ROUNDS = 6  # measure, delete, compact: at most this many rounds per prune
+ROW_BYTES = 24  # a row's bytes beside its text (record header, numbers), for sharing pages out
 
 # SQLite's primary result codes (the low byte of sqlite_errorcode)
 _BUSY, _LOCKED, _CORRUPT, _FULL, _NOTADB = 5, 6, 11, 13, 26
@@ -191,6 +221,23 @@ def _close_all(connections: list[sqlite3.Connection]) -> None:
             pass
 
 
+def steady_clock() -> float:
+    """Seconds of a clock that a changed date does not move, counting a suspended computer's
+    sleep where the system can (Linux ``CLOCK_BOOTTIME``; Windows' and macOS's monotonic
+    clocks count it already)."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        return time.clock_gettime(boottime)
+    return time.monotonic()
+
+
+def _day_text(unix: float) -> str:
+    try:
+        return datetime.fromtimestamp(unix).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return f"{unix:.0f} s after 1970"
+
+
 def _timestamp_path(path: Path, tag: str) -> Path:
     """``path`` + ``.tag-YYYYmmdd-HHMMSS``, with ``~N`` added if that name is taken."""
     base = path.with_name(f"{path.name}.{tag}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -210,14 +257,24 @@ class History:
     """
 
     def __init__(self, path: Path | None = None, *, max_age_days: float = 90, max_mb: float = 50,
-                 busy_timeout_s: float = 2.0, clock: Callable[[], float] = time.time) -> None:
+                 busy_timeout_s: float = 2.0, clock: Callable[[], float] = time.time,
+                 steady: Callable[[], float] = steady_clock, read_only: bool = False) -> None:
         self.path = path or paths.data_dir() / FILE_NAME
         self.max_age_days = max_age_days
         self.max_mb = max_mb
         self.busy_timeout_s = busy_timeout_s
         self.recovered: str | None = None  # the damaged file was moved aside: where, and why
         self.problem: str | None = None  # why the history cannot be used now (None: it can)
+        self.notice: str | None = None  # something the user should know (a clock, a read-only disk)
+        self.read_only = read_only  # opened read-only: asked for, or the disk allows nothing else
+        self.read_only_reason: str | None = None  # why writing is not possible (None: asked for)
         self._clock = clock
+        self._steady = steady
+        self._opened_wall = clock()
+        self._opened_steady = steady()
+        self._newest_before: float | None = None  # the newest time stamped before this run
+        self._last_written: tuple[str, int] | None = None  # the entry just written: never pruned
+        self._uri: str | None = None  # the read-only connection's URI (read_only)
         self._local = threading.local()
         self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()  # guards the list of connections and the open lessons
@@ -227,17 +284,34 @@ class History:
         self._open()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> History:
-        """The user's history in the data folder, with the limits from the settings."""
-        return cls(max_age_days=settings["history.max_age_days"], max_mb=settings["history.max_mb"])
+    def from_settings(cls, settings: Settings, *, read_only: bool = False) -> History:
+        """The user's history in the data folder, with the limits from the settings
+        (``read_only`` for the commands that only read it)."""
+        return cls(max_age_days=settings["history.max_age_days"], max_mb=settings["history.max_mb"],
+                   read_only=read_only)
 
     @property
     def available(self) -> bool:
+        """Whether the history can be read (writing also needs ``not read_only``)."""
         return self.problem is None and not self._closed
+
+    def notices(self) -> list[str]:
+        """What to tell about opening the history, in plain words: a damaged file moved aside, and
+        why nothing can be kept this time (a file in use, a folder that cannot be made), and what
+        else the user should know (a clock that moved, a disk that can only be read)."""
+        out = [self.recovered] if self.recovered else []
+        if self.problem:
+            out.append(f"Checks and lessons cannot be kept this time: {self.problem}")
+        if self.notice:
+            out.append(self.notice)
+        return out
 
     # --- opening ---------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        if self._uri is not None:
+            return sqlite3.connect(self._uri, uri=True, timeout=self.busy_timeout_s, isolation_level=None,
+                                   check_same_thread=False)
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
                                check_same_thread=False)
         try:
@@ -248,12 +322,59 @@ class History:
             raise
         return conn
 
+    def _open_read_only(self) -> None:
+        """Open an existing file for reading only; a missing one is an empty history (not made).
+
+        Tries SQLite's read-only mode, then, where that cannot work (a read-only disk without the
+        journal's shared-memory file), ``immutable``: nothing can change the file there anyway."""
+        if not self.path.exists():
+            return  # every read gives nothing; no file is made
+        if not self.path.is_file():
+            self.problem = f"The history {self.path} is not a file."
+            return
+        base = self.path.resolve().as_uri()
+        last: sqlite3.Error | None = None
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            self._uri = base + query
+            try:
+                conn = self._connect()
+                try:
+                    version = conn.execute("PRAGMA user_version").fetchone()[0]
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except BaseException:
+                    conn.close()
+                    raise
+            except sqlite3.Error as exc:
+                last = exc
+                if _is_damaged(exc):
+                    self._recover_for_reading()
+                    return
+                continue
+            if version > SCHEMA_VERSION:
+                conn.close()
+                self.problem = (f"The history was written by a newer connectcheck (format {version}; this "
+                                f"one reads up to {SCHEMA_VERSION}). It was left untouched; update "
+                                "connectcheck to see it.")
+                return
+            self._adopt(conn)
+            return
+        assert last is not None
+        self._uri = None
+        self.problem = self._opening_problem(last)
+
     def _open(self) -> None:
-        """Open (or create) the file; a damaged one is moved aside and a fresh one started."""
+        """Open (or create) the file; a damaged one is moved aside and a fresh one started.
+        Read-only (asked for, or a read-only disk): the file is only read, never changed."""
+        if self.read_only:
+            self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             self.problem = f"The history folder {self.path.parent} cannot be created ({exc.strerror or exc})."
+            return
+        if self.path.exists() and not self.path.is_file():  # a pipe or a device would block or lie
+            self.problem = f"The history {self.path} is not a file; it was left as it is."
             return
         for attempt in (1, 2):
             try:
@@ -266,12 +387,62 @@ class History:
                     f"A new history file could not be started in {self.path.parent} ({exc}).")
                 return
             except sqlite3.Error as exc:
-                self.problem = self._opening_problem(exc)
+                cannot_write = _code(exc) in (_READONLY, _PERM, _CANTOPEN) or self._disk_full(exc)
+                if cannot_write and self.path.is_file():
+                    self._fall_back_to_reading(exc)
+                else:
+                    self.problem = self._opening_problem(exc)
                 return
             if conn is not None:  # None: a newer file, left untouched (see problem)
                 self._adopt(conn)
-                self._prune_quietly()
+                self._newest_before = self._newest(conn)
             return
+
+    def _recover_for_reading(self) -> None:
+        """A damaged file found by a read-only command: kept aside as when writing (that loses
+        nothing), and the fresh, empty history read."""
+        self._uri, self.read_only = None, False
+        self._open()
+        self._close_connections()
+        self.read_only = True  # reads now find nothing: the fresh file is empty
+
+    def _close_connections(self) -> None:
+        with self._lock:
+            connections, self._connections = list(self._connections.values()), {}
+        self._local = threading.local()
+        _close_all(connections)
+
+    def _fall_back_to_reading(self, exc: sqlite3.Error) -> None:
+        """The file exists but cannot be written (a read-only disk, no rights): read it only."""
+        self.read_only = True
+        self._open_read_only()
+        if self.problem is not None:
+            return
+        self.read_only_reason = (f"the history file {self.path} can be read but not written "
+                                 f"({self._why_not_writable(exc)})")
+        self.notice = (f"The history can be read but nothing new can be kept: {self.read_only_reason}.")
+
+    def _disk_full(self, exc: sqlite3.Error) -> bool:
+        """Whether ``exc`` comes from a full disk: SQLite says so (SQLITE_FULL), or gives a plain
+        I/O error (it does for the journal's shared memory) on a disk with no room left."""
+        if _code(exc) == _FULL:
+            return True
+        if _code(exc) != _IOERR:
+            return False
+        try:
+            return shutil.disk_usage(self.path.parent).free < DISK_FULL_BYTES
+        except OSError:
+            return False
+
+    def _why_not_writable(self, exc: sqlite3.Error) -> str:
+        if self._disk_full(exc):
+            return "the disk is full"
+        try:
+            if os.statvfs(self.path.parent).f_flag & os.ST_RDONLY:
+                return "the disk it is on is read-only"
+        except (AttributeError, OSError):
+            pass
+        return f"{exc}"
 
     def _open_file(self) -> sqlite3.Connection | None:
         """A connection to the checked (or new) file; None when the file is newer (see ``problem``).
@@ -317,7 +488,7 @@ class History:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Create the tables in a new file, and use the WAL journal."""
         if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(conn)
             try:  # one transaction: a crash leaves no half-made file; another process may race us
                 conn.executescript(
                     f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
@@ -326,8 +497,21 @@ class History:
                     conn.rollback()
                 raise
         elif conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(conn)
         conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to the WAL journal. SQLite answers SQLITE_BUSY at once, without waiting, while
+        another program holds the file (two starting together): retry within ``busy_timeout_s``."""
+        give_up = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= give_up:
+                    raise
+                time.sleep(0.02)
 
     def _opening_problem(self, exc: sqlite3.Error) -> str:
         if _is_busy(exc):
@@ -370,6 +554,8 @@ class History:
             raise HistoryError("the history is closed")
         if self.problem is not None:
             raise HistoryError(self.problem)
+        if self.read_only and self._uri is None:
+            raise HistoryError("there is no history yet")
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
@@ -386,7 +572,7 @@ class History:
                     f"{self.busy_timeout_s:g} s")
         if _is_damaged(exc):
             return f"the history file is damaged ({exc}); it will be set aside the next time it is opened"
-        if code == _FULL:
+        if self._disk_full(exc):
             return "the disk is full, so the history could not be written"
         if code in (_READONLY, _PERM, _CANTOPEN):
             return f"the history file {self.path} cannot be opened for writing ({exc})"
@@ -396,6 +582,8 @@ class History:
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in one short write transaction."""
+        if self.read_only and self.problem is None and not self._closed:
+            raise HistoryError(self.read_only_reason or "the history was opened for reading only")
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -411,6 +599,8 @@ class History:
         return result
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.read_only and self._uri is None and self.problem is None and not self._closed:
+            return []  # read-only and no file yet: an empty history, and none is made
         try:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -428,14 +618,15 @@ class History:
         check_id = self._write(lambda c: c.execute(
             "INSERT INTO checks (started_at, started_unix, kind, overall, download_mbps, upload_mbps, rtt_ms,"
             " schema_version, lesson_id, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid)
+        self._last_written = ("lessons", lesson_id) if lesson_id is not None else ("checks", int(check_id))
         self._prune_quietly()
         return int(check_id)
 
     def checks(self, limit: int = 100) -> list[CheckSummary]:
-        """The newest checks first."""
+        """The newest checks first (the last recorded first, whatever a clock stamped on them)."""
         rows = self._read(
             "SELECT id, started_at, kind, overall, download_mbps, upload_mbps, rtt_ms, lesson_id,"
-            " schema_version FROM checks ORDER BY started_unix DESC, id DESC LIMIT ?", (limit,))
+            " schema_version FROM checks ORDER BY id DESC LIMIT ?", (limit,))
         return [CheckSummary(*row) for row in rows]
 
     def check(self, check_id: int) -> CheckResult:
@@ -487,6 +678,7 @@ class History:
 
     def end_lesson(self, lesson_id: int) -> None:
         self._update_lesson(lesson_id, "ended_at", _now_iso(self._clock()))
+        self._last_written = ("lessons", lesson_id)
         with self._lock:
             self._open_lessons.discard(lesson_id)
         self._prune_quietly()
@@ -498,14 +690,15 @@ class History:
             raise HistoryError(f"there is no lesson {lesson_id} in the history")
 
     def lessons(self, limit: int = 100) -> list[LessonSummary]:
-        """The newest lessons first, with their counts and the worst state reached."""
+        """The newest lessons first (in the order they were recorded), with their counts and the
+        worst state reached."""
         rows = self._read(
             "SELECT l.id, l.started_at, l.ended_at, l.label,"
             " (SELECT count(*) FROM samples s WHERE s.lesson_id = l.id),"
             " (SELECT count(*) FROM alerts a WHERE a.lesson_id = l.id),"
             " (SELECT count(*) FROM checks c WHERE c.lesson_id = l.id),"
             " (SELECT max(worst) FROM samples s WHERE s.lesson_id = l.id)"
-            " FROM lessons l ORDER BY l.started_unix DESC, l.id DESC LIMIT ?", (limit,))
+            " FROM lessons l ORDER BY l.id DESC LIMIT ?", (limit,))
         return [LessonSummary(*row[:7], worst=_state_of_rank(row[7])) for row in rows]
 
     def lesson(self, lesson_id: int) -> LessonRecord:
@@ -547,8 +740,8 @@ class History:
         return out
 
     def last_lesson(self) -> LessonRecord | None:
-        """The most recently started lesson, or None when there is none."""
-        rows = self._read("SELECT id FROM lessons ORDER BY started_unix DESC, id DESC LIMIT 1")
+        """The lesson recorded last, or None when there is none."""
+        rows = self._read("SELECT id FROM lessons ORDER BY id DESC LIMIT 1")
         return self.lesson(rows[0][0]) if rows else None
 
     # --- limits --------------------------------------------------------------------------------------
@@ -568,58 +761,230 @@ class History:
         pages, free, page_size = size
         return (pages - free) * page_size, free * page_size
 
-    def _not_open(self, column: str) -> tuple[str, tuple[int, ...]]:
-        """An SQL condition (with its parameters) leaving out the lessons monitored now."""
+    def _protected(self) -> set[tuple[str, int]]:
+        """The entries no limit may remove: the lessons monitored now and the entry just written."""
         with self._lock:
-            ids = tuple(sorted(self._open_lessons))
-        if not ids:
-            return "", ()
-        return f" AND coalesce({column}, 0) NOT IN ({', '.join('?' * len(ids))})", ids
+            keep = {("lessons", i) for i in self._open_lessons}
+        if self._last_written is not None:
+            keep.add(self._last_written)
+        return keep
+
+    @staticmethod
+    def _newest(conn: sqlite3.Connection) -> float | None:
+        """The latest time stamped on any entry (None: the history is empty)."""
+        return conn.execute("SELECT max(t) FROM (SELECT max(started_unix) t FROM lessons"
+                            " UNION ALL SELECT max(started_unix) FROM checks)").fetchone()[0]
 
     def prune(self) -> None:
-        """Apply the age and size limits, oldest first, and compact the file when worth it.
-
-        A lesson goes with its samples, alerts and checks; a lesson being monitored stays.
-        """
+        """Apply the age and size limits (see the module's rules), and compact the file when
+        worth it. A lesson goes with its samples, alerts and checks."""
+        if self.read_only:
+            return
         self._write(self._remove_old)
-        used, _ = self._used_bytes()
-        limit = self.max_mb * MB
-        while used > limit:
-            gone = self._write(functools.partial(self._remove_oldest, excess=used - limit))
-            if not gone:
-                break  # only the lesson being monitored is left
-            used, _ = self._used_bytes()
+        self._enforce_size()
         self._compact()
 
-    def _remove_old(self, conn: sqlite3.Connection) -> None:
-        """Delete the lessons and checks older than the age limit."""
-        cutoff = self._clock() - self.max_age_days * DAY_S
-        for table, column in (("lessons", "id"), ("checks", "lesson_id")):
-            keep, ids = self._not_open(column)
-            conn.execute(f"DELETE FROM {table} WHERE started_unix < ?{keep}", (cutoff, *ids))
+    # --- the age limit ---------------------------------------------------------------------------
 
-    def _remove_oldest(self, conn: sqlite3.Connection, excess: float) -> int:
-        """Delete the oldest entries (lessons and checks together) whose stored text adds up to
-        ``excess`` bytes (at least one entry); returns how many went. The text is less than the
-        pages it fills, so this never removes much more than needed: the caller measures again."""
-        keep, ids = self._not_open("id")
-        items = conn.execute(
-            "SELECT 'lessons', id, started_unix,"
-            " (SELECT coalesce(sum(length(sample)), 0) FROM samples WHERE lesson_id = l.id)"
-            " + (SELECT coalesce(sum(length(result)), 0) FROM checks WHERE lesson_id = l.id)"
-            f" FROM lessons l WHERE 1{keep}"
-            " UNION ALL SELECT 'checks', id, started_unix, length(result) FROM checks WHERE lesson_id IS NULL"
-            " ORDER BY 3, 2", ids).fetchall()
-        doomed: dict[str, list[tuple[int]]] = {"lessons": [], "checks": []}
-        total = 0
-        for table, item_id, _, size in items:
-            if total >= excess:
+    def _meta(self, conn: sqlite3.Connection, key: str) -> Any:
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # no meta table yet (it is made when first needed)
+            return None
+        try:
+            return json.loads(row[0]) if row else None
+        except (TypeError, ValueError):
+            return None
+
+    @staticmethod
+    def _set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def trusted_now(self) -> float:
+        """The clock, but never further on than the steady clock has counted since opening
+        (plus :data:`CLOCK_SLACK_S`): a date changed during the run does not age anything."""
+        counted = self._opened_wall + (self._steady() - self._opened_steady) + CLOCK_SLACK_S
+        return min(self._clock(), counted)
+
+    def _age_cutoff(self, conn: sqlite3.Connection) -> float | None:
+        """Entries whose effective time is before this go; None: the clock is not trusted now
+        (``notice`` says why)."""
+        now, opened, newest = self.trusted_now(), self._opened_wall, self._newest_before
+        limit_s = self.max_age_days * DAY_S
+        if self._clock() > now + CLOCK_SLACK_S:
+            self.notice = (f"The computer's clock moved on by itself during this run (it says "
+                           f"{_day_text(self._clock())}); old entries are aged by the time really "
+                           "counted since connectcheck started.")
+        hold = self._meta(conn, "clock_hold")
+        if isinstance(hold, dict) and isinstance(hold.get("since"), (int, float)):
+            since = float(hold["since"])
+            if now < since - CLOCK_SLACK_S:  # the clock was put back: the jump was not real
+                self._set_meta(conn, "clock_hold", None)
+            elif now < since + CLOCK_CONFIRM_DAYS * DAY_S:
+                self.notice = self._jump_words(since, hold.get("newest"))
+                return None
+            else:  # the new date has held for days: it is believed
+                self._set_meta(conn, "clock_hold", None)
+                return now - limit_s
+        if newest is None:
+            return now - limit_s
+        if opened < newest - CLOCK_SLACK_S:
+            self.notice = (f"The computer's clock ({_day_text(opened)}) is behind the newest entry in the "
+                           f"history ({_day_text(newest)}); nothing is removed for age until the clock has "
+                           "passed it. If the date is wrong, put it right: nothing is lost meanwhile.")
+            return None
+        if opened > newest + limit_s:
+            self._set_meta(conn, "clock_hold", {"since": opened, "newest": newest})
+            self.notice = self._jump_words(opened, newest)
+            return None
+        return now - limit_s
+
+    def _jump_words(self, since: float, newest: object) -> str:
+        newest_text = _day_text(float(newest)) if isinstance(newest, (int, float)) else "long before"
+        return (f"The computer's clock says {_day_text(since)}, more than {self.max_age_days:g} days after "
+                f"the newest entry in the history ({newest_text}). If the date is right, the old entries "
+                f"are removed after {CLOCK_CONFIRM_DAYS:g} days; if it is wrong, put it right: nothing "
+                "is removed meanwhile.")
+
+    def _remove_old(self, conn: sqlite3.Connection) -> None:
+        """Delete the lessons and checks older than the age limit (by their effective time)."""
+        cutoff = self._age_cutoff(conn)
+        if cutoff is None:
+            return
+        doomed = [item for item in self._entries(conn) if item[2] < cutoff]
+        self._delete(conn, doomed)
+
+    def _entries(self, conn: sqlite3.Connection) -> list[tuple[str, int, float]]:
+        """Every lesson and every check outside a lesson that a limit may remove, oldest first."""
+        keep = self._protected()
+        return [(t, i, e) for t, i, e in self._all_entries(conn) if (t, i) not in keep]
+
+    @staticmethod
+    def _all_entries(conn: sqlite3.Connection) -> list[tuple[str, int, float]]:
+        """Every lesson and every check outside a lesson, oldest first: (table, id, effective
+        time: the latest time stamped on it or on any entry of its table recorded before it)."""
+        rows = conn.execute(
+            "SELECT 'lessons', id, max(started_unix) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) FROM lessons"
+            " UNION ALL SELECT 'checks', id, eff FROM (SELECT id, lesson_id, max(started_unix) OVER"
+            " (ORDER BY id ROWS UNBOUNDED PRECEDING) AS eff FROM checks) WHERE lesson_id IS NULL"
+            " ORDER BY 3, 1, 2").fetchall()
+        return [(t, i, e) for t, i, e in rows]
+
+    @staticmethod
+    def _delete(conn: sqlite3.Connection, entries: list[tuple[str, int, float]]) -> None:
+        for table in ("lessons", "checks"):
+            conn.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for t, i, _ in entries if t == table])
+
+    # --- the size limit --------------------------------------------------------------------------
+
+    def _enforce_size(self) -> None:
+        """Remove the oldest entries, as few as make the compacted file fit in ``max_mb``."""
+        limit = self.max_mb * MB
+        used, free = self._used_bytes()
+        if used <= limit:
+            return
+        if free or used > limit:  # deleted rows leave pages half empty: compacting may be enough
+            self._vacuum()
+        for _ in range(SIZE_ROUNDS):
+            used, free = self._used_bytes()
+            if used <= limit:
+                return
+            gone = self._write(functools.partial(self._remove_for_size, used=used, limit=limit))
+            if not gone or not self._vacuum():
+                return  # nothing may go, or the file cannot be compacted now: measure next time
+
+    def _remove_for_size(self, conn: sqlite3.Connection, used: int, limit: float) -> int:
+        """Delete the oldest entries whose measured pages add up to ``used - limit``; returns
+        how many went (0 when the protected entries alone do not fit: ``notice`` says so)."""
+        costs = self._entry_costs(conn, used)
+        removable = [(item, cost) for item, cost in costs if item[:2] not in self._protected()]
+        if used - sum(cost for _, cost in removable) > limit:
+            kept = used - sum(cost for _, cost in removable)
+            self.notice = (f"The entries being kept now (the lesson just ended or monitored, or the check "
+                           f"just made) take {kept / MB:.1f} MB, more than the history's size limit of "
+                           f"{self.max_mb:g} MB; nothing else was removed, since that would not make it fit. "
+                           "Raise history.max_mb in the settings to keep lessons this long.")
+            return 0
+        doomed, total = [], 0.0
+        for item, cost in removable:
+            if total >= used - limit:
                 break
-            doomed[table].append((item_id,))
-            total += size
-        for table, rows in doomed.items():
-            conn.executemany(f"DELETE FROM {table} WHERE id = ?", rows)
-        return sum(len(rows) for rows in doomed.values())
+            doomed.append(item)
+            total += cost
+        self._delete(conn, doomed)
+        return len(doomed)
+
+    def _entry_costs(self, conn: sqlite3.Connection, used: int) -> list[tuple[tuple[str, int, float], float]]:
+        """Each entry (oldest first, the protected ones too) with its share of the ``used`` bytes.
+
+        Each table's and index's pages are measured (``dbstat``) and shared out among its rows
+        by their bytes (tables) or evenly (indexes); the shares are then scaled so that they add
+        up to what the file really uses. Without ``dbstat`` every row's bytes count alike."""
+        entries = self._all_entries(conn)
+        pages = self._btree_pages(conn)
+
+        def per_byte(table: str, total_bytes: float) -> float:
+            return pages.get(table, total_bytes) / total_bytes if total_bytes else 0.0
+
+        def per_row(indexes: tuple[str, ...], rows: int) -> float:
+            return sum(pages.get(name, 0) for name in indexes) / rows if rows else 0.0
+
+        tables = {
+            "samples": conn.execute("SELECT lesson_id, count(*), coalesce(sum(length(sample)), 0)"
+                                    " FROM samples GROUP BY lesson_id").fetchall(),
+            "alerts": conn.execute("SELECT lesson_id, count(*), coalesce(sum(length(alert)), 0)"
+                                   " FROM alerts GROUP BY lesson_id").fetchall(),
+        }
+        lesson_rows = conn.execute(
+            "SELECT id, 1, length(started_at) + coalesce(length(ended_at), 0) + coalesce(length(label), 0)"
+            " + coalesce(length(procedure), 0) FROM lessons").fetchall()
+        check_rows = conn.execute("SELECT id, lesson_id, length(result) FROM checks").fetchall()
+        cost: dict[tuple[str, int], float] = {}
+
+        def charge(key: tuple[str, int], table: str, indexes: tuple[str, ...], rows: int, nbytes: int,
+                   all_rows: int, all_bytes: float) -> None:
+            value = (nbytes + rows * ROW_BYTES) * per_byte(table, all_bytes)
+            cost[key] = cost.get(key, 0.0) + value + rows * per_row(indexes, all_rows)
+
+        for table, indexes in (("samples", ("samples_by_lesson",)), ("alerts", ("alerts_by_lesson",))):
+            rows = tables[table]
+            n_all = sum(r[1] for r in rows)
+            b_all = sum(r[2] + r[1] * ROW_BYTES for r in rows)
+            for lesson_id, n, nbytes in rows:
+                charge(("lessons", lesson_id), table, indexes, n, nbytes, n_all, b_all)
+        n_all, b_all = len(lesson_rows), sum(r[2] + ROW_BYTES for r in lesson_rows)
+        for lesson_id, n, nbytes in lesson_rows:
+            charge(("lessons", lesson_id), "lessons", ("lessons_by_time",), n, nbytes, n_all, b_all)
+        n_all, b_all = len(check_rows), sum(r[2] + ROW_BYTES for r in check_rows)
+        for check_id, lesson_id, nbytes in check_rows:
+            key = ("lessons", lesson_id) if lesson_id is not None else ("checks", check_id)
+            charge(key, "checks", ("checks_by_time", "checks_by_lesson"), 1, nbytes, n_all, b_all)
+        total = sum(cost.values())
+        scale = used / total if total else 0.0
+        return [((t, i, e), cost.get((t, i), 0.0) * scale) for t, i, e in entries]
+
+    @staticmethod
+    def _btree_pages(conn: sqlite3.Connection) -> dict[str, float]:
+        """Bytes of pages of each table and index (``dbstat``); empty where SQLite lacks it."""
+        try:
+            rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+        except sqlite3.Error:
+            return {}
+        return {name: float(size) for name, size in rows}
+
+    def _vacuum(self) -> bool:
+        """Compact the file now; False when another connection keeps it from happening."""
+        try:
+            conn = self._conn()
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except (sqlite3.Error, HistoryError):
+            return False  # another connection is busy: the free space is reused anyway
+        return True
 
     def _compact(self) -> None:
         """VACUUM when enough of the file is free or the file is above the size limit, then cut
@@ -629,12 +994,7 @@ class History:
         over = used + free > self.max_mb * MB
         if free < VACUUM_FREE_MIN_BYTES or not (over or free >= VACUUM_FREE_SHARE * (used + free)):
             return
-        try:
-            conn = self._conn()
-            conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass  # another connection is busy: the free space is reused anyway, compacting waits
+        self._vacuum()
 
     # --- closing -------------------------------------------------------------------------------------
 
@@ -644,3 +1004,10 @@ class History:
         with self._lock:
             connections, self._connections = list(self._connections.values()), {}
         _close_all(connections)
+
+
+def open_history(settings: Settings, *, read_only: bool = False) -> tuple[History, list[str]]:
+    """The user's history (limits from the settings), and what to tell about opening it
+    (``read_only`` for what only reads it: nothing is pruned, no file is made)."""
+    history = History.from_settings(settings, read_only=read_only)
+    return history, history.notices()

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 MONITOR_METHODS = ("stun", "tcp")  # the media path over UDP, or TCP connects when UDP is blocked
 STOP_JOIN_S = 1.0
+MAX_UNWRITTEN = 5000  # samples and alerts kept for a later write while the history refuses them
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +225,10 @@ class Monitor:
     :class:`TrafficWatch`); a ``local`` with a ``step()`` method has it called every second
     between samples. ``clock`` gives the lesson's time (``t_s``); the schedule runs on real time.
     Samples, alerts and the lesson go into ``history`` when there is one; if it fails, monitoring
-    goes on and :attr:`history_problem` says why.
+    goes on and :attr:`history_problem` says why. What could not be written (a full disk, a file
+    held by another program) is kept in order and written with the next sample that can be, or
+    at the end; :attr:`unwritten` counts what is still waiting, :attr:`lost` what was given up
+    (more than :data:`MAX_UNWRITTEN` waiting).
     """
 
     def __init__(self, *, options: MonitorOptions, history: History | None,
@@ -245,6 +249,13 @@ class Monitor:
         self._lock = threading.Lock()
         self._record = LessonRecord()
         self._t0 = 0.0
+        self._unwritten: list[MonitorSample | LessonAlert] = []
+        self.lost = 0
+
+    @property
+    def unwritten(self) -> int:
+        """Samples and alerts measured but not (yet) in the history."""
+        return len(self._unwritten)
 
     @property
     def running(self) -> bool:
@@ -257,6 +268,7 @@ class Monitor:
         started_at = _now_iso()
         self.lesson_id = None
         self.history_problem = None
+        self._unwritten, self.lost = [], 0
         if self.history is not None:
             self.lesson_id = self._keep(self.history.start_lesson, label, self.options.interval_s,
                                         started_at=started_at)
@@ -284,6 +296,7 @@ class Monitor:
         record = self.snapshot()
         record.ended_at = _now_iso()
         if self.history is not None and self.lesson_id is not None:
+            self._write_waiting(self.history, self.lesson_id)
             self._keep(self.history.end_lesson, self.lesson_id)
             stored = self._keep(self.history.lesson, self.lesson_id)
             if stored is not None:
@@ -329,12 +342,31 @@ class Monitor:
             self._record.alerts.extend(alerts)
         history, lesson_id = self.history, self.lesson_id
         if history is not None and lesson_id is not None:
-            self._keep(history.add_sample, lesson_id, sample)
+            self._unwritten += [sample, *alerts]
+            if len(self._unwritten) > MAX_UNWRITTEN:
+                self.lost += len(self._unwritten) - MAX_UNWRITTEN
+                del self._unwritten[:len(self._unwritten) - MAX_UNWRITTEN]
+            self._write_waiting(history, lesson_id)
         self._guarded("on_sample", self.on_sample, sample)
         for alert in alerts:
-            if history is not None and lesson_id is not None:
-                self._keep(history.add_alert, lesson_id, alert)
             self._guarded("on_alert", self.on_alert, alert)
+
+    def _write_waiting(self, history: History, lesson_id: int) -> None:
+        """Write what waits, oldest first, until a write fails (the rest waits for the next try)."""
+        while self._unwritten:
+            item = self._unwritten[0]
+            write = history.add_sample if isinstance(item, MonitorSample) else history.add_alert
+            try:
+                write(lesson_id, item)
+            except HistoryError as exc:
+                if self.history_problem is None:
+                    log.warning("lesson history: %s", exc)
+                self.history_problem = str(exc)
+                return
+            self._unwritten.pop(0)
+        if self.history_problem is not None and not self.lost:
+            log.info("lesson history: writing works again, nothing was lost")
+            self.history_problem = None
 
     def _guarded(self, what: str, fn: Callable, *args: object) -> object:
         """Call ``fn``; an exception is logged and gives None."""

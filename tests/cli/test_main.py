@@ -189,3 +189,34 @@ def test_qt_that_cannot_load_is_told_with_the_packages(monkeypatch):
     said = cli.qt_import_problem(ImportError("libGL.so.1: cannot open shared object file"))
     assert said.startswith("its window cannot start: Qt could not be loaded (libGL.so.1: cannot open")
     assert "sudo apt install libgl1;" in said and "sudo dnf install libglvnd-glx." in said
+
+
+def test_a_speed_server_that_stalls_mid_transfer_is_not_measured_and_never_cannot_go_ahead(lab, pki):
+    stun, web, speed = lab
+    speed.faults["garbage.php"] = "stall-after"
+    code, out, err = run(["check", "--source", "org", "--speed-server", speed.librespeed_url,
+                          "--set", "speed.time_limit_s=5", *base_args(lab, pki)])
+    assert code == EXIT_OK, err
+    assert "CANNOT GO AHEAD" not in out and "0.0 Mbit/s" not in out
+    section = out.split("\nSpeed (")[1]
+    row = next(line for line in section.splitlines() if line.strip().startswith("download"))
+    assert row.split()[1:5] == ["not", "measured", "could", "not"], out
+    code, out, err = run(["check", "--json", "--source", "org", "--speed-server", speed.librespeed_url,
+                          "--set", "speed.time_limit_s=5", *base_args(lab, pki)])
+    data = json.loads(out)
+    down = next(b for b in data["bandwidth"] if b["direction"] == "download")
+    assert down["rate_mbps"] is None and down["status"] == "error"
+    assert data["summary"]["download_mbps"] is None and data["assessment"]["overall"] != "cannot"
+
+
+def test_a_speed_server_sending_10_mib_for_every_request_moves_no_more_than_the_cap(lab, pki):
+    stun, web, speed = lab
+    speed.faults["garbage.php"] = "oversize"
+    code, out, err = run(["check", "--json", "--source", "org", "--speed-server", speed.librespeed_url,
+                          "--set", "speed.data_limit_mb=20", "--set", "speed.time_limit_s=3",
+                          *base_args(lab, pki)])
+    assert code == EXIT_OK, err
+    data = json.loads(out)
+    time.sleep(0.3)
+    assert data["bytes_used"] <= 20_000_000 and speed.stats.bytes_sent <= 20_000_000
+    assert data["summary"]["download_mbps"] is None

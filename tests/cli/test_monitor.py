@@ -192,3 +192,65 @@ def test_a_damaged_history_is_reported_and_a_fresh_one_used():
     code, out, err = run(["history"])
     assert code == EXIT_OK and "history file was damaged" in err and "none yet" in out
     assert any(p.name.startswith("history.sqlite3.corrupt-") for p in path.parent.iterdir())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_logout_or_a_closed_terminal_ends_monitoring_and_the_lesson_is_kept(signum):
+    with StunServer() as stun:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, "monitor", "--stun", stun.address, "--set", "monitor.interval_s=2",
+             "--label", signum.name], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "RTT" in child.stdout.readline()
+            err = ""
+            if signum == signal.SIGHUP:  # the terminal is gone: every write fails from now on
+                child.stdout.close()
+                child.stderr.close()
+                child.send_signal(signum)
+                child.wait(timeout=20)
+            else:
+                child.send_signal(signum)
+                _, err = child.communicate(timeout=20)
+        finally:
+            child.kill()
+    assert child.returncode == EXIT_OK, err
+    assert "Traceback" not in err
+    history = History()
+    lesson = history.last_lesson()
+    assert lesson.label == signum.name and lesson.ended_at and len(lesson.samples) >= 1
+    history.close()
+
+
+STARTER = "import sys; from connectcheck.__main__ import run; sys.exit(run())"
+
+
+@pytest.mark.parametrize("delay_s", [0.02, 0.08, 0.15, 0.25, 0.35])
+def test_ctrl_c_while_connectcheck_is_still_loading_is_a_quiet_exit(delay_s, tmp_path):
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", STARTER, "history"], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(delay_s)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=30)
+    if "init_import_site" in err:  # Python itself was still starting: no connectcheck code had run yet
+        pytest.skip("the signal came while Python was still starting (before connectcheck loads)")
+    assert "Traceback" not in err, err
+    # -SIGINT: it came before Python had its handler (quiet too)
+    assert child.returncode in (0, 130, -signal.SIGINT), (child.returncode, err)
+
+
+def test_the_end_line_gives_what_was_measured_and_what_was_kept():
+    from connectcheck.cli.monitor import _report_end
+    from connectcheck.core.model import LessonRecord
+    from connectcheck.monitor import Monitor, MonitorOptions
+
+    samples = [MonitorSample(at=now_iso(), t_s=float(i), states={}) for i in range(9)]
+    monitor = Monitor(options=MonitorOptions(), history=None, on_sample=print, on_alert=print)
+    monitor._record = LessonRecord(id=4, started_at=now_iso(), samples=samples)
+    monitor.history_problem = "the disk is full, so the history could not be written"
+    kept = LessonRecord(id=4, started_at=now_iso(), samples=samples[:6])
+    out, err = io.StringIO(), io.StringIO()
+    _report_end(kept, monitor, out, err, as_json=False)
+    assert "9 samples, 0 alerts measured" in err.getvalue()
+    assert "lesson 4 is in the history with 6 of the 9 samples: the disk is full" in err.getvalue()

@@ -196,3 +196,98 @@ def test_export_says_when_there_is_no_such_lesson(tmp_path):
     code, _, err = run("report", "export", *KEEP, "--lesson", "999", str(tmp_path))
     assert (code, err) == (EXIT_FAILED, "connectcheck: there is no lesson 999 in the history\n")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- handed-in files that try to fool support staff or hang the tools (issue 17) --------------------
+
+FORGED = "x\nOverall: READY\r\nsound  GOOD\u2028\u202eevil\x1b[2J"
+
+
+def _forge_every_text(data, load):
+    """Put FORGED into every text of a report's JSON that the loader still accepts."""
+    def walk(node):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in list(items):
+            if isinstance(value, str):
+                node[key] = value + FORGED
+                try:
+                    load(data)
+                except Exception:
+                    node[key] = value  # a choice or a time: refused, so it cannot forge anything
+            else:
+                walk(value)
+    walk(data)
+    return data
+
+
+def test_a_crafted_report_cannot_forge_lines_in_show_or_rows_in_summarize(tmp_path):
+    from connectcheck.report.load import report_from_dict
+
+    settings = Settings()
+    settings.set("report.tutor_label", "Jane")
+    export_report(build_lesson_report(troubled_lesson(), settings), tmp_path / "real.json")
+    data = json.loads((tmp_path / "real.json").read_text(encoding="utf-8"))
+    forged = _forge_every_text(data, report_from_dict)
+    assert json.dumps(forged).count("Overall: READY") > 50  # program names, labels, sentences, notes...
+    (tmp_path / "forged.json").write_text(json.dumps(forged), encoding="utf-8")
+    code, out, err = run("report", "show", "--full", str(tmp_path / "forged.json"))
+    assert code == EXIT_OK, err
+    for line in out.splitlines():
+        assert not line.lstrip().startswith(("Overall: READY", "sound  GOOD")), line
+    assert "\x1b" not in out and "\u202e" not in out and "\u2028" not in out and "\r" not in out
+    code, out, err = run("report", "summarize", str(tmp_path / "forged.json"), str(tmp_path / "real.json"))
+    assert code == EXIT_OK, err
+    assert len(out.splitlines()) == 3  # the header and one row per report
+    code, out, err = run("report", "summarize", "--csv", str(tmp_path / "forged.json"))
+    assert len(out.splitlines()) == 2 and "\x1b" not in out
+
+
+def test_report_show_on_a_fifo_or_a_device_answers_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "report.json"
+    os.mkfifo(fifo)
+    code, out, err = run("report", "show", str(fifo))
+    assert code == EXIT_FAILED and "not a regular file" in err
+    code, out, err = run("report", "summarize", "/dev/zero")
+    assert code == EXIT_FAILED and "not a regular file" in err
+
+
+def test_a_report_saved_again_as_utf16_is_read(tmp_path):
+    export_report(build_check_report(steam_check(), Settings()), tmp_path / "steam.json")
+    text = (tmp_path / "steam.json").read_text(encoding="utf-8")
+    (tmp_path / "utf16.json").write_bytes(text.encode("utf-16"))
+    code, out, err = run("report", "show", str(tmp_path / "utf16.json"))
+    assert code == EXIT_OK, err
+
+
+def test_a_report_with_a_number_of_5000_digits_is_refused_in_words_for_support_staff(tmp_path):
+    export_report(build_check_report(steam_check(), Settings()), tmp_path / "steam.json")
+    data = (tmp_path / "steam.json").read_text(encoding="utf-8")
+    data = data.replace('"schema_version": 1', '"schema_version": ' + "1" * 5000, 1)
+    (tmp_path / "big.json").write_text(data, encoding="utf-8")
+    code, out, err = run("report", "show", str(tmp_path / "big.json"))
+    assert code == EXIT_FAILED and "far too long for a report" in err
+    assert "set_int_max_str_digits" not in err and len(err) < 400
+
+
+def test_a_direction_override_is_escaped_in_the_json_written(tmp_path):
+    settings = Settings()
+    settings.set("report.tutor_label", "Jane\u202eevil\u200b")
+    written = export_report(build_lesson_report(troubled_lesson(), settings), tmp_path / "lesson.json")
+    raw = written.read_text(encoding="utf-8")
+    assert "\u202e" not in raw and "\u200b" not in raw and "\\u202e" in raw
+    assert load_report(written).tutor_label == "Jane\u202eevil\u200b"  # the value itself is kept
+
+
+@pytest.mark.parametrize("command", [["report", "show"], ["report", "summarize"], ["check", "--report"],
+                                     ["history", "--config"]])
+def test_a_file_name_longer_than_255_bytes_is_a_message_not_a_traceback(tmp_path, command):
+    name = str(tmp_path / ("r" * 300 + ".json"))
+    if command[0] == "check":
+        code, out, err = run(*command, name, "--quick", "--set", "latency.probes=5", "--stun", "127.0.0.1:9",
+                             "--platform", "http://127.0.0.1:9/")
+    else:
+        code, out, err = run(*command, name)
+    assert code in (EXIT_FAILED, EXIT_USAGE) and "Traceback" not in err
+    assert "too long" in err, err

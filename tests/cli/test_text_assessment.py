@@ -52,3 +52,20 @@ def test_quick_check_text_says_what_was_not_measured():
     text = format_assessment(assess_check(quick_check()))
     assert "[ ?? ]" in text and "NOT SURE YET" in text and "not measured" in text
     assert "Call quality on a quiet line: 4.4 / 5." in " ".join(text.split())
+
+
+def test_a_rate_measured_despite_failed_connections_says_so_in_the_text():
+    from connectcheck.cli.text import format_check_full
+    from connectcheck.core.model import BandwidthResult, Status
+
+    r = check()
+    stalled = "1 of 4 connections failed: the server stopped exchanging data for 3 s"
+    r.bandwidth = [BandwidthResult(direction="download", status=Status.OK, rate_mbps=48.2, duration_s=5.0,
+                                   error=stalled),
+                   BandwidthResult(direction="upload", status=Status.ERROR, error="could not be measured: "
+                                   "2 of 2 connections failed: the server's answer was not valid HTTP")]
+    text = format_check_full(r)
+    assert "  download: 1 of 4 connections failed: the server stopped exchanging data for 3 s" in text
+    speed = text.split("\nSpeed (")[1].splitlines()
+    upload = next(line for line in speed if line.strip().startswith("upload"))
+    assert upload.split()[1:3] == ["not", "measured"]

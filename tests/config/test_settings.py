@@ -17,7 +17,7 @@ def test_defaults_come_from_the_schema():
 
 def test_missing_file_gives_defaults_without_problems(tmp_path):
     s = load_settings(tmp_path / "none.toml")
-    assert s.problems == [] and s["speed.streams"] == 4
+    assert s.problems == [] and s["speed.streams"] == 16
 
 
 def test_every_problem_is_reported_at_once_with_lines_and_valid_values_are_kept(tmp_path):
@@ -43,7 +43,7 @@ def test_every_problem_is_reported_at_once_with_lines_and_valid_values_are_kept(
     assert by_key["latency.intervall_ms"].hint == "did you mean 'latency.interval_ms'?"
     assert by_key["network.stun_servers"].line == 9 and "host:port" in by_key["network.stun_servers"].message
     assert s["speed.time_limit_s"] == 8.0 and isinstance(s["speed.time_limit_s"], float)
-    assert s["speed.streams"] == 4 and s["speed.engine"] == "auto"
+    assert s["speed.streams"] == 16 and s["speed.engine"] == "auto"
     assert s.file_was_bad
     assert "line 2:" in s.problems_text()
 
@@ -53,7 +53,7 @@ def test_syntax_error_gives_line_and_hint_and_defaults():
     assert len(s.problems) == 1
     assert s.problems[0].line == 3
     assert "not valid TOML" in s.problems[0].message and "quotes" in s.problems[0].hint
-    assert s["speed.streams"] == 4
+    assert s["speed.streams"] == 16  # the default: the file is not used
 
 
 def test_not_utf8_and_unreadable(tmp_path):
@@ -64,7 +64,7 @@ def test_not_utf8_and_unreadable(tmp_path):
     d = tmp_path / "dir.toml"
     d.mkdir()
     s = load_settings(d)
-    assert "could not be read" in s.problems[0].message
+    assert "is a folder, not a file" in s.problems[0].message
 
 
 def test_table_where_a_section_should_be_and_a_value_where_a_table_should_be():
@@ -119,3 +119,123 @@ def test_set_validates():
 def test_default_path_is_in_the_config_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("CONNECTCHECK_CONFIG_DIR", str(tmp_path))
     assert st.default_path() == tmp_path / "settings.toml"
+
+
+# --- hostile settings files (issue 17): every one is a clear problem, none crashes or hangs ---------
+
+
+def _loads_in_time(path, seconds=5.0):
+    """load_settings in a thread: a hang is a failure of the test, not a stuck test run."""
+    import threading
+
+    box = {}
+    worker = threading.Thread(target=lambda: box.update(s=load_settings(path)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"load_settings({path}) hung"
+    return box["s"]
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("[network]\nstun_servers = " + "[" * 500 + "]" * 500, "nested too deeply"),
+    ("[latency]\nprobes = " + "9" * 4301, "a number in it is far too long"),
+    ("[latency]\nprobes = 0x" + "f" * 5000, "not a number that large"),
+    ("[latency]\nprobes = " + "9" * 400, "not a number that large"),
+    ("[speed]\ntime_limit_s = 1e999", "must be a finite number"),
+    ("[network]\nstun_servers = [\"h:¹²³\"]", "write it as host:port"),
+    ("[network]\nstun_servers = [" + ", ".join(f'"h{i}:1"' for i in range(2000)) + "]", "at most 8 entries"),
+    ("[report]\ntutor_label = \"" + "x" * 100_000 + "\"", "at most 2000 characters"),
+])
+def test_a_hostile_value_is_a_clear_problem_and_the_rest_of_the_file_is_used(tmp_path, text, words):
+    path = tmp_path / "settings.toml"
+    path.write_text("[speed]\nstreams = 3\n" + text.replace("[speed]\n", "") + "\n", encoding="utf-8")
+    s = _loads_in_time(path)
+    assert s.file_was_bad and words in s.problems_text()
+    assert len(s.problems_text()) < 2000  # no value of 100 000 characters echoed back
+    if "nested" not in words and "far too long" not in words:
+        assert s["speed.streams"] == 3  # the valid part is kept
+
+
+def test_a_settings_file_that_is_a_fifo_or_a_link_to_dev_zero_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    s = _loads_in_time(fifo)
+    assert "not a regular file" in s.problems_text() and s["speed.streams"] == st.defaults()["speed.streams"]
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")
+    assert "not a regular file" in _loads_in_time(zero).problems_text()
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * 2_000_000)
+    assert "too large" in _loads_in_time(big).problems_text()
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    assert "is a folder" in _loads_in_time(folder).problems_text()
+
+
+def test_a_utf8_bom_is_not_a_problem(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_bytes(b"\xef\xbb\xbf[speed]\r\nstreams = 3\r\n")
+    s = load_settings(path)
+    assert s.problems == [] and not s.file_was_bad and s["speed.streams"] == 3
+
+
+def test_50000_unknown_keys_give_a_bounded_list_of_problems(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("[speed]\nstreams = 3\n" + "".join(f"unknown_{i} = 1\n" for i in range(50_000)))
+    s = load_settings(path)
+    lines = s.problems_text().splitlines()
+    assert len(lines) == 1 + st.MAX_PROBLEMS + 1 and "and 49,980 more unknown settings" in lines[-1]
+    assert s["speed.streams"] == 3
+
+
+@pytest.mark.parametrize(("flag", "words"), [
+    ("network.stun_servers=" + "[" * 500 + "]" * 500, "nested too deeply"),
+    ("latency.probes=" + "9" * 4301, "far too long"),
+    ("latency.probes=" + "9" * 400, "not a number that large"),
+    ("network.stun_servers=[" + ", ".join(f'"h{i}:1"' for i in range(2000)) + "]", "at most 8 entries"),
+])
+def test_set_on_the_command_line_has_the_same_bounds(flag, words, capsys):
+    from connectcheck.cli import main
+
+    assert main(["history", "--set", flag]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err and len(err) < 500
+
+
+def test_config_that_is_a_fifo_does_not_hang_a_command(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    program = "import sys; from connectcheck.cli import main; sys.exit(main())"
+    proc = subprocess.run([sys.executable, "-c", program, "history", "--config", str(fifo)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "not a regular file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_saving_a_valid_file_keeps_the_users_own_comments_and_layout(tmp_path):
+    path = tmp_path / "settings.toml"
+    original = ("# my settings, do not lose this\n"
+                "[speed]\n"
+                "streams = 3   # the office line cannot take more\n"
+                "\n"
+                "[latency]\n"
+                "# a slow old router\n"
+                "probes = 20\n")
+    path.write_bytes(b"\xef\xbb\xbf" + original.encode())  # a BOM, as Notepad writes
+    s = load_settings(path)
+    assert not s.file_was_bad
+    s.set("speed.streams", 5)
+    s.set("monitor.interval_s", 10.0)
+    assert save_settings(s) is None
+    text = path.read_text(encoding="utf-8")
+    for kept in ("# my settings, do not lose this", "# the office line cannot take more",
+                 "# a slow old router", "probes = 20"):
+        assert kept in text
+    assert "streams = 5" in text
+    again = load_settings(path)
+    assert again.problems == [] and again.values == s.values

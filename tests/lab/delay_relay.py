@@ -1,23 +1,30 @@
 """Userspace delay and jitter for the network lab (this kernel has no ``netem``).
 
 The lab's router namespace routes forwarded packets into a TUN device; this relay, started in
-that namespace, reads each packet, holds it for ``base + U(0, spread)`` milliseconds and writes
-it back into the TUN, from where the kernel forwards it on.
+that namespace, reads each packet, holds it and writes it back into the TUN, from where the
+kernel forwards it on.
 
-Distribution (per direction, independent per packet): ``X ~ U(0, spread)``. A round trip adds
-``X_up + X_down``; the difference of two independent round trips is ``spread * (IH4 - 2)``,
-with ``IH4`` the Irwin-Hall sum of four U(0, 1), whose mean absolute value is 7/15. So for a
-target jitter ``J`` (mean |RTT_i - RTT_{i-1}| of widely spaced probes, RFC 3550 style) the
-spread is ``15 J / 7``. The base one-way delay is ``max(0, rtt/2 - spread/2)``, which makes the
-added RTT symmetric around ``max(rtt, spread)`` (mean = median).
+Two delay models (chosen per setting, ``"model"`` in the control message):
 
-Ordering: TCP packets keep FIFO order within their flow (release = max(previous release in
-the flow, arrival + delay)), so TCP is never reordered. Other packets (UDP, ICMP) are delayed
-independently, so closely spaced probes still see the configured jitter.
+* ``"fifo"`` (the default, like a real queue or Wi-Fi link): each direction (packets to one
+  destination address) keeps FIFO order for *all* its packets, whatever the protocol:
+  ``release = max(previous release in that direction, arrival + delay)``, with a right-skewed
+  delay ``base + Exp(tail)`` (a fixed part plus an exponential tail, like real delay spikes).
+  A packet never overtakes the one before it, so probes sent close together queue behind each
+  other's delay spikes, as they do on real links. One-at-a-time probes (the next one sent
+  after the answer to the previous) see independent round trips ``2 base + Gamma(2, tail)``:
+  the difference of two is the sum of two Laplace(tail) variables, whose mean absolute value is
+  ``1.5 tail``, so for a target jitter ``J`` the tail is ``J / 1.5``; the base is
+  ``max(0, rtt/2 - tail)``, which makes the mean RTT ``max(rtt, 2 tail)``; the median RTT is
+  ``2 base + 1.678 tail`` (median of Gamma(2, 1): 1.67835).
+* ``"independent"`` (the old model, kept by name for tests that need it): ``base + U(0,
+  spread)`` per packet; TCP packets keep FIFO order within their flow, UDP and ICMP packets
+  are delayed independently (they overtake each other). RTT jitter of independent probes is
+  ``spread × E|IH4 − 2| = 7/15 × spread`` (IH4: Irwin-Hall of four uniforms).
 
-Control: JSON lines on stdin (``{"base_ms": .., "spread_ms": .., "seed": ..}`` or
-``{"cmd": "stats"}``), one JSON line answered on stdout each. End of stdin (the lab went away)
-stops the relay.
+Control: JSON lines on stdin (``{"model": "fifo", "base_ms": .., "tail_ms": .., "seed": ..}``,
+``{"model": "independent", "base_ms": .., "spread_ms": ..}`` or ``{"cmd": "stats"}``), one
+JSON line answered on stdout each. End of stdin (the lab went away) stops the relay.
 
 Run as ``python -m tests.lab.delay_relay --dev NAME`` inside the namespace that owns the TUN.
 """
@@ -45,6 +52,10 @@ FLOW_TABLE_PRUNE_AT = 4096
 
 # E|IH4 - 2| for the Irwin-Hall distribution of four uniforms (see the module docstring).
 MEAN_ABS_DIFF_PER_SPREAD = 7.0 / 15.0
+# FIFO model: E|difference of two Gamma(2, 1)| and the median of Gamma(2, 1).
+MEAN_ABS_DIFF_PER_TAIL = 1.5
+GAMMA2_MEDIAN = 1.678347
+MODELS = ("fifo", "independent")
 
 
 def jitter_spread_ms(jitter_ms: float) -> float:
@@ -58,12 +69,27 @@ def one_way_delay_ms(rtt_ms: float, jitter_ms: float) -> tuple[float, float]:
     return max(0.0, rtt_ms / 2.0 - spread / 2.0), spread
 
 
+def fifo_delay_ms(rtt_ms: float, jitter_ms: float) -> tuple[float, float]:
+    """(base, tail) of the FIFO model's one-way delay ``base + Exp(tail)`` for a configured link."""
+    tail = jitter_ms / MEAN_ABS_DIFF_PER_TAIL
+    return max(0.0, rtt_ms / 2.0 - tail), tail
+
+
 def open_tun(name: str) -> int:
     """Attach to the (existing or new) TUN device ``name``; non-blocking fd, raw IP packets."""
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
     ifr = struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI)
     fcntl.ioctl(fd, TUNSETIFF, ifr)
     return fd
+
+
+def direction_key(packet: bytes) -> bytes:
+    """The FIFO model's ordering key: the destination address (one per direction in the lab)."""
+    if len(packet) >= 20 and packet[0] >> 4 == 4:
+        return packet[16:20]
+    if len(packet) >= 40 and packet[0] >> 4 == 6:
+        return packet[24:40]
+    return b""
 
 
 def flow_key(packet: bytes) -> bytes | None:
@@ -88,11 +114,14 @@ class Stats:
 
 @dataclass
 class Relay:
-    """The delay line: a heap of (release time, sequence, packet) and the per-flow FIFO table."""
+    """The delay line: a heap of (release time, sequence, packet) and the FIFO table (per
+    direction in the FIFO model, per TCP flow in the independent one)."""
 
     fd: int
+    model: str = "fifo"
     base_s: float = 0.0
     spread_s: float = 0.0
+    tail_s: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
     heap: list[tuple[float, int, bytes]] = field(default_factory=list)
     flow_release: dict[bytes, float] = field(default_factory=dict)
@@ -101,10 +130,31 @@ class Relay:
 
     def configure(self, msg: dict) -> None:
         """Apply a new delay setting; packets already held keep their release time."""
+        model = msg.get("model", "fifo")
+        if model not in MODELS:
+            raise ValueError(f"unknown delay model {model!r} (use {', '.join(MODELS)})")
+        self.model = model
         self.base_s = float(msg.get("base_ms", 0.0)) / 1000.0
         self.spread_s = float(msg.get("spread_ms", 0.0)) / 1000.0
+        self.tail_s = float(msg.get("tail_ms", 0.0)) / 1000.0
         if msg.get("seed") is not None:
             self.rng.seed(msg["seed"])
+
+    def delay_s(self) -> float:
+        """One packet's own delay, drawn from the configured model."""
+        if self.model == "fifo":
+            return self.base_s + (self.rng.expovariate(1.0 / self.tail_s) if self.tail_s > 0 else 0.0)
+        return self.base_s + self.spread_s * self.rng.random()
+
+    def schedule(self, packet: bytes, now: float) -> float:
+        """The release time of ``packet`` arriving at ``now``: its own delay, but never before
+        the packet ahead of it in its direction (FIFO model) or TCP flow (independent model)."""
+        release = now + self.delay_s()
+        key = direction_key(packet) if self.model == "fifo" else flow_key(packet)
+        if key is not None:
+            release = max(release, self.flow_release.get(key, 0.0))
+            self.flow_release[key] = release
+        return release
 
     def take_in(self, now: float) -> None:
         """Read every packet waiting in the TUN (up to a batch) and schedule its release."""
@@ -113,11 +163,7 @@ class Relay:
                 packet = os.read(self.fd, 65535)
             except BlockingIOError:
                 break
-            release = now + self.base_s + self.spread_s * self.rng.random()
-            key = flow_key(packet)
-            if key is not None:
-                release = max(release, self.flow_release.get(key, 0.0))
-                self.flow_release[key] = release
+            release = self.schedule(packet, now)
             heapq.heappush(self.heap, (release, self.seq, packet))
             self.seq += 1
             self.stats.packets += 1

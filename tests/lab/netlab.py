@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tests.lab.delay_relay import one_way_delay_ms
+from tests.lab.delay_relay import GAMMA2_MEDIAN, MODELS, fifo_delay_ms, one_way_delay_ms
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCK_PATH = "/tmp/connectcheck-netlab.lock"
@@ -81,7 +81,9 @@ class LinkSpec:
     ``seed`` reseeds the delay relay's random numbers when the spec is applied (None: keep the
     relay's stream, seeded at random when it starts; :attr:`NetLab.seed` tells with what).
     ``congctl`` is the TCP congestion control on the lab's routes (both ends), for
-    connections opened after it is applied.
+    connections opened after it is applied. ``delay_model`` is the relay's model (see
+    :mod:`tests.lab.delay_relay`): "fifo" (every direction keeps packet order, delays
+    ``base + Exp(tail)``) or the old "independent" one (uniform, UDP/ICMP reordered).
     """
 
     down_mbit: float | None = None
@@ -92,8 +94,11 @@ class LinkSpec:
     queue_ms: float = 100.0
     seed: int | None = None
     congctl: str = "cubic"
+    delay_model: str = "fifo"
 
     def __post_init__(self) -> None:
+        if self.delay_model not in MODELS:
+            raise ValueError(f"delay_model must be one of {MODELS}, not {self.delay_model!r}")
         for name in ("down_mbit", "up_mbit"):
             rate = getattr(self, name)
             if rate is not None and not rate > 0:
@@ -113,13 +118,33 @@ class LinkSpec:
         return self.jitter_ms
 
     def expected_rtt_ms(self) -> float:
-        """Mean (and median) RTT the lab adds to an idle link: ``max(rtt_ms, 15/7 jitter_ms)``.
+        """Median RTT the lab adds to an idle link, as one-at-a-time probes see it.
 
-        It equals ``rtt_ms`` unless the jitter is so large that the delay cannot spread
-        symmetrically around it without going negative.
+        FIFO model: ``2 base + 1.678 tail`` (below ``rtt_ms``: the delay is right-skewed, and
+        ``rtt_ms`` is its mean). Independent model: ``max(rtt_ms, 15/7 jitter_ms)`` (mean =
+        median; it equals ``rtt_ms`` unless the jitter is too wide to spread symmetrically).
         """
+        if self.delay_model == "fifo":
+            base, tail = fifo_delay_ms(self.rtt_ms, self.jitter_ms)
+            return 2 * base + GAMMA2_MEDIAN * tail
         base, spread = one_way_delay_ms(self.rtt_ms, self.jitter_ms)
         return 2 * base + spread
+
+    def expected_rtt_mean_ms(self) -> float:
+        """Mean RTT the lab adds to an idle link (one-at-a-time probes)."""
+        if self.delay_model == "fifo":
+            base, tail = fifo_delay_ms(self.rtt_ms, self.jitter_ms)
+            return 2 * base + 2 * tail
+        return self.expected_rtt_ms()
+
+    def rtt_median_sampling_error_ms(self, probes: int) -> float:
+        """Standard error of the median of ``probes`` one-at-a-time RTTs (FIFO model; 0 when
+        there is no jitter): ``1 / (2 f(median) sqrt(n))`` with Gamma(2, tail)'s density."""
+        _, tail = fifo_delay_ms(self.rtt_ms, self.jitter_ms)
+        if tail <= 0 or probes <= 0:
+            return 0.0
+        density = GAMMA2_MEDIAN / tail * math.exp(-GAMMA2_MEDIAN)
+        return 1.0 / (2.0 * density * math.sqrt(probes))
 
     def per_direction_loss(self) -> float:
         """Drop probability per direction so that a request/response pair is lost with loss_pct."""
@@ -465,8 +490,11 @@ class NetLab:
             return
         if self._relay is None:
             self._start_relay()
-        base, spread = one_way_delay_ms(spec.rtt_ms, spec.jitter_ms)
-        message: dict[str, float | int] = {"base_ms": base, "spread_ms": spread}
+        message: dict[str, float | int | str] = {"model": spec.delay_model}
+        if spec.delay_model == "fifo":
+            message["base_ms"], message["tail_ms"] = fifo_delay_ms(spec.rtt_ms, spec.jitter_ms)
+        else:
+            message["base_ms"], message["spread_ms"] = one_way_delay_ms(spec.rtt_ms, spec.jitter_ms)
         if spec.seed is not None or self.seed is None:
             self.seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**32)
             message["seed"] = self.seed
@@ -647,6 +675,31 @@ def udp_rtt_series(host: str, port: int, count: int, interval_s: float = 0.02, t
                 return rtts
             if select.select([sock], [], [], max(0.0, wait))[0]:
                 _record_reply(sock, sent, rtts, timeout_s)
+
+
+def udp_rtt_one_at_a_time(host: str, port: int, count: int, gap_s: float = 0.005, timeout_s: float = 1.0,
+                          payload_bytes: int = 64) -> list[float | None]:
+    """The "truth" of a jittery link: ``count`` UDP probes, each sent ``gap_s`` after the answer
+    to the previous one (or its timeout), so no probe ever waits behind another of ours."""
+    rtts: list[float | None] = []
+    padding = b"\0" * max(0, payload_bytes - PROBE.size)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((host, port))
+        for seq in range(count):
+            sent_at = time.monotonic()
+            with contextlib.suppress(ConnectionRefusedError):
+                sock.send(PROBE.pack(seq, sent_at) + padding)
+            rtt = None
+            while rtt is None and (left := sent_at + timeout_s - time.monotonic()) > 0:
+                if not select.select([sock], [], [], left)[0]:
+                    break
+                with contextlib.suppress(ConnectionRefusedError):
+                    got, _ = PROBE.unpack_from(sock.recv(65535))
+                    if got == seq:
+                        rtt = (time.monotonic() - sent_at) * 1000.0
+            rtts.append(rtt)
+            time.sleep(gap_s)
+    return rtts
 
 
 def _record_reply(sock: socket.socket, sent: list[float], rtts: list[float | None], timeout_s: float) -> None:

@@ -12,7 +12,12 @@ itself can be tested without the internet:
 
 Any folder prefix is accepted (``/backend/garbage.php`` works as well as ``/garbage.php``).
 Faults can be set per path (``403``, ``429``, ``stall``, ``stall-body``, ``close``) so that
-fallback and error handling can be tested.  The server is threaded (one thread per
+fallback and error handling can be tested, and the misbehaviour of a hostile server:
+``stall-after`` (serves normally for :data:`STALL_AFTER_BYTES`, then sends nothing more on any
+connection), ``oversize`` (answers every request with 10 MiB, whatever was asked),
+``endless`` (a chunked body that never ends), ``long-length`` (announces twice the size asked,
+sends the size, keeps the connection open) and ``short-length`` (announces half the size, sends
+all of it: the rest garbles the next answer).  The server is threaded (one thread per
 connection, HTTP/1.1 keep-alive) and sends slices of one pre-generated random buffer with
 ``sendall``, so that it is never the bottleneck of a measurement.
 
@@ -43,10 +48,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectcheck.probes.bandwidth import SPEEDTEST_IMAGE_BYTES  # the sizes real servers serve
 
-FAULTS = ("403", "429", "stall", "stall-body", "close")
+FAULTS = ("403", "429", "stall", "stall-body", "close", "stall-after", "oversize", "endless", "long-length",
+          "short-length")
 MIB = 1024 * 1024
 _SEND_PIECE = 256 * 1024
 _RANDOM = memoryview(os.urandom(4 * MIB))  # incompressible payload, sliced, never copied
+STALL_AFTER_BYTES = 8 * MIB  # "stall-after": the whole server stops sending after this much
+OVERSIZE_BYTES = 10 * MIB
 
 _CONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <settings>
@@ -88,16 +96,30 @@ class _Stats:
         self._lock = threading.Lock()
         self.bytes_sent = 0
         self.bytes_received = 0
+        # what this server's TCP stack received over all closed connections (headers included,
+        # and the bytes a reset connection left unread in its buffer): an upper bound for what
+        # a client may count as delivered (Linux only; 0 elsewhere)
+        self.wire_received = 0
         self.requests: dict[str, int] = {}
 
-    def add(self, *, sent: int = 0, received: int = 0) -> None:
+    def add(self, *, sent: int = 0, received: int = 0, wire_received: int = 0) -> None:
         with self._lock:
             self.bytes_sent += sent
             self.bytes_received += received
+            self.wire_received += wire_received
 
     def count(self, name: str) -> None:
         with self._lock:
             self.requests[name] = self.requests.get(name, 0) + 1
+
+
+def _tcp_bytes_received(sock: socket.socket) -> int:
+    """The connection's ``tcpi_bytes_received`` (Linux ``TCP_INFO``, offset 128), 0 elsewhere."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 192)
+    except (OSError, AttributeError):
+        return 0
+    return int.from_bytes(info[128:136], "little") if len(info) >= 136 else 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,7 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         try:
             super().finish()
+        except OSError:
+            pass  # the client reset the connection: nothing left to flush
         finally:
+            self.server.stats.add(wire_received=_tcp_bytes_received(self.connection))
             self.server.track(self.connection, add=False)
 
     def log_message(self, format: str, *args: object) -> None:
@@ -189,13 +214,60 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "stall":
             self.server.stopping.wait()
             self.close_connection = True
+        elif fault in ("stall-after", "oversize", "endless", "long-length", "short-length"):
+            self._hostile(fault)
         elif fault == "stall-body":
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(100 * MIB))
+            self.send_header("Content-Length", str(self._asked()))
             self.end_headers()
             self.connection.sendall(_RANDOM[:16 * 1024])
             self.server.stats.add(sent=16 * 1024)
+            self.server.stopping.wait()
+            self.close_connection = True
+
+    def _asked(self) -> int:
+        """The bytes a download request asked for, in any of the protocols."""
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        name = parts.path.rsplit("/", 1)[-1]
+        if name == "garbage.php":
+            return min(max(_int(query.get("ckSize", ["4"])[0], 4), 1), 1024) * MIB
+        if m := re.fullmatch(r"random(\d+)x\d+\.jpg", name):
+            return SPEEDTEST_IMAGE_BYTES.get(int(m.group(1)), 245_388)
+        return min(_int(query.get("bytes", ["0"])[0], 0), 4_000 * MIB)
+
+    def _hostile(self, fault: str) -> None:
+        asked, sock, stats = self._asked(), self.connection, self.server.stats
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if fault == "endless":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            while not self.server.stopping.is_set():
+                sock.sendall(b"%x\r\n" % _SEND_PIECE)
+                sock.sendall(_RANDOM[:_SEND_PIECE])
+                sock.sendall(b"\r\n")
+                stats.add(sent=_SEND_PIECE)
+            return
+        announced = {"oversize": OVERSIZE_BYTES, "long-length": 2 * asked, "short-length": asked // 2,
+                     "stall-after": asked}[fault]
+        sent = OVERSIZE_BYTES if fault == "oversize" else asked
+        self.send_header("Content-Length", str(announced))
+        self.end_headers()
+        offset, pace = 0, _Pace(self.server.throttle_mbps)
+        while sent > 0:
+            if fault == "stall-after" and stats.bytes_sent >= STALL_AFTER_BYTES:
+                self.server.stopping.wait()  # the whole server stops sending, connections open
+                self.close_connection = True
+                return
+            n = min(pace.piece, sent, len(_RANDOM) - offset)
+            sock.sendall(_RANDOM[offset:offset + n])
+            stats.add(sent=n)
+            pace.sent(n)
+            sent -= n
+            offset = (offset + n) % len(_RANDOM)
+        if fault == "long-length":
             self.server.stopping.wait()
             self.close_connection = True
 
@@ -214,10 +286,13 @@ class _Handler(BaseHTTPRequestHandler):
             n = min(pace.piece, left, len(_RANDOM) - offset)
             if chunked:
                 sock.sendall(b"%x\r\n" % n)
-            sock.sendall(_RANDOM[offset:offset + n])
+            piece = memoryview(_RANDOM)[offset:offset + n]
+            while piece:  # counted as it goes: a client's reset may end it half-way
+                k = sock.send(piece)
+                stats.add(sent=k)
+                piece = piece[k:]
             if chunked:
                 sock.sendall(b"\r\n")
-            stats.add(sent=n)
             pace.sent(n)
             left -= n
             offset = (offset + n) % len(_RANDOM)

@@ -6,7 +6,9 @@ over 127.0.0.1) runs anywhere; the tests marked ``lab`` need root and skip with 
 otherwise.
 """
 
+import contextlib
 import fcntl
+import math
 import os
 import random
 import signal
@@ -21,8 +23,16 @@ import time
 import pytest
 
 from tests.lab import netlab
-from tests.lab.delay_relay import PROTO_TCP, Relay, flow_key, one_way_delay_ms
-from tests.lab.netlab import LinkSpec, NetLab, require_lab, tbf_params, udp_echo, udp_rtt_series
+from tests.lab.delay_relay import PROTO_TCP, Relay, direction_key, fifo_delay_ms, flow_key, one_way_delay_ms
+from tests.lab.netlab import (
+    LinkSpec,
+    NetLab,
+    require_lab,
+    tbf_params,
+    udp_echo,
+    udp_rtt_one_at_a_time,
+    udp_rtt_series,
+)
 from tests.lab.tcp_reference import BulkLoad, make_server, run_transfer
 
 ECHO_PORT = 9000
@@ -47,14 +57,44 @@ def test_per_direction_loss_combines_to_the_pair_loss():
 
 
 def test_expected_rtt_is_the_configured_rtt_unless_jitter_is_wider():
-    assert LinkSpec(rtt_ms=100, jitter_ms=10).expected_rtt_ms() == pytest.approx(100)
-    assert LinkSpec(rtt_ms=40, jitter_ms=20).expected_rtt_ms() == pytest.approx(20 * 15 / 7)
+    legacy = {"delay_model": "independent"}
+    assert LinkSpec(rtt_ms=100, jitter_ms=10, **legacy).expected_rtt_ms() == pytest.approx(100)
+    assert LinkSpec(rtt_ms=40, jitter_ms=20, **legacy).expected_rtt_ms() == pytest.approx(20 * 15 / 7)
     assert LinkSpec(rtt_ms=0, jitter_ms=0).expected_rtt_ms() == 0
+
+
+def test_fifo_expected_rtt_is_the_skewed_median_below_the_configured_mean():
+    # The medians of issue 13's "truth" column: 2 base + 1.678 tail, tail = jitter / 1.5.
+    for rtt, jitter, median in ((20, 2, 19.6), (45, 5, 43.9), (120, 30, 113.6), (80, 40, 71.4)):
+        spec = LinkSpec(rtt_ms=rtt, jitter_ms=jitter)
+        assert spec.expected_rtt_ms() == pytest.approx(median, abs=0.05)
+        assert spec.expected_rtt_mean_ms() == pytest.approx(rtt)
+    assert LinkSpec(rtt_ms=30).rtt_median_sampling_error_ms(50) == 0
+
+
+def test_fifo_relay_delays_are_base_plus_an_exponential_tail():
+    relay = Relay(-1)
+    base, tail = fifo_delay_ms(80, 40)
+    relay.configure({"model": "fifo", "base_ms": base, "tail_ms": tail, "seed": 5})
+    delays = [1000 * relay.delay_s() for _ in range(40000)]
+    assert min(delays) >= base
+    assert statistics.fmean(delays) == pytest.approx(base + tail, rel=0.02)
+    # Exponential: P(tail > t) = exp(-t / tail), right-skewed (median below the mean).
+    for k in (0.5, 1, 2, 3):
+        share = sum(d - base > k * tail for d in delays) / len(delays)
+        assert share == pytest.approx(math.exp(-k), abs=0.01), k
+    assert statistics.median(delays) < statistics.fmean(delays)
+    # One-at-a-time round trips (two independent directions) give the configured jitter and median.
+    spec = LinkSpec(rtt_ms=80, jitter_ms=40)
+    rtts = [1000 * (relay.delay_s() + relay.delay_s()) for _ in range(40000)]
+    diffs = [abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)]
+    assert statistics.fmean(diffs) == pytest.approx(spec.expected_jitter_ms(), rel=0.03)
+    assert statistics.median(rtts) == pytest.approx(spec.expected_rtt_ms(), rel=0.02)
 
 
 def test_relay_delay_distribution_gives_the_configured_jitter_and_mean():
     rng = random.Random(1)
-    spec = LinkSpec(rtt_ms=40, jitter_ms=20)
+    spec = LinkSpec(rtt_ms=40, jitter_ms=20, delay_model="independent")
     base, spread = one_way_delay_ms(spec.rtt_ms, spec.jitter_ms)
     rtts = [2 * base + spread * (rng.random() + rng.random()) for _ in range(40000)]
     diffs = [abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)]
@@ -103,14 +143,15 @@ def _ip_udp(seq: int) -> bytes:
     return header + bytes(8) + seq.to_bytes(4, "big")
 
 
-def _run_relay(packets, spread_ms):
+def _run_relay(packets, spread_ms, model="independent"):
     """Push ``packets`` through the relay's scheduler over a datagram socketpair; return them
     in the order the relay writes them back."""
     ours, its = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     with ours, its:
         its.setblocking(False)
         relay = Relay(its.fileno())
-        relay.configure({"base_ms": 1.0, "spread_ms": spread_ms, "seed": 7})
+        relay.configure({"model": model, "base_ms": 1.0, "spread_ms": spread_ms, "tail_ms": spread_ms / 2,
+                         "seed": 7})
         for packet in packets:
             ours.send(packet)
         relay.take_in(time.monotonic())
@@ -119,6 +160,32 @@ def _run_relay(packets, spread_ms):
             relay.release_due(time.monotonic())
         ours.settimeout(1)
         return [ours.recv(2048) for _ in packets]
+
+
+def _ip_udp_to(dst_last: int, seq: int) -> bytes:
+    packet = bytearray(_ip_udp(seq))
+    packet[19] = dst_last
+    return bytes(packet)
+
+
+def test_fifo_relay_keeps_every_direction_in_order_whatever_the_protocol():
+    # Interleaved UDP, TCP and ICMP-like packets towards two destinations (two directions).
+    packets = []
+    for i in range(60):
+        packets.append(_ip_udp_to(2 if i % 3 else 1, i))
+        packets.append(_ip_tcp(1000 + i % 2, i))
+    out = _run_relay(packets, spread_ms=20, model="fifo")
+    assert sorted(out) == sorted(packets)
+    for dst in {direction_key(p) for p in packets}:
+        assert [p for p in out if direction_key(p) == dst] == [p for p in packets if direction_key(p) == dst]
+    # A packet is held at least its own delay, and never released before the one ahead of it.
+    relay = Relay(-1)
+    relay.configure({"model": "fifo", "base_ms": 2.0, "tail_ms": 30.0, "seed": 1})
+    releases = [relay.schedule(_ip_udp(i), now=i * 0.001) for i in range(500)]
+    assert all(b >= a for a, b in zip(releases, releases[1:], strict=False))
+    assert all(r >= i * 0.001 + 0.002 for i, r in enumerate(releases))
+    # ...which is why closely spaced packets wait much longer than their own draw on average.
+    assert statistics.fmean(r - i * 0.001 for i, r in enumerate(releases)) > 0.002 + 0.030 * 1.5
 
 
 def test_relay_keeps_each_tcp_flow_in_order_but_lets_udp_jitter_freely():
@@ -254,11 +321,38 @@ def test_added_rtt_and_jitter_are_as_configured(lab):
     assert 30 <= _median(_rtts(lab, 50)) <= 32
     spec = LinkSpec(rtt_ms=40, jitter_ms=20, seed=3)
     lab.set_link(spec)
-    rtts = _rtts(lab, 250)
+    rtts = udp_rtt_one_at_a_time(lab.server_ip, ECHO_PORT, 250, gap_s=0.002)
+    # Median sampling error for 250 probes: 1.3 ms; jitter's about 1 ms.
     assert _median(rtts) == pytest.approx(spec.expected_rtt_ms(), abs=4.5)
     assert _jitter(rtts) == pytest.approx(spec.expected_jitter_ms(), abs=4)
     stats = lab.relay_stats()
     assert stats["packets"] >= 500 and stats["write_errors"] == 0
+    lab.set_link(LinkSpec(rtt_ms=40, jitter_ms=20, seed=3, delay_model="independent"))
+    rtts = _rtts(lab, 250)
+    assert _median(rtts) == pytest.approx(LinkSpec(rtt_ms=40, jitter_ms=20, delay_model="independent")
+                                          .expected_rtt_ms(), abs=4.5)
+
+
+@pytest.mark.lab
+def test_fifo_link_keeps_order_and_close_probes_queue_behind_each_other(lab):
+    spec = LinkSpec(rtt_ms=80, jitter_ms=40, seed=4)
+    lab.set_link(spec)
+    arrivals = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((lab.server_ip, ECHO_PORT))
+        for seq in range(100):
+            sock.send(seq.to_bytes(4, "big") + bytes(60))
+            time.sleep(0.005)
+        sock.settimeout(1.0)
+        with contextlib.suppress(TimeoutError):
+            while len(arrivals) < 100:
+                arrivals.append(int.from_bytes(sock.recv(2048)[:4], "big"))
+    assert len(arrivals) >= 95 and arrivals == sorted(arrivals)  # never reordered
+    # Probes 5 ms apart wait behind each other's delay spikes: far above one-at-a-time's median.
+    close = _median(_rtts(lab, 100, interval_s=0.005))
+    alone = _median(udp_rtt_one_at_a_time(lab.server_ip, ECHO_PORT, 60))
+    assert close > alone + 30, (close, alone)
+    assert alone == pytest.approx(spec.expected_rtt_ms(), abs=3 * spec.rtt_median_sampling_error_ms(60) + 1)
 
 
 def _jitter(rtts):

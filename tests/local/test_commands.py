@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 
-from connectcheck.local.commands import PLAIN_LOCALE, run_command
+from connectcheck.local import commands
+from connectcheck.local.commands import PLAIN_LOCALE, decode_output, run_command
 
 
 def test_output_and_exit_code():
@@ -55,3 +57,45 @@ def test_environment_is_added():
         env=PLAIN_LOCALE,
     )
     assert result.stdout.split() == ["C", "True"]
+
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _printing(path: Path) -> list[str]:
+    """A child that writes a file's bytes to its standard output, as a tool would."""
+    code = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
+    return [sys.executable, "-c", code, str(path)]
+
+
+def test_output_in_the_oem_code_page_is_read_as_written(monkeypatch):
+    """netsh piped on a German Windows writes cp850 (here: a real German output re-encoded so)."""
+    monkeypatch.setattr(commands, "console_encoding", lambda: "cp850")
+    german = CORPUS / "netsh" / "de_win11_wifiheatmapper.cp850.derived.txt"
+    result = run_command(_printing(german))
+    assert "Übertragungsrate (MBit/s) : 300" in result.stdout and "Verschlüsselungsverfahren" in result.stdout
+    # the same bytes read the way text=True reads them on a Western Windows (cp1252) lose the labels
+    cp1252 = german.read_bytes().decode("cp1252", "replace")
+    assert "Übertragungsrate" not in cp1252
+
+
+def test_utf8_output_is_read_as_utf8_whatever_the_code_page(monkeypatch):
+    monkeypatch.setattr(commands, "console_encoding", lambda: "cp936")
+    result = run_command(_printing(CORPUS / "netsh" / "zh-hans_win11_ax211.txt"))
+    assert "传输速率 (Mbps)        : 260" in result.stdout
+    chinese = run_command(_printing(CORPUS / "netsh" / "zh-hans_win11_ax211.cp936.derived.txt"))
+    assert chinese.stdout == result.stdout
+
+
+def test_decode_output_line_ends_bom_and_unknown_code_pages():
+    assert decode_output(b"\xef\xbb\xbfa\r\nb\rc\n") == "a\nb\nc\n"
+    assert decode_output("État".encode("cp850"), "cp850") == "État"
+    assert decode_output(b"Signal \x82 42%", "cp-no-such") == "Signal \x82 42%"
+
+
+def test_utf16_as_powershell_saves_an_output_is_read():
+    """A real Chinese netsh output as PowerShell's '>' would have saved it (UTF-16 LE with a BOM)."""
+    real = (CORPUS / "netsh" / "zh-hans_win11_ax211.txt").read_bytes()
+    expected = decode_output(real)
+    assert decode_output(real.decode("utf-8").encode("utf-16")) == expected
+    assert decode_output(real.decode("utf-8").encode("utf-16-le"), "cp936") == expected

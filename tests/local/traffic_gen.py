@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import signal
 import socket
 import subprocess
 import sys
@@ -151,27 +152,34 @@ def sink(args: argparse.Namespace) -> None:
 
 
 def idle(args: argparse.Namespace, extra: list[str]) -> None:
-    """A program that only exists: a name, arguments, children (``--child NAME[:ARG]``)."""
+    """A program that only exists: a name, arguments, children (``--child NAME[:ARG]``).
+
+    Stopped (SIGTERM), it stops its children first: left behind, they would be counted as a browser's
+    processes by the next test that looks for that browser.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     set_name(args.name)
-    children = []
-    for spec in args.child:
-        name, _, arg = spec.partition(":")
-        command = [
-            sys.executable,
-            "-m",
-            "tests.local.traffic_gen",
-            "idle",
-            "--name",
-            name,
-            "--seconds",
-            str(args.seconds),
-        ] + ([arg] if arg else [])
-        children.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-    print("ready", flush=True)
-    time.sleep(args.seconds)
-    for child in children:
-        child.terminate()
-        child.wait()
+    children: list[subprocess.Popen] = []
+    try:
+        for spec in args.child:
+            name, _, arg = spec.partition(":")
+            command = [
+                sys.executable,
+                "-m",
+                "tests.local.traffic_gen",
+                "idle",
+                "--name",
+                name,
+                "--seconds",
+                str(args.seconds),
+            ] + ([arg] if arg else [])
+            children.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        print("ready", flush=True)
+        time.sleep(args.seconds)
+    finally:
+        for child in children:
+            child.terminate()
+            child.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -159,7 +159,10 @@ def test_errors_are_described_in_plain_words():
     assert "stopped exchanging data for 3 s" in describe_error(StalledError(), timeout_s=3)
     assert describe_error(ConnectionRefusedError(), stage="connect", port=80) == (
         "the server refused the connection (nothing is listening on port 80)")
-    assert "in the middle of the test" in describe_error(http.client.IncompleteRead(b"", 10))
+    assert "ended an answer before the length it announced" in describe_error(
+        http.client.IncompleteRead(b"", 10))
+    assert "in the middle of the test" in describe_error(http.client.RemoteDisconnected())
+    assert "not valid HTTP" in describe_error(http.client.BadStatusLine("garbage"))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -175,9 +178,10 @@ def test_measures_every_protocol_in_both_directions(protocol, direction):
         assert result.window_s == WINDOW_S and len(result.window_mbps) == 6
         assert 0 <= result.ramp_up_s < result.duration_s <= 1.7
         assert 1 <= result.streams <= 4
-        # never more than the server saw: it sent (download) or received (upload) at least that
+        # never more than the server saw: it sent (download) or its TCP stack received (upload;
+        # the stream's reset throws away what the server had not read yet) at least that
         server_side = (lambda: srv.stats.bytes_sent) if direction == "download" else (
-            lambda: srv.stats.bytes_received)
+            lambda: srv.stats.wire_received)
         assert wait_for(lambda: server_side() >= result.bytes_transferred)
 
 
@@ -266,6 +270,7 @@ def test_a_server_that_stalls_mid_transfer_keeps_the_partial_data():
         assert time.monotonic() - started < 4.5
         assert result.bytes_transferred > 0  # the first 16 KiB of each stream
         assert "stopped exchanging data" in result.error
+        assert result.rate_mbps is None and result.status is Status.ERROR  # not "0 Mbit/s"
 
 
 def test_time_cap_is_respected():
@@ -336,3 +341,204 @@ def test_measures_a_shaped_link_within_its_ceiling():
             assert result.status is Status.OK, result.error
             assert result.rate_mbps == pytest.approx(ceiling, rel=0.15), result.window_mbps
             assert result.duration_s <= 6.5
+
+
+# ---------------------------------------------------------------------------------------
+# streams added while the rate grows (issue 13: a lossy line holds each stream back)
+
+
+class _FakeStream:
+    finished = False
+    error = None
+    connect_s = 0.02
+
+    def counted(self):
+        return 0
+
+
+def _simulate_growth(rate_of_streams, max_streams, windows=40, time_limit_s=60):
+    """Drive a controller's stream decisions with a synthetic rate that depends only on the
+    number of streams; return the stream count per window and the controller."""
+    from types import SimpleNamespace
+
+    from connectcheck.core.tasks import Deadline
+
+    job = SimpleNamespace(budget=SimpleNamespace(exhausted=False), request_bytes=0, deadline=Deadline(60),
+                          direction="download")
+    ctl = bandwidth._Controller(job, max_streams, None, time_limit_s)
+    ctl._add_stream = lambda: ctl.streams.append(_FakeStream())
+    for _ in range(bandwidth.START_STREAMS):
+        ctl._add_stream()
+    ctl.first_data = 0
+    counts = []
+    for n in range(1, windows + 1):
+        bytes_per_window = rate_of_streams(len(ctl.streams)) * 1e6 / 8 * bandwidth.WINDOW_S
+        ctl.times.append(n * bandwidth.WINDOW_S)
+        ctl.totals.append(int(ctl.totals[-1] + bytes_per_window))
+        ctl._adapt()
+        counts.append(len(ctl.streams))
+    return counts, ctl
+
+
+def test_streams_double_while_the_rate_grows_with_them_and_stop_when_it_does_not():
+    # Each stream gets 0.4 Mbit/s (loss-limited), the line carries 2.5: 2 → 4 → 8 grow the rate,
+    # 8 → 16 does not, so no stream is added after that.
+    counts, ctl = _simulate_growth(lambda k: min(0.4 * k, 2.5), max_streams=16)
+    assert counts[0] == 2 and max(counts) == 16
+    steps = sorted(set(counts))
+    assert steps == [2, 4, 8, 16]
+    assert counts[-1] == 16 and counts[counts.index(16):] == [16] * len(counts[counts.index(16):])
+    assert ctl.growth_done and "stopped growing" in ctl.streams_reason and "8 → 16" in ctl.streams_reason
+
+
+def test_streams_stop_at_the_limit_while_the_rate_still_grows():
+    counts, ctl = _simulate_growth(lambda k: 0.4 * k, max_streams=6)
+    assert max(counts) == 6 and ctl.growth_done
+    assert "most allowed" in ctl.streams_reason
+
+
+def test_no_streams_are_added_when_too_little_time_is_left_to_measure_them():
+    # The rate would grow up to 16 streams, but in a 2.4 s test the doubling due at 1.8 s would
+    # leave 0.6 s, less than two windows and MIN_STEADY_AFTER_GROWTH_S: it keeps the 8 it has.
+    counts, ctl = _simulate_growth(lambda k: 0.4 * k, max_streams=16, windows=12, time_limit_s=2.4)
+    assert sorted(set(counts)) == [2, 4, 8]
+    assert ctl.growth_done and ctl.streams_reason == "too little time was left to try more than 8 streams"
+
+
+def test_a_saturated_line_gets_one_doubling_and_no_more():
+    counts, ctl = _simulate_growth(lambda k: 2.0, max_streams=16)
+    assert sorted(set(counts)) == [2, 4]
+    assert "stopped growing" in ctl.streams_reason and "2 → 4" in ctl.streams_reason
+
+
+def test_stable_is_not_declared_while_streams_may_still_be_added():
+    _, ctl = _simulate_growth(lambda k: 2.0, max_streams=16)
+    assert ctl._stop_reason() == "stable"
+    ctl.growth_done = False  # as while the rate still grew with the last streams added
+    assert ctl._stop_reason() is None
+
+
+def test_the_stream_count_grows_against_a_server_that_paces_every_stream():
+    # Each transfer paced to 20 Mbit/s: every stream added adds rate, up to the most allowed.
+    with LabSpeedServer(throttle_mbps=20) as srv:
+        result = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=4.0)
+    assert result.status is Status.OK, result.error
+    assert result.streams == 8 and "most allowed" in result.streams_reason
+    assert result.rate_mbps > 4 * 20
+
+
+def test_an_aborted_stream_throws_away_what_it_had_queued_to_send():
+    # A plain close would have the system send every queued byte first (after an upload on a
+    # slow line that kept the line full for seconds after the check); an abort resets instead.
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with peer:
+            client.setblocking(False)
+            queued = 0
+            try:
+                while True:
+                    queued += client.send(b"x" * 65536)
+            except BlockingIOError:
+                pass  # the buffers are full: the peer has not read anything yet
+            bandwidth.abort_socket(client)
+            client.close()
+            got = 0
+            with pytest.raises(ConnectionResetError):
+                while chunk := peer.recv(1 << 20):
+                    got += len(chunk)
+            assert got < queued
+
+
+def test_a_measurement_can_start_with_more_streams():
+    with LabSpeedServer(throttle_mbps=20) as srv:
+        result = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=1.0,
+                         start_streams=6)
+        assert result.status is Status.OK, result.error
+        assert result.streams >= 6
+        assert srv.stats.requests["garbage.php"] >= 6
+        plain = measure(lab_server(srv, "librespeed"), "download", streams=8, time_limit_s=1.0)
+        assert plain.status is Status.OK and plain.streams <= 4  # two, doubled once in a second
+# --- hostile servers: nothing they send moves more than the cap or becomes a verdict on the line ----
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_server_answering_every_request_with_10_mib_stays_within_the_data_cap(protocol):
+    cap = 20_000_000
+    path = {"librespeed": "garbage.php", "cloudflare": "__down", "speedtest": "random"}[protocol]
+    with LabSpeedServer() as srv:
+        srv.faults[path if protocol != "speedtest" else "/random"] = "oversize"
+        srv.faults.update({f"random{n}x{n}.jpg": "oversize" for n in SPEEDTEST_IMAGE_BYTES})
+        result = measure(lab_server(srv, protocol), "download", data_limit_bytes=cap, time_limit_s=3.0)
+        time.sleep(0.3)
+        assert result.bytes_transferred <= cap
+        assert srv.stats.bytes_sent <= cap  # what the server got onto the wire, buffers included
+        assert result.status is Status.ERROR and result.rate_mbps is None
+        assert "announced 10,485,760 bytes for a request of" in result.error
+
+
+@pytest.mark.parametrize("protocol", ["librespeed", "cloudflare"])
+def test_an_endless_chunked_body_stays_within_the_data_cap_and_is_no_rate(protocol):
+    cap = 20_000_000
+    with LabSpeedServer(chunked=True) as srv:
+        srv.faults["garbage.php" if protocol == "librespeed" else "__down"] = "endless"
+        result = measure(lab_server(srv, protocol), "download", data_limit_bytes=cap, time_limit_s=3.0)
+        time.sleep(0.3)
+        assert result.bytes_transferred <= cap and srv.stats.bytes_sent <= cap
+        assert result.status is Status.ERROR and result.rate_mbps is None
+        assert "sent more than the" in result.error
+
+
+def test_a_server_that_stalls_after_a_few_megabytes_could_not_be_measured_it_is_not_0_mbps():
+    with LabSpeedServer() as srv:
+        srv.faults["__down"] = "stall-after"
+        result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=6.0)
+        assert result.rate_mbps is None and result.status is Status.ERROR
+        assert result.error.startswith("could not be measured: ")
+        assert "stopped" in result.error
+        assert result.stop_reason == "server error"
+
+
+def test_a_server_that_would_stall_only_after_the_rate_is_stable_gives_that_rate():
+    import tests.lab.speed_server as lab
+
+    old, lab.STALL_AFTER_BYTES = lab.STALL_AFTER_BYTES, 80 * MIB  # about 3.4 s at 200 Mbit/s
+    try:
+        with LabSpeedServer(throttle_mbps=200) as srv:
+            srv.faults["__down"] = "stall-after"
+            result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=6.0, streams=1)
+    finally:
+        lab.STALL_AFTER_BYTES = old
+    assert result.status is Status.OK and result.stop_reason == "stable" and not result.error
+    assert 170 < result.rate_mbps < 215
+
+
+@pytest.mark.parametrize("fault", ["long-length", "short-length"])
+def test_a_wrong_content_length_could_not_be_measured_it_is_not_a_slow_line(fault):
+    with LabSpeedServer() as srv:
+        srv.faults["__down"] = fault
+        result = measure(lab_server(srv, "cloudflare"), "download", time_limit_s=5.0)
+        assert result.rate_mbps is None and result.status is Status.ERROR, result
+        words = {"long-length": "announced", "short-length": "not valid HTTP"}[fault]
+        assert words in result.error
+
+
+def test_a_speedtest_image_a_little_larger_than_known_is_read_within_the_cap():
+    server_sizes = dict(SPEEDTEST_IMAGE_BYTES)
+    import tests.lab.speed_server as lab
+    bigger = {side: int(n * 1.03) for side, n in server_sizes.items()}
+    old = dict(lab.SPEEDTEST_IMAGE_BYTES)
+    lab.SPEEDTEST_IMAGE_BYTES.clear()
+    lab.SPEEDTEST_IMAGE_BYTES.update(bigger)
+    try:
+        with LabSpeedServer() as srv:
+            cap = 30_000_000
+            result = measure(lab_server(srv, "speedtest"), "download", data_limit_bytes=cap)
+            time.sleep(0.2)
+    finally:
+        lab.SPEEDTEST_IMAGE_BYTES.clear()
+        lab.SPEEDTEST_IMAGE_BYTES.update(old)
+    assert result.status is Status.OK and result.rate_mbps and not result.error
+    assert result.bytes_transferred <= cap and srv.stats.bytes_sent <= cap

@@ -112,3 +112,41 @@ def test_seconds_in_words():
     assert seconds_text(2.0) == "2 s"
     assert seconds_text(0.5) == "0.5 s"
     assert seconds_text(1.2549) == "1.25 s"
+
+
+def test_a_name_server_that_hangs_does_not_pile_up_threads():
+    """A monitor asks every few seconds: a stuck lookup of the same name is joined, and no more
+    than MAX_PENDING lookups wait at all (issue 17: 13 -> 93 threads in 90 s)."""
+    import threading as _threading
+
+    from connectcheck.core.tasks import Deadline
+    from connectcheck.probes import dns
+
+    hang = _threading.Event()
+
+    def stuck(host, port, **kw):
+        hang.wait(30)
+        raise OSError("gave up")
+
+    before = _threading.active_count()
+    try:
+        for _ in range(40):  # forty samples asking for the same STUN server's name
+            result, infos = dns.resolve("stun.example.org", 3478, Deadline(0.02, _threading.Event()), stuck)
+            assert result.status.value == "timeout" and infos == []
+        assert _threading.active_count() - before <= 1
+        for i in range(40):  # forty different names (settings with many servers)
+            result, _ = dns.resolve(f"host{i}.example.org", 3478, Deadline(0.02, _threading.Event()), stuck)
+        assert _threading.active_count() - before <= dns.MAX_PENDING
+        assert "no more are started" in result.error
+    finally:
+        hang.set()
+    assert wait_until(lambda: _threading.active_count() <= before + 1)
+
+
+def wait_until(predicate, timeout_s=5.0):
+    import time as _time
+
+    end = _time.monotonic() + timeout_s
+    while not predicate() and _time.monotonic() < end:
+        _time.sleep(0.02)
+    return predicate()

@@ -373,3 +373,88 @@ def test_stun_over_an_emulated_link_measures_what_was_configured():
     sd_pct = 100 * (0.03 * 0.97 / 400) ** 0.5
     assert abs(result.loss_pct - 3.0) <= 3 * sd_pct, result.loss_pct
 
+
+
+# ---------------------------------------------------------------------------------------
+# idle latency one probe at a time (issue 13: on an order-keeping line, probes in parallel
+# queue behind each other's delay spikes)
+
+
+def test_probe_schedule_puts_the_primary_first_and_most_often():
+    order = latency.probe_schedule(4, 20)
+    assert order[:2] == [0, 0]
+    assert order.count(0) == 20
+    assert all(order.count(i) == 5 for i in (1, 2, 3))
+    # Cut anywhere, most probes went to the primary and every other target came in turn.
+    head = order[:9]
+    assert head.count(0) == 6 and sorted(head[2::3]) == [1, 2, 3]
+    assert latency.probe_schedule(1, 5) == [0] * 5
+    assert latency.probe_schedule(3, 2) == [0, 0, 1, 2, 1, 2, 1, 2]  # others: at least 3 each
+    assert latency.probe_schedule(0, 10) == [] and latency.probe_schedule(2, 0) == []
+
+
+class _RecordingStun(StunServer):
+    """A STUN server that logs when requests arrive and answers leave, in a log shared by
+    several servers, and that answers every request ``delay_ms`` late."""
+
+    def __init__(self, log, lock, delay_ms, drop_every=0):
+        super().__init__(late_every=1, late_ms=delay_ms, drop_every=drop_every)
+        self.log, self.lock = log, lock
+
+    def _handle(self, data, address):
+        dropped = self.dropped
+        super()._handle(data, address)
+        with self.lock:
+            self.log.append((time.monotonic(), "lost" if self.dropped > dropped else "request"))
+
+    def _send(self, packet, address):
+        with self.lock:
+            self.log.append((time.monotonic(), "answer"))
+        super()._send(packet, address)
+
+
+def test_one_at_a_time_never_has_two_probes_in_flight_across_targets():
+    log, lock = [], threading.Lock()
+    with _RecordingStun(log, lock, 15) as first, _RecordingStun(log, lock, 15, drop_every=4) as second:
+        results = latency.measure_latency_one_at_a_time(
+            [stun_target(first.address), stun_target(second.address)], count=12, timeout_s=0.3,
+            time_limit_s=5.0, cancel=threading.Event())
+    in_flight = 0
+    for _, event in sorted(log):
+        if event == "request":
+            assert in_flight == 0, "a probe left before the previous one settled"
+            in_flight = 1
+        elif event == "answer":
+            in_flight -= 1
+    primary, other = results
+    assert primary.status is Status.OK and other.status is Status.OK
+    assert primary.samples == 12 and primary.loss_pct == 0.0
+    assert other.samples_sent == 3 and other.samples == 3 - second.dropped
+    assert all(r >= 15 for r in primary.rtt_ms_samples)
+
+
+def test_one_at_a_time_gives_up_on_a_dead_target_and_keeps_to_its_time_limit():
+    with StunServer() as live, BlackHole() as hole:
+        started = time.monotonic()
+        results = latency.measure_latency_one_at_a_time(
+            [stun_target(f"127.0.0.1:{hole.udp_port}"), stun_target(live.address)], count=50,
+            timeout_s=0.2, time_limit_s=1.5, cancel=threading.Event())
+        took = time.monotonic() - started
+    assert took < 1.5 + 0.3
+    dead, alive = results
+    assert dead.samples == 0 and dead.samples_sent == latency.GIVE_UP_AFTER
+    assert dead.status in (Status.TIMEOUT, Status.ERROR) and dead.error
+    assert alive.samples >= 3 and alive.status is Status.OK
+
+
+def test_one_at_a_time_takes_its_time_out_from_a_round_trip_measured_before():
+    # A server that drops every request: with a round trip of 20 ms known (the call-like
+    # stream's), a probe is given max(0.3 s, 3 × 20 ms) instead of the whole second, so more
+    # probes fit the same time; the primary's own answers would set it once there are enough.
+    with StunServer(drop_every=1) as dead:
+        def probes(hint):
+            return latency.measure_latency_one_at_a_time(
+                [stun_target(dead.address)], count=50, timeout_s=1.0, time_limit_s=1.2,
+                cancel=threading.Event(), expected_rtt_ms=hint)[0].samples_sent
+        assert probes(None) == 1  # the second would settle only after the time limit
+        assert probes(20.0) == latency.GIVE_UP_AFTER  # 0.3 s each, until the target is given up

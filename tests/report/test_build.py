@@ -196,3 +196,29 @@ def test_time_zones_are_named_where_this_computer_knows_them(london):
     assert time_zone("2024-11-28T16:05:00+00:00") == "GMT (UTC+00:00)"
     assert time_zone("2024-11-28T16:05:00+05:30") == "UTC+05:30"
     assert time_zone("2024-11-28T16:05:00") == "local time (no time zone recorded)"
+
+
+def test_a_check_report_shows_the_call_stream_and_the_figures_sound_was_judged_on(pki, settings):
+    # Every 5th STUN answer comes 200 ms late: the idle probes lose nothing, the call-like stream
+    # has 20 % of its packets too late for the jitter buffer; sound is judged on that.
+    from connectcheck.check import CheckOptions, run_check
+    from connectcheck.core.model import CheckKind
+    from tests.lab.endpoints import WebServer
+    from tests.lab.stun_server import StunServer
+
+    with StunServer(late_every=5, late_ms=200) as stun, WebServer(cert=pki.cert, key=pki.key) as web:
+        result = run_check(CheckOptions(kind=CheckKind.QUICK, stun_servers=[stun.address],
+                                        platform_urls=[web.url("/")], ca_file=str(pki.ca_file), icmp=False,
+                                        local=False, time_limit_s=3.0))
+    assert result.summary.call_loss_pct == 20.0 and result.summary.loss_pct == 0.0
+    report = build_check_report(result, settings, system=SYSTEM)
+    loss = next(r for r in report.measurements.rows if r.metric == "loss_pct")
+    assert loss.value == 0.0
+    cells = {c.activity: c for c in loss.limits}
+    assert cells["sound"].value == 20.0 and cells["sound"].state == "fail"
+    assert cells["video"].value is None and cells["video"].state == "good"
+    assert any(n.startswith("Sound is judged on the call-like stream") and "20 % missed" in n
+               for n in report.measurements.notes)
+    page = render_html(report)
+    assert "call-like stream: 20 %; needs ≤ 1" in page
+    assert "Call-like stream to" in page  # the details, with the STUN server (its address masked)

@@ -194,3 +194,19 @@ def test_the_tutors_own_label_is_kept_as_written(lab_check, settings, keep):
     settings.set("report.include_user_name", keep)
     report = build_check_report(lab_check, settings, identity=FAKE)
     assert report.tutor_label == "Tutor 0427"
+
+
+def test_a_name_cut_inside_linux_15_byte_process_name_is_masked():
+    from connectcheck.report.redact import Identity
+
+    identity = Identity(user_names=("jane.smith",),
+                        host_names=("laptop-jane-smith", "laptop-jane-smith.local"))
+    r = Redactor(identity)
+    for comm in ("laptop-jane-smi", "laptop-jane-sm", "sync-laptop-jan", "jane.smith-sync"[:15]):
+        shown = r.program_name(comm)
+        assert "laptop-jan" not in shown and "jane.smi" not in shown, (comm, shown)
+    assert r.program_name("laptop-jane-smi") == "[computer name]"
+    assert r.program_name("sync-laptop-jan") == "sync-[computer name]"
+    for comm in ("systemd-journal", "gnome-shell-cal", "kworker/u8:2-ev", "firefox"):
+        assert r.program_name(comm) == comm  # ordinary 15-byte names stay as they are
+    assert Redactor(identity, keep_host=True).program_name("laptop-jane-smi") == "laptop-jane-smi"

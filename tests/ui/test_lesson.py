@@ -3,6 +3,8 @@ kept; and one real monitoring run against a STUN server on 127.0.0.1."""
 
 import time
 
+import pytest
+
 from connectcheck.monitor import MonitorOptions
 from connectcheck.ui.history_window import HistoryWindow
 from connectcheck.ui.lesson import TimelineChart
@@ -166,3 +168,26 @@ def test_the_history_shows_the_open_tabs_newest_entry(make_app, qtbot):
     assert window.detail.currentWidget() is window.check_text
     window.tabs.setCurrentIndex(1)
     assert window.selected[0] == "lesson" and window.detail.currentIndex() == 2
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
+def test_logout_ends_the_lesson_being_monitored_and_keeps_it(make_app, qtbot, tmp_path, signum):
+    import os
+    import signal
+
+    from connectcheck.history import History
+    from connectcheck.ui.app import end_on_termination
+
+    probe = ScriptedProbe(GOOD)
+    app, _ = monitored_app(make_app, probe)
+    undo = end_on_termination(app)
+    try:
+        app.controller.start_monitoring()
+        qtbot.waitUntil(lambda: len(app.controller.samples) >= 2, timeout=3000)
+        with qtbot.waitSignal(app.quit_requested, timeout=3000):
+            os.kill(os.getpid(), getattr(signal, signum))  # what the desktop sends at logout
+    finally:
+        undo()
+    assert not app.controller.monitoring
+    kept = History(tmp_path / "history.sqlite3", read_only=True).last_lesson()
+    assert kept.ended_at is not None and len(kept.samples) >= 2

@@ -6,8 +6,10 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from connectcheck.core.model import CheckKind, Status
+from connectcheck.ui.text import value
 from connectcheck.ui.worker import Worker
 from tests.assess import fixtures
+from tests.lab.stun_server import StunServer
 from tests.ui.conftest import (
     ScriptedProbe,
     assessed,
@@ -60,7 +62,11 @@ def test_good(make_app):
         "jitter_ms": "2.1 ms",
         "loss_pct": "0 %",
         "rtt_increase_ms": "12 ms",
+        "call_rtt_ms": "–",  # a result without a call-like stream
+        "call_jitter_ms": "–",
+        "call_loss_pct": "–",
     }
+    assert not w.call_note.isVisibleTo(w)
     assert w.programs.item(0, 0).text() == "Chrome" and w.programs.item(0, 1).text() == "0.8 Mbit/s"
     assert w.lights["sound"].accessibleName() == "Sound: Good"
 
@@ -125,6 +131,25 @@ def test_monitoring_state(make_app, qtbot):
     assert app.status.headline.text().startswith("Monitoring the lesson since")
     assert app.status.lesson.chart.isVisibleTo(app.status)
     assert "round trip 20 ms" in app.status.lesson.latest.text()
+
+
+def test_a_real_check_shows_what_a_call_would_see_beside_the_idle_figures(make_app, tmp_path, web):
+    # The STUN server drops every 5th request: the call's tile says 20 % missed, in the sound
+    # verdict's colour; the idle packet loss tile keeps the idle probes' own figure.
+    with StunServer(drop_every=5) as stun:
+        app = make_app(lab_settings(tmp_path, stun, web))
+        app.status.check_button.click()
+        result = app.controller.last_result
+    w = app.status
+    assert result.call is not None and result.call.packets_sent == 50, result.sections
+    assert numbers(app)["call_loss_pct"] == "20 %"
+    assert numbers(app)["call_rtt_ms"].endswith(" ms") and numbers(app)["call_jitter_ms"].endswith(" ms")
+    assert w.tiles["call_loss_pct"].value.styleSheet()  # sound fails on 20 % missed
+    assert numbers(app)["loss_pct"] == value(result.summary.loss_pct, "%")  # the idle probes' own
+    assert w.call_note.isVisibleTo(w)
+    note = w.call_note.text().replace("\u00a0", " ")
+    assert "50 packets in 1 s: 20 % missed (20 % lost, 0 % too late" in note
+    assert lights(app)["sound"][0] != "Good"
 
 
 def test_check_again_compares_with_the_check_before(make_app, tmp_path, stun, web):

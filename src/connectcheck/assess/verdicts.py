@@ -104,15 +104,27 @@ def _sentence(activity: Activity, state: str, verdicts: list[MetricVerdict], thr
     return text + (f" ({not_measured})." if unknown else ".")
 
 
+def call_values(s: Summary) -> dict[str, float]:
+    """What the call-like stream measured, as the sound verdict reads it: a call's round trip,
+    its jitter, and its loss counting the packets too late for the jitter buffer. Figures the
+    stream did not give stay the idle ones."""
+    found = {"rtt_ms": s.call_rtt_ms, "jitter_ms": s.call_jitter_ms, "loss_pct": s.call_loss_pct}
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def judge_activity(summary: Summary, connectivity: Connectivity, activity: Activity, thresholds: Thresholds,
                    reachability: Sequence[ReachabilityResult] = ()) -> ActivityVerdict:
     """The verdict for one activity from a summary of measurements and the connectivity they were
     taken with (``reachability`` names the platform addresses that failed): state, deciding
-    metrics and one plain sentence."""
+    metrics and one plain sentence. Sound reads the call-like stream's figures where it ran."""
     s = summary
-    metrics = [judge_metric(m, thresholds.limit(activity.key, k), getattr(s, k))
+    values = {k: getattr(s, k) for k in thresholds.metrics}
+    if activity.key == "sound":
+        values.update(call_values(s))
+    metrics = [judge_metric(m, thresholds.limit(activity.key, k), values[k])
                for k, m in thresholds.metrics.items()]
-    mos = estimate_mos(s.rtt_ms, s.jitter_ms, s.loss_pct) if activity.key == "sound" else None
+    mos = (estimate_mos(values.get("rtt_ms"), values.get("jitter_ms"), values.get("loss_pct"))
+           if activity.key == "sound" else None)
     stop = blocker(s, connectivity, reachability)
     if stop is not None:
         pseudo = MetricVerdict(metric=stop[0], state="fail", value=0.0)

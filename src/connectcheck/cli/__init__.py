@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -13,8 +15,16 @@ from connectcheck.cli import check as check_commands
 from connectcheck.cli import history as history_commands
 from connectcheck.cli import monitor as monitor_commands
 from connectcheck.cli import report as report_commands
-from connectcheck.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from connectcheck.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    ending_like_ctrl_c,
+)
 from connectcheck.cli.smoke import FLAG as SMOKE_FLAG
+from connectcheck.core.words import clean
 from connectcheck.ui.autostart import AUTOSTART_FLAG
 
 # The subcommands, each in a module of its own with register(subparsers), imported plainly so that
@@ -76,9 +86,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         parser.print_help(out)
         return EXIT_OK
     try:
-        return args.func(args, out, err)
+        with ending_like_ctrl_c():
+            return args.func(args, out, err)
+    except KeyboardInterrupt:  # outside the part that cancels cleanly: nothing was under way
+        return EXIT_CANCELLED
     except UsageError as exc:
         print(f"connectcheck: {exc}", file=err)
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        name = os.fsdecode(exc.filename) if exc.filename else "a file"
+        print(f"connectcheck: the file name is too long for this system ({len(os.fsencode(name))} bytes): "
+              f"{clean(name[:80])}…", file=err)
         return EXIT_USAGE
 
 

@@ -75,12 +75,15 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_CANCELLED
     out.write(model.dumps(result) + "\n" if args.json else format_check_full(result))
     if history is not None:
+        told = history.notice
         try:
             history.add_check(result)
         except HistoryError as exc:
             print(f"connectcheck: this check could not be kept in the history: {exc}", file=err)
         finally:
             history.close()
+        if history.notice and history.notice != told:  # what keeping it found (a clock, the size)
+            print(f"connectcheck: {history.notice}", file=err)
     code = EXIT_CANCELLED if result.status is Status.CANCELLED else EXIT_OK
     if args.report:
         from connectcheck.report import ReportError, write_check_report

@@ -8,14 +8,22 @@ parser and sets ``func(args, out, err) -> exit code``; ``cli.py`` lists the modu
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import threading
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from connectcheck.config.profile import OrganisationProfile
-from connectcheck.config.settings import OPTIONS, Settings, load_settings, validate_value
+from connectcheck.config.settings import (
+    OPTIONS,
+    Settings,
+    SettingsSyntaxError,
+    load_settings,
+    load_toml_text,
+    validate_value,
+)
 from connectcheck.config.startup import profile_or_problem
 from connectcheck.core.tasks import Progress
 from connectcheck.history import History
@@ -43,10 +51,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or key not in OPTIONS:
-        raise UsageError(f"--set {text!r}: expected KEY=VALUE with a known key (e.g. latency.probes=200)")
+        shown = text if len(text) <= 60 else text[:59] + "…"
+        raise UsageError(f"--set {shown!r}: expected KEY=VALUE with a known key (e.g. latency.probes=200)")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        value = load_toml_text(f"v = {raw}").get("v", raw)
+    except SettingsSyntaxError as exc:
+        if exc.line is None:  # nesting too deep, a number too long: not a bare word either
+            raise UsageError(f"--set {key}: {exc.reason}") from None
         value = raw  # a bare word is taken as text
     return key, value
 
@@ -125,16 +136,49 @@ def run_cancellable(work: Callable[[threading.Event], T], err: TextIO,
     except KeyboardInterrupt:
         interrupted = True
         cancel.set()
-        print("\nCancelling…", file=err)
+        say(err, "\nCancelling…")
         finished.wait(grace_s)
     return box.get("result"), interrupted
 
 
-def open_history(settings: Settings, err: TextIO) -> History:
-    """The history, with what happened opening it (a recovery, a problem) told on ``err``; whether
-    it can be used is ``history.available``."""
-    history = History.from_settings(settings)
-    for message in (history.recovered, history.problem):
-        if message:
-            print(f"connectcheck: {message}", file=err)
+def say(stream: TextIO, text: str) -> None:
+    """Print a line that must not fail the command: after SIGHUP the terminal is gone."""
+    try:
+        print(text, file=stream)
+    except (OSError, ValueError):
+        pass
+
+
+@contextlib.contextmanager
+def ending_like_ctrl_c() -> Any:
+    """While inside: SIGTERM (logout, ``kill``) and SIGHUP (the terminal closed) end the command
+    as Ctrl-C does, so a monitored lesson is ended and kept, not left "not ended" for ever.
+    The previous handlers come back afterwards (the command line also runs inside tests)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    saved = []
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            saved.append((number, signal.signal(number, interrupt)))
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for number, handler in saved:
+            signal.signal(number, handler)
+
+
+def open_history(settings: Settings, err: TextIO, *, read_only: bool = False) -> History:
+    """The history, with what happened opening it (a recovery, a problem, a notice) told on
+    ``err``; whether it can be used is ``history.available``. ``read_only`` for the commands
+    that only read it: they never change the file (nothing is pruned, nothing is made)."""
+    history = History.from_settings(settings, read_only=read_only)
+    for message in history.notices():
+        print(f"connectcheck: {message}", file=err)
     return history

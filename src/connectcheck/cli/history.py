@@ -15,8 +15,7 @@ from connectcheck.cli.common import (
     open_history,
     settings_from_args,
 )
-from connectcheck.cli.monitor import _count, alert_line, sample_line
-from connectcheck.cli.text import format_check_full, table
+from connectcheck.cli.text import alert_line, count_of, format_check_full, sample_line, table
 from connectcheck.core import model
 from connectcheck.core.model import CheckResult, LessonRecord
 from connectcheck.core.words import NOT_KNOWN, clean, clock, mbps, ms, printable, stamp
@@ -25,7 +24,10 @@ from connectcheck.history import History, HistoryError
 
 def cmd_history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = settings_from_args(args, err)
-    history = open_history(settings, err)
+    history = open_history(settings, err, read_only=True)
+    if not history.available:  # open_history told why, once
+        history.close()
+        return EXIT_FAILED
     try:
         if args.action == "show":
             text = _show_check(history.check(args.id), args.json)
@@ -71,7 +73,7 @@ def _show_lesson(record: LessonRecord, as_json: bool) -> str:
         return json.dumps(model.to_dict(record), ensure_ascii=False, indent=2) + "\n"
     head = f"Lesson {record.id}" + (f" — {clean(record.label)}" if record.label else "")
     ended = f"ended {stamp(record.ended_at)}" if record.ended_at else "not ended (running, or cut short)"
-    counts = ", ".join(_count(len(items), word) for items, word in
+    counts = ", ".join(count_of(len(items), word) for items, word in
                        ((record.samples, "sample"), (record.alerts, "alert"), (record.checks, "check")))
     lines = [head, f"  started {stamp(record.started_at)}, {ended}",
              f"  {counts}; a sample every {record.interval_s or 0:g} s", "", "Timeline"]

@@ -24,10 +24,10 @@ from connectcheck.cli.common import (
     run_cancellable,
     settings_from_args,
 )
-from connectcheck.cli.text import LIGHTS
+from connectcheck.cli.text import alert_line, count_of, sample_line
 from connectcheck.core import model
 from connectcheck.core.model import LessonAlert, LessonRecord, MonitorSample
-from connectcheck.core.words import clean, clock, mbps, ms, pct, printable
+from connectcheck.core.words import printable
 from connectcheck.monitor import Monitor, MonitorOptions
 
 
@@ -50,35 +50,6 @@ def register(subparsers: Any) -> None:
 
 
 # --- text ----------------------------------------------------------------------------------------
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _elapsed(t_s: float) -> str:
-    minutes, seconds = divmod(int(t_s), 60)
-    return f"+{minutes}:{seconds:02d}"
-
-
-def sample_line(sample: MonitorSample) -> str:
-    """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, states."""
-    s = sample
-    parts = [f"{clock(s.at, seconds=True)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}",
-             f"jitter {ms(s.jitter_ms)}",
-             f"loss {pct(s.loss_pct)} (recent {pct(s.window_loss_pct)})"]
-    if s.down_mbps is not None:
-        parts.append(f"traffic down {mbps(s.down_mbps)} up {mbps(s.up_mbps)}")
-    if s.top_program:
-        parts.append(f"top {clean(s.top_program)} {mbps(s.top_program_mbps)}")
-    parts.append(" ".join(f"{a} {LIGHTS.get(st, st)}" for a, st in s.states.items()))
-    line = "  ".join(parts)
-    return line + (f"  ({s.error})" if s.error else "")
-
-
-def alert_line(alert: LessonAlert) -> str:
-    tag = "BETTER" if alert.state == "good" else "ALERT "
-    return printable(f"{clock(alert.at, seconds=True)}  {_elapsed(alert.t_s):>6}  {tag}  {alert.message}")
 
 
 class _Printer:
@@ -133,7 +104,10 @@ def cmd_monitor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         record = record or monitor.stop()
     finally:
         history.close()
-    _report_end(record, monitor, out, err, args.json)
+    try:
+        _report_end(record, monitor, out, err, args.json)
+    except (OSError, ValueError):  # the terminal was closed (SIGHUP): the lesson is kept anyway
+        pass
     return EXIT_OK
 
 
@@ -142,13 +116,19 @@ def _report_end(record: LessonRecord, monitor: Monitor, out: TextIO, err: TextIO
         end = {"type": "end", "lesson_id": record.id, "started_at": record.started_at,
                "ended_at": record.ended_at, "samples": len(record.samples), "alerts": len(record.alerts)}
         out.write(json.dumps(end) + "\n")
-    counts = f"{_count(len(record.samples), 'sample')}, {_count(len(record.alerts), 'alert')}"
-    if record.id is not None and monitor.history_problem is None:
+    measured = monitor.snapshot()  # what was measured, beside what the history holds (record)
+    counts = f"{count_of(len(measured.samples), 'sample')}, {count_of(len(measured.alerts), 'alert')}"
+    kept = len(record.samples) if record.id is not None else 0
+    if record.id is not None and monitor.history_problem is None and kept == len(measured.samples):
         print(f"Lesson {record.id} kept in the history ({counts}). "
               f"See it again with: connectcheck history lesson {record.id}", file=err)
+    elif record.id is not None:
+        why = monitor.history_problem or "some could not be written"
+        print(f"Monitoring ended ({counts} measured); lesson {record.id} is in the history with {kept} "
+              f"of the {count_of(len(measured.samples), 'sample')}: {why}", file=err)
     else:
         why = monitor.history_problem or "the history could not be used"
-        print(f"Monitoring ended ({counts}); the lesson was not (fully) kept: {why}", file=err)
+        print(f"Monitoring ended ({counts}); the lesson was not kept: {why}", file=err)
 
 
 # --- history -----------------------------------------------------------------------------------

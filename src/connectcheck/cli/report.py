@@ -22,6 +22,7 @@ from connectcheck.cli.common import (
     EXIT_USAGE,
     UsageError,
     add_settings_arguments,
+    open_history,
     settings_from_args,
 )
 from connectcheck.config.settings import Settings
@@ -95,16 +96,16 @@ def _usage(parser: argparse.ArgumentParser, err: TextIO) -> int:
 # --- export -------------------------------------------------------------------------------------------
 
 
-def _lesson(settings: Settings, which: str) -> LessonRecord:
+def _lesson(settings: Settings, which: str, err: TextIO) -> LessonRecord:
     """The lesson from the history: the last one, or the one with this number.
 
     Raises UsageError for a number that is not one, and ReportError when there is no such lesson
     or the history cannot be read (the history's own words say why)."""
-    from connectcheck.history import History, HistoryError
+    from connectcheck.history import HistoryError
 
     if which != "last" and not which.isdigit():
         raise UsageError(f"--lesson {which!r}: write last or a lesson's number")
-    history = History.from_settings(settings)
+    history = open_history(settings, err, read_only=True)
     try:
         lesson = history.last_lesson() if which == "last" else history.lesson(int(which))
     except HistoryError as exc:
@@ -129,7 +130,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ):
         raise UsageError(f"{args.path} does not end in .{args.format}")
     try:
-        lesson = _lesson(settings, args.lesson)
+        lesson = _lesson(settings, args.lesson, err)
         written = export_report(
             build_lesson_report(lesson, settings), Path(args.path or default_folder(settings)), args.format
         )

@@ -17,7 +17,9 @@ from connectcheck.core.model import (
     BrowserUsage,
     CheckResult,
     Connectivity,
+    LessonAlert,
     LocalFindings,
+    MonitorSample,
     ProcessUsage,
     Status,
     WifiInfo,
@@ -28,7 +30,9 @@ from connectcheck.core.words import (
     NOT_KNOWN,
     OS_WORDS,
     OVERALL_SHORT,
+    call_words,
     clean,
+    clock,
     join_words,
     mbps,
     megabytes,
@@ -70,7 +74,8 @@ def _megabytes(n: int) -> str:
 
 def _bandwidth_line(b: BandwidthResult) -> list[str]:
     if b.status is not Status.OK:
-        return [b.direction, "failed", b.error or b.status.value, "", ""]
+        failed = "not measured" if (b.error or "").startswith("could not be measured") else "failed"
+        return [b.direction, failed, b.error or b.status.value, "", ""]
     loaded = ""
     if b.loaded and b.loaded.rtt_ms_median is not None:
         loaded = f"{ms(b.loaded.rtt_ms_median)} under load"
@@ -89,15 +94,20 @@ def format_check(result: CheckResult) -> str:
         "",
         "Headline",
     ]
+    pooled = r.call is not None and s.latency_target == f"stun {r.call.target}"
     lines += table([
         ["round trip (idle)", ms(s.rtt_ms), f"via {s.latency_target}" if s.latency_target else ""],
         ["jitter", ms(s.jitter_ms), ""],
-        ["packet loss", _pct(s.loss_pct), ""],
+        ["packet loss", _pct(s.loss_pct), "idle probes and the call's packets" if pooled else ""],
         ["download", _mbps(s.download_mbps), ""],
         ["upload", _mbps(s.upload_mbps), ""],
         ["added delay under load", ms(s.rtt_increase_ms), f"{s.rpm:.0f} RPM" if s.rpm else ""],
         ["name lookup (DNS)", ms(s.dns_ms), ""],
     ])
+    if r.call is not None or "call" in r.sections:
+        rate = f"{r.call.packets_per_s} packets a second" if r.call else "call-sized packets"
+        lines += ["", f"Call-like stream (what the lesson's sound meets: {rate} over STUN)",
+                  f"  {call_words(r.call, r.sections.get('call'))}"]
     if r.latency:
         lines += ["", "Latency"]
         rows = [["target", "method", "median", "p90", "jitter", "loss", "answered"]]
@@ -131,6 +141,8 @@ def format_check(result: CheckResult) -> str:
         where = f", server {server.name or server.url} ({server.source})" if server else ""
         lines += ["", f"Speed (engine {r.engine}{where})"]
         lines += table([_bandwidth_line(b) for b in r.bandwidth])
+        # a rate measured despite trouble (some connections failed, the server stalled) says so
+        lines += [f"  {b.direction}: {b.error}" for b in r.bandwidth if b.status is Status.OK and b.error]
     if r.speed_servers_tried and (not r.bandwidth or any(b.status is not Status.OK for b in r.bandwidth)):
         lines += ["", "Speed servers tried"] + [f"  {line}" for line in r.speed_servers_tried]
     problems = [(name, sec) for name, sec in r.sections.items()
@@ -320,7 +332,7 @@ def _wifi_text(w: WifiInfo) -> str:
     if w.status is not Status.OK:
         return w.error or w.status.value
     if w.connected is False:
-        return "not connected"
+        return w.error or "not connected"  # e.g. "Wi-Fi is turned off."
     parts = [
         quantity(w.signal_dbm, "dBm") if w.signal_dbm is not None else "",
         f"signal {pct(w.signal_pct)}" if w.signal_pct is not None else "",
@@ -436,3 +448,36 @@ def _show(out: TextIO, findings: LocalFindings, tty: bool, hint: str) -> None:
     text = f"connectcheck top — {stamp} — {hint}\n\n{format_local(findings)}"
     out.write(CLEAR + text if tty else text + "\n")
     out.flush()
+
+
+# --- a monitored lesson, line by line ------------------------------------------------------------
+
+
+def count_of(n: int, word: str) -> str:
+    """"1 sample", "3 samples"."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _elapsed(t_s: float) -> str:
+    minutes, seconds = divmod(int(t_s), 60)
+    return f"+{minutes}:{seconds:02d}"
+
+
+def sample_line(sample: MonitorSample) -> str:
+    """One sample as a line: time, round trip, jitter, loss, traffic, busiest program, states."""
+    s = sample
+    parts = [f"{clock(s.at, seconds=True)}  {_elapsed(s.t_s):>6}", f"RTT {ms(s.rtt_ms)}",
+             f"jitter {ms(s.jitter_ms)}",
+             f"loss {pct(s.loss_pct)} (recent {pct(s.window_loss_pct)})"]
+    if s.down_mbps is not None:
+        parts.append(f"traffic down {mbps(s.down_mbps)} up {mbps(s.up_mbps)}")
+    if s.top_program:
+        parts.append(f"top {clean(s.top_program)} {mbps(s.top_program_mbps)}")
+    parts.append(" ".join(f"{a} {LIGHTS.get(st, st)}" for a, st in s.states.items()))
+    line = "  ".join(parts)
+    return line + (f"  ({s.error})" if s.error else "")
+
+
+def alert_line(alert: LessonAlert) -> str:
+    tag = "BETTER" if alert.state == "good" else "ALERT "
+    return printable(f"{clock(alert.at, seconds=True)}  {_elapsed(alert.t_s):>6}  {tag}  {alert.message}")

@@ -21,14 +21,19 @@ from typing import Any
 
 from connectcheck.assess.thresholds import BOUNDS, SETTINGS_SECTION, default_thresholds, setting_key
 from connectcheck.core import paths
-from connectcheck.core.files import atomic_write_text
+from connectcheck.core.files import FileRefused, atomic_write_text, read_limited
 
 FILE_NAME = "settings.toml"
+MAX_FILE_BYTES = 1_000_000  # a settings file is a few kB; anything far larger is not one
+MAX_PROBLEMS = 20  # problems listed one by one; the rest are counted
+MAX_SHOWN = 60  # characters of a wrong value or key shown in a message
+MAX_SUGGEST_KEY = 80  # keys longer than this get no "did you mean"
 
 
 def _host_port(value: str) -> str | None:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or len(port) > 5 \
+            or not 0 < int(port) < 65536:
         return "write it as host:port, for example stun.example.org:3478"
     return None
 
@@ -68,6 +73,8 @@ class Option:
     max: float | None = None
     choices: tuple[str, ...] | None = None
     item_check: Callable[[str], str | None] | None = None  # for str and list[str] values
+    max_items: int = 10  # list[str]: the most entries (every list from the settings has a bound)
+    max_length: int = 2000  # str and list[str] items: the longest text
 
     @property
     def section(self) -> str:
@@ -87,7 +94,7 @@ SCHEMA: tuple[Option, ...] = (
     Option("network.stun_servers", "list[str]",
            ["stun.l.google.com:19302", "stun.cloudflare.com:3478"],
            "STUN servers (host:port) used to measure latency, jitter and loss over UDP, "
-           "the path a lesson's sound and video take.", item_check=_host_port),
+           "the path a lesson's sound and video take.", item_check=_host_port, max_items=8),
     Option("network.platform_urls", "list[str]", [],
            "Addresses of the lesson platform to check (https://, wss:// or stun:host:port). "
            "Empty: those of the organisation profile.",
@@ -122,14 +129,15 @@ SCHEMA: tuple[Option, ...] = (
     Option("speed.data_limit_mb", "float", 200.0,
            "Most data a full check may move in both directions together, in megabytes.",
            min=5, max=5000),
-    Option("speed.streams", "int", 4,
-           "Parallel connections used by the bandwidth test.", min=1, max=16),
+    Option("speed.streams", "int", 16,
+           "Most parallel connections the bandwidth test may use (it starts with two and adds more "
+           "while the rate grows with them).", min=1, max=16),
     Option("speed.server_cache_hours", "float", 24.0,
            "How long to remember the chosen speedtest.net server before searching again.",
            min=0, max=24 * 30),
-    Option("check.quick_time_limit_s", "float", 5.0,
+    Option("check.quick_time_limit_s", "float", 3.0,
            "Longest time a quick check may take, in seconds.", min=2, max=60),
-    Option("check.full_time_limit_s", "float", 25.0,
+    Option("check.full_time_limit_s", "float", 10.0,
            "Longest time a full check may take, in seconds.", min=8, max=300),
     Option("monitor.interval_s", "float", 5.0,
            "While a lesson is monitored: seconds between two light samples.", min=2, max=60),
@@ -266,6 +274,8 @@ def validate_value(opt: Option, value: Any) -> tuple[Any, str | None]:
     if t in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None, f"must be a number, not {_show(value)}"
+        if isinstance(value, int) and abs(value) > 10**15:
+            return None, f"must be between {_num(opt.min)} and {_num(opt.max)}, not a number that large"
         if t == "int" and not float(value).is_integer():
             return None, f"must be a whole number, not {value}"
         if isinstance(value, float) and not math.isfinite(value):
@@ -277,18 +287,23 @@ def validate_value(opt: Option, value: Any) -> tuple[Any, str | None]:
     if t == "str":
         if not isinstance(value, str):
             return None, f"must be text in quotes, not {_show(value)}"
+        if len(value) > opt.max_length:
+            return None, f"must be at most {opt.max_length} characters long, not {len(value)}"
         if opt.choices and value not in opt.choices:
-            return None, f"must be one of {', '.join(opt.choices)}, not {value!r}"
+            return None, f"must be one of {', '.join(opt.choices)}, not {_show(value)}"
         if opt.item_check and (msg := opt.item_check(value)):
-            return None, f"{value!r} is not valid: {msg}"
+            return None, f"{_show(value)} is not valid: {msg}"
         return value, None
     if t == "list[str]":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return None, f"must be a list of texts in quotes, like [\"a\", \"b\"], not {_show(value)}"
-        if opt.item_check:
-            for item in value:
-                if msg := opt.item_check(item):
-                    return None, f"{item!r} is not valid: {msg}"
+        if len(value) > opt.max_items:
+            return None, f"may hold at most {opt.max_items} entries, not {len(value)}"
+        for item in value:
+            if len(item) > opt.max_length:
+                return None, f"entries must be at most {opt.max_length} characters long, not {len(item)}"
+            if opt.item_check and (msg := opt.item_check(item)):
+                return None, f"{_show(item)} is not valid: {msg}"
         return list(value), None
     raise AssertionError(f"unknown option type {t}")  # pragma: no cover
 
@@ -303,12 +318,19 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(value)
+        return _short(repr(value))
+    if isinstance(value, int) and abs(value) > 10**15:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
         return "a list"
-    return str(value)
+    return _short(str(value))
+
+
+def _short(text: str) -> str:
+    """At most :data:`MAX_SHOWN` characters of a text shown in a message."""
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
 
 
 # --- locating keys in the file, for line numbers --------------------------------------
@@ -346,33 +368,34 @@ def _flatten(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 def parse_settings(text: str, path: Path | None = None) -> Settings:
     """Validate the text of a settings file; never raises for bad content."""
     settings = Settings(path=path)
+    text = text.removeprefix("\ufeff")  # the byte order mark Windows editors put first
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        line = int(m.group(1)) if m else None
-        reason = re.sub(r" \(at line.*", "", msg)
-        settings.problems.append(SettingsProblem(
-            f"the file is not valid TOML: {reason}", line=line,
-            hint="check quotes, brackets and '=' on that line; texts need \"quotes\""))
+        data = load_toml_text(text)
+    except SettingsSyntaxError as exc:
+        settings.problems.append(SettingsProblem(f"the file is not valid TOML: {exc.reason}", line=exc.line,
+                                                 hint=exc.hint))
         settings.file_was_bad = True
         return settings
     lines = _key_lines(text)
     sections = {o.section for o in SCHEMA}
+    unknown = 0
     for key, value in _flatten(data):
         opt = OPTIONS.get(key)
         if opt is None:
+            settings.file_was_bad = True
+            unknown += 1
+            if unknown > MAX_PROBLEMS:
+                continue  # counted below: one line, not one per key
             if key in sections:
                 problem = SettingsProblem(f"[{key}] must be a table of settings",
                                           line=lines.get(key), key=key)
             else:
-                close = difflib.get_close_matches(key, list(OPTIONS), n=1, cutoff=0.6)
+                close = difflib.get_close_matches(key, list(OPTIONS), n=1, cutoff=0.6) \
+                    if len(key) <= MAX_SUGGEST_KEY else []
                 problem = SettingsProblem(
-                    f"unknown setting {key!r}", line=lines.get(key), key=key,
+                    f"unknown setting {_show(key)}", line=lines.get(key), key=key,
                     hint=f"did you mean {close[0]!r}?" if close else "it is ignored")
             settings.problems.append(problem)
-            settings.file_was_bad = True
             continue
         converted, msg = validate_value(opt, value)
         if msg:
@@ -381,7 +404,38 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
             settings.file_was_bad = True
         else:
             settings.values[key] = converted
+    if unknown > MAX_PROBLEMS:
+        settings.problems.append(SettingsProblem(
+            f"and {unknown - MAX_PROBLEMS:,} more unknown settings", hint="they are ignored"))
     return settings
+
+
+class SettingsSyntaxError(ValueError):
+    """A settings text that cannot be parsed at all: why, where and what to do, in plain words."""
+
+    def __init__(self, reason: str, line: int | None = None,
+                 hint: str = "check quotes, brackets and '=' on that line; texts need \"quotes\"") -> None:
+        super().__init__(reason)
+        self.reason, self.line, self.hint = reason, line, hint
+
+
+def load_toml_text(text: str) -> dict[str, Any]:
+    """Parse TOML text; every way it can fail is a :class:`SettingsSyntaxError` in plain words
+    (Python's parser also fails by nesting too deep and by numbers too long to convert)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        raise SettingsSyntaxError(re.sub(r" \(at line.*", "", msg), int(m.group(1)) if m else None) from None
+    except RecursionError:
+        raise SettingsSyntaxError("lists or tables are nested too deeply",
+                                  hint="a setting is a single value or a short list") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        if "digits" in str(exc):
+            raise SettingsSyntaxError("a number in it is far too long",
+                                      hint="numbers in the settings have a few digits") from None
+        raise SettingsSyntaxError(_short(str(exc))) from None
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -392,16 +446,21 @@ def load_settings(path: Path | None = None) -> Settings:
     """
     path = path or default_path()
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_FILE_BYTES, "settings file")
     except FileNotFoundError:
         return Settings(path=path)
+    except FileRefused as exc:
+        s = Settings(path=path)
+        s.problems.append(SettingsProblem(f"{exc}; the defaults were used"))
+        s.file_was_bad = True
+        return s
     except OSError as exc:
         s = Settings(path=path)
         s.problems.append(SettingsProblem(f"the settings file could not be read: {exc.strerror or exc}"))
         s.file_was_bad = True
         return s
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         s = Settings(path=path)
         line = raw[: exc.start].count(b"\n") + 1
@@ -444,8 +503,38 @@ def render_settings(settings: Settings) -> str:
     return "\n".join(out).lstrip("\n") + "\n"
 
 
+def _edited_text(settings: Settings, path: Path) -> str | None:
+    """The user's own valid file with only the changed values changed (their comments, order and
+    layout kept, tomlkit); None when there is no such file to edit (or it cannot be edited)."""
+    try:
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
+        text = read_limited(path, MAX_FILE_BYTES, "settings file").decode("utf-8-sig")
+        doc = tomlkit.parse(text)
+    except (ImportError, OSError, UnicodeDecodeError, ValueError, RecursionError, TOMLKitError):
+        return None
+    for opt in SCHEMA:
+        value = settings.values.get(opt.key, opt.default)
+        table = doc.get(opt.section)
+        present = isinstance(table, dict) and opt.name in table
+        if value == opt.default and not present:
+            continue
+        if present and table[opt.name] == value:
+            continue
+        if table is None:
+            table = tomlkit.table()
+            doc[opt.section] = table
+        elif not isinstance(table, dict):
+            return None  # the layout is not one of sections: written afresh
+        table[opt.name] = value
+    result = doc.as_string()
+    return result if load_toml_text(result) is not None else None
+
+
 def save_settings(settings: Settings, path: Path | None = None) -> Path | None:
-    """Write the settings atomically. If the file on disk was bad, it is first kept aside
+    """Write the settings atomically. A valid file of the user's is edited in place (only the
+    values that changed; comments kept). If the file on disk was bad, it is first kept aside
     (``settings.toml.bad-YYYYmmdd-HHMMSS``); that path is returned so the user can be told.
     """
     path = path or settings.path or default_path()
@@ -458,7 +547,8 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path | None:
             kept = kept.with_name(f"{kept.name.split('~')[0]}~{n}")
             n += 1
         os.replace(path, kept)
-    atomic_write_text(path, render_settings(settings))
+    edited = _edited_text(settings, path) if kept is None and path.is_file() else None
+    atomic_write_text(path, edited if edited is not None else render_settings(settings))
     settings.path = path
     settings.file_was_bad = False
     return kept

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -182,6 +183,30 @@ class LoadedLatency:
 
 
 @dataclass
+class CallResult:
+    """A call-like stream over STUN: what the lesson's sound would see (see probes/call.py)."""
+
+    target: str
+    method: str = "stun"
+    status: Status = Status.OK
+    error: str | None = None
+    packets_per_s: int = 0
+    packet_bytes: int = 0
+    packets_sent: int = 0
+    packets_answered: int = 0
+    loss_pct: float | None = None  # never answered
+    late_pct: float | None = None  # answered after the jitter buffer would have played them
+    effective_loss_pct: float | None = None  # lost plus late: what the listener misses
+    burst_max: int = 0  # longest run of missed packets
+    bursts: int = 0  # runs of two or more missed packets
+    buffer_ms: float | None = None  # the jitter buffer judged against
+    rtt_ms_median: float | None = None
+    rtt_ms_p95: float | None = None
+    jitter_ms: float | None = None  # mean |difference| of consecutive answered round trips
+    duration_s: float = 0.0
+
+
+@dataclass
 class BandwidthResult:
     """One direction of the speed test: the rate the line carried once its streams were settled,
     how it was measured (server, engine, streams, windows) and why it stopped; ``loaded`` holds the
@@ -196,6 +221,7 @@ class BandwidthResult:
     bytes_transferred: int = 0
     duration_s: float = 0.0  # time spent transferring
     streams: int = 0
+    streams_reason: str | None = None  # why no more streams were added, in words
     stop_reason: str | None = None  # "stable" | "time cap" | "data cap" | "cancelled" | …
     window_mbps: list[float] = field(default_factory=list)  # throughput per sample window
     window_s: float | None = None
@@ -209,6 +235,8 @@ class Summary:
 
     rtt_ms: float | None = None  # idle median round trip on the media path
     jitter_ms: float | None = None
+    # the idle probes to that target, and the call-like stream's packets when it went there
+    # too (the same path: more packets, a loss figure with less sampling error)
     loss_pct: float | None = None
     latency_target: str | None = None  # which target the three numbers above came from
     dns_ms: float | None = None  # median resolution time over the platform hosts
@@ -220,6 +248,10 @@ class Summary:
     rpm: float | None = None  # responsiveness under load (the worse direction)
     platform_reachable: bool | None = None
     udp_ok: bool | None = None  # STUN over UDP answered
+    # What a call would see (the call-like stream; the sound verdict and MOS use these).
+    call_rtt_ms: float | None = None
+    call_jitter_ms: float | None = None
+    call_loss_pct: float | None = None  # lost plus too late for the jitter buffer
 
 
 # --- this computer (local/) ------------------------------------------------------------
@@ -279,7 +311,8 @@ class WifiInfo:
     signal_pct: float | None = None
     link_rate_mbps: float | None = None
     frequency_mhz: float | None = None
-    connected: bool | None = None  # joined to a network (False: Wi-Fi on but not connected; None: unknown)
+    # joined to a network (False: not joined, Wi-Fi on, or turned off when error says so; None: unknown)
+    connected: bool | None = None
 
 
 @dataclass
@@ -377,6 +410,7 @@ class CheckResult:
     latency: list[LatencyResult] = field(default_factory=list)
     dns: list[DnsResult] = field(default_factory=list)
     reachability: list[ReachabilityResult] = field(default_factory=list)
+    call: CallResult | None = None  # the call-like stream
     bandwidth: list[BandwidthResult] = field(default_factory=list)
     engine: str | None = None  # "adaptive" | "classic"
     speed_servers_tried: list[str] = field(default_factory=list)  # how the speed server was chosen
@@ -503,9 +537,23 @@ def check_result_from_dict(data: Any) -> CheckResult:
     return from_dict(CheckResult, data)
 
 
+# json.dumps escapes C0 controls inside strings itself; outside strings only its own whitespace is
+_INVISIBLE = re.compile("[\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+                        "\ufeff\ufff9-\ufffb]")
+
+
+def safe_json(data: Any, indent: int | None = 2) -> str:
+    """JSON text in UTF-8 words, with every control and invisible formatting character
+    (bidirectional overrides such as U+202E, zero-width spaces, line separators) written as a
+    ``\\uXXXX`` escape: a file opened in an editor or a terminal shows what is there. JSON allows
+    these characters only inside strings, so the escapes change no value."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def dumps(result: CheckResult, indent: int | None = 2) -> str:
     """The versioned JSON text of a check result."""
-    return json.dumps(to_dict(result), indent=indent, ensure_ascii=False, allow_nan=False)
+    return safe_json(to_dict(result), indent=indent)
 
 
 def loads(text: str | bytes) -> CheckResult:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from connectcheck.core.model import CallResult, Section, Status
+
 
 def number(value: float) -> str:
     """A measured value as people read it: 450, 18.2, 30, 2.5, 0.4, 0.03."""
@@ -119,6 +121,17 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def one_line(text: str) -> str:
+    """A text that must stay on its line (a table cell, a name, a field of a handed-in file):
+    line breaks shown as ⏎, every other control or invisible formatting character (terminal
+    escapes, U+202E and other direction overrides) replaced. A crafted text can then neither
+    start a line of its own nor reorder what is shown."""
+    return "".join("⏎" if c in _LINE_BREAKS else c if c.isprintable() else "\ufffd" for c in text)
+
+
 def printable(text: str) -> str:
     """Replace control characters (a server's text could carry terminal escape sequences)."""
     return "".join(c if c == "\n" or c.isprintable() else "\ufffd" for c in text)
@@ -202,3 +215,21 @@ def relative_time(iso: str | None, now: datetime | None = None) -> str:
     if days == 1:
         return f"yesterday at {hm}"
     return f"on {moment:%a} {moment.day} {moment:%b} at {hm}"
+def call_words(call: CallResult | None, section: Section | None = None) -> str:
+    """What the call-like stream found, in one line ("50 packets in 1 s: 8 % missed (2 % lost,
+    6 % too late for a 60 ms jitter buffer), up to 2 missed in a row; round trip 139 ms, jitter
+    24 ms"), or why it has no figures ("not measured: ...")."""
+    if call is None or not call.packets_answered:
+        why = (call.error if call is not None else None) or (section.error if section else None)
+        return f"not measured: {why}" if why else "not measured"
+    seconds = call.packets_sent / call.packets_per_s if call.packets_per_s else 0.0
+    missed = pct(call.effective_loss_pct)
+    buffer = f"{call.buffer_ms:.0f} ms " if call.buffer_ms is not None else ""
+    text = (f"{call.packets_sent} packets in {number(seconds)} s: {missed} missed "
+            f"({pct(call.loss_pct)} lost, {pct(call.late_pct)} too late for a {buffer}jitter buffer)")
+    if call.burst_max >= 2:
+        text += f", up to {call.burst_max} missed in a row"
+    text += f"; round trip {ms(call.rtt_ms_median)}, jitter {ms(call.jitter_ms)}"
+    if call.status is Status.CANCELLED:
+        text += " (cancelled: from the packets sent until then)"
+    return text

@@ -7,6 +7,7 @@ its byte counts since it started; two of them some seconds apart give the rates.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -30,15 +31,22 @@ class NettopRow:
     bytes_out: int
 
 
+# Some macOS releases start every row with the time of the reading ("00:39:56.876945,apsd.576,0,0,"),
+# under a header "time,,bytes_in,bytes_out,"; others print ",bytes_in,bytes_out," and no time.
+_NETTOP_TIME = re.compile(r"^\d{1,2}:\d{2}:\d{2}(?:\.\d+)?,")
+
+
 def parse_nettop(text: str) -> list[NettopRow]:
     """The per-process lines of ``nettop -P -x -J bytes_in,bytes_out`` output.
 
-    A line is ``name.pid,bytes_in,bytes_out,``; names may hold dots, spaces and commas, so the
-    numbers are taken from the right. Header lines and anything else are skipped.
+    A line is ``name.pid,bytes_in,bytes_out,``, after a leading time column on the macOS releases
+    that print one; names may hold dots, spaces and commas, so the numbers are taken from the right.
+    Header lines and anything else are skipped.
     """
     rows = []
     for line in text.splitlines():
-        parts = line.rstrip().rstrip(",").rsplit(",", 2)
+        line = _NETTOP_TIME.sub("", line.strip(), count=1)
+        parts = line.rstrip(",").rsplit(",", 2)
         if len(parts) != 3:
             continue
         who, bytes_in, bytes_out = parts
@@ -88,12 +96,24 @@ def parse_route_get(text: str) -> str | None:
     return None
 
 
+# pmset's energy mode: "lowpowermode 0|1" (older macOS), "powermode 0|1|2" where a Mac has High Power
+# Mode (0 automatic, 1 Low Power, 2 High Power). Only Low Power Mode is a power saver.
+PMSET_LOW_POWER = {"lowpowermode": {"0": False, "1": True}, "powermode": {"0": False, "1": True, "2": False}}
+
+
 def parse_pmset(text: str) -> bool | None:
-    """Low Power Mode from ``pmset -g`` (None when this Mac does not say)."""
+    """Low Power Mode from ``pmset -g`` (None when this Mac does not say, or says a mode not known).
+
+    ``powermode`` is read before ``lowpowermode`` when a Mac prints both (the newer name).
+    """
+    found: dict[str, str] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0] in ("lowpowermode", "powermode") and parts[1].isdigit():
-            return parts[1] != "0"
+        if len(parts) == 2 and parts[0] in PMSET_LOW_POWER:
+            found.setdefault(parts[0], parts[1])
+    for key in ("powermode", "lowpowermode"):
+        if key in found:
+            return PMSET_LOW_POWER[key].get(found[key])
     return None
 
 

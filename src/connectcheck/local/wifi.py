@@ -3,20 +3,29 @@
 Linux: ``nmcli`` (NetworkManager), then ``iw`` (signal in dBm, bit rate), then
 ``/proc/net/wireless``; macOS: ``system_profiler SPAirPortDataType -json``; Windows:
 ``netsh wlan show interfaces``, which Windows 11 refuses until Location is allowed for desktop
-apps (said in plain words). Parsers take the tools' text and are tested on recorded outputs;
-readers run the tools through a :data:`~connectcheck.local.commands.Runner`.
+apps (said in plain words), and which speaks the display language of Windows: its labels per
+language are in ``resources/netsh_labels.toml``, and an answer in words no language there has is
+"not understood", never read as "no Wi-Fi" or guessed. Parsers take the tools' text and are tested
+on real captured outputs (tests/local/corpus); readers run the tools through a
+:data:`~connectcheck.local.commands.Runner`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from connectcheck.core.files import read_bundled_toml
 from connectcheck.core.model import Status, WifiInfo
 from connectcheck.local.commands import PLAIN_LOCALE, Runner
+
+log = logging.getLogger(__name__)
 
 SYS_NET = Path("/sys/class/net")
 PROC_WIRELESS = Path("/proc/net/wireless")
@@ -27,33 +36,15 @@ LOCATION_REFUSED = (
     "Privacy & security, Location, turn on Location services and 'Let desktop apps access your location'."
 )
 REDACTED_SSID = "macOS hides the Wi-Fi network's name from programs without the Location permission."
-# netsh speaks the language of Windows: labels and values seen in English, German, French,
-# Spanish, Italian and Portuguese.
-NETSH_LABELS = {
-    "name": ("name", "nom", "nombre", "nome"),
-    "state": ("state", "status", "état", "estado", "stato"),
-    "ssid": ("ssid",),
-    "signal": ("signal", "señal", "segnale", "sinal"),
-    "receive": (
-        "receive rate (mbps)",
-        "empfangsrate (mbit/s)",
-        "réception (mbits/s)",
-        "velocidad de recepción (mbps)",
-        "velocità ricezione (mbps)",
-        "taxa de recepção (mbps)",
-    ),
-    "transmit": (
-        "transmit rate (mbps)",
-        "übertragungsrate (mbit/s)",
-        "transmission (mbits/s)",
-        "velocidad de transmisión (mbps)",
-        "velocità trasmissione (mbps)",
-        "taxa de transmissão (mbps)",
-    ),
-    "channel": ("channel", "kanal", "canal", "canale"),
-    "band": ("band", "bande", "banda"),
-}
-NETSH_CONNECTED = {"connected", "verbunden", "connecté", "conectado", "connesso", "ligado"}
+WIFI_OFF = "Wi-Fi is turned off."
+# netsh speaks the display language of Windows: its labels and state words, per language, are data
+# (resources/netsh_labels.toml).
+NETSH_LABELS_FILE = "netsh_labels.toml"
+NETSH_KEYS = ("name", "state", "ssid", "signal", "rssi", "receive", "transmit", "channel", "band")
+NETSH_NOT_UNDERSTOOD = (
+    "Windows described the Wi-Fi link in words connectcheck does not read yet (probably a display "
+    "language it does not know), so the Wi-Fi signal is not known."
+)
 NETSH_LOCATION_MARKERS = ("ms-settings:privacy-location", "wlanqueryinterface returns error 5")
 
 
@@ -63,15 +54,24 @@ def _number(text: str) -> float | None:
     return float(m.group().replace(",", ".")) if m else None
 
 
+# The 5 GHz channel numbers (20 MHz primaries). 6 GHz numbers are 1, 5, 9, … 233: a channel read
+# without its band is only placed on 5 GHz when it is one of these, never guessed for a 6 GHz one.
+FIVE_GHZ_CHANNELS = frozenset(range(32, 69, 4)) | frozenset(range(96, 145, 4)) | frozenset(range(149, 178, 4))
+
+
 def channel_to_mhz(channel: int, band_ghz: float | None = None) -> float | None:
-    """The centre frequency of a Wi-Fi channel (2.4, 5 or 6 GHz band; guessed from the channel)."""
+    """The centre frequency of a Wi-Fi channel (2.4, 5 or 6 GHz band; the band guessed from the
+    channel when not given); None when the channel is not one of the band's, or the guess is not sure."""
     if band_ghz is not None and band_ghz >= 5.9:
-        return 5950.0 + 5 * channel
-    if channel == 14:
-        return 2484.0
-    if 1 <= channel <= 13 and (band_ghz is None or band_ghz < 3):
-        return 2407.0 + 5 * channel
-    if channel >= 32:
+        return 5950.0 + 5 * channel if 1 <= channel <= 233 else None
+    if band_ghz is None or band_ghz < 3:
+        if channel == 14:
+            return 2484.0
+        if 1 <= channel <= 13:
+            return 2407.0 + 5 * channel
+        if band_ghz is not None:
+            return None
+    if channel in FIVE_GHZ_CHANNELS:
         return 5000.0 + 5 * channel
     return None
 
@@ -261,7 +261,9 @@ def parse_system_profiler(text: str) -> WifiInfo | None:
         if number is not None:
             info.frequency_mhz = channel_to_mhz(int(number), float(band.group(1)) if band else None)
         return info
-    return WifiInfo(interface=interfaces[0].get("_name"), connected=False)
+    first = interfaces[0]
+    off = first.get("spairport_status_information") == "spairport_status_off"
+    return WifiInfo(interface=first.get("_name"), connected=False, error=WIFI_OFF if off else None)
 
 
 def read_macos(run: Runner, cancel: threading.Event | None = None) -> WifiInfo | None:
@@ -279,39 +281,150 @@ def read_macos(run: Runner, cancel: threading.Event | None = None) -> WifiInfo |
 # --- Windows -----------------------------------------------------------------------------------------
 
 
-def _netsh_blocks(text: str) -> list[dict[str, str]]:
-    """Each interface of ``netsh wlan show interfaces`` as label → value (labels in English)."""
-    lookup = {label: key for key, labels in NETSH_LABELS.items() for label in labels}
-    blocks: list[dict[str, str]] = []
+def _label_key(label: str) -> str:
+    """A label as compared: without case and without any spaces ("传输速率 (Mbps)" = "传输速率(Mbps)")."""
+    return re.sub(r"\s+", "", label).casefold()
+
+
+@dataclass(frozen=True)
+class NetshLabels:
+    """What netsh's labels and state words mean, in every language known."""
+
+    keys: Mapping[str, str]  # label (as compared) → one of NETSH_KEYS
+    connected: frozenset[str]  # state words (as compared) meaning "connected"
+    not_connected: frozenset[str]  # state words meaning "Wi-Fi on, not connected"
+    languages: tuple[str, ...]
+
+
+def parse_netsh_labels(data: Mapping[str, object]) -> NetshLabels:
+    """The label tables of ``netsh_labels.toml``; a label meaning two things in two languages is an error."""
+    languages = data.get("languages")
+    if not isinstance(languages, Mapping) or not languages:
+        raise ValueError("netsh labels: no [languages] table")
+    keys: dict[str, str] = {}
+    connected: set[str] = set()
+    not_connected: set[str] = set()
+    for language, table in languages.items():
+        if not isinstance(table, Mapping):
+            raise ValueError(f"netsh labels: [languages.{language}] is not a table")
+        for key in NETSH_KEYS:
+            for label in table.get(key, []):
+                seen = keys.setdefault(_label_key(label), key)
+                if seen != key:
+                    raise ValueError(f"netsh labels: {label!r} ({language}) means both {seen} and {key}")
+        connected.update(_label_key(w) for w in table.get("connected", []))
+        not_connected.update(_label_key(w) for w in table.get("not_connected", []))
+    if both := connected & not_connected:
+        raise ValueError(f"netsh labels: {sorted(both)} are both connected and not connected")
+    return NetshLabels(keys, frozenset(connected), frozenset(not_connected), tuple(languages))
+
+
+@functools.cache
+def netsh_labels() -> NetshLabels:
+    """The labels bundled with connectcheck (``resources/netsh_labels.toml``)."""
+    data, _ = read_bundled_toml(NETSH_LABELS_FILE, "netsh labels", ValueError)
+    return parse_netsh_labels(data)
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+_MAC = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
+_logged_not_understood: set[tuple[str, ...]] = set()
+
+
+def _netsh_fields(text: str) -> Iterator[tuple[str, str]]:
+    """The ``label : value`` lines of netsh's answer, label and value stripped (values may hold colons)."""
     for raw in text.splitlines():
         label, sep, value = raw.partition(" :")
         if not sep:
             label, sep, value = raw.partition(":")
-        key = lookup.get(label.strip().casefold())
-        if not sep or key is None:
+        if sep and label.strip() and value.strip():
+            yield label.strip(), value.strip()
+
+
+def _netsh_blocks(text: str, labels: NetshLabels) -> list[dict[str, str]]:
+    """Each interface of ``netsh wlan show interfaces`` as key → value (keys of NETSH_KEYS)."""
+    blocks: list[dict[str, str]] = []
+    for label, value in _netsh_fields(text):
+        key = labels.keys.get(_label_key(label))
+        if key is None:
+            if _label_key(label) == "linkid" and blocks:
+                _strongest_link(blocks[-1], value, labels)
             continue
         if key == "name" or not blocks:
             blocks.append({})
-        blocks[-1].setdefault(key, value.strip())
+        blocks[-1].setdefault(key, value)
     return blocks
 
 
-def parse_netsh(text: str) -> WifiInfo | None:
-    """``netsh wlan show interfaces`` in any of several languages; None when there is no Wi-Fi."""
+def _strongest_link(block: dict[str, str], value: str, labels: NetshLabels) -> None:
+    """A Wi-Fi 7 multi-link connection prints no Channel, Band or Rssi line for the interface, but
+    one ``LinkID: 0, Local: …, AP: …, RSSI: -70, Channel: 100, Band: 5 GHz, BW: 80`` line per link:
+    keep the strongest link's values (as ``link_rssi``, ``link_channel``, ``link_band``)."""
+    link: dict[str, str] = {}
+    for part in value.split(",")[1:]:
+        name, sep, item = part.partition(":")
+        key = "rssi" if _label_key(name) == "rssi" else labels.keys.get(_label_key(name))
+        if sep and key in ("rssi", "channel", "band"):
+            link[key] = item.strip()
+    rssi, best = _number(link.get("rssi", "")), _number(block.get("link_rssi", ""))
+    if rssi is not None and (best is None or rssi > best):
+        block.update({f"link_{k}": v for k, v in link.items()})
+
+
+def _describes_an_interface(text: str) -> bool:
+    """Whether the answer lists an interface at all, in any language: its GUID or physical address, or
+    several ``label : value`` lines (netsh's sentences for "no Wi-Fi" or "service off" have none)."""
+    fields = list(_netsh_fields(text))
+    return len(fields) >= 3 or any(_GUID.match(value) or _MAC.match(value) for _, value in fields)
+
+
+def _log_not_understood(text: str) -> None:
+    """Log the first lines of an answer not understood, once per shape, identifiers left out."""
+    lines = []
+    for label, value in list(_netsh_fields(text))[:8]:
+        if _GUID.match(value) or _MAC.match(value) or "ssid" in label.casefold():
+            value = "…"
+        lines.append(f"{label} : {value}")
+    shape = tuple(label for label, _ in _netsh_fields(text))[:8]
+    if shape not in _logged_not_understood:
+        _logged_not_understood.add(shape)
+        log.warning("netsh wlan show interfaces was not understood; its first lines: %s", " | ".join(lines))
+
+
+def _not_understood(text: str) -> WifiInfo:
+    _log_not_understood(text)
+    return WifiInfo(status=Status.ERROR, error=NETSH_NOT_UNDERSTOOD)
+
+
+def parse_netsh(text: str, labels: NetshLabels | None = None) -> WifiInfo | None:
+    """``netsh wlan show interfaces`` in any language known; None when there is no Wi-Fi.
+
+    An interface whose state is in words no language known has (a display language not known yet,
+    or text decoded with the wrong code page) is "not understood" (status error), never a guess.
+    """
     if any(marker in text.casefold() for marker in NETSH_LOCATION_MARKERS):
         return WifiInfo(status=Status.UNAVAILABLE, error=LOCATION_REFUSED)
-    blocks = [b for b in _netsh_blocks(text) if "state" in b]
-    if not blocks:
-        return None
-    block = next((b for b in blocks if b["state"].casefold() in NETSH_CONNECTED), blocks[0])
-    info = WifiInfo(interface=block.get("name"), connected=block["state"].casefold() in NETSH_CONNECTED)
-    if not info.connected:
-        return info
+    labels = labels or netsh_labels()
+    blocks = _netsh_blocks(text, labels)
+    states = [(b, _label_key(b["state"])) for b in blocks if "state" in b]
+    block = next((b for b, state in states if state in labels.connected), None)
+    if block is None:
+        if any(state not in labels.not_connected for _, state in states):
+            return _not_understood(text)
+        if not states:
+            return _not_understood(text) if _describes_an_interface(text) else None
+        return WifiInfo(interface=states[0][0].get("name"), connected=False)
+    info = WifiInfo(interface=block.get("name"), connected=True)
     info.ssid = block.get("ssid") or None
     info.signal_pct = _number(block.get("signal", ""))
+    rssi = _number(block.get("rssi", block.get("link_rssi", "")))
+    info.signal_dbm = rssi if rssi is not None and rssi < 0 else None
     receive, transmit = _number(block.get("receive", "")), _number(block.get("transmit", ""))
     info.link_rate_mbps = transmit if transmit is not None else receive
-    channel, band = _number(block.get("channel", "")), _number(block.get("band", ""))
+    if "channel" in block:
+        channel, band = _number(block["channel"]), _number(block.get("band", ""))
+    else:  # a multi-link connection: its strongest link
+        channel, band = _number(block.get("link_channel", "")), _number(block.get("link_band", ""))
     if channel is not None:
         info.frequency_mhz = channel_to_mhz(int(channel), band)
     return info

@@ -9,7 +9,17 @@ speedtest.net legacy (``random{N}x{N}.jpg`` / ``upload.php`` / ``latency.txt``).
 How a measurement goes (one direction):
 
 * Streams: it starts with :data:`START_STREAMS` streams and adds one per window while the
-  link looks fast (each stream carries more than :data:`ADD_STREAM_MBPS`), up to ``streams``.
+  link looks fast (each stream carries more than :data:`ADD_STREAM_MBPS`), up to
+  :data:`FAST_STREAMS`.  On a lossy line each stream is held back by its losses (TCP's rate
+  falls with the square root of the loss rate) rather than by the link, and more streams get
+  more of it: :data:`GROWTH_WINDOWS` windows after the first byte the streams are doubled, and
+  every :data:`GROWTH_WINDOWS` windows after that the rate since the doubling is compared with
+  the rate before it; while it grew by :data:`GROWTH` or more the streams are doubled again, up
+  to ``streams`` and within the data cap, and while the time left still holds two windows and
+  :data:`MIN_STEADY_AFTER_GROWTH_S` of steady span after the new streams (streams added at the
+  very end are still in slow start, and the span measured with them is too short to trust).  Once it
+  stops growing no stream is added any more; ``streams_reason`` says why the count stopped
+  where it did.
   Each stream is one HTTP/1.1 keep-alive connection that asks for the next request as soon as
   the previous one ends; requests are sized to last about :data:`REQUEST_S`.
 * Counting: a download counts body bytes as they arrive.  An upload counts what reached the
@@ -36,6 +46,19 @@ How a measurement goes (one direction):
   length; windows after the data cap was used up (streams draining) are left out too.  A
   transfer that ends before the ramp-up is over gets a rough rate from its first byte on; a
   server that refused every stream (HTTP 403, 429...) gets none, whatever it let through.
+
+What a server sends can neither move more than the data cap nor turn a server fault into a
+verdict about the line:
+
+* a download reads at most the bytes reserved for its request.  An answer that announces
+  more (``Content-Length``) is refused before its body is read (a speedtest.net image a little
+  larger than its known size may take the difference from the cap, if it is left); a body
+  without a length (chunked, or up to the close) that goes on past the size asked is cut there.
+  Either is a :class:`ServerFault`, and that stream asks for nothing more;
+* when every stream failed (stalled, sent a wrong length, closed, broke HTTP), or nothing
+  arrived for :data:`STALLED_WINDOWS` windows at the end, the server stalled: the rate is
+  taken only from a steady span before the stall, and when there was none the result is an
+  error, "could not be measured", never a rate of about 0.
 """
 
 from __future__ import annotations
@@ -69,13 +92,19 @@ TAIL_WINDOWS = 5
 STABLE_TOLERANCE = 0.05
 START_STREAMS = 2
 MAX_STREAMS = 16
+FAST_STREAMS = 4
 ADD_STREAM_MBPS = 3.0
+GROWTH_WINDOWS = 3
+GROWTH = 0.05
+MIN_STEADY_AFTER_GROWTH_S = 0.6
 REQUEST_S = 2.0
 FIRST_REQUEST_BYTES = 1 << 20
 MIN_REQUEST_BYTES = 64 * 1024
 MAX_REQUEST_BYTES = 64 << 20
 CONNECT_TIMEOUT_S = 3.0
 STALL_TIMEOUT_S = 3.0
+STALLED_WINDOWS = 8  # nothing at all arrived in the last this many windows: the server stalled
+SPEEDTEST_SIZE_SLACK = 1 / 20  # an image may be this much larger than its known size (from the cap)
 DNS_TIMEOUT_S = 3.0
 FALLBACK_SNDBUF = 256 * 1024
 SEND_PIECES = 32  # an upload is handed to the socket in this many pieces (16 KiB…256 KiB)
@@ -110,6 +139,10 @@ class StalledError(TimeoutError):
     """The server stopped sending (or accepting) data for too long."""
 
 
+class ServerFault(Exception):
+    """The server broke the protocol in a way that would move more data than asked for."""
+
+
 class LookupFailed(OSError):
     """The server's name could not be resolved (the message says why, in plain words)."""
 
@@ -129,8 +162,15 @@ def describe_error(exc: BaseException, *, timeout_s: float = CONNECT_TIMEOUT_S, 
         return f"the server answered with an error (HTTP {exc.status} {exc.reason})".replace(" )", ")")
     if isinstance(exc, StalledError):
         return f"the server stopped exchanging data for {seconds_text(timeout_s)}"
-    if isinstance(exc, LookupFailed):
+    if isinstance(exc, (LookupFailed, ServerFault)):
         return str(exc)
+    if isinstance(exc, http.client.IncompleteRead) and stage == "http":
+        return "the server ended an answer before the length it announced"
+    if isinstance(exc, http.client.RemoteDisconnected) and stage == "http":
+        return "the server closed the connection in the middle of the test"
+    if isinstance(exc, (http.client.BadStatusLine, http.client.LineTooLong, http.client.UnknownProtocol,
+                        http.client.UnknownTransferEncoding)) and stage == "http":
+        return "the server's answer was not valid HTTP (a wrong length, or not a speed server)"
     if isinstance(exc, http.client.HTTPException) and stage == "http":
         return "the server closed the connection in the middle of the test"
     return describe_connection_error(exc, stage=stage, timeout_s=timeout_s, port=port)
@@ -266,10 +306,20 @@ class Connection(http.client.HTTPConnection):
             self.on_socket(sock)
 
 
+_LINGER_RESET = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
+
+
 def abort_socket(sock: socket.socket | None) -> None:
-    """Wake up whatever another thread is doing on ``sock`` (connect, send, receive)."""
+    """Wake up whatever another thread is doing on ``sock`` (connect, send, receive), and make
+    its close a reset that throws away what is still queued to send. A plain close would let
+    the system send it all first: after an upload at 1 Mbit/s that kept the line full for 4 s
+    after the check had ended (measured in the lab), delaying whatever came next."""
     if sock is None:
         return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    except OSError:
+        pass
     try:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:
@@ -392,6 +442,14 @@ class _Budget:
             self._left -= n
             return n
 
+    def extend(self, n: int) -> bool:
+        """Reserve ``n`` more bytes for a request already under way, if they are left."""
+        with self._lock:
+            if n > self._left:
+                return False
+            self._left -= n
+            return True
+
 
 class _Job:
     """What the streams of one measurement share."""
@@ -505,25 +563,51 @@ class _Stream:
             conn.close()
 
     def _download(self, conn: Connection, size: int) -> bool:
-        """One GET, counting body bytes as they arrive; True if the connection can be reused."""
+        """One GET, counting body bytes as they arrive, never more than the ``size`` reserved
+        for it; True if the connection can be reused."""
         conn.request("GET", request_path(self.job.server, "download", size), headers=request_headers())
         resp = conn.getresponse()
         if resp.status != 200:
             raise HttpStatusError(resp.status, resp.reason)
-        while not self.job.stopping.is_set():
+        if resp.length is not None and resp.length > size:
+            size = self._allow_larger(resp.length, size)
+        left = size
+        while left > 0 and not self.job.stopping.is_set():
             try:
-                chunk = resp.read1(READ_PIECE)
+                chunk = resp.read1(min(READ_PIECE, left))
             except TimeoutError:
                 raise StalledError() from None
             if not chunk:
                 break
             self.moved += len(chunk)
+            left -= len(chunk)
         if self.job.stopping.is_set():
             return False
         if resp.length:  # the body ended early
             raise http.client.IncompleteRead(b"", resp.length)
+        if left == 0 and resp.length is None and self._body_goes_on(resp):
+            raise ServerFault(f"the server sent more than the {size:,} bytes asked for (it was left)")
         resp.close()  # frees the connection for the next request (keep-alive)
         return not resp.will_close
+
+    def _allow_larger(self, announced: int, size: int) -> int:
+        """The bytes an answer announcing ``announced`` for a request of ``size`` may bring;
+        raises ServerFault when it may not (it is refused before its body is read)."""
+        extra = announced - size
+        slack = self.job.server.protocol == "speedtest" and extra <= size * SPEEDTEST_SIZE_SLACK
+        if slack and self.job.budget.extend(extra):
+            return announced
+        raise ServerFault(f"the server announced {announced:,} bytes for a request of {size:,} "
+                          "(it was left: more than asked would go past the data cap)")
+
+    def _body_goes_on(self, resp: http.client.HTTPResponse) -> bool:
+        """Whether a body without a length has more after the size asked (one byte is read)."""
+        try:
+            more = resp.read1(1)
+        except (TimeoutError, OSError, http.client.HTTPException):
+            return True  # it neither ended nor went on: the connection is not reused either way
+        self.moved += len(more)
+        return bool(more)
 
     def _upload(self, conn: Connection, size: int) -> bool:
         """One POST of ``size`` random bytes; True if the connection can be reused."""
@@ -581,10 +665,12 @@ def _refusal_after_failed_send(conn: Connection) -> HttpStatusError | None:
 class _Controller:
     """Runs the streams of one measurement, samples windows, adapts and decides when to stop."""
 
-    def __init__(self, job: _Job, max_streams: int, progress: ProgressFn | None, time_limit_s: float) -> None:
+    def __init__(self, job: _Job, max_streams: int, progress: ProgressFn | None, time_limit_s: float,
+                 start_streams: int = START_STREAMS) -> None:
         self.job = job
         self.deadline = job.deadline
         self.max_streams = max(1, min(max_streams, MAX_STREAMS))
+        self.start_streams = max(1, min(start_streams, self.max_streams))
         self.progress = progress
         self.time_limit_s = time_limit_s
         self.streams: list[_Stream] = []
@@ -593,10 +679,14 @@ class _Controller:
         self.first_data: int | None = None
         self.last_added = 0  # window index at which the last stream was added
         self.drain_from: int | None = None  # window from which streams ran out of data cap
+        self.growth_done = False  # the rate stopped growing with more streams (or cannot grow)
+        self.streams_reason: str | None = None
+        self.next_growth_check: int | None = None  # window at which growth is judged next
+        self.count_before = 0  # streams before the last doubling
 
     def run(self) -> str:
         """Measure until a stop condition; returns the stop reason."""
-        for _ in range(min(START_STREAMS, self.max_streams)):
+        for _ in range(self.start_streams):
             self._add_stream()
         try:
             return self._loop()
@@ -640,9 +730,30 @@ class _Controller:
         end = None if self.drain_from is None else max(self.drain_from, self.first_data + 1)
         return steady_rate(self.times, self.totals, self.first_data, self.min_start(), end)
 
+    def stalled_from(self) -> int | None:
+        """The window after the last one that brought data, when the server stalled: every
+        stream failed, or nothing arrived in the last :data:`STALLED_WINDOWS` windows while the
+        data cap was not used up; None otherwise."""
+        if self.first_data is None or self.drain_from is not None:
+            return None
+        n = len(self.totals) - 1
+        last = next(i for i in range(n + 1) if self.totals[i] == self.totals[n])
+        all_failed = bool(self.streams) and all(s.finished and s.error is not None for s in self.streams)
+        if all_failed or n - last >= STALLED_WINDOWS:
+            return max(last, self.first_data + 1)
+        return None
+
+    def rate_before_stall(self, stall: int) -> SteadyRate | None:
+        """The steady span before the stall, if there was one (a rough rate does not count)."""
+        assert self.first_data is not None
+        min_start = self.min_start()
+        if stall - min_start < MIN_STEADY_WINDOWS:
+            return None
+        return steady_rate(self.times, self.totals, self.first_data, min_start, stall)
+
     def _stop_reason(self) -> str | None:
         estimate = self.estimate()
-        if estimate and estimate.stable and self.drain_from is None:
+        if estimate and estimate.stable and self.drain_from is None and self.growth_done:
             return "stable"
         if all(s.finished for s in self.streams):
             return "data cap" if self.job.budget.exhausted else "server error"
@@ -658,7 +769,8 @@ class _Controller:
         return all(isinstance(s.error, HttpStatusError) for s in self.streams)
 
     def _adapt(self) -> None:
-        """Size requests to the rate, and add a stream while each carries a lot."""
+        """Size requests to the rate; add a stream while each carries a lot, and double the
+        streams while the rate grows with them (see the module notes)."""
         n = len(self.times) - 1
         if self.first_data is None or n < 2:
             return
@@ -666,10 +778,54 @@ class _Controller:
         recent_bps = (self.totals[n] - self.totals[n - 2]) / (self.times[n] - self.times[n - 2])
         per_stream = recent_bps / max(1, len(live))
         self.job.request_bytes = int(min(max(per_stream * REQUEST_S, MIN_REQUEST_BYTES), MAX_REQUEST_BYTES))
-        if (len(self.streams) < self.max_streams and not self.failed() and not self.job.budget.exhausted
+        if (len(self.streams) < min(self.max_streams, FAST_STREAMS) and self._may_add()
                 and per_stream * 8 / 1e6 >= ADD_STREAM_MBPS):
             self._add_stream()
             self.last_added = n
+        self._judge_growth(n)
+
+    def _may_add(self) -> bool:
+        return not self.failed() and not self.job.budget.exhausted
+
+    def _judge_growth(self, n: int) -> None:
+        """Every GROWTH_WINDOWS windows: double the streams, then keep doubling while the rate
+        over the span after a doubling beat the span before it by GROWTH."""
+        if self.growth_done:
+            return
+        assert self.first_data is not None
+        g = GROWTH_WINDOWS
+        if self.next_growth_check is None:
+            self.next_growth_check = self.first_data + g  # the first doubling is the experiment
+        if n < self.next_growth_check:
+            return
+        count = len(self.streams)
+        first = self.next_growth_check == self.first_data + g
+        self.next_growth_check = n + g
+        if not first:
+            if self._span_bps(n - g, n) < (1 + GROWTH) * self._span_bps(n - 2 * g, n - g):
+                self._growth_stopped(f"the rate stopped growing with more streams ({self.count_before} → "
+                                     f"{count})")
+                return
+        if count >= self.max_streams:
+            self._growth_stopped(f"the rate still grew, but {count} streams is the most allowed"
+                                 if not first else f"{count} streams is the most allowed")
+        elif self.time_limit_s - self.times[n] < 2 * WINDOW_S + MIN_STEADY_AFTER_GROWTH_S:
+            self._growth_stopped(f"too little time was left to try more than {count} streams")
+        elif not self._may_add():
+            self._growth_stopped("the data cap was reached" if self.job.budget.exhausted
+                                 else "a stream failed")
+        else:
+            self.count_before = count
+            for _ in range(min(count, self.max_streams - count)):
+                self._add_stream()
+            self.last_added = n
+
+    def _span_bps(self, a: int, b: int) -> float:
+        return (self.totals[b] - self.totals[a]) / max(1e-9, self.times[b] - self.times[a])
+
+    def _growth_stopped(self, reason: str) -> None:
+        self.growth_done = True
+        self.streams_reason = reason
 
     def _add_stream(self) -> None:
         stream = _Stream(self.job, len(self.streams))
@@ -687,10 +843,12 @@ class _Controller:
 
 def measure_bandwidth(server: SpeedServer, direction: str, *, streams: int, time_limit_s: float,
                       data_limit_bytes: int, cancel: threading.Event, progress: ProgressFn | None = None,
-                      ca_file: str | None = None) -> BandwidthResult:
+                      ca_file: str | None = None, start_streams: int | None = None) -> BandwidthResult:
     """Measure the ``direction`` ("download" or "upload") rate to ``server`` (see the module
     notes); never raises, never takes more than ``time_limit_s`` (+0.5 s), never moves more
     than ``data_limit_bytes`` of payload.  TLS is verified (``ca_file``: trust only that CA).
+    ``start_streams`` (default :data:`START_STREAMS`) is how many streams it starts with: more
+    where the line is known to be lossy or far, so that the short test is not spent doubling.
     """
     if direction not in ("download", "upload"):
         raise ValueError(f"direction must be 'download' or 'upload', not {direction!r}")
@@ -703,7 +861,8 @@ def measure_bandwidth(server: SpeedServer, direction: str, *, streams: int, time
         reason = "cancelled" if deadline.cancelled else "server error"
         return _finish(result, None, reason, deadline, str(exc))
     job = _Job(server, direction, target, _Budget(data_limit_bytes), deadline)
-    controller = _Controller(job, streams, progress, time_limit_s)
+    controller = _Controller(job, streams, progress, time_limit_s,
+                             START_STREAMS if start_streams is None else start_streams)
     reason = controller.run()
     failed = controller.failed()
     return _finish(result, controller, reason, deadline, failed[0].error_words if failed else None)
@@ -716,13 +875,26 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
     result.duration_s = round(deadline.elapsed(), 3)
     if ctl is not None:
         result.streams = len(ctl.streams)
+        result.streams_reason = ctl.streams_reason or (
+            f"the test ended ({reason}) while the rate still grew with more streams"
+            if not ctl.growth_done and reason != "stable" else None)
         result.bytes_transferred = sum(s.counted() for s in ctl.streams)
         result.window_mbps = [round(8 * (b - a) / (t1 - t0) / 1e6, 3) for a, b, t0, t1 in
                               zip(ctl.totals, ctl.totals[1:], ctl.times, ctl.times[1:], strict=False)]
-        estimate = ctl.estimate()
+        stall = ctl.stalled_from() if reason != "cancelled" else None
+        estimate = ctl.estimate() if stall is None else ctl.rate_before_stall(stall)
         if estimate is not None:
             result.rate_mbps = round(estimate.bits_per_s / 1e6, 3)
             result.ramp_up_s = round(ctl.times[estimate.start], 3)
+        if stall is not None:
+            verb = "sending" if result.direction == "download" else "accepting"
+            stalled_words = f"the server stopped {verb} data after {ctl.times[stall]:.1f} s"
+            words = words or stalled_words
+            if estimate is None:  # a server fault is not a verdict about the line
+                result.status = Status.ERROR
+                result.error = f"could not be measured: {_failures(ctl)}{words}"
+                result.stop_reason = "server error"
+                return result
     if ctl is not None and ctl.refused():
         result.rate_mbps = result.ramp_up_s = None  # what it let through does not count
     if reason == "cancelled":
@@ -730,9 +902,7 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
     elif result.rate_mbps is not None:
         result.status = Status.OK
         if words:
-            total = len(ctl.streams) if ctl else 0
-            failed = len(ctl.failed()) if ctl else 0
-            result.error = f"{failed} of {total} connections failed: {words}"
+            result.error = f"{_failures(ctl)}{words}" if ctl and ctl.failed() else words
     elif words:
         result.status, result.error = Status.ERROR, words
     elif reason == "data cap":
@@ -742,3 +912,9 @@ def _finish(result: BandwidthResult, ctl: _Controller | None, reason: str, deadl
         result.status = Status.TIMEOUT
         result.error = f"the server {verb} no data within {deadline.seconds:g} s"
     return result
+
+
+def _failures(ctl: _Controller) -> str:
+    """"N of M connections failed: " when some did, else nothing."""
+    failed = len(ctl.failed())
+    return f"{failed} of {len(ctl.streams)} connections failed: " if failed else ""

@@ -5,6 +5,10 @@ can keep it blocked for 30 s or more.  So every lookup runs in a daemon thread o
 the caller stops waiting at the bound; a lookup that is still stuck then is abandoned (its
 thread ends whenever the resolver gives up) and reported as "did not answer within N s".
 
+Abandoned lookups do not pile up (a monitor asks again every few seconds while a name server
+hangs): a lookup of a name still under way is joined, not started again, and no more than
+:data:`MAX_PENDING` lookups wait at once; beyond that a lookup is refused at once in plain words.
+
 :func:`resolve_hosts` times the platform's host names for the check; :func:`resolve` is the
 same bounded lookup for one name, used by the latency and reachability probes before they
 open a socket.
@@ -24,6 +28,9 @@ from connectcheck.core.tasks import Deadline, ProgressFn, report
 Resolver = Callable[..., list[tuple[Any, ...]]]  # same signature and result as socket.getaddrinfo
 
 _POLL_S = 0.05  # how often the waiting side looks at the lookups and the cancel event
+MAX_PENDING = 16  # lookups (threads) waiting for the resolver at once, across all callers
+_pending: dict[tuple[str, int | None, int], _Lookup] = {}
+_pending_lock = threading.Lock()
 _NOT_FOUND = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
@@ -42,13 +49,20 @@ def describe_dns_error(exc: BaseException) -> str:
         if exc.errno == socket.EAI_FAIL:
             return "the name server failed to look the name up"
         return f"the name could not be looked up ({exc.strerror or exc})"
+    if isinstance(exc, _TooMany):
+        return (f"the name server (DNS) has not answered {MAX_PENDING} lookups still waiting, so no "
+                "more are started until it does")
     return f"the name could not be looked up ({exc})"
 
 
-class _Lookup:
-    """One lookup running in a daemon thread; the caller waits on it with its own bound."""
+class _TooMany(Exception):
+    """Too many lookups are waiting for the name server already."""
 
-    def __init__(self, host: str, port: int | None, resolver: Resolver) -> None:
+
+class _Lookup:
+    """One lookup running in a daemon thread; the callers wait on it with their own bounds."""
+
+    def __init__(self, host: str, port: int | None, resolver: Resolver, key: tuple | None = None) -> None:
         self.host = host
         self.infos: list[tuple[Any, ...]] = []
         self.error: BaseException | None = None
@@ -56,7 +70,27 @@ class _Lookup:
         self.done = threading.Event()
         self._port = port
         self._resolver = resolver
+        self._key = key
+        if key is None:  # refused: too many lookups wait already
+            self.error = _TooMany()
+            self.elapsed_ms = 0.0
+            self.done.set()
+            return
         threading.Thread(target=self._run, name=f"dns {host}", daemon=True).start()
+
+    @classmethod
+    def start(cls, host: str, port: int | None, resolver: Resolver) -> _Lookup:
+        """The lookup of ``host`` under way (joined), or a new one, or one refused at once when
+        :data:`MAX_PENDING` wait already."""
+        key = (host, port, id(resolver))
+        with _pending_lock:
+            running = _pending.get(key)
+            if running is not None and not running.done.is_set():
+                return running
+            if len(_pending) >= MAX_PENDING:
+                return cls(host, port, resolver, None)
+            lookup = _pending[key] = cls(host, port, resolver, key)
+        return lookup
 
     def _run(self) -> None:
         start = time.perf_counter()
@@ -65,7 +99,11 @@ class _Lookup:
         except Exception as exc:  # any resolver failure is a result, never a crash
             self.error = exc
         self.elapsed_ms = (time.perf_counter() - start) * 1000.0
+        with _pending_lock:
+            if _pending.get(self._key) is self:
+                del _pending[self._key]
         self.done.set()
+
 
     def result(self, deadline: Deadline, timeout_s: float) -> DnsResult:
         """The outcome as it stands now (call once the lookup is done or the wait is over)."""
@@ -91,7 +129,7 @@ def resolve(
     host: str, port: int | None, deadline: Deadline, resolver: Resolver = socket.getaddrinfo
 ) -> tuple[DnsResult, list[tuple[Any, ...]]]:
     """Look ``host`` up, waiting no longer than ``deadline``: the result and the addrinfo list."""
-    lookup = _Lookup(_bare_host(host), port, resolver)
+    lookup = _Lookup.start(_bare_host(host), port, resolver)
     while not lookup.done.is_set() and not deadline.done:
         lookup.done.wait(min(_POLL_S, deadline.remaining()))
     result = lookup.result(deadline, deadline.seconds)
@@ -112,7 +150,7 @@ def resolve_hosts(
     few tens of milliseconds) whatever the resolver does, and within that of ``cancel``.
     """
     deadline = Deadline(timeout_s, cancel)
-    lookups = [_Lookup(_bare_host(h), None, resolver) for h in hosts]
+    lookups = [_Lookup.start(_bare_host(h), None, resolver) for h in hosts]
     report(progress, "dns", 0.0, "looking up the platform's names")
     finished = 0
     while not deadline.done:

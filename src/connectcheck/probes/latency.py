@@ -154,6 +154,7 @@ class _Prober:
 
     address: str | None = None
     error: str | None = None  # the last failure, in plain words
+    trailing = False  # a probe leaves packets of its own behind (TCP's closing handshake)
     bytes_used: int = 0  # approximate bytes on the wire, packet headers included
     timeout_s: float = 0.0  # how long one probe may take (for error texts)
 
@@ -298,6 +299,8 @@ class _IcmpProber(_DatagramProber):
 
 class _TcpConnectProber(_Prober):
     """Times TCP three-way handshakes: one new socket per probe, closed at once."""
+
+    trailing = True
 
     def __init__(self, family: int, address: SockAddr) -> None:
         super().__init__()
@@ -745,6 +748,225 @@ def measure_latency(
 
 
 # ---------------------------------------------------------------------------------------
+# idle latency, one probe at a time
+#
+# On a real link (a queue, Wi-Fi) packets keep their order: a probe sent while an earlier one is
+# held by a delay spike waits behind it.  Probes sent in parallel to several targets, or close
+# together to one, therefore measure their own queueing as well as the line (on a 80 ms / 40 ms
+# jitter line, nine targets at once doubled the median).  So the idle figures are taken one
+# probe at a time across all targets: the next probe leaves :data:`ONE_AT_A_TIME_GAP_S` after
+# the answer to the previous one (or its time-out), whatever the target.
+
+#: Pause between an answer and the next probe (lets the answer's own packets clear the line).
+ONE_AT_A_TIME_GAP_S = 0.005
+#: Pause after a probe that leaves packets behind, before its primary's RTT is known (and a
+#: quarter of the most it may be): half the primary's median RTT.
+TRAILING_GAP_S = 0.05
+#: After every this many probes to the primary target, one probe to one of the other targets.
+PRIMARY_RUN = 2
+#: Probes each other target gets at most: a share of ``count``, never fewer than this.
+MIN_OTHER_PROBES = 3
+#: A target whose first probes all failed is left out of the rest of the schedule.
+GIVE_UP_AFTER = 3
+#: Once the primary answered this often, a probe is given ``TIMEOUT_RTTS`` × the median round
+#: trip (at least ``MIN_PROBE_TIMEOUT_S``, at most the configured time-out) before counting as lost.
+TIMEOUT_AFTER_ANSWERS = 5
+TIMEOUT_RTTS = 3.0
+MIN_PROBE_TIMEOUT_S = 0.3
+#: Fewer answers than this from a target in its time: its figures are partial.
+MIN_SAMPLES = 5
+
+
+def probe_schedule(targets: int, count: int) -> list[int]:
+    """The order of one-at-a-time probes over ``targets`` targets, target 0 being the primary.
+
+    The primary gets ``count`` probes and leads; after every :data:`PRIMARY_RUN` of them comes one
+    probe to the next other target in turn, each other target getting at most ``max(MIN_OTHER_PROBES,
+    count // 4)``.  Cut anywhere (the time runs out), it still holds a mix with most probes on the
+    primary.
+    """
+    if targets <= 0 or count <= 0:
+        return []
+    others = {i: max(MIN_OTHER_PROBES, count // 4) for i in range(1, targets)}
+    order: list[int] = []
+    primary_left, turn = count, 0
+    while primary_left or any(others.values()):
+        for _ in range(PRIMARY_RUN):
+            if primary_left:
+                order.append(0)
+                primary_left -= 1
+        waiting = [i for i in sorted(others) if others[i]]
+        if waiting:
+            pick = waiting[turn % len(waiting)]
+            turn += 1
+            others[pick] -= 1
+            order.append(pick)
+    return order
+
+
+class _OneAtATime:
+    """Runs a probe schedule over several probers with never more than one probe in flight."""
+
+    def __init__(self, probers: list[_Prober | None], schedule: list[int], *, timeout_s: float,
+                 deadline: Deadline, gap_s: float = ONE_AT_A_TIME_GAP_S,
+                 expected_rtt_ms: float | None = None) -> None:
+        self.probers = probers
+        self.expected_rtt_ms = expected_rtt_ms
+        self.schedule = schedule
+        self.timeout_s = timeout_s
+        self.deadline = deadline
+        self.gap_s = gap_s
+        self.samples: list[list[float | None]] = [[] for _ in probers]
+        self.in_flight = 0  # probes sent and not yet settled (never more than one)
+        self.in_flight_max = 0
+        self.cut_short = False
+        self.sent = 0
+
+    def _probe_timeout(self) -> float:
+        answered = sorted(r for r in self.samples[0] if r is not None)
+        if len(answered) < TIMEOUT_AFTER_ANSWERS:
+            if self.expected_rtt_ms is None:
+                return self.timeout_s
+            median_s = self.expected_rtt_ms / 1000.0
+        else:
+            median_s = answered[len(answered) // 2] / 1000.0
+        return min(self.timeout_s, max(MIN_PROBE_TIMEOUT_S, TIMEOUT_RTTS * median_s))
+
+    def _gap_after(self, prober: _Prober) -> float:
+        """The pause before the next probe: longer after a probe that leaves packets behind
+        (a TCP connect's closing handshake), so that the next one does not queue behind them."""
+        if not prober.trailing:
+            return self.gap_s
+        answered = sorted(r for r in self.samples[0] if r is not None)
+        median_s = answered[len(answered) // 2] / 1000.0 if answered else TRAILING_GAP_S
+        return max(self.gap_s, min(TRAILING_GAP_S * 4, median_s / 2))
+
+    def _given_up(self, index: int) -> bool:
+        done = self.samples[index]
+        return len(done) >= GIVE_UP_AFTER and not any(r is not None for r in done)
+
+    def run(self) -> None:
+        try:
+            for index in self.schedule:
+                if self.deadline.done:
+                    self.cut_short = True
+                    break
+                prober = self.probers[index]
+                if prober is None or self._given_up(index):
+                    continue
+                rtt = self._one(prober)
+                if rtt is not False:
+                    self.samples[index].append(rtt)
+                self.deadline.wait(self._gap_after(prober))
+        finally:
+            for prober in self.probers:
+                if prober is not None:
+                    prober.close()
+
+    def _one(self, prober: _Prober) -> float | None | bool:
+        """Send one probe and wait for it: its RTT in ms, None if lost, False if none was sent
+        (or the deadline ended it before it settled)."""
+        sent = prober.send()
+        if sent is None:
+            return False
+        self.sent += 1
+        self.in_flight += 1
+        self.in_flight_max = max(self.in_flight_max, self.in_flight)
+        try:
+            return self._wait_for(prober, *sent)
+        finally:
+            self.in_flight -= 1
+
+    def _wait_for(self, prober: _Prober, key: Hashable, sent_at: float) -> float | None | bool:
+        give_up = sent_at + self._probe_timeout()
+        readable: list[socket.socket] = []
+        writable: list[socket.socket] = []
+        while True:
+            for got, answered_at in prober.collect(readable, writable):  # first: failures known at once
+                if got == key:
+                    if answered_at is None:
+                        return None
+                    rtt_s = answered_at - sent_at
+                    return rtt_s * 1000.0 if rtt_s <= self.timeout_s else None
+            now = time.perf_counter()
+            if self.deadline.done:
+                prober.forget(key)
+                return False
+            if now >= give_up:
+                prober.forget(key)
+                return None
+            wait = min(give_up - now, self.deadline.remaining(), _POLL_S)
+            readable, writable = wait_sockets(prober.readers(), prober.writers(), wait, self.deadline.cancel)
+
+
+def measure_latency_one_at_a_time(
+    targets: Sequence[LatencyTarget],
+    *,
+    count: int,
+    timeout_s: float,
+    time_limit_s: float,
+    cancel: threading.Event,
+    progress: ProgressFn | None = None,
+    ca_file: str | None = None,
+    gap_s: float = ONE_AT_A_TIME_GAP_S,
+    expected_rtt_ms: float | None = None,
+) -> list[LatencyResult]:
+    """Idle round trips to ``targets`` one probe at a time (see the notes above), target 0 being
+    the primary (it gets ``count`` probes, the others a share, :func:`probe_schedule`), all within
+    ``time_limit_s``; cancel ends it within a fraction of a second.  ``expected_rtt_ms`` (what an
+    earlier measurement of the primary found) sets the probes' time-out until the primary's own
+    answers can (:data:`TIMEOUT_RTTS` × it), so that an early loss does not cost the whole
+    ``timeout_s`` on a short budget.  Returns one
+    :class:`LatencyResult` per target, in order; a target that got fewer than
+    :data:`MIN_SAMPLES` answers before the time ran out says so in its status and error.
+    """
+    deadline = Deadline(time_limit_s, cancel)
+    results = [LatencyResult(target=t.name, method=t.method) for t in targets]
+    probers: list[_Prober | None] = []
+    started = time.monotonic()
+    for target, result in zip(targets, results, strict=True):
+        try:
+            prober = _open_prober(target, deadline, min(timeout_s, 2.0), ca_file)
+        except _SetupFailed as exc:
+            result.status, result.error = exc.status, str(exc)
+            probers.append(None)
+            continue
+        result.address = prober.address
+        probers.append(prober)
+    schedule = probe_schedule(len(targets), count)
+    runner = _OneAtATime(probers, schedule, timeout_s=timeout_s, deadline=deadline, gap_s=gap_s,
+                         expected_rtt_ms=expected_rtt_ms)
+    report(progress, "latency", 0.0, "measuring round trips, one at a time")
+    worker = threading.Thread(target=runner.run, name="latency one at a time", daemon=True)
+    worker.start()
+    while worker.is_alive() and time.monotonic() < deadline.end + 0.5:
+        worker.join(0.1)
+        report(progress, "latency", min(deadline.elapsed() / max(time_limit_s, 0.001),
+                                        runner.sent / max(1, len(schedule))), f"{runner.sent} probes sent")
+    report(progress, "latency", 1.0, "round trips measured")
+    duration = time.monotonic() - started
+    for prober, samples, result in zip(probers, runner.samples, results, strict=True):
+        if prober is None:
+            continue
+        fill_latency_stats(result, list(samples))
+        result.duration_s = duration
+        if deadline.cancelled:
+            result.status, result.error = Status.CANCELLED, f"cancelled after {result.samples_sent} probes"
+        elif result.samples_sent and not result.samples:
+            result.status = Status.ERROR if prober.error else Status.TIMEOUT
+            result.error = prober.error or (f"no answer to any of the {result.samples_sent} probes (each "
+                                            f"was given up to {seconds_text(timeout_s)})")
+        elif result.samples < MIN_SAMPLES and runner.cut_short:
+            result.status = Status.TIMEOUT
+            result.error = (f"the time limit ran out after {result.samples_sent} probes; the figures "
+                            "come from those")
+        elif not result.samples_sent:
+            result.status = Status.TIMEOUT
+            result.error = prober.error or "the time limit ran out before a probe could be sent"
+    return results
+
+
+# ---------------------------------------------------------------------------------------
 # continuous sampling
 
 
@@ -759,10 +981,11 @@ class LatencySampler:
     """
 
     def __init__(self, target: LatencyTarget, *, interval_s: float, timeout_s: float,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, grace_s: float | None = None) -> None:
         self.target = target
         self.interval_s = interval_s
         self.timeout_s = timeout_s
+        self.max_grace_s = 1.0 if grace_s is None else grace_s
         self.ca_file = ca_file
         self.setup_error: str | None = None
         self._abort = threading.Event()
@@ -772,7 +995,7 @@ class LatencySampler:
 
     @property
     def _grace_s(self) -> float:
-        return min(self.timeout_s, 1.0)
+        return min(self.timeout_s, self.max_grace_s)
 
     @property
     def bytes_used(self) -> int:

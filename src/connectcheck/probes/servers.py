@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from connectcheck.core import paths
+from connectcheck.core.files import read_limited
 from connectcheck.core.model import ModelError, SpeedServer, from_dict, to_dict
 from connectcheck.core.tasks import Cancelled, Deadline, ProgressFn, report
 from connectcheck.probes.bandwidth import (
@@ -64,6 +65,7 @@ AUTO_ORDER = ("org", "speedtest", "cloudflare")
 SPEEDTEST_HOSTS = ("www.speedtest.net", "c.speedtest.net")
 CACHE_FILE = "speedtest-server.json"
 CACHE_VERSION = 1
+CACHE_MAX_BYTES = 64 * 1024  # the cache is a few hundred bytes: anything far larger is not it
 PING_COUNT = 3
 PING_TIMEOUT_S = 3.0
 SPEEDTEST_TIMEOUT_S = 5.0
@@ -399,14 +401,14 @@ def load_cached_server(max_age_h: float, base_url: str | None = None) -> SpeedSe
     if max_age_h <= 0:
         return None
     try:
-        data = json.loads(cache_path().read_text(encoding="utf-8"))
+        data = json.loads(read_limited(cache_path(), CACHE_MAX_BYTES, "speed server cache").decode("utf-8"))
         if data.get("version") != CACHE_VERSION or data.get("base_url") != (base_url or ""):
             return None
         age_h = (time.time() - float(data["saved_at"])) / 3600
         if not 0 <= age_h < max_age_h:
             return None
         return from_dict(SpeedServer, data["server"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ModelError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, ModelError):
         return None
 
 

@@ -42,7 +42,8 @@ class SpeedConfig:
     server_url: str = ""  # fixed server (overrides the search)
     org_server_url: str = ""
     cloudflare_url: str = "https://speed.cloudflare.com"
-    streams: int = 4
+    streams: int = 16  # most streams; the engine adds them while the rate grows
+    start_streams: int | None = None  # streams to start with (None: the engine's START_STREAMS)
     time_limit_s: float = 6.0  # per direction
     data_limit_bytes: int = 200_000_000  # both directions together
     cache_hours: float = 24.0
@@ -189,7 +190,8 @@ class SpeedSession:
                       cancel=self.cancel, progress=self.progress)
         if not self.classic:
             return measure_bandwidth(server, direction, streams=self.config.streams,
-                                     ca_file=self.config.ca_file, **common)
+                                     start_streams=self.config.start_streams, ca_file=self.config.ca_file,
+                                     **common)
         try:
             client = self._finder.speedtest_client(deadline)
         except (ServerUnavailable, Cancelled) as exc:

@@ -33,11 +33,25 @@ def latency_targets(stun_servers: Sequence[str], platform_urls: Sequence[str],
     return targets
 
 
+def idle_targets(stun_servers: Sequence[str], platform_urls: Sequence[str],
+                 icmp: bool = False) -> list[LatencyTarget]:
+    """The targets of the idle schedule: :func:`latency_targets` without the HTTP ones when
+    there is a STUN server. An HTTP probe first opens a TCP and TLS connection (several round
+    trips of untimed traffic that later probes queue behind on an order-keeping line) and on a
+    lossy line runs into its time limit; the platform's HTTPS exchange is timed by the
+    reachability check anyway."""
+    targets = latency_targets(stun_servers, platform_urls, icmp)
+    if any(t.method == "stun" for t in targets):
+        targets = [t for t in targets if t.method != "http"]
+    return targets
+
+
 def choose_primary(latency: list[LatencyResult]) -> LatencyResult | None:
     """The latency result that stands for the media path: STUN over UDP if any answered,
-    else TCP connect; among those, the fewest losses, then the lowest median."""
+    else TCP connect; among those, the one probed most (the idle schedule's primary target:
+    its figures rest on the most samples), then the fewest losses, then the lowest median."""
     for method in ("stun", "tcp", "http", "icmp"):
         answered = [r for r in latency if r.method == method and r.samples > 0]
         if answered:
-            return min(answered, key=lambda r: (r.loss_pct or 0.0, r.rtt_ms_median or 0.0))
+            return min(answered, key=lambda r: (-r.samples, r.loss_pct or 0.0, r.rtt_ms_median or 0.0))
     return None

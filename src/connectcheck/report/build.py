@@ -39,6 +39,7 @@ from connectcheck.core.words import (
     OS_WORDS,
     OVERALL_TONE,
     OVERALL_WORDS,
+    call_words,
     join_words,
     number,
     quantity,
@@ -197,8 +198,10 @@ def measurement_rows(
     """One row per thresholded metric: the value and each activity's limits and state, as judged."""
     rows = []
     for key, metric in thresholds.metrics.items():
+        value = values.get(key)
         cells = [
-            LimitCell(activity=v.activity, state=m.state, good=m.good, fail=m.fail)
+            LimitCell(activity=v.activity, state=m.state, good=m.good, fail=m.fail,
+                      value=m.value if m.value is not None and m.value != value else None)
             for v in assessment.verdicts
             for m in v.metrics
             if m.metric == key
@@ -209,7 +212,7 @@ def measurement_rows(
                 label=metric.label,
                 unit=metric.unit,
                 higher_is_better=metric.higher_is_better,
-                value=values.get(key),
+                value=value,
                 state=worst([c.state for c in cells]),
                 limits=cells,
             )
@@ -228,6 +231,11 @@ def check_measurements(
         )
     if result.summary.platform_reachable is False:
         notes.append("The lesson platform could not be reached.")
+    if result.summary.call_loss_pct is not None:
+        notes.append(
+            "Sound is judged on the call-like stream (packets paced like a call's sound): its round trip, "
+            f"jitter and the packets lost or too late for a jitter buffer: {call_words(result.call)}."
+        )
     return Measurements(source=source, rows=measurement_rows(assessment, thresholds, values), notes=notes)
 
 
@@ -287,7 +295,7 @@ def _wifi(w: WifiInfo) -> str:
     if w.status is not Status.OK:
         return w.error or "not known"
     if w.connected is False:
-        return "switched on but not connected"
+        return w.error or "switched on but not connected"  # the error says when it is switched off
     parts = [
         quantity(w.signal_dbm, "dBm") if w.signal_dbm is not None else "",
         f"signal {quantity(w.signal_pct, '%')}" if w.signal_pct is not None else "",

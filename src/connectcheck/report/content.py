@@ -191,6 +191,9 @@ def _limit_cell(row: MeasurementRow, activity: str) -> Cell:
         return Cell("–")
     good, fail = limit_number(finite(cell.good) or 0.0), limit_number(finite(cell.fail) or 0.0)
     need = f"needs ≥ {good}, fails < {fail}" if row.higher_is_better else f"needs ≤ {good}, fails > {fail}"
+    judged = finite(cell.value)
+    if judged is not None:
+        need = f"call-like stream: {quantity(judged, row.unit)}; {need}"
     return Cell(STATE_WORDS.get(cell.state, cell.state), sub=need, tone=cell.state)
 
 
@@ -445,6 +448,28 @@ def _check_details(check: CheckResult) -> list[Block]:
                         Cell(f"{x.samples}/{x.samples_sent}", numeric=True),
                     ]
                     for x in check.latency
+                ],
+            )
+        )
+    call = check.call
+    if call is not None:
+        blocks.append(
+            Table(
+                ["Call-like stream to", "Packets", "Lost", "Too late", "Missed in a row (longest)",
+                 "Round trip", "95th percentile", "Jitter"],
+                [
+                    [
+                        Cell(call.target, sub=call.error if call.status is not Status.OK else
+                             f"{call.packets_per_s} packets a second of {call.packet_bytes} bytes; too late: "
+                             f"beyond a {_ms(call.buffer_ms)} jitter buffer"),
+                        Cell(f"{call.packets_answered}/{call.packets_sent}", numeric=True),
+                        Cell(_pct(call.loss_pct), numeric=True),
+                        Cell(_pct(call.late_pct), numeric=True),
+                        Cell(str(call.burst_max), numeric=True),
+                        Cell(_ms(call.rtt_ms_median), numeric=True),
+                        Cell(_ms(call.rtt_ms_p95), numeric=True),
+                        Cell(_ms(call.jitter_ms), numeric=True),
+                    ]
                 ],
             )
         )

@@ -13,7 +13,7 @@ from datetime import datetime
 from connectcheck.assess.cause import BAD, lesson_cause, sample_interval, spans, troubled
 from connectcheck.assess.compare import compare, metric_changes
 from connectcheck.assess.thresholds import Thresholds
-from connectcheck.assess.verdicts import judge_check, judge_metric
+from connectcheck.assess.verdicts import judge_metric
 from connectcheck.config.settings import Settings
 from connectcheck.core.model import (
     KNOWN_STATES,
@@ -323,7 +323,7 @@ def lesson_advice(
     )
     if len(checks) >= 2:
         first, last = checks[0], checks[-1]
-        before, after = judge_check(first, b.thresholds), judge_check(last, b.thresholds)
+        before, after = b.assessment(first).verdicts, b.assessment(last).verdicts  # as each was judged
         out.rechecks = [
             f"From {clock(first.started_at)} to {clock(last.started_at)}: {change}"
             for change in compare(last, first, after, before, b.thresholds)

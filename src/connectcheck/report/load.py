@@ -17,6 +17,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from connectcheck.core.files import FileRefused, read_limited
 from connectcheck.core.model import SCHEMA_VERSION, ModelError, from_dict
 from connectcheck.report.model import (
     DATA_ID,
@@ -29,6 +30,7 @@ from connectcheck.report.model import (
 )
 
 MAX_BYTES = 64 * 1024 * 1024  # far above any real report; a bigger file is not one
+MAX_DIGITS = 40  # digits of an integer in a report (Python's own limit words are not for support staff)
 _MARKER = f'id="{DATA_ID}"'
 
 
@@ -36,12 +38,15 @@ def load_report(path: Path) -> Report:
     """Read a report from a ``.json`` or ``.html`` file; raises ReportError with a clear message."""
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+        data = read_limited(path, MAX_BYTES, "report")
     except FileNotFoundError:
         raise ReportError(f"there is no file {path}") from None
-    except IsADirectoryError:
-        raise ReportError(f"{path} is a folder, not a report") from None
+    except FileRefused as exc:
+        if "too large" in str(exc):
+            raise ReportError(f"{path.name} is too large to be a connectcheck report") from None
+        if "is a folder" in str(exc):
+            raise ReportError(f"{path} is a folder, not a report") from None
+        raise ReportError(f"{exc}") from None
     except OSError as exc:
         raise ReportError(f"{path} could not be read ({exc.strerror or exc})") from None
     return loads_report(data, path.name)
@@ -55,7 +60,7 @@ def loads_report(data: bytes | str, name: str = "this file") -> Report:
         if data.startswith(b"%PDF"):
             data = pdf_attachment(data, name)
         try:
-            data = data.decode("utf-8-sig")
+            data = _decode(data)
         except UnicodeDecodeError:
             raise ReportError(f"{name} is not a connectcheck report (it is not text)") from None
     return report_from_dict(_parse(_json_text(data, name), name), name)
@@ -140,6 +145,14 @@ def pdf_attachment(data: bytes, name: str = "this file") -> bytes:
     raise error or ReportError(f"{name} is a PDF whose attached file is not a connectcheck report")
 
 
+def _decode(data: bytes) -> str:
+    """Text in UTF-8 (with or without a byte order mark) or, with its byte order mark, UTF-16
+    (a report saved again by some Windows programs)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
 def _json_text(text: str, name: str) -> str:
     stripped = text.lstrip()
     if stripped.startswith("{"):
@@ -167,13 +180,19 @@ def _finite(text: str) -> float:
     return value
 
 
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits is far too long for a report")
+    return int(text)
+
+
 def _no_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a number a report can hold")
 
 
 def _parse(text: str, name: str) -> Any:
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        return json.loads(text, parse_float=_finite, parse_int=_integer, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise ReportError(f"the report data in {name} is damaged (not valid JSON: {exc})") from None
 

@@ -14,11 +14,19 @@ the redaction, which looks only at free text.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectcheck.core.model import CHOICES, STATES, Cause, CheckResult, ModelError, choice, to_dict
+from connectcheck.core.model import (
+    CHOICES,
+    STATES,
+    Cause,
+    CheckResult,
+    ModelError,
+    choice,
+    safe_json,
+    to_dict,
+)
 
 REPORT_FORMAT = "connectcheck-report"
 REPORT_SCHEMA_VERSION = 1
@@ -83,6 +91,7 @@ class LimitCell:
     state: str = choice(STATES, "unknown")
     good: float | None = None
     fail: float | None = None
+    value: float | None = None  # the value judged when it is not the row's (sound: the call-like stream's)
 
 
 @dataclass
@@ -292,4 +301,4 @@ def check_choices(obj: Any, path: str = "$") -> None:
 
 def dumps_report(report: Report, indent: int | None = 2) -> str:
     """The versioned JSON text of a report."""
-    return json.dumps(to_dict(report), indent=indent, ensure_ascii=False, allow_nan=False)
+    return safe_json(to_dict(report), indent=indent)

@@ -45,6 +45,8 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "command_lines": ("programs' command lines (only the program's name is kept)", ""),
 }
 MIN_LENGTH = 2  # shorter values cannot be masked without masking ordinary letters
+COMM_BYTES = 15  # Linux keeps a process's name in 15 bytes: a longer one is cut, maybe inside a name
+CUT_MIN = 4  # the least of a name, cut at the end of a process name, that is masked
 _WORD_START = r"(?<![A-Za-z0-9])"
 _WORD_END = r"(?![A-Za-z0-9])"
 _MAC = r"(?<![\w:-])[0-9A-Fa-f]{2}(?P<sep>[:-])(?:[0-9A-Fa-f]{2}(?P=sep)){4}[0-9A-Fa-f]{2}(?![\w:-])"
@@ -153,6 +155,7 @@ class Redactor:
             "command_lines": False,
         }
         self.counts: Counter[str] = Counter()
+        self.identity = identity
         alternatives = []
         literal = {
             "home_folder": (r"(?<![\w.-])(?:%s)(?![\w.-])", identity.home_folders),
@@ -206,7 +209,28 @@ class Redactor:
             name = re.split(r"[/\\]", head.rstrip("/\\"))[-1] or head
         if name != value:
             self.counts["command_lines"] += 1
-        return self.text(name)
+        return self._mask_cut_name(self.text(name))
+
+    def _mask_cut_name(self, name: str) -> str:
+        """A process name Linux cut at 15 bytes may end inside the computer's or the user's
+        name (``laptop-jane-sm``): that beginning of a name is masked as the whole would be."""
+        size = len(name.encode("utf-8", "replace"))
+        if not COMM_BYTES - 3 <= size <= COMM_BYTES:  # not at the limit (a cut character leaves less)
+            return name
+        stem = name.rstrip("\ufffd")
+        identity = self.identity
+        for what, values in (("host_name", identity.host_names), ("user_name", identity.user_names)):
+            if self.keep[what]:
+                continue
+            for value in sorted(values, key=len, reverse=True):
+                for k in range(len(value) - 1, CUT_MIN - 1, -1):
+                    part = value[:k]
+                    at = len(stem) - k
+                    starts_a_word = at == 0 or not stem[at - 1].isalnum()
+                    if at >= 0 and starts_a_word and stem[at:].lower() == part.lower():
+                        self.counts[what] += 1
+                        return stem[:at] + CATEGORIES[what][1]
+        return name
 
     def wifi_name(self, value: str) -> str:
         if self.keep["wifi_name"]:

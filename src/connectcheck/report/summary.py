@@ -7,11 +7,13 @@ client manager can see patterns across many reports.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import textwrap
 from collections.abc import Sequence
+from typing import TypeVar
 
-from connectcheck.core.words import STATE_WORDS, number, printable, sortable_stamp
+from connectcheck.core.words import STATE_WORDS, number, one_line, printable, sortable_stamp
 from connectcheck.report.charts import finite
 from connectcheck.report.content import (
     Block,
@@ -50,6 +52,7 @@ COLUMNS = (
     "troubled",
     "alerts",
 )
+T = TypeVar("T")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run a cell starting so
 
 
@@ -132,9 +135,27 @@ def block_text(block: Block, full: bool) -> list[str]:
     raise TypeError(f"no text for {type(block).__name__}")  # pragma: no cover - every block type is above
 
 
+def one_line_strings(obj: T) -> T:
+    """A copy of a report (or any part of one) with every text made :func:`one_line`: a text
+    from a handed-in file can never start a line of its own in what support staff read."""
+    if isinstance(obj, str):
+        return one_line(obj)  # type: ignore[return-value]
+    if isinstance(obj, list):
+        return [one_line_strings(x) for x in obj]  # type: ignore[return-value]
+    if isinstance(obj, tuple):
+        return tuple(one_line_strings(x) for x in obj)  # type: ignore[return-value]
+    if isinstance(obj, dict):
+        return {one_line_strings(k): one_line_strings(v) for k, v in obj.items()}  # type: ignore[return-value]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {f.name: one_line_strings(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+        return dataclasses.replace(obj, **changes)
+    return obj
+
+
 def format_report(report: Report, full: bool = False) -> str:
-    """The report as terminal text: the answer first; ``full`` adds every check's details."""
-    doc = document(report)
+    """The report as terminal text: the answer first; ``full`` adds every check's details.
+    Every text from the file stays on its own line (see :func:`one_line_strings`)."""
+    doc = document(one_line_strings(report))
     lines = [doc.title, doc.when] + [f"{k}: {v}" for k, v in doc.meta]
     for section in doc.sections:
         if not full and section.id not in SHORT:
@@ -157,7 +178,12 @@ def _value(report: Report, metric: str) -> str:
 
 
 def summary_row(report: Report, name: str) -> dict[str, str]:
-    """One report as one row: when, who, the verdicts, the likely cause and the key numbers."""
+    """One report as one row: when, who, the verdicts, the likely cause and the key numbers
+    (every text on one line: a crafted one cannot start a row of its own)."""
+    return {key: one_line(value) for key, value in _summary_row(report, name).items()}
+
+
+def _summary_row(report: Report, name: str) -> dict[str, str]:
     h = report.headline
     states = {a.activity: STATE_WORDS.get(a.state, a.state) for a in h.activities}
     troubled = "" if finite(h.troubled_s) is None else f"{(finite(h.troubled_s) or 0.0) / 60:.0f} min"
@@ -193,7 +219,7 @@ def format_rows(rows: Sequence[dict[str, str]]) -> str:
     numeric = [
         c in ("download", "upload", "round trip", "jitter", "loss", "troubled", "alerts") for c in header
     ]
-    lines = table([header, *([printable(r.get(c, "")) for c in header] for r in rows)], numeric, indent="")
+    lines = table([header, *([one_line(r.get(c, "")) for c in header] for r in rows)], numeric, indent="")
     return "\n".join(lines) + "\n"
 
 
@@ -208,5 +234,5 @@ def rows_csv(rows: Sequence[dict[str, str]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in rows:
-        writer.writerow([_spreadsheet_safe(printable(r.get(c, ""))) for c in COLUMNS])
+        writer.writerow([_spreadsheet_safe(one_line(r.get(c, ""))) for c in COLUMNS])
     return out.getvalue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from connectcheck.config.settings import Settings, load_settings
 from connectcheck.core.model import CheckKind
-from connectcheck.history import History
+from connectcheck.history import History, open_history
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui import autostart, icons, logs, single, style, syslibs
 from connectcheck.ui.about import AboutDialog
@@ -44,15 +45,6 @@ log = logging.getLogger(__name__)
 TRAY_WAIT_S = 3.0  # started by hand: the window opens at once, the tray gets this long to appear
 TRAY_WAIT_AT_LOGIN_S = 60.0  # at login the desktop's tray may come up after the app
 TRAY_POLL_MS = 500
-
-
-def open_history(settings: Settings) -> tuple[History, list[str]]:
-    """The history store, and what to tell about it (a damaged file moved aside, a file in use)."""
-    history = History.from_settings(settings)
-    messages = [m for m in (history.recovered, history.problem) if m]
-    if history.problem:
-        messages[-1] = f"Checks and lessons cannot be kept this time: {history.problem}"
-    return history, messages
 
 
 class App(QObject):
@@ -248,6 +240,33 @@ class App(QObject):
         emit(self.quit_requested)
 
 
+def end_on_termination(app: App) -> Callable[[], None]:
+    """SIGTERM (logout, shutdown, ``kill``) and SIGHUP quit the app as its menu does: a lesson
+    being monitored is ended and kept, not left "not ended" for ever. Qt's loop runs no Python
+    of its own, so a timer wakes Python up twice a second to see a signal. Returns what undoes
+    it (the previous handlers back)."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %s: quitting", signum)
+        QTimer.singleShot(0, app.quit)
+
+    saved = []
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            saved.append((number, signal.signal(number, on_signal)))
+    waker = QTimer()
+    waker.timeout.connect(lambda: None)
+    waker.start(500)
+
+    def undo() -> None:
+        waker.stop()
+        for number, handler in saved:
+            signal.signal(number, handler)
+
+    return undo
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="connectcheck", add_help=True, description="The connectcheck tray app."
@@ -351,10 +370,13 @@ def _run(args: argparse.Namespace, log_path: Path) -> int:
     app.crash.install()
     instance.command.connect(app.handle_command)
     app.quit_requested.connect(qt.quit)
+    undo_signals = end_on_termination(app)
     app.start()
     try:
         return qt.exec()
     finally:
+        undo_signals()
+        app.controller.shutdown()  # a quit by the desktop's own path too: the lesson is kept
         app.crash.uninstall()
         instance.close()
         log.info("connectcheck stopped")

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from connectcheck.assess.advice import programs
 from connectcheck.core.model import CheckKind, CheckResult, Status
 from connectcheck.core.tasks import Progress
+from connectcheck.core.words import call_words
 from connectcheck.ui import icons, style
 from connectcheck.ui.actions import Actions
 from connectcheck.ui.controller import Controller
@@ -40,15 +41,22 @@ from connectcheck.ui.text import plain, unbroken, value
 from connectcheck.ui.widgets import Banner, Light, NumberTile, clear_layout
 
 ACTIVITIES = ("sound", "video", "whiteboard")
-# the key numbers: (Summary field, caption, unit, metric key for its colour)
+# the key numbers: (Summary field, caption, unit)
+# (three a row: speed; the idle line; what the call-like stream saw, under the idle figures it
+# stands beside, which the sound verdict reads instead)
 NUMBERS = (
     ("download_mbps", "Download", "Mbit/s"),
     ("upload_mbps", "Upload", "Mbit/s"),
+    ("rtt_increase_ms", "Added delay under load", "ms"),
     ("rtt_ms", "Round trip", "ms"),
     ("jitter_ms", "Jitter", "ms"),
     ("loss_pct", "Packet loss", "%"),
-    ("rtt_increase_ms", "Added delay under load", "ms"),
+    ("call_rtt_ms", "A call's round trip", "ms"),
+    ("call_jitter_ms", "A call's jitter", "ms"),
+    ("call_loss_pct", "A call's packets missed", "%"),
 )
+# the metric a call figure is judged as
+CALL_METRICS = {"call_rtt_ms": "rtt_ms", "call_jitter_ms": "jitter_ms", "call_loss_pct": "loss_pct"}
 PHASE_WORDS = {
     "starting": "Starting the check",
     "latency": "Measuring delay, loss and the lesson platform",
@@ -208,6 +216,9 @@ class StatusWindow(QMainWindow):
             self.tiles[key] = tile
             grid.addWidget(tile, i // 3, i % 3)
         self.results_box.addLayout(grid)
+        self.call_note = style.label(role="secondary")
+        self.call_note.setAccessibleName("Call-like stream")
+        self.results_box.addWidget(self.call_note)
         self.numbers_note = style.label(role="secondary")
         self.results_box.addWidget(self.numbers_note)
 
@@ -329,16 +340,21 @@ class StatusWindow(QMainWindow):
         self._show_programs(r)
 
     def _show_numbers(self, r: CheckResult | None) -> None:
-        states: dict[str, str] = {}
-        if r and r.assessment:
-            order = {"unknown": 0, "good": 1, "degraded": 2, "fail": 3}
-            for v in r.assessment.verdicts:
-                for m in v.metrics:
-                    if order.get(m.state, 0) > order.get(states.get(m.metric, "unknown"), 0):
-                        states[m.metric] = m.state
+        order = {"unknown": 0, "good": 1, "degraded": 2, "fail": 3}
         for key, _caption, unit in NUMBERS:
             number = getattr(r.summary, key) if r else None
-            self.tiles[key].set_value(value(number, unit), states.get(key))
+            # the worst state among the verdicts that judged this very number (sound judges
+            # the call's figures, the other activities the idle ones)
+            metric = CALL_METRICS.get(key, key)
+            judged = [m.state for v in (r.assessment.verdicts if r and r.assessment else [])
+                      for m in v.metrics if m.metric == metric and number is not None and m.value == number]
+            state = max(judged, key=lambda x: order.get(x, 0)) if judged else None
+            self.tiles[key].set_value(value(number, unit), state)
+        call = r.call if r else None
+        section = r.sections.get("call") if r else None
+        self.call_note.setText(unbroken(f"A call-like stream: {call_words(call, section)}.")
+                               if call is not None or section is not None else "")
+        self.call_note.setVisible(call is not None or section is not None)
         notes = []
         if r is not None:
             if r.kind is CheckKind.QUICK:
