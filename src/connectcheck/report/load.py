@@ -54,6 +54,13 @@ def load_report(path: Path) -> Report:
 
 def loads_report(data: bytes | str, name: str = "this file") -> Report:
     """Read a report from the contents of a JSON or HTML report file."""
+    return report_from_dict(report_data(data, name), name)
+
+
+def report_data(data: bytes | str, name: str = "this file") -> dict[str, Any]:
+    """The parsed JSON of a report file's contents (JSON, HTML or PDF), its format and version
+    checked but nothing built from it: for tools that read many reports and keep a few figures
+    of each (``report/dashboard``). Raises ReportError (NewerReportError) as :func:`loads_report`."""
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
             raise ReportError(f"{name} is too large to be a connectcheck report")
@@ -63,7 +70,9 @@ def loads_report(data: bytes | str, name: str = "this file") -> Report:
             data = _decode(data)
         except UnicodeDecodeError:
             raise ReportError(f"{name} is not a connectcheck report (it is not text)") from None
-    return report_from_dict(_parse(_json_text(data, name), name), name)
+    parsed = _parse(_json_text(data, name), name)
+    check_format(parsed, name)
+    return parsed
 
 
 _ATTACHED = re.compile(rb"/EF\s*<<\s*/(?:UF|F)\s+(\d+)\s+(\d+)\s+R")
@@ -199,6 +208,32 @@ def _parse(text: str, name: str) -> Any:
 
 def report_from_dict(data: Any, name: str = "this file") -> Report:
     """Check and build a report from parsed JSON; refuses newer versions and damaged data."""
+    check_format(data, name)
+    try:
+        report = from_dict(Report, data)
+        check_choices(report)
+    except ModelError as exc:
+        raise ReportError(f"the report in {name} is damaged: {exc}") from None
+    except OverflowError:
+        raise ReportError(f"the report in {name} is damaged: a number in it is too large") from None
+    for i, check in enumerate(report.checks):
+        check_version(check.schema_version, i, name)
+    return report
+
+
+def check_version(version: Any, i: int, name: str) -> None:
+    """Refuse check number ``i`` of a report when a newer connectcheck wrote it or its version is wrong."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ReportError(f"the report in {name} is damaged: $.checks[{i}].schema_version is wrong")
+    if version > SCHEMA_VERSION:
+        raise NewerReportError(
+            f"{name} holds a check written by a newer connectcheck (check format "
+            f"{version}). Please update connectcheck to read it."
+        )
+
+
+def check_format(data: Any, name: str = "this file") -> None:
+    """Raise ReportError unless ``data`` is a connectcheck report this version reads."""
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
         what = (
             "a single check's result, not a report"
@@ -214,19 +249,3 @@ def report_from_dict(data: Any, name: str = "this file") -> Report:
             f"{name} was written by a newer connectcheck (report format {version}; this one "
             f"reads up to {REPORT_SCHEMA_VERSION}). Please update connectcheck to read it."
         )
-    try:
-        report = from_dict(Report, data)
-        check_choices(report)
-    except ModelError as exc:
-        raise ReportError(f"the report in {name} is damaged: {exc}") from None
-    except OverflowError:
-        raise ReportError(f"the report in {name} is damaged: a number in it is too large") from None
-    for i, check in enumerate(report.checks):
-        if check.schema_version > SCHEMA_VERSION:
-            raise NewerReportError(
-                f"{name} holds a check written by a newer connectcheck (check format "
-                f"{check.schema_version}). Please update connectcheck to read it."
-            )
-        if check.schema_version < 1:
-            raise ReportError(f"the report in {name} is damaged: $.checks[{i}].schema_version is wrong")
-    return report
