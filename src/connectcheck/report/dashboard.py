@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import math
 import os
 import threading
 from collections import Counter
@@ -123,7 +124,7 @@ def _connection(checks: list[Any], name: str) -> str:
                 if wifi
                 else None
             )
-            return _band(mhz)
+            return _band(mhz if mhz is None or math.isfinite(mhz) else None)
         return KIND_WORDS.get(kind, "other")
     return "not known"
 
@@ -142,7 +143,12 @@ def _troubled(timeline: dict[str, Any] | None, name: str) -> Counter[int]:
         if not isinstance(p, dict):
             raise _damaged(name, f"$.timeline.points[{i}]", "is not an object")
         state, t = p.get("state"), p.get("t_s")
-        if state not in STATES or not isinstance(t, (int, float)) or isinstance(t, bool):
+        if (
+            state not in STATES
+            or not isinstance(t, (int, float))
+            or isinstance(t, bool)
+            or not math.isfinite(t)
+        ):
             raise _damaged(name, f"$.timeline.points[{i}]", "has no time or state")
         if state in BAD and 0 <= t < 366 * 86_400:
             cells[(base + int((into + t) // 3600)) % 168] += 1
@@ -211,7 +217,7 @@ def read_figures(path: Path, base: Path | None = None) -> Figures:
         raise ReportError(str(exc).replace(str(path), name)) from None
     except OSError as exc:
         raise ReportError(f"{name} could not be read ({exc.strerror or exc})") from None
-    parsed = report_data(data, name)
+    parsed = report_data(data, name, strict=False)  # the numbers used are checked in figures_of
     del data
     try:
         return figures_of(parsed, name, link_to(path, base))
@@ -613,7 +619,7 @@ def _grid(values: list[int], what: str, colour: tuple[int, int, int]) -> str:
             tip = f"{DAYS[day]} {hour:02d}:00–{hour + 1:02d}:00: {v:,} {what}"
             text = (
                 f'<text x="{left + hour * cw + 4}" y="{30 + day * ch + 15}">'
-                f'{v if v < 10_000 else "9k+"}</text>'
+                f"{v if v < 10_000 else '9k+'}</text>"
                 if v
                 else ""
             )
@@ -873,6 +879,7 @@ def group_rows(dash: Dashboard, by: str) -> list[dict[str, str]]:
 
 def group_note(dash: Dashboard) -> str:
     """One line on what was read: reports, copies skipped, files not read."""
+
     def n(count: int, one: str, many: str) -> str:
         return f"{count:,} {one if count == 1 else many}"
 
