@@ -139,19 +139,19 @@ def _troubled(timeline: dict[str, Any] | None, name: str) -> Counter[int]:
         return cells
     base = start.weekday() * 24 + start.hour
     into = start.minute * 60 + start.second
+    known, bad = frozenset(STATES), frozenset(BAD)
     for i, p in enumerate(points):
-        if not isinstance(p, dict):
-            raise _damaged(name, f"$.timeline.points[{i}]", "is not an object")
-        state, t = p.get("state"), p.get("t_s")
-        if (
-            state not in STATES
-            or not isinstance(t, (int, float))
-            or isinstance(t, bool)
-            or not math.isfinite(t)
-        ):
-            raise _damaged(name, f"$.timeline.points[{i}]", "has no time or state")
-        if state in BAD and 0 <= t < 366 * 86_400:
+        try:
+            state = p["state"]
+        except (TypeError, KeyError, IndexError):
+            raise _damaged(name, f"$.timeline.points[{i}]", "has no state") from None
+        if state in bad:  # only these samples' times are used: only they are checked
+            t = p.get("t_s")
+            if type(t) not in (int, float) or not 0 <= t < 366 * 86_400:
+                raise _damaged(name, f"$.timeline.points[{i}].t_s", "is not a time in the lesson")
             cells[(base + int((into + t) // 3600)) % 168] += 1
+        elif state not in known:
+            raise _damaged(name, f"$.timeline.points[{i}].state", "is not one of " + ", ".join(STATES))
     return cells
 
 
@@ -567,7 +567,7 @@ def _over_time(dash: Dashboard) -> str:
         counts[0 if kind == "check" else 1] += n
     keys = sorted(buckets)
     top = max(sum(v) for v in buckets.values())
-    bar_w = max(4, min(28, 900 // max(1, len(keys))))
+    bar_w = max(4, min(56, 900 // max(1, len(keys))))
     height, width = 150, bar_w * len(keys) + 50
     bars = []
     for i, k in enumerate(keys):
@@ -580,10 +580,12 @@ def _over_time(dash: Dashboard) -> str:
             f'height="{hl:.1f}" fill="#3a6ea5"/><rect x="{x}" y="{10 + height - hc:.1f}" '
             f'width="{bar_w - 1}" height="{hc:.1f}" fill="#9db8d6"/></g>'
         )
+    every = max(1, -(-(40 if daily else 54) // bar_w))  # a label every few bars, so that none overlap
     labels = "".join(
-        f'<text x="{40 + i * bar_w}" y="{height + 24}">{_t(k[5:] if daily else k)}</text>'
+        f'<text x="{40 + i * bar_w}" y="{height + 24}">'
+        f"{_t(_day(k) if daily else _month(k, short=True))}</text>"
         for i, k in enumerate(keys)
-        if i % max(1, len(keys) // 10) == 0
+        if i % every == 0
     )
     svg = (
         f'<svg width="{width}" height="{height + 30}" role="img" aria-label="reports over time">'
@@ -601,9 +603,17 @@ def _over_time(dash: Dashboard) -> str:
     return svg + legend + table
 
 
-def _month(key: str) -> str:
+def _month(key: str, short: bool = False) -> str:
+    """ "2026-06" as "June 2026" (``short``: "Jun 2026")."""
     year, month = key.split("-")
-    return describe_date(datetime(int(year), int(month), 1)).split(" ", 2)[2]
+    name, year = describe_date(datetime(int(year), int(month), 1)).split(" ", 2)[2].split(" ")
+    return f"{name[:3] if short else name} {year}"
+
+
+def _day(key: str) -> str:
+    """ "2026-06-01" as "1 Jun"."""
+    day = datetime.fromisoformat(key)
+    return f"{day.day} {describe_date(day).split(' ')[2][:3]}"
 
 
 def _grid(values: list[int], what: str, colour: tuple[int, int, int]) -> str:
