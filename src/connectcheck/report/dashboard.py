@@ -432,13 +432,14 @@ def read_reports(
 ) -> Dashboard:
     """Read every report in ``paths`` (files and folders) one at a time into a Dashboard; links
     are made relative to ``base`` (the page's folder). Raises Cancelled when ``cancel`` is set."""
-    files = list(report_paths(paths, skip))
+    paths = list(paths)
+    total = sum(1 for _ in report_paths(paths, skip))  # counted first, then walked again: no list kept
     dash = Dashboard()
-    for i, path in enumerate(files):
+    for i, path in enumerate(report_paths(paths, skip)):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         if i % 50 == 0:
-            report(progress, "read", i / max(1, len(files)), f"{i:,} of {len(files):,} files read")
+            report(progress, "read", i / max(1, total), f"{i:,} of {total:,} files read")
         try:
             dash.add(read_figures(path, base))
         except NewerReportError as exc:
@@ -447,7 +448,7 @@ def read_reports(
             if _is_dashboard(path):
                 continue
             dash.refuse(path.name, str(exc))
-    report(progress, "read", 1.0, f"{len(files):,} files read")
+    report(progress, "read", 1.0, f"{total:,} files read")
     return dash
 
 
@@ -616,6 +617,11 @@ def _day(key: str) -> str:
     return f"{day.day} {describe_date(day).split(' ')[2][:3]}"
 
 
+def _compact(n: int) -> str:
+    """A count short enough for a grid cell: 987, 9.9k, 15k."""
+    return str(n) if n < 1000 else f"{n / 1000:.1f}k" if n < 9950 else f"{n / 1000:.0f}k"
+
+
 def _grid(values: list[int], what: str, colour: tuple[int, int, int]) -> str:
     top = max(values) or 1
     cw, ch, left = 34, 22, 80
@@ -629,7 +635,7 @@ def _grid(values: list[int], what: str, colour: tuple[int, int, int]) -> str:
             tip = f"{DAYS[day]} {hour:02d}:00–{hour + 1:02d}:00: {v:,} {what}"
             text = (
                 f'<text x="{left + hour * cw + 4}" y="{30 + day * ch + 15}">'
-                f"{v if v < 10_000 else '9k+'}</text>"
+                f"{_compact(v)}</text>"
                 if v
                 else ""
             )
