@@ -314,3 +314,17 @@ def test_an_empty_folder_gives_a_page_that_says_so(tmp_path):
     dash = build_dashboard([tmp_path], tmp_path / OUTPUT_NAME)
     page = Path(tmp_path / OUTPUT_NAME).read_text(encoding="utf-8")
     assert dash.all.reports == 0 and "No report has a time" in page and "Every file was read" in page
+
+
+def test_no_fault_found_is_not_a_likely_cause_and_hours_count_no_tutors(tmp_path):
+    export_report(check_report("Tutor A", calm=True), tmp_path / "calm.json")
+    export_report(check_report("Tutor B", at=START + timedelta(hours=1)), tmp_path / "steam.json")
+    dash = read_reports([tmp_path])
+    assert dash.by_cause["no_fault"].reports == 1  # counted under its own cause ...
+    rows = {r["group"]: r for r in group_rows(dash, "tutor")}
+    assert rows["Tutor A"]["likely causes"] == ""  # ... but not shown as a tutor's likely cause
+    assert rows["Tutor B"]["likely causes"] == "Another program on this computer (1)"
+    assert rows["Tutor A"]["tutors"] == ""  # a tutor's own row does not count tutors
+    hours = group_rows(dash, "hour")
+    assert hours and all(r["tutors"] == "" for r in hours)
+    assert {r["group"]: r["tutors"] for r in group_rows(dash, "connection")} == {"Ethernet": "2"}

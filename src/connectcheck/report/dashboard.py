@@ -295,7 +295,7 @@ class Group:
     causes: Counter[str] = field(default_factory=Counter)
     rechecks: Counter[bool] = field(default_factory=Counter)  # True: better after the advice
     troubled: int = 0  # troubled samples
-    tutors: set[str] = field(default_factory=set)
+    tutors: set[str] | None = field(default_factory=set)  # None: not counted (hours, months, a tutor)
     files: Files = field(default_factory=Files)
 
     def add(self, f: Figures, stamp: float) -> None:
@@ -310,7 +310,8 @@ class Group:
         if f.improved is not None:
             self.rechecks[f.improved] += 1
         self.troubled += sum(f.troubled.values())
-        self.tutors.add(f.tutor)
+        if self.tutors is not None:
+            self.tutors.add(f.tutor)
         self.files.add(stamp, f.name, f.link)
 
     def merge(self, other: Group) -> None:
@@ -321,7 +322,8 @@ class Group:
         self.causes.update(other.causes)
         self.rechecks.update(other.rechecks)
         self.troubled += other.troubled
-        self.tutors |= other.tutors
+        if self.tutors is not None and other.tutors is not None:
+            self.tutors |= other.tutors
         self.files.merge(other.files)
 
     @property
@@ -368,20 +370,20 @@ class Dashboard:
         stamp = f.when.timestamp() if f.when else 0.0
         for groups, key in (
             (self.by_cause, f.cause or "none"),
-            (self.by_tutor, f.tutor),
             (self.by_provider, f.provider),
             (self.by_connection, f.connection),
             (self.by_provider_connection, (f.provider, f.connection)),
         ):
             groups.setdefault(key, Group()).add(f, stamp)
+        self.by_tutor.setdefault(f.tutor, Group(tutors=None)).add(f, stamp)
         self.all.add(f, stamp)
         if f.when is None:
             self.no_time += 1
         else:
-            self.by_month.setdefault(f.when.strftime("%Y-%m"), Group()).add(f, stamp)
+            self.by_month.setdefault(f.when.strftime("%Y-%m"), Group(tutors=None)).add(f, stamp)
             self.by_day[(f.when.date().isoformat(), f.kind)] += 1
             hour = f.when.weekday() * 24 + f.when.hour
-            self.by_start_hour.setdefault(hour, Group()).add(f, stamp)
+            self.by_start_hour.setdefault(hour, Group(tutors=None)).add(f, stamp)
             if f.kind == "check" and f.state == "fail":
                 self.failed_checks[hour] += 1
                 self.cells.setdefault(hour, Files()).add(stamp, f.name, f.link)
@@ -415,7 +417,7 @@ def _pooled(
         p = provider(key)
         if p is None:
             unnamed.merge(g)
-        elif len(g.tutors) >= MIN_TUTORS:
+        elif len(g.tutors or ()) >= MIN_TUTORS:
             named.append((p, g))
         else:
             other.merge(g)
@@ -531,7 +533,12 @@ def _states(g: Group) -> str:
 
 
 def _causes(g: Group, n: int = 3) -> str:
-    return ", ".join(f"{_t(CAUSE_TITLES.get(k, k))} ({c:,})" for k, c in g.causes.most_common(n))
+    return ", ".join(f"{_t(CAUSE_TITLES.get(k, k))} ({c:,})" for k, c in _troubles(g)[:n])
+
+
+def _troubles(g: Group) -> list[tuple[str, int]]:
+    """The group's likely causes, most reports first, "no fault found" left out (its verdicts say it)."""
+    return [(k, c) for k, c in g.causes.most_common() if k != "no_fault"]
 
 
 def _rechecks(g: Group) -> str:
@@ -857,8 +864,8 @@ def _row(name: str, g: Group, samples: int | None = None) -> dict[str, str]:
         "weak": str(g.states["degraded"]),
         "good": str(g.states["good"]),
         "troubled samples": str(g.troubled if samples is None else samples),
-        "tutors": str(len(g.tutors)),
-        "likely causes": ", ".join(f"{CAUSE_TITLES.get(k, k)} ({c})" for k, c in g.causes.most_common(3)),
+        "tutors": "" if g.tutors is None else str(len(g.tutors)),
+        "likely causes": ", ".join(f"{CAUSE_TITLES.get(k, k)} ({c})" for k, c in _troubles(g)[:3]),
         "better after advice": f"{g.rechecks[True]} of {done}" if done else "",
     }
 
@@ -882,7 +889,7 @@ def group_rows(dash: Dashboard, by: str) -> list[dict[str, str]]:
         rows = []
         for n in range(24 if by == "hour" else 7):
             hours = [d * 24 + n for d in range(7)] if by == "hour" else [n * 24 + h for h in range(24)]
-            g = Group()
+            g = Group(tutors=None)
             for h in hours:
                 if h in dash.by_start_hour:
                     g.merge(dash.by_start_hour[h])
