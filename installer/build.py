@@ -1,7 +1,7 @@
 """Build the folder build with PyInstaller, package it, and prove the frozen program works.
 
     .venv/bin/pip install -e '.[build]'
-    .venv/bin/python installer/build.py [--tray] [--out FILE]
+    .venv/bin/python installer/build.py [--tray] [--out FILE] [--profile ORG.toml]
 
 On Linux (what CI runs, about a minute):
 
@@ -447,7 +447,17 @@ def main() -> int:
                         help="also run the app on a headless weston, Qt's Wayland platform (Linux)")
     parser.add_argument("--out", type=Path, default=bundle.BUILD / "figures.md",
                         help="where to write the figures (default build/installer/figures.md)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="an organisation profile (NAME.toml, with its support address) for the "
+                             "build to carry as the default, so the app never asks for the address")
     args = parser.parse_args()
+    if args.profile is not None:
+        try:
+            bundle.carried_profile(args.profile)  # refused now, with the reason, not mid-build
+        except bundle.ProfileRefused as exc:
+            print(f"build.py: {exc}", file=sys.stderr)
+            return 2
+        os.environ["CONNECTCHECK_PROFILE"] = str(args.profile.resolve())  # read by the spec
     try:
         import PyInstaller  # noqa: F401
     except ImportError:

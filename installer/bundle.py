@@ -153,12 +153,48 @@ def iss_defines(version: str) -> str:
     return "\n".join([*lines, *(f'#define {k} "{v}"' for k, v in values.items())]) + "\n"
 
 
-def datas() -> list[tuple[str, str]]:
-    """(source, folder in the build) of the data files: resources, and connectcheck's metadata
-    (its version: without it the frozen app would call itself 0.0.0+unknown)."""
+def datas(profile: Path | None = None) -> list[tuple[str, str]]:
+    """(source, folder in the build) of the data files: resources, connectcheck's metadata (its
+    version: without it the frozen app would call itself 0.0.0+unknown), the metadata with the
+    licence files of what it is built with (About shows them; ui/about.COMPONENTS), and the
+    organisation profile the installer carries (:func:`carried_profile`), if one is given."""
     from PyInstaller.utils.hooks import copy_metadata
 
-    return [(str(ROOT / "resources"), RESOURCES_DEST), *copy_metadata("connectcheck")]
+    from connectcheck.ui.about import COMPONENTS
+
+    found = [item for name, _use in COMPONENTS for item in copy_metadata(name)]
+    carried = carried_profile(profile) if profile is not None else []
+    return [(str(ROOT / "resources"), RESOURCES_DEST), *copy_metadata("connectcheck"), *found, *carried]
+
+
+class ProfileRefused(ValueError):
+    """The profile given to the build cannot be carried; the message says why."""
+
+
+def carried_profile(profile: Path, build: Path | None = None) -> list[tuple[str, str]]:
+    """The data entries that make the build carry an organisation profile: the file itself in
+    ``resources/organisations`` and the marker naming it the default (config/settings
+    ``carried_profile_id``). The profile must read as one and hold a support address, so that the
+    installed app never has to ask the tutor for it."""
+    import tomllib
+
+    from connectcheck.config.profile import ProfileError, profile_from_data
+    from connectcheck.config.settings import CARRIED_PROFILE, is_valid_address
+
+    profile_id = profile.stem
+    try:
+        loaded = profile_from_data(profile_id, tomllib.loads(profile.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ProfileError) as exc:
+        raise ProfileRefused(f"the profile {profile} cannot be read: {exc}") from None
+    if not is_valid_address(loaded.support_email.strip()):
+        raise ProfileRefused(f"the profile {profile} has no support address (support_email = "
+                             '"name@example.org"): the installed app would have to ask the tutor for it')
+    marker_dir = (build or BUILD) / "carried-profile"
+    marker_dir.mkdir(parents=True, exist_ok=True)
+    marker = marker_dir / CARRIED_PROFILE
+    marker.write_text(profile_id + "\n", encoding="utf-8")
+    dest = f"{RESOURCES_DEST}/organisations"
+    return [(str(profile.resolve()), dest), (str(marker), dest)]
 
 
 # --- pruning ---------------------------------------------------------------------------------------------

@@ -125,6 +125,30 @@ def test_a_check_through_speedtest_net_keeps_the_providers_name_not_the_address(
     assert plain.provider is None and "speedtest-config.php" not in org.stats.requests
 
 
+def test_a_metered_connection_gets_a_small_data_cap_and_says_so(stun, web, pki, speed):
+    """On a connection the system calls metered (a phone's hotspot) the speed test moves at most
+    the metered limit, over the real loopback transfer, and the result says why; otherwise the
+    normal limit stands."""
+    from connectcheck.local.metered import Metered
+
+    how = "NetworkManager guesses AndroidHotspot3999 is metered"
+    o = options(CheckKind.FULL, stun, web, pki, speed, metered=lambda: Metered(True, how, True),
+                metered_data_limit_bytes=8_000_000)
+    o.speed.time_limit_s = 4.0  # loopback is fast: without the cap this moves far more than 8 MB
+    result = run_check(o)
+    moved = sum(b.bytes_transferred for b in result.bandwidth)
+    assert 0 < moved <= 8_000_000 * 1.1  # the last chunk in flight may pass it a little
+    assert result.metered == how
+    assert any(n.startswith(f"This connection is metered ({how}): the speed test moved at most 8 MB")
+               for n in result.notes)
+    assert model.loads(model.dumps(result)).metered == how
+    free = options(CheckKind.FULL, stun, web, pki, speed, metered=lambda: Metered(False, "not metered"),
+                   metered_data_limit_bytes=8_000_000)
+    free.speed.time_limit_s = 4.0
+    unmetered = run_check(free)
+    assert unmetered.metered is None and sum(b.bytes_transferred for b in unmetered.bandwidth) > 8_000_000
+
+
 def test_offline_finishes_within_its_bound_with_a_clear_result(pki):
     with BlackHole() as hole:
         o = CheckOptions(kind=CheckKind.FULL, stun_servers=[f"127.0.0.1:{hole.udp_port}"],

@@ -1,16 +1,21 @@
 """Screenshots of the tray app as a person sees it: under Xvfb with a real tray host (trayer).
 
     python -m tools.screenshots [OUT_DIR]        (from the repository root; default /tmp/connectcheck-shots)
+    CONNECTCHECK_SHOTS=light-1x,dark-2x python -m tools.screenshots    (only those looks)
 
-Needs Debian's ``xvfb`` and ``trayer`` (``apt-get install -y xvfb trayer``) and ImageMagick's
-``import`` for the screen grabs (``imagemagick``). It starts a virtual screen with a tray on a
-dark bar, runs the real app in it (private settings, data and log folders; no network beyond
-test servers on 127.0.0.1), and saves:
+Needs Debian's ``xvfb`` and ``trayer`` (``apt-get install -y xvfb trayer``); the screen grabs
+use ImageMagick's ``import`` when it is there, else Qt's own grab of the X screen. It starts a
+virtual screen with a tray on a dark bar, runs the real app in it (private settings, data and log
+folders; no network beyond test servers on 127.0.0.1), once per look: the light and the dark
+theme on a 1366×768 screen, and both on a 2560×1440 screen at 2× scaling, each in its own
+folder (``light-1x``, ``dark-1x``, ``light-2x``, ``dark-2x``), and saves in each:
 
 * ``tray-<state>.png``: the tray area, zoomed, in each state of the icon; ``tray-menu.png``;
 * ``status-<state>.png``: the status window not checked yet, good, degraded, failing, offline,
   during a real check against loopback servers, and while monitoring a lesson;
-* ``guide-<n>.png``: the guide, step by step; ``settings-<tab>.png``, ``history.png``, ``about.png``.
+* ``status-details.png``: the failing check with "Details" open (the figures and what they mean);
+* ``guide-<n>.png``: the guide, step by step, and ``guide-calendar.png``, its date picker's calendar;
+  ``settings-<tab>.png``, ``history.png``, ``about.png``.
 
 The check results shown are assessed by the real verdict code from realistic numbers (the ones
 the assess tests use); the "checking" and "monitoring" windows come from a real check and a real
@@ -30,35 +35,46 @@ from pathlib import Path
 from benchmarks.ui import private_env, virtual_desktop
 
 DISPLAY = ":77"
-SCREEN = "1280x860x24"
+LOOKS = (  # folder, theme, screen, Qt scale factor
+    ("light-1x", "light", "1366x768x24", "1"),
+    ("dark-1x", "dark", "1366x768x24", "1"),
+    ("light-2x", "light", "2560x1440x24", "2"),
+    ("dark-2x", "dark", "2560x1440x24", "2"),
+)
 
 
 def outer(out: Path) -> int:
-    for tool in ("Xvfb", "trayer", "import"):
+    for tool in ("Xvfb", "trayer"):
         if shutil.which(tool) is None:
-            print(
-                f"screenshots: {tool} is missing (apt-get install -y xvfb trayer imagemagick)",
-                file=sys.stderr,
-            )
+            print(f"screenshots: {tool} is missing (apt-get install -y xvfb trayer)", file=sys.stderr)
             return 2
-    out.mkdir(parents=True, exist_ok=True)
-    private = Path(tempfile.mkdtemp(prefix="connectcheck-shots-"))
-    env = private_env(private, "XFCE", display=DISPLAY)
-    desktop = virtual_desktop(
-        env, display=DISPLAY, screen=SCREEN,
-        trayer_args=("--transparent", "true", "--alpha", "0", "--tint", "0x2b2f36", "--expand", "true"),
-    )
-    try:
-        with desktop:
-            return subprocess.run(
-                [sys.executable, "-m", "tools.screenshots", "--inner", str(out)], env=env, timeout=300
-            ).returncode
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+    worst = 0
+    wanted = [w for w in os.environ.get("CONNECTCHECK_SHOTS", "").split(",") if w]  # e.g. "light-1x"
+    for folder, theme, screen, scale in LOOKS:
+        if wanted and folder not in wanted:
+            continue
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        private = Path(tempfile.mkdtemp(prefix="connectcheck-shots-"))
+        env = private_env(private, "XFCE", display=DISPLAY)
+        env.update(CONNECTCHECK_THEME=theme, QT_SCALE_FACTOR=scale)
+        desktop = virtual_desktop(
+            env, display=DISPLAY, screen=screen,
+            trayer_args=("--transparent", "true", "--alpha", "0", "--tint", "0x2b2f36", "--expand", "true"),
+        )
+        try:
+            with desktop:
+                code = subprocess.run(
+                    [sys.executable, "-m", "tools.screenshots", "--inner", str(out / folder)], env=env,
+                    timeout=300,
+                ).returncode
+                worst = max(worst, code)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+    return worst
 
 
 def inner(out: Path) -> int:
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from PySide6.QtCore import QPoint
     from tests.lab.endpoints import WebServer
@@ -73,6 +89,7 @@ def inner(out: Path) -> int:
     )
 
     from connectcheck.config.settings import Settings
+    from connectcheck.core.words import parse_time
     from connectcheck.monitor import MonitorOptions
     from connectcheck.ui import app as app_module
     from connectcheck.ui.signals import emit
@@ -87,6 +104,17 @@ def inner(out: Path) -> int:
 
     def grab_screen(name: str, geometry: str | None = None, zoom: int = 1) -> None:
         settle()
+        if shutil.which("import") is None:  # Qt's own grab of the X screen
+            x = y = 0
+            w = h = -1
+            if geometry:
+                size, x, y = geometry.split("+")[0], int(geometry.split("+")[1]), int(geometry.split("+")[2])
+                w, h = (int(v) for v in size.split("x"))
+            picture = qt.primaryScreen().grabWindow(0, x, y, w, h)
+            if zoom > 1:
+                picture = picture.scaled(picture.width() * zoom, picture.height() * zoom)
+            picture.save(str(out / name))
+            return
         args = ["import", "-display", DISPLAY, "-window", "root"]
         if geometry:
             args += ["-crop", geometry]
@@ -109,6 +137,8 @@ def inner(out: Path) -> int:
                 "speed.org_server_url": speed.librespeed_url,
                 "speed.time_limit_s": 6.0,
                 "monitor.interval_s": 2.0,
+                "app.asked_support_address": True,
+                "app.asked_start_at_login": True,
             }
         )
 
@@ -125,6 +155,7 @@ def inner(out: Path) -> int:
             history=history,
             problems=messages,
             monitor_options=monitor_options,
+            check_on_open=False,  # the results shown are staged
         )
         app.start()
         settle(1.5)
@@ -135,8 +166,11 @@ def inner(out: Path) -> int:
         window = app.status
         window.move(40, 60)
 
-        def show(result: object, name: str) -> None:
+        def show(result: object, name: str, age_s: float = 60.0) -> None:
             app.controller.last_result = result  # type: ignore[assignment]
+            started = parse_time(result.started_at) if result is not None else None  # type: ignore[attr-defined]
+            if started is not None:
+                app.controller.clock = lambda: started + timedelta(seconds=age_s)
             emit(app.controller.changed)
             window.bring_forward()
             grab(window, f"status-{name}.png")
@@ -146,7 +180,16 @@ def inner(out: Path) -> int:
         show(good_result(), "good")
         show(degraded_result(), "degraded")
         show(failing_result(), "failing")
+        window.details_button.setChecked(True)  # the figures, each with what it means
+        window.tiles["jitter_ms"].setFocus()
+        settle(0.3)
+        window.scroll.ensureWidgetVisible(window.details, 0, 0)
+        grab(window, "status-details.png")
+        window.details_button.setChecked(False)
+        window.scroll.verticalScrollBar().setValue(0)
         show(offline_result(), "offline")
+        show(good_result(), "old", age_s=6 * 86_400)
+        app.controller.clock = lambda: datetime.now().astimezone()
         app.actions["check"].trigger()  # a real full check against the loopback servers
         grab_screen("tray-checking.png", tray_box, zoom=3)
         deadline = time.monotonic() + 20
@@ -173,8 +216,9 @@ def inner(out: Path) -> int:
         answers = [
             "No, neither",
             "No, still not working",
-            "Yes, the sound works",
-            "No, it cannot go on",
+            "No, the lesson cannot go on like this",
+            "At home or somewhere else",
+            "No",
             "Yes, I have room",
             "Yes",
             "This is the day we agreed",
@@ -189,6 +233,12 @@ def inner(out: Path) -> int:
                 break
             button.click()
             grab(guide, f"guide-{n:02d}.png")
+            picker = guide.date_edit  # type: ignore[attr-defined]
+            if picker is not None and not any(p.name.startswith("guide-calendar") for p in out.iterdir()):
+                calendar = picker.calendarWidget()
+                calendar.setCurrentPage(picker.date().year(), picker.date().month())
+                calendar.resize(calendar.sizeHint())
+                grab(calendar, "guide-calendar.png")  # the 7 days bold, the others struck through
         guide.close()
         settings_dialog = app.open_settings()
         for i in range(settings_dialog.tabs.count()):  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ def test_the_issue_example_after_steam_was_paused():
                   local=local(processes=[program("Steam", "game_launcher", 0.0, 0.0)]))
     changes = assess_check(after, previous=before).changes
     assert changes[0] == "download 2.1 → 8.9 Mbit/s (better) after Steam was paused"
-    assert "added delay under load 180 → 20 ms (better)" in changes
+    assert "delay when busy 180 → 20 ms (better)" in changes
     assert not any(c.startswith("upload") for c in changes)  # 0.4 → 0.42: noise
     assert "sound: now good (was failing)" in changes
     assert "whiteboard: now weak (was weak)" not in changes
@@ -24,7 +24,7 @@ def test_a_closed_program_and_a_worse_line():
     after = check(download_mbps=6.0, jitter_ms=25.0, local=local())
     changes = assess_check(after, previous=before).changes
     assert changes[0] == "download 20 → 6 Mbit/s (worse)"
-    assert "jitter 2.1 → 25 ms (worse)" in changes
+    assert "delay variation 2.1 → 25 ms (worse)" in changes
     assert "no clear improvement, although OneDrive was closed" in changes
     assert "sound: now weak (was good)" in changes
 

@@ -131,7 +131,7 @@ def test_a_long_round_trip_fails_and_the_alert_says_by_how_much_and_who_is_busy(
     assert [(a.activity, a.state, a.previous) for a in alerts] == [
         ("sound", "fail", "good"), ("video", "fail", "good"), ("whiteboard", "degraded", "good")]
     sound = alerts[0].message
-    assert sound.startswith("Sound will probably break up or drop out: the round trip is 455 ms")
+    assert sound.startswith("Sound will probably break up or drop out: the delay is 455 ms")
     assert "at most 100 ms" in sound and "Steam is moving 18.2 Mbit/s" in sound
 
 

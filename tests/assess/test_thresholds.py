@@ -92,7 +92,7 @@ def test_settings_override_a_limit_and_refuse_an_inconsistent_pair():
     assert t.limit("video", "upload_mbps").good == 1.5
     assert t.limit("video", "upload_mbps").source.startswith("settings")
     assert t.limit("sound", "rtt_ms").good == 100
-    assert len(t.notes) == 1 and "sound round trip" in t.notes[0] and "above the fail limit" in t.notes[0]
+    assert len(t.notes) == 1 and "sound delay" in t.notes[0] and "above the fail limit" in t.notes[0]
 
 
 def test_moving_both_limits_of_a_pair_at_once_is_checked_after_both():

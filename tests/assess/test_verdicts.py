@@ -40,9 +40,9 @@ def test_several_deciding_metrics_are_named_with_their_needs():
     v = verdicts_of(check(rtt_ms=450, jitter_ms=45, loss_pct=4))["sound"]
     assert v.state == "fail"
     assert [d.metric for d in v.deciding] == ["rtt_ms", "jitter_ms", "loss_pct"]
-    assert v.sentence == ("Sound will probably break up or drop out: your round trip is 450 ms (sound "
-                          "needs 100 ms or less), your jitter is 45 ms (sound needs under 15 ms) and 1 more "
-                          "figure.")
+    assert v.sentence == ("Sound will probably break up or drop out: your delay is 450 ms (sound "
+                          "needs 100 ms or less), your delay variation is 45 ms (sound needs under 15 ms) "
+                          "and your lost data is too high.")  # the third named, never "1 more figure"
 
 
 def test_a_value_that_rounds_to_its_limit_is_shown_with_more_decimals():
@@ -54,8 +54,8 @@ def test_quick_check_says_what_is_known_and_what_is_not():
     a = assess_check(quick_check())
     assert [v.state for v in a.verdicts] == ["unknown"] * 3
     sound = a.verdicts[0]
-    assert sound.sentence == ("Sound looks fine so far (round trip, jitter and packet loss are good), but "
-                              "download, upload and added delay under load were not measured.")
+    assert sound.sentence == ("Sound looks fine so far (delay, delay variation and lost data are good), but "
+                              "download, upload and delay when busy were not measured.")
     assert {m.metric for m in sound.deciding} == {"download_mbps", "upload_mbps", "rtt_increase_ms"}
     assert a.overall == "unknown" and "run a full check" in a.sentence
 
@@ -64,7 +64,7 @@ def test_quick_check_with_a_known_problem_still_reports_it():
     a = assess_check(quick_check(jitter_ms=40))
     v = {x.activity: x for x in a.verdicts}
     assert [v[k].state for k in ("sound", "video", "whiteboard")] == ["fail", "degraded", "degraded"]
-    assert "(download, upload and added delay under load were not measured)" in v["sound"].sentence
+    assert "(download, upload and delay when busy were not measured)" in v["sound"].sentence
     assert a.overall == "limited"
 
 
@@ -77,8 +77,7 @@ def test_nothing_measured_cannot_be_judged():
 def test_offline_cannot_go_ahead_with_the_plain_reason():
     a = assess_check(offline_check())
     assert a.overall == "cannot"
-    assert a.sentence == ("The lesson cannot go ahead online: there is no internet connection "
-                          "(nothing answered).")
+    assert a.sentence == "The lesson cannot go ahead online: there is no internet connection."
     for v in a.verdicts:
         assert v.state == "fail" and v.deciding[0].metric == "connectivity"
         assert "no internet connection" in v.sentence
@@ -103,9 +102,13 @@ def test_udp_blocked_makes_sound_and_video_degraded_but_not_the_whiteboard():
 
 @pytest.mark.parametrize(("summary", "state", "words"), [
     (dict(upload_mbps=0.2), "limited",
-     "by voice and by typing and drawing on the whiteboard only, with the camera off"),
-    (dict(rtt_increase_ms=150, upload_mbps=0.5), "limited", "with the camera off; use a phone for sound"),
-    (dict(download_mbps=0.4), "limited", "by voice only"),
+     "Video will not work well over this connection: turn the cameras off (the whiteboard may not be "
+     "smooth)."),
+    (dict(rtt_increase_ms=150, upload_mbps=0.5), "limited",
+     "Sound will not work well over this connection: carry on by typing on the whiteboard, with the "
+     "cameras off, and use a phone for sound if you can"),
+    (dict(download_mbps=0.4), "limited",
+     "The whiteboard will not work well over this connection: the lesson can only go on by voice"),
     (dict(loss_pct=12), "cannot", "neither sound nor the whiteboard will work"),
     (dict(jitter_ms=20), "limited", "Can go ahead, with care: sound and video may not be smooth."),
 ])
@@ -114,6 +117,33 @@ def test_overall_line(summary, state, words):
     t = default_thresholds()
     got_state, sentence = overall(result, judge_check(result, t), t)
     assert got_state == state and words in sentence
+
+
+@pytest.mark.parametrize("failing", [{"sound"}, {"video"}, {"whiteboard"}, {"sound", "video"},
+                                     {"video", "whiteboard"}])
+def test_the_overall_line_goes_with_the_one_answer(failing):
+    """The headline (core/words.answer) and the line under it never disagree: no "can go ahead with
+    limits" under "Not ready as it is"; typing comes before the phone, as in the procedure."""
+    from connectcheck.core.model import ActivityVerdict
+    from connectcheck.core.words import answer
+
+    result = check()
+    t = default_thresholds()
+    verdicts = [ActivityVerdict(v.activity, "fail" if v.activity in failing else v.state, v.sentence,
+                                v.deciding, v.metrics, v.mos) for v in judge_check(result, t)]
+    state, sentence = overall(result, verdicts, t)
+    headline = answer(state, failing)
+    assert state == "limited"
+    assert "go ahead" not in sentence.lower()
+    if failing - {"video"}:
+        assert headline.startswith("Not ready")
+    else:
+        assert headline == "Ready with the cameras off" and "turn the cameras off" in sentence
+    if "sound" in failing:
+        assert sentence.index("typing") < sentence.index("phone") and "phone for sound" in headline
+    if "whiteboard" in failing:
+        assert "whiteboard will not work" in headline and "whiteboard will not work" in sentence
+    assert ("cameras off" in sentence) == ("video" in failing)
 
 
 def test_cancelled_before_anything_is_unknown():

@@ -37,7 +37,8 @@ def test_format_assessment_is_aligned_wrapped_and_ranked():
     assert lines[1].startswith("  SOUND       [FAIL]  Sound will probably break up")
     assert any(line.startswith("  VIDEO       [FAIL]  Video will probably freeze") for line in lines)
     assert any(line.startswith("  WHITEBOARD  [WEAK]  The whiteboard may be slow") for line in lines)
-    assert any(line.startswith("Overall: WITH LIMITS — Can go ahead with limits:") for line in lines)
+    assert any(line.startswith("Overall: NOT READY — Sound will not work well over this connection: carry on")
+               for line in lines)
     assert "What to do now" in lines and "Since the last check" in lines
     assert any(line.startswith("  1. Pause the downloads and updates in Steam") for line in lines)
     assert all(len(line) <= WIDTH for line in lines)

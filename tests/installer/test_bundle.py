@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -197,7 +198,7 @@ def test_the_data_files_are_the_resources_and_the_version():
 def test_the_spec_builds_from_these_lists():
     spec = (ROOT / "installer" / "connectcheck.spec").read_text(encoding="utf-8")
     compile(spec, "connectcheck.spec", "exec")
-    for name in ("bundle.EXCLUDED_MODULES", "bundle.RUNTIME_HOOK", "bundle.datas()",
+    for name in ("bundle.EXCLUDED_MODULES", "bundle.RUNTIME_HOOK", "bundle.datas(",
                  "bundle.prune(", "bundle.ENTRY", "bundle.info_plist("):
         assert name in spec
     assert bundle.ENTRY.is_file() and bundle.RUNTIME_HOOK.is_file()
@@ -221,3 +222,83 @@ def test_the_menu_bar_icons_are_monochrome_templates():
         text = icon.read_text(encoding="utf-8")
         colours = set(re.findall(r'(?:fill|stroke|stop-color|color)\s*[:=]\s*"?\s*([#\w]+)', text))
         assert colours <= {"#000000", "#000", "black", "none"}, icon.name
+
+
+def test_the_build_carries_the_components_licence_files():
+    pytest.importorskip("PyInstaller", reason="the build extra is not installed (pip install -e '.[build]')")
+    from connectcheck.ui.about import COMPONENTS
+
+    folders = {dest for _src, dest in bundle.datas()}
+    for name, _use in COMPONENTS:
+        stem = name.lower().replace("-", "_")
+        assert any(d.lower().startswith(stem + "-") and d.endswith(".dist-info") for d in folders), name
+    psutil = next(src for src, dest in bundle.datas() if dest.startswith("psutil-"))
+    assert (Path(psutil) / "LICENSE").is_file()
+
+
+def carried_build(tmp_path, monkeypatch, profile_text: str, name: str = "acme-tutors"):
+    """A frozen build's resources as PyInstaller lays them out, with the profile carried."""
+    profile = tmp_path / f"{name}.toml"
+    profile.write_text(profile_text, encoding="utf-8")
+    entries = bundle.carried_profile(profile, build=tmp_path / "build")
+    frozen = tmp_path / "frozen"
+    shutil.copytree(ROOT / "resources", frozen / bundle.RESOURCES_DEST)
+    for source, dest in entries:
+        shutil.copy(source, frozen / dest)
+    monkeypatch.setattr(sys, "_MEIPASS", str(frozen), raising=False)
+    return frozen
+
+
+ACME = '''name = "Acme Tutors"
+support_email = "help@acme-tutors.example"
+platform_urls = ["https://lessons.acme-tutors.example/"]
+'''
+
+
+def test_the_installer_carries_a_profile_with_the_support_address(tmp_path, monkeypatch):
+    """A build made with --profile has it as the default: the app knows the support address from
+    the first start and never asks (the exporter's ask returns it without a question)."""
+    from connectcheck.config.profile import load_profile
+    from connectcheck.config.settings import Settings, carried_profile_id
+    from connectcheck.config.startup import profile_or_problem
+    from connectcheck.policy.support import support_address
+
+    carried_build(tmp_path, monkeypatch, ACME)
+    assert paths.resource_dir() == tmp_path / "frozen" / bundle.RESOURCES_DEST
+    assert carried_profile_id() == "acme-tutors"
+    settings = Settings(path=tmp_path / "settings.toml")
+    assert settings["organisation.profile"] == "acme-tutors"
+    profile, problem = profile_or_problem(settings)
+    assert problem is None and profile == load_profile("acme-tutors")
+    assert support_address(profile, settings["organisation.support_email"]) == "help@acme-tutors.example"
+
+
+def test_a_build_without_a_profile_keeps_the_bundled_default(tmp_path, monkeypatch):
+    from connectcheck.config.settings import OPTIONS, Settings, carried_profile_id
+
+    frozen = tmp_path / "frozen"
+    shutil.copytree(ROOT / "resources", frozen / bundle.RESOURCES_DEST)
+    monkeypatch.setattr(sys, "_MEIPASS", str(frozen), raising=False)
+    assert carried_profile_id() is None
+    assert Settings()["organisation.profile"] == OPTIONS["organisation.profile"].default
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (ACME.replace("help@acme-tutors.example", ""), "has no support address"),
+    (ACME.replace("help@acme-tutors.example", "help at acme"), "has no support address"),
+    ("name = ", "cannot be read"),
+])
+def test_a_profile_the_app_could_not_use_is_refused_before_the_build(tmp_path, text, words):
+    profile = tmp_path / "acme.toml"
+    profile.write_text(text, encoding="utf-8")
+    with pytest.raises(bundle.ProfileRefused, match=words):
+        bundle.carried_profile(profile, build=tmp_path / "build")
+    assert not (tmp_path / "build" / "carried-profile").exists()  # nothing written for the build
+
+
+def test_build_refuses_a_profile_without_an_address_at_once(tmp_path):
+    profile = tmp_path / "acme.toml"
+    profile.write_text(ACME.replace("help@acme-tutors.example", ""), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(ROOT / "installer" / "build.py"), "--profile", str(profile)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and "has no support address" in done.stderr

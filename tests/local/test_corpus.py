@@ -324,3 +324,19 @@ def test_the_band_label_is_read_so_a_channel_is_placed_on_its_band():
     assert german[0]["band"] == "5 GHz" and german[0]["channel"] == "116"
     assert wifi.channel_to_mhz(37, 6.0) == 6135.0 and wifi.channel_to_mhz(37) is None  # 37: 6 GHz only
     assert wifi.channel_to_mhz(36, 2.4) is None and wifi.channel_to_mhz(1, 5.0) is None
+
+
+@pytest.mark.parametrize("sample", samples("nmcli device show"))
+def test_nmcli_says_whether_the_connection_is_metered(sample):
+    """GENERAL.METERED of the connected device with the way out, read from real reports, through
+    read_metered as the check asks it (nmcli run under the C locale)."""
+    from connectcheck.local.metered import read_metered
+
+    replay = Replay({("nmcli", "device", "show"): [sample["file"]]}, folder=CORPUS)
+    found = read_metered("linux", run=replay)
+    expected = reads(sample)
+    assert {"yes": True, "no": False, "not known": None}[expected["metered"]] is found.metered
+    assert found.connection == expected["connection"] and found.guessed  # both guessed from the network
+    assert expected["connection"] in found.how
+    assert ("is metered" in found.how) == (expected["metered"] == "yes")
+    assert replay.calls == [("nmcli", "device", "show")]

@@ -86,16 +86,16 @@ def test_every_path_ends_with_an_outcome_the_reminders_and_support(answers):
 
 @pytest.mark.parametrize(("answers", "outcome", "tried"), [
     (["first_lesson"], "not_this_procedure",
-     ["Stopped the lesson: it was my first lesson with this student."]),
-    (["moved"], "not_this_procedure", ["Stopped the lesson: the student is now taught from a new place."]),
+     ["Abandoned the lesson: it was my first lesson with this student."]),
+    (["moved"], "not_this_procedure", ["Abandoned the lesson: the student is now taught from a new place."]),
     (["no", "yes"], "resolved", None),
-    (["no", "no", "yes", "yes"], "continued", None),
-    (["no", "no", "no", "practice", "yes"], "continued_phone", None),
+    (["no", "no", "typing"], "continued", None),
+    (["no", "no", "voice"], "continued", None),
+    (["no", "no", "cannot_read", "practice", "yes"], "continued_phone", None),
     (["no", "no", "no", "elsewhere", "yes", "yes"], "continued_phone", None),
-    (["no", "no", "no", "elsewhere", "no", "yes"], "continued", None),
-    (["no", "no", "no", "elsewhere", "no", "cannot_read", "no"], "abandoned", None),
-    (["no", "no", "yes", "no", "yes", "yes", IN_WINDOW], "rearranged", None),
-    (["no", "no", "yes", "no", "yes", "no"], "abandoned", None),
+    (["no", "no", "no", "elsewhere", "no", "no"], "abandoned", None),
+    (["no", "no", "no", "elsewhere", "no", "yes", "yes", IN_WINDOW], "rearranged", None),
+    (["no", "no", "no", "practice", "no", "yes", "no"], "abandoned", None),
 ])
 def test_named_paths(answers, outcome, tried):
     p = walk(answers)
@@ -109,7 +109,25 @@ def test_new_student_is_not_this_procedure_and_reported():
     assert p.current.id == "new_student"
     p.answer("first_lesson")
     assert p.current.id == "not_this_procedure"
-    assert "report it to support" in p.current.text
+    assert p.current.title == "Abandon this lesson and report it"
+    assert "Abandon the lesson" in p.current.text and "report it to support" in p.current.text
+    assert "you don't know" in " ".join(p.current.notes)  # before talking to the family
+
+
+def test_typing_comes_first_then_the_phone():
+    p = new()
+    p.answer("no")
+    p.answer("no")
+    assert p.current.id == "carry_on" and "typing" in p.current.text
+    assert "Zoom" in " ".join(p.current.notes)  # where the tutor looks for another way
+    p.answer("no")
+    assert p.current.id == "where_teaching"
+
+
+def test_the_questions_are_recorded_not_the_introductions():
+    p = walk(["no", "no", "typing"])
+    assert p.record.steps[1].text == "Is it working now?"
+    assert p.record.steps[2].text == "Can you carry on like this?"
 
 
 def test_practice_phone_path_shows_the_profile_note_and_the_return_reminder():
@@ -132,20 +150,21 @@ def test_own_phone_explains_how_to_withhold_the_number():
     assert "Android" in notes and "vary by phone" in notes
 
 
-def test_typing_is_not_offered_as_possible_when_the_student_cannot_read():
+def test_a_student_who_cannot_read_goes_to_the_phone():
     p = new()
-    for a in ("no", "no", "no", "elsewhere", "no"):
+    for a in ("no", "no"):
         p.answer(a)
-    assert p.current.id == "can_type" and "cannot read" in p.current.notes[0]
+    assert ("cannot_read", "No: the student cannot read yet, so typing will not work") in p.current.answers
     p.answer("cannot_read")
-    assert p.current.id == "rearrange_offer"
+    assert p.current.id == "where_teaching"
 
 
 def test_rearranging_states_the_window_and_the_rules():
     p = new()
-    for a in ("no", "no", "yes", "no"):
+    for a in ("no", "no", "no", "elsewhere", "no"):
         p.answer(a)
     assert "on or before Wednesday 30 October 2024" in p.current.text
+    assert "refund" in " ".join(p.current.notes)  # before offering anything to the family
     p.answer("yes")
     notes = " ".join(p.current.notes)
     assert "do not normally have this space" in notes
@@ -173,8 +192,10 @@ def test_rearranging_states_the_window_and_the_rules():
 
 
 def test_abandoned_is_not_the_tutors_fault():
-    p = walk(["no", "no", "no", "elsewhere", "no", "no", "no"])
+    p = walk(["no", "no", "no", "elsewhere", "no", "no"])
     assert p.record.outcome == "abandoned" and "not your fault" in p.current.text
+    visited = [s.step for s in p.record.steps]
+    assert visited[-4:] == ["abandon", "donts", "tell_support", "done"]
     assert p.current.action is None
     assert default_procedure().steps["tell_support"].action == "email_support"
 
@@ -195,7 +216,7 @@ def test_wrong_answers_are_refused_and_nothing_is_recorded():
 
 
 def test_back_undoes_answers_outcome_and_date():
-    p = walk(["no", "no", "yes", "no", "yes", "yes", IN_WINDOW])
+    p = walk(["no", "no", "no", "elsewhere", "no", "yes", "yes", IN_WINDOW])
     assert p.finished and p.record.outcome == "rearranged"
     while p.current.id != "rearrange_date":
         p.back()
@@ -230,7 +251,7 @@ def test_without_a_profile_or_lesson_date_it_still_works():
     assert "main desk" in p.current.text  # the default note
     p.answer("yes")
     p.answer()
-    assert p.current.id == "donts" and p.current.notes[0].startswith("Stay on the organisation's platform")
+    assert p.current.id == "donts" and "Stay on the organisation's platform" in p.current.notes[1]
 
 
 def test_dates_are_words_in_english_whatever_the_lesson_kind():
@@ -243,19 +264,40 @@ def _data():
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
-    (lambda d: d["steps"]["can_type"]["answers"][0].update(next="nowhere"), "missing step 'nowhere'"),
+    (lambda d: d["steps"]["carry_on"]["answers"][0].update(next="nowhere"), "missing step 'nowhere'"),
     (lambda d: d["steps"]["return_phone"].update(next="practice_phone"), "loop back"),
-    (lambda d: d["steps"]["can_type"]["answers"][0].pop("outcome"), "ends without an outcome"),
-    (lambda d: d["steps"]["can_type"]["answers"][0].update(outcome="lunch"), "unknown outcome"),
+    (lambda d: d["steps"]["carry_on"]["answers"][0].pop("outcome"), "ends without an outcome"),
+    (lambda d: d["steps"]["carry_on"]["answers"][0].update(outcome="lunch"), "unknown outcome"),
     (lambda d: d["steps"].update(orphan={"kind": "info", "text": "x", "next": "done"}), "never reached"),
     (lambda d: d["steps"]["donts"].update(text="{weather}"), "unknown placeholders"),
     (lambda d: d["steps"]["donts"].update(kind="dialog"), "kind must be"),
     (lambda d: d["steps"]["donts"].pop("next"), "needs a next step"),
-    (lambda d: d["steps"]["can_type"]["answers"].append(
-        copy.deepcopy(d["steps"]["can_type"]["answers"][0])), "share a value"),
+    (lambda d: d["steps"]["carry_on"]["answers"].append(
+        copy.deepcopy(d["steps"]["carry_on"]["answers"][0])), "share a value"),
 ])
 def test_broken_procedure_data_is_refused(mutate, message):
     data = _data()
     mutate(data)
     with pytest.raises(ProcedureError, match=message):
         parse_procedure(data)
+
+
+def test_offline_the_guide_gets_the_connection_back_first_then_the_phone():
+    p = Procedure(profile=load_profile("westcountry-sen"), lesson_start=LESSON, clock=Clock(), offline=True)
+    p.answer("no")
+    assert p.current.id == "offline_fixes"
+    assert "Restart the router" in " ".join(p.current.notes)
+    assert "Close programs" not in " ".join(p.current.notes)
+    p.answer("no")
+    assert p.current.id == "where_teaching"  # no connection: typing on the whiteboard cannot work either
+    assert "typing on the whiteboard was not possible" in p.tried()[-1]
+
+
+def test_the_programs_the_check_named_come_first_in_the_quick_fixes():
+    found = ("Pause Steam until after the lesson: it is using 18.5 Mbit/s.",)
+    p = Procedure(profile=load_profile("westcountry-sen"), lesson_start=LESSON, clock=Clock(), found=found)
+    p.answer("no")
+    assert p.current.id == "quick_fixes" and p.current.notes[0] == found[0]
+    assert p.current.notes[1].startswith("Close programs")
+    p.answer("no")
+    assert found[0] not in p.current.notes  # only where the quick fixes are

@@ -202,7 +202,8 @@ def abandoned_procedure(lesson_start: datetime = START) -> Procedure:
     for answer in (
         "no",
         "no",
-        "yes",
+        "no",
+        "elsewhere",
         "no",
         "yes",
         "yes",

@@ -198,6 +198,21 @@ def test_time_zones_are_named_where_this_computer_knows_them(london):
     assert time_zone("2024-11-28T16:05:00") == "local time (no time zone recorded)"
 
 
+def test_a_report_gives_the_same_one_answer_as_the_window(settings):
+    """A check whose sound fails is "Not ready as it is" in red in the report too, with the line that
+    goes with it, never "can go ahead with limits"."""
+    from tests.assess.fixtures import check
+
+    result = check(rtt_increase_ms=150, upload_mbps=0.5)  # sound and video fail, the whiteboard works
+    h = build_check_report(result, settings, system=SYSTEM).headline
+    assert h.verdict == "Not ready as it is: use a phone for sound and turn the cameras off"
+    assert h.state == "fail"
+    assert h.sentence.startswith("Sound will not work well over this connection")
+    assert "go ahead" not in h.sentence
+    video_only = build_check_report(check(upload_mbps=0.2), settings, system=SYSTEM).headline
+    assert video_only.verdict == "Ready with the cameras off" and video_only.state == "degraded"
+
+
 def test_a_check_report_shows_the_call_stream_and_the_figures_sound_was_judged_on(pki, settings):
     # Every 5th STUN answer comes 200 ms late: the idle probes lose nothing, the call-like stream
     # has 20 % of its packets too late for the jitter buffer; sound is judged on that.

@@ -227,3 +227,36 @@ def test_charts_are_inline_svg_with_threshold_lines_and_alert_marks(settings):
     marks = sorted(set(alert_moments(report.timeline)))
     assert marks == list(range(1, len(marks) + 1)) and len(marks) >= 5
     assert all(str(n) in a.shown for n in marks)  # each mark is drawn with its number
+
+
+def test_each_timeline_panel_is_shaded_only_where_its_own_metric_was_troubled():
+    """A lesson whose round trip went bad while jitter and loss stayed good: only the round-trip
+    panel has weak or failing stretches; the others, and this computer's traffic, are not red."""
+    import re
+
+    from connectcheck.report.charts import PANEL_H, PANELS, ZONE, timeline_chart
+    from connectcheck.report.model import ThresholdLine, Timeline, TimelinePoint
+
+    def rtt(i: int) -> float:  # failing for 50 s, good again, then weak for 20 s
+        return 450.0 if 10 <= i < 20 else 150.0 if 26 <= i < 30 else 25.0
+
+    def state(i: int) -> str:
+        return "fail" if rtt(i) > 400 else "degraded" if rtt(i) > 100 else "good"
+
+    points = [TimelinePoint(t_s=5.0 * i, rtt_ms=rtt(i), jitter_ms=2.0, loss_pct=0.0, down_mbps=2.0,
+                            up_mbps=1.0, state=state(i)) for i in range(40)]
+    lines = [ThresholdLine(metric, value, f"{kind} {value}", kind)
+             for metric, good, fail in (("rtt_ms", 100, 400), ("jitter_ms", 15, 30), ("loss_pct", 1, 5))
+             for value, kind in ((good, "good"), (fail, "fail"))]
+    svg = timeline_chart(Timeline(start="2026-11-28T16:00:00+00:00", interval_s=5.0, points=points,
+                                  lines=lines))
+
+    def tops(pattern: str) -> list[float]:
+        return sorted({float(y) for y in re.findall(pattern, svg)})
+
+    shaded = {fill: tops(rf'<rect x="[\d.]+" y="([\d.]+)" [^>]*fill="{fill}"')
+              for fill in (ZONE["fail"], ZONE["degraded"])}
+    panel_tops = tops(rf'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="{PANEL_H:.1f}" rx="0" '
+                      'fill="#fbfcfd"')
+    assert len(panel_tops) == len(PANELS)
+    assert shaded[ZONE["fail"]] == [panel_tops[0]] and shaded[ZONE["degraded"]] == [panel_tops[0]]

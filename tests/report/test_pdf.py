@@ -95,3 +95,69 @@ def test_a_pdf_is_made_without_a_display(settings, tmp_path, monkeypatch):
 def test_render_pdf_returns_the_bytes_of_a_pdf(settings):
     data = render_pdf(build_lesson_report(troubled_lesson(minutes=8, with_checks=False), settings))
     assert data.startswith(b"%PDF-") and len(data) > 10_000
+
+
+def test_a_heading_never_stands_alone_at_the_foot_of_a_page_above_its_chart(settings, qapp):
+    """However much comes before it, "The lesson over time" is on the page of its chart (a chart
+    cannot be split: the heading goes over with it); the layout is the one render_pdf draws."""
+    from PySide6.QtCore import QSizeF
+
+    from connectcheck.report.pdf import layout_pages, rich_text
+
+    text, svgs = rich_text(document(build_lesson_report(troubled_lesson(), settings)))
+    page = QSizeF(680, 1000)
+    seen_pages = set()
+    for padding in range(0, 48, 2):  # pushes the heading down a line or so at a time
+        filler = "".join(f"<p>Line {i} before the report.</p>" for i in range(padding))
+        padded = text.replace('<p style="color:', filler + '<p style="color:', 1)
+        doc, _charts = layout_pages(padded, svgs, page)
+        layout = doc.documentLayout()
+        block, heading_page, chart_page = doc.begin(), None, None
+        while block.isValid():
+            if block.text().strip() == "The lesson over time":
+                heading_page = int(layout.blockBoundingRect(block).top() // page.height())
+            elif heading_page is not None and chart_page is None and "\ufffc" in block.text():
+                drawn_at = layout.blockBoundingRect(block).top() + block.layout().lineAt(0).y()
+                chart_page = int(drawn_at // page.height())  # where its line is drawn (pushed over or not)
+            block = block.next()
+        assert heading_page is not None and chart_page is not None
+        assert heading_page == chart_page, padding
+        seen_pages.add(heading_page)
+    assert len(seen_pages) >= 2  # the sweep really moved it across a page end
+
+
+def test_a_pdf_made_on_a_worker_thread_leaves_no_qt_warnings(settings, qapp, qtlog):
+    """The window exports on a worker thread (a plain Python thread): the PDF is the same and Qt
+    says nothing (it warned once per layout timer: 'event dispatcher has already been destroyed')."""
+    import threading
+
+    report = build_lesson_report(troubled_lesson(), settings)
+    made: dict = {}
+    worker = threading.Thread(target=lambda: made.setdefault("pdf", render_pdf(report)))
+    worker.start()
+    worker.join(timeout=120)
+    assert made["pdf"].startswith(b"%PDF-") and len(made["pdf"]) > 20_000
+    assert [r.message for r in qtlog.records] == []
+
+
+def test_an_error_while_rendering_on_a_worker_thread_reaches_the_caller(settings, qapp, monkeypatch):
+    import threading
+
+    from connectcheck.report import pdf
+
+    def broken(report):
+        raise ValueError("no outline")
+
+    monkeypatch.setattr(pdf, "document", broken)
+    caught: list = []
+
+    def export() -> None:
+        try:
+            render_pdf(build_lesson_report(troubled_lesson(), settings))
+        except ValueError as exc:
+            caught.append(exc)
+
+    worker = threading.Thread(target=export)
+    worker.start()
+    worker.join(timeout=60)
+    assert [str(e) for e in caught] == ["no outline"]

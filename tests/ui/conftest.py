@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import QObject, Slot
@@ -13,8 +14,10 @@ from PySide6.QtGui import QDesktopServices
 from connectcheck.assess import assess_check
 from connectcheck.assess.lesson import Burst
 from connectcheck.config.settings import Settings
+from connectcheck.core.words import parse_time
 from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
+from connectcheck.ui import style
 from connectcheck.ui.app import App
 from connectcheck.ui.desktop import Prompts
 from connectcheck.ui.signals import emit
@@ -27,7 +30,9 @@ from tests.lab.stun_server import StunServer
 
 @pytest.fixture(autouse=True)
 def _app(qapp):
-    """Every UI test has the QApplication (pixmaps and widgets need it)."""
+    """Every UI test has the QApplication (pixmaps and widgets need it), in the light theme with
+    the app's style sheet, as the app sets it up."""
+    style.apply_theme(qapp, "light")
     return qapp
 
 
@@ -202,6 +207,7 @@ def make_app(qtbot, tmp_path):
     apps = []
 
     def make(settings: Settings | None = None, *, worker=None, history="default", **kwargs) -> App:
+        kwargs.setdefault("check_on_open", False)  # no check against public hosts
         if history == "default":
             history = History(tmp_path / "history.sqlite3")
         app = App(
@@ -221,6 +227,11 @@ def make_app(qtbot, tmp_path):
         app.quit()
 
 
-def show_result(app: App, result) -> None:
+def show_result(app: App, result, age_s: float = 60.0) -> None:
+    """Show ``result`` as the last check, made ``age_s`` seconds ago (the fixtures' checks are
+    dated 2024: the controller's clock is set to match)."""
     app.controller.last_result = result
+    started = parse_time(result.started_at) if result is not None else None
+    if started is not None:
+        app.controller.clock = lambda: started + timedelta(seconds=age_s)
     emit(app.controller.changed)

@@ -311,6 +311,40 @@ def test_start_at_login_is_renewed_at_each_start(make_app, tmp_path, monkeypatch
     assert (tmp_path / "xdg" / "autostart" / "connectcheck.desktop").is_file()
 
 
+def test_start_at_login_is_offered_once_at_the_first_start(make_app, tmp_path, monkeypatch, qtbot):
+    from connectcheck.config.settings import Settings, load_settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    desktop = tmp_path / "xdg" / "autostart" / "connectcheck.desktop"
+    path = tmp_path / "settings.toml"
+    app = make_app(Settings(path=path))
+    app.start()
+    banner = app.status.offer_banner
+    qtbot.waitUntil(lambda: banner.isVisibleTo(app.status), timeout=5000)  # once the tray is placed
+    assert "Start it at login?" in banner.text.text()
+    [yes] = [b for b in banner._extra if b.text() == "Start at login"]
+    yes.click()
+    assert desktop.is_file()
+    saved = load_settings(path)
+    assert saved["app.start_at_login"] is True and saved["app.asked_start_at_login"] is True
+    assert banner.text.text().startswith("Done: connectcheck will start when you log in")
+    later = make_app(load_settings(path))
+    later.start()
+    qtbot.waitUntil(lambda: later.status.tray_banner.isVisibleTo(later.status), timeout=5000)  # no tray: up
+    assert not later.status.offer_banner.isVisibleTo(later.status)  # asked once
+    desktop.unlink()
+    fresh = make_app(Settings(path=tmp_path / "other.toml"))
+    fresh.start()
+    qtbot.waitUntil(lambda: fresh.status.offer_banner.isVisibleTo(fresh.status), timeout=5000)
+    [no] = [b for b in fresh.status.offer_banner._extra if b.text() == "Not now"]
+    no.click()
+    assert not desktop.exists() and load_settings(tmp_path / "other.toml")["app.asked_start_at_login"] is True
+    assert "will not start at login" in fresh.status.offer_banner.text.text()
+    at_login = make_app(Settings(path=tmp_path / "third.toml"), at_login=True)
+    at_login._up()  # as when the tray comes up at login
+    assert not at_login.status.offer_banner.isVisibleTo(at_login.status)  # never while starting at login
+
+
 def test_an_error_in_a_slot_is_shown_calmly(make_app, qtbot):
     from PySide6.QtCore import QTimer
 
@@ -340,3 +374,32 @@ def test_a_missing_desktop_is_told_before_qt_aborts(env, found, expected):
     problem = display_problem(env, "linux", lambda name: found)
     assert (problem is None) if expected is None else (expected in problem)
     assert display_problem({}, "win32", lambda name: None) is None
+
+
+@pytest.mark.parametrize("kind", ["history", "settings", "guide", "about"])
+def test_every_window_opens_whole_on_the_screen(make_app, kind):
+    """A window taller than the screen's free area (History is 620 px; the test screen is 800×600)
+    is made to fit and placed with its title bar inside: nothing opens below the edge."""
+    app = make_app()
+    window = {"history": app.open_history, "settings": app.open_settings, "guide": app.open_guide,
+              "about": app.open_about}[kind]()
+    room = window.screen().availableGeometry()
+    top_with_title = window.geometry().top() - 40
+    assert room.contains(window.geometry()) and top_with_title >= room.top(), (room, window.geometry())
+
+
+def test_about_lists_each_component_with_its_licence_from_its_package(make_app):
+    from connectcheck.ui.about import COMPONENTS, components
+
+    app = make_app()
+    about = app.open_about()
+    text = about.licences.toPlainText()
+    found = {c.name: c for c in components()}
+    assert set(found) == {name for name, _ in COMPONENTS}
+    for c in found.values():
+        assert c.version and c.licence != "not found in this build"
+        assert f"{c.name} {c.version} ({c.use}): {c.licence}" in text
+    assert "LGPL" in found["PySide6-Essentials"].licence and "GNU LGPL version 3" in text
+    assert found["psutil"].licence == "BSD-3-Clause" and found["psutil"].text
+    assert found["psutil"].text.splitlines()[0] in text  # the licence file itself, not only its name
+    assert about.licences.isReadOnly() and about.licences.isVisibleTo(about)

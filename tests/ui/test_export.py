@@ -3,7 +3,7 @@ for attaching, and the support address asked once and remembered."""
 
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from connectcheck.config.settings import Settings, load_settings
+from connectcheck.config.settings import Settings
 from tests.ui.conftest import ScriptedProbe, degraded_result, fast_monitor, fast_monitor_options, show_result
 
 
@@ -74,49 +74,6 @@ def test_a_lessons_report_from_the_history(make_app, tmp_path, qtbot, opened_url
     app.prompts.paths = [target]
     window.export_button.click()
     assert target.exists() and '"kind": "lesson"' in target.read_text(encoding="utf-8")
-
-
-def test_email_support_asks_the_address_once_and_remembers_it(make_app, tmp_path, opened_urls):
-    app = make_app(settings_in(tmp_path))
-    show_result(app, degraded_result())
-    app.prompts.texts = ["support at example", "support@example.org"]
-    app.actions["email"].trigger()
-    asked = [label for kind, label in app.prompts.asked if kind == "text"]
-    assert len(asked) == 2 and "does not look like an e-mail address" in asked[1]
-    assert load_settings(tmp_path / "settings.toml")["organisation.support_email"] == "support@example.org"
-    to, subject, body = mail_parts(next(u for u in opened_urls if u.startswith("mailto:")))
-    assert to == "support@example.org"
-    assert subject == "Technical difficulties in my lesson on " + subject.split(" on ", 1)[1]
-    assert (
-        "Video may freeze" in body
-        and "I have attached the report (connectcheck-report-2024-10-24-1605.html)" in body
-    )
-    report = tmp_path / "reports" / "connectcheck-report-2024-10-24-1605.html"
-    assert report.exists()
-    assert f"file://{report.parent}" in opened_urls  # shown for attaching
-    app.actions["email"].trigger()  # the second time: not asked again
-    assert len([k for k, _ in app.prompts.asked if k == "text"]) == 2
-
-
-def test_the_guides_steps_are_in_the_email(make_app, tmp_path, opened_urls):
-    app = make_app(settings_in(tmp_path, **{"organisation.support_email": "help@example.org"}))
-    show_result(app, degraded_result())
-    guide = app.open_guide()
-    for value in ("no", "no", "yes", "no", "no"):
-        guide._answer(value)
-    next(b for b in guide._buttons() if b.text() == "Next").click()  # past the reminders
-    next(b for b in guide._buttons() if b.text() == "E-mail support…").click()
-    _, _, body = mail_parts(next(u for u in opened_urls if u.startswith("mailto:")))
-    assert "- Closed what was using the connection and refreshed the whiteboard: that did not fix it." in body
-    assert "- Could not offer another time." in body
-    assert "Outcome: The lesson could not go on, so it was abandoned." in body
-    assert app.prompts.asked == []
-
-
-def test_cancelling_the_address_question_sends_nothing(make_app, opened_urls):
-    app = make_app()
-    app.actions["email"].trigger()
-    assert opened_urls == []
 
 
 def test_a_pdf_report_is_written_off_the_gui_thread(make_app, tmp_path, qtbot, opened_urls):

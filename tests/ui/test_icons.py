@@ -81,3 +81,45 @@ def test_template_is_monochrome_with_transparency(state):
 def test_unknown_state_is_refused():
     with pytest.raises(ValueError):
         icons.tray_icon("purple")
+
+
+def colourfulness(image: QImage) -> tuple[int, int, int]:
+    """The colour of the shape: the commonest opaque colour."""
+    from collections import Counter
+
+    solid = Counter((c.red(), c.green(), c.blue()) for c in pixels(image) if c.alpha() == 255)
+    return solid.most_common(1)[0][0]
+
+
+@pytest.mark.parametrize("size", [16, 22, 32])
+def test_failing_and_weak_are_drawn_differently_at_every_tray_size(size):
+    failing = icons.render(icons.icon_file(icons.FAILING), size).toImage()
+    weak = icons.render(icons.icon_file(icons.DEGRADED), size).toImage()
+    differing = sum(1 for a, b in zip(pixels(failing), pixels(weak), strict=True) if a != b)
+    assert differing >= size * size // 4
+    assert icons.tray_icon(icons.FAILING).cacheKey() != icons.tray_icon(icons.DEGRADED).cacheKey()
+
+
+def test_offline_is_not_a_calm_grey_like_not_checked():
+    offline = colourfulness(icons.render(icons.icon_file(icons.OFFLINE), 32).toImage())
+    unchecked = colourfulness(icons.render(icons.icon_file(icons.UNCHECKED), 32).toImage())
+    distance = sum((a - b) ** 2 for a, b in zip(offline, unchecked, strict=True)) ** 0.5
+    assert distance > 60, (offline, unchecked)
+    r, g, b = offline
+    assert max(r, g, b) - min(r, g, b) > 40  # a colour, not a grey
+
+
+@pytest.mark.parametrize("template", [False, True])
+@pytest.mark.parametrize("state", [icons.GOOD, icons.FAILING, icons.OFFLINE])
+def test_an_old_result_is_drawn_faded_with_a_clock(state, template):
+    path = icons.icon_file(state, template=template)
+    fresh, old = icons.render(path, 32).toImage(), icons.render_stale(path, 32, template=template).toImage()
+
+    def opaque(img):  # away from the clock's corner
+        away = [(x, y) for y in range(32) for x in range(32) if x < 18 or y < 18]
+        return sum(1 for x, y in away if img.pixelColor(x, y).alpha() >= 200)
+
+    assert opaque(old) < opaque(fresh) * 0.3  # faded ...
+    corner = [old.pixelColor(x, y).alpha() for x in range(22, 32) for y in range(22, 32)]
+    assert sum(1 for a in corner if a >= 230) >= 20  # ... but the clock in its corner is solid
+    assert icons.tray_icon(state, stale=True).cacheKey() != icons.tray_icon(state).cacheKey()

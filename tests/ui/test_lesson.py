@@ -31,7 +31,7 @@ def test_a_worsening_that_lasts_is_told_once_then_its_recovery(make_app, qtbot):
     probe.set(BAD)
     qtbot.waitUntil(lambda: len(notes) >= 1, timeout=3000)
     title, text, level = notes[0]
-    assert title == "Sound: failing" and level == "warning" and "round trip" in text
+    assert title == "Sound: failing" and level == "warning" and "the delay is" in text
     assert app.tray.state == "failing"
     assert "Sound: failing" in panel.alerts.item(0).text()
     assert not app.status.notice_banner.isHidden()  # no tray here: the window tells
@@ -168,6 +168,41 @@ def test_the_history_shows_the_open_tabs_newest_entry(make_app, qtbot):
     assert window.detail.currentWidget() is window.check_text
     window.tabs.setCurrentIndex(1)
     assert window.selected[0] == "lesson" and window.detail.currentIndex() == 2
+
+
+def test_long_alert_lines_are_shown_whole_without_a_scrollbar(make_app, qtbot):
+    """Alerts wrap onto as many lines as they need and the list grows to fit them (up to eight);
+    nothing is cut at the right or hidden behind a scrollbar."""
+    from datetime import datetime
+
+    from connectcheck.core.model import LessonAlert
+    from connectcheck.ui.signals import emit
+
+    app = make_app()
+    w = app.status
+    w.resize(680, 2000)
+    w.show()
+    message = ("Sound will probably break up or drop out: the delay is 455 ms (good is at most 100 ms). "
+               "On this computer, Steam is moving 18.2 Mbit/s.")
+    c = app.controller
+    c.alerts = [LessonAlert(t_s=30.0 * i, at=datetime.now().astimezone().isoformat(), activity="sound",
+                            state="fail", previous="good", message=message) for i in range(3)]
+    emit(c.monitoring_changed, False)
+    panel = w.lesson
+    view = panel.alerts
+    qtbot.waitUntil(lambda: view.isVisibleTo(w) and view.count() == 3, timeout=2000)
+    panel.fit_alerts()
+    assert not view.horizontalScrollBar().isVisible() and not view.verticalScrollBar().isVisible()
+    line = view.fontMetrics().lineSpacing()
+    for i in range(3):
+        rect = view.visualItemRect(view.item(i))
+        assert rect.height() >= 2 * line  # wrapped, not cut
+        assert rect.right() <= view.viewport().width() and view.viewport().rect().contains(rect)
+    c.alerts = c.alerts * 4  # more than fit: the list stops growing, the newest in view
+    emit(c.monitoring_changed, False)
+    panel.fit_alerts()
+    assert view.count() == 12 and view.height() < sum(view.visualItemRect(view.item(i)).height()
+                                                       for i in range(12))
 
 
 @pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])

@@ -4,7 +4,7 @@ reason, thresholds reset, changes saved and used, start at login set up for real
 import pytest
 
 from connectcheck.config.settings import OPTIONS, SCHEMA, load_settings
-from connectcheck.ui.settings_dialog import SettingsDialog, caption
+from connectcheck.ui.settings_dialog import NOT_SHOWN, SettingsDialog, caption
 
 
 @pytest.fixture
@@ -20,20 +20,22 @@ def dialog(make_app, qtbot, tmp_path, monkeypatch):
 
 
 def test_every_option_of_the_schema_has_an_editor_with_its_help(dialog):
-    assert set(dialog.fields) == {o.key for o in SCHEMA}
+    assert set(dialog.fields) == {o.key for o in SCHEMA} - NOT_SHOWN
     for key, field in dialog.fields.items():
         assert field.widget.toolTip() == OPTIONS[key].help
         assert field.widget.accessibleName()
     tabs = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
-    assert tabs == [
-        "Organisation",
-        "Measuring",
-        "Monitoring",
-        "History",
-        "Reports",
-        "Start",
-        "Thresholds",
-    ]
+    assert tabs == ["Start", "Organisation", "Reports", "Monitoring", "History", "Measuring", "Thresholds"]
+
+
+def test_the_tabs_for_support_staff_say_so_at_their_top(dialog):
+    from PySide6.QtWidgets import QLabel
+
+    for i in range(dialog.tabs.count()):
+        page = dialog.tabs.widget(i).widget()
+        words = " ".join(label.text() for label in page.findChildren(QLabel))
+        assert ("For support staff" in words) == (dialog.tabs.tabText(i) in {"Monitoring", "Measuring",
+                                                                             "Thresholds"})
 
 
 def test_labels_read_as_words():
@@ -83,6 +85,33 @@ def test_valid_changes_are_saved_and_used(dialog):
     assert saved.problems == []
     assert saved["monitor.interval_s"] == 10.0 and saved["network.stun_servers"] == ["stun.example.org:3478"]
     assert controller.thresholds().limit("video", "upload_mbps").good == 2.0
+
+
+def test_start_at_login_says_what_really_happens_at_login(dialog, tmp_path):
+    """The box and the line under it show the system's state, not just the setting: an entry
+    removed by hand shows as off, and OK with the box ticked puts it back."""
+    desktop = tmp_path / "xdg" / "autostart" / "connectcheck.desktop"
+    box = dialog.fields["app.start_at_login"]
+    assert box.get() is False and dialog.login_state.isVisibleTo(dialog)
+    assert dialog.login_state.text().startswith("Now: connectcheck does not start when you log in")
+    box.set(True)
+    assert dialog.login_state.text().startswith("After OK, connectcheck will start when you log in")
+    dialog.accept()
+    assert desktop.is_file()
+    again = SettingsDialog(dialog.app.controller)
+    assert again.fields["app.start_at_login"].get() is True
+    assert again.login_state.text() == f"Now: connectcheck starts when you log in (set up in {desktop})."
+    again.fields["app.start_at_login"].set(False)
+    assert again.login_state.text() == "Now connectcheck starts when you log in; after OK it will not."
+    again.reject()
+    desktop.unlink()  # removed by hand (or by a clean-up tool): the setting still says yes
+    assert dialog.app.controller.settings["app.start_at_login"] is True
+    third = SettingsDialog(dialog.app.controller)
+    assert third.fields["app.start_at_login"].get() is False
+    assert "does not start" in third.login_state.text()
+    third.fields["app.start_at_login"].set(True)
+    third.accept()
+    assert desktop.is_file()  # the setting did not change, the system did: it is set up again
 
 
 def test_start_at_login_writes_the_autostart_file(dialog, tmp_path):

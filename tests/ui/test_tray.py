@@ -64,7 +64,7 @@ def test_the_menu_holds_every_command_in_order(make_app):
         (good_result, icons.GOOD, "Ready for the lesson"),
         (quick_result, icons.GOOD, "Nothing wrong found so far"),
         (degraded_result, icons.DEGRADED, "with limits"),
-        (failing_result, icons.DEGRADED, "with limits"),
+        (failing_result, icons.FAILING, "Not ready as it is: use a phone for sound and turn the cameras off"),
         (offline_result, icons.OFFLINE, "No connection"),
     ],
 )
@@ -166,10 +166,14 @@ def test_window_commands_open_their_window_once(make_app, text, kind):
     assert [w for w in app.windows.values() if isinstance(w, kind)] == windows
 
 
-def test_email_support_from_the_menu_opens_the_mail_program(make_app, opened_urls):
-    app = make_app()
+def test_email_support_from_the_menu_opens_the_mail_program(make_app, opened_urls, tmp_path):
+    from connectcheck.config.settings import Settings
+
+    settings = Settings(path=tmp_path / "settings.toml")
+    settings.values.update({"organisation.support_email": "support@example.org",
+                            "report.folder": str(tmp_path)})
+    app = make_app(settings)
     show_result(app, degraded_result())
-    app.prompts.texts = ["support@example.org"]
     action(app, "E-mail support…").trigger()
     mail = [u for u in opened_urls if u.startswith("mailto:")]
     assert mail and mail[0].startswith("mailto:support@example.org?subject=Technical%20difficulties")

@@ -23,7 +23,7 @@ from connectcheck.core.model import (
     Summary,
     worst_state,
 )
-from connectcheck.core.words import join_words, number_beside, quantity
+from connectcheck.core.words import PROBLEM_WORDS, join_words, number_beside, quantity
 
 CONNECTIVITY = "connectivity"  # pseudo-metrics: value 1.0 = yes, 0.0 = no
 PLATFORM = "platform_reachable"
@@ -54,7 +54,7 @@ def blocker(summary: Summary, connectivity: Connectivity,
             reachability: Sequence[ReachabilityResult] = ()) -> tuple[str, str] | None:
     """What stops every activity whatever the numbers: (pseudo-metric, reason in plain words)."""
     if connectivity is Connectivity.OFFLINE:
-        return CONNECTIVITY, "there is no internet connection (nothing answered)"
+        return CONNECTIVITY, "there is no internet connection"
     if summary.platform_reachable is False:
         return PLATFORM, f"the lesson platform ({unreachable_hosts(reachability)}) could not be reached"
     return None
@@ -98,8 +98,10 @@ def _sentence(activity: Activity, state: str, verdicts: list[MetricVerdict], thr
         return f"{activity.label} looks fine so far ({join_words(known)} {verb} good), but {not_measured}."
     deciding = [v for v in verdicts if v.state == state]
     reasons = [_reason(v, thresholds, activity, len(deciding) == 1) for v in deciding[:MAX_REASONS]]
-    if (more := len(deciding) - MAX_REASONS) > 0:
-        reasons.append(f"{more} more figure{'s' if more > 1 else ''}")
+    for v in deciding[MAX_REASONS:]:  # named without its number, never "1 more figure"
+        metric = thresholds.metrics.get(v.metric)
+        if metric is not None:
+            reasons.append(f"your {metric.label} is too {'low' if metric.higher_is_better else 'high'}")
     text = f"{activity.label} {activity.effects[state]}: {join_words(reasons)}"
     return text + (f" ({not_measured})." if unknown else ".")
 
@@ -142,6 +144,19 @@ def judge_activity(summary: Summary, connectivity: Connectivity, activity: Activ
     return ActivityVerdict(activity.key, state, sentence, deciding, metrics, mos)
 
 
+def plain_sentence(verdict: ActivityVerdict, thresholds: Thresholds) -> str:
+    """The verdict's sentence without figures, for the tutor's first look ("Sound will probably break
+    up or drop out: everything arrives late and some of what is sent gets lost."); the sentence with
+    the figures stays in ``verdict.sentence``. Good, unknown and blocked verdicts have no figures."""
+    activity = thresholds.activities.get(verdict.activity)
+    if activity is None or verdict.state not in ("degraded", "fail"):
+        return verdict.sentence
+    problems = [PROBLEM_WORDS[v.metric] for v in verdict.deciding if v.metric in PROBLEM_WORDS]
+    if not problems or any(v.metric in (CONNECTIVITY, PLATFORM) for v in verdict.deciding):
+        return verdict.sentence
+    return f"{activity.label} {activity.effects[verdict.state]}: {join_words(problems)}."
+
+
 def judge_activities(summary: Summary, connectivity: Connectivity, thresholds: Thresholds,
                      reachability: Sequence[ReachabilityResult] = ()) -> list[ActivityVerdict]:
     """The verdicts of every activity (see :func:`judge_activity`)."""
@@ -171,15 +186,26 @@ def overall(result: CheckResult, verdicts: list[ActivityVerdict], thresholds: Th
         return "cannot", ("The lesson cannot go ahead online: neither sound nor the whiteboard will work. "
                           "Follow the organisation's steps for a lesson that cannot go on.")
     careful = f"{join_words(shaky)} may not be smooth" if shaky else ""
-    if failing:
-        means = join_words([acts[k].means for k in ("sound", "whiteboard") if k not in failing])
-        text = f"Can go ahead with limits: {means} only"
-        text += ", with the camera off" if "video" in failing else ""
-        text += "; use a phone for sound if you can" if "sound" in failing else ""
-        return "limited", text + (f" ({careful})." if careful else ".")
+    if failing:  # the line goes with the headline (core/words.answer): what fails, then what to do
+        return "limited", _with_failures(set(failing), careful)
     if shaky:
         return "limited", f"Can go ahead, with care: {careful}."
     missing = {m.metric for v in verdicts for m in v.metrics if m.state == "unknown"}
     unknown = [m.label for k, m in thresholds.metrics.items() if k in missing]
     return "unknown", (f"Nothing wrong found so far, but {join_words(unknown)} "
                        f"{'was' if len(unknown) == 1 else 'were'} not measured: run a full check to be sure.")
+
+
+def _with_failures(failing: set[str], careful: str) -> str:
+    """The overall line when one or two of sound, video and the whiteboard fail (not sound and the
+    whiteboard together: that is "cannot"), in the policy's order: typing first, then a phone."""
+    cameras = ", with the cameras off" if "video" in failing else ""
+    if "sound" in failing:
+        text = ("Sound will not work well over this connection: carry on by typing on the whiteboard"
+                f"{cameras}, and use a phone for sound if you can")
+    elif "whiteboard" in failing:
+        text = ("The whiteboard will not work well over this connection: the lesson can only go on "
+                f"by voice{cameras}")
+    else:
+        text = "Video will not work well over this connection: turn the cameras off"
+    return text + (f" ({careful})." if careful else ".")

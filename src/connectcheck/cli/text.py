@@ -29,7 +29,6 @@ from connectcheck.core.words import (
     KIND_WORDS,
     NOT_KNOWN,
     OS_WORDS,
-    OVERALL_SHORT,
     call_words,
     clean,
     clock,
@@ -41,6 +40,7 @@ from connectcheck.core.words import (
     pct,
     printable,
     quantity,
+    short_answer,
     stamp,
 )
 from connectcheck.local.base import LocalBackend
@@ -176,9 +176,6 @@ WIDTH = 100
 LIGHTS = {"good": "[ OK ]", "degraded": "[WEAK]", "fail": "[FAIL]", "unknown": "[ ?? ]"}
 
 
-OVERALL = {key: words.upper() for key, words in OVERALL_SHORT.items()}  # "WITH LIMITS"
-
-
 _UNIT_SPACE = re.compile(r"(?<=\d) (?=Mbit/s|ms|%|dBm|/ 5)")
 
 
@@ -206,7 +203,8 @@ def format_assessment(assessment: Assessment) -> str:
     width = max((len(v.activity) for v in a.verdicts), default=0)
     for v in a.verdicts:
         lines += _verdict_lines(v, width)
-    lines += [""] + _wrap(a.sentence, f"Overall: {OVERALL.get(a.overall, a.overall)} — ", "  ")
+    failing = {v.activity for v in a.verdicts if v.state == "fail"}
+    lines += [""] + _wrap(a.sentence, f"Overall: {short_answer(a.overall, failing).upper()} — ", "  ")
     if a.advice:
         lines += ["", "What to do now"]
         for item in a.advice:

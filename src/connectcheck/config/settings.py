@@ -129,6 +129,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("speed.data_limit_mb", "float", 200.0,
            "Most data a full check may move in both directions together, in megabytes.",
            min=5, max=5000),
+    Option("speed.metered_data_limit_mb", "float", 25.0,
+           "Most data a full check may move on a connection the system marks as metered (a phone's "
+           "hotspot, a mobile data plan), in megabytes.", min=1, max=10000),
     Option("speed.streams", "int", 16,
            "Most parallel connections the bandwidth test may use (it starts with two and adds more "
            "while the rate grows with them).", min=1, max=16),
@@ -169,6 +172,10 @@ SCHEMA: tuple[Option, ...] = (
            "Show full IP and MAC addresses in reports (hidden by default: only the network part)."),
     Option("app.start_at_login", "bool", False,
            "Start connectcheck when you log in."),
+    Option("app.asked_support_address", "bool", False,
+           "Whether connectcheck has asked for the support address (once, at its first start)."),
+    Option("app.asked_start_at_login", "bool", False,
+           "Whether connectcheck has offered to start at login (once, at its first start)."),
 )
 
 
@@ -226,8 +233,10 @@ class Settings:
     file_was_bad: bool = False  # the file on disk must be kept before anything overwrites it
 
     def __post_init__(self) -> None:
+        carried = carried_profile_id()
         for opt in SCHEMA:
-            self.values.setdefault(opt.key, _copy(opt.default))
+            default = carried if opt.key == "organisation.profile" and carried else opt.default
+            self.values.setdefault(opt.key, _copy(default))
 
     def __getitem__(self, key: str) -> Any:
         return self.values[OPTIONS[key].key]
@@ -254,6 +263,23 @@ class Settings:
 
 def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
+
+
+CARRIED_PROFILE = "carried.txt"  # in resources/organisations: the profile an installer carries
+
+
+def carried_profile_id() -> str | None:
+    """The organisation profile the installer carried (installer/build.py --profile): the default
+    for ``organisation.profile``; None when the build carries none (or it is not there)."""
+    try:
+        folder = paths.resource_path("organisations")
+        marker = folder / CARRIED_PROFILE
+        if not marker.is_file():
+            return None
+        profile_id = marker.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return profile_id if profile_id and (folder / f"{profile_id}.toml").is_file() else None
 
 
 def defaults() -> Settings:

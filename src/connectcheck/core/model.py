@@ -418,6 +418,7 @@ class CheckResult:
     # named it (speedtest.net's configuration answer); never the address it also gives
     provider: str | None = None
     bytes_used: int = 0  # all bytes the check moved (both directions, all probes)
+    metered: str | None = None  # why the connection was taken as metered (its data capped); None: it was not
     notes: list[str] = field(default_factory=list)  # plain-words remarks of the check
     local: LocalFindings | None = None  # this computer: programs, Wi-Fi, load
     assessment: Assessment | None = None  # verdicts and advice

@@ -3,7 +3,7 @@ names made safe to print. Every user-facing formatting helper lives here, once."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 
 from connectcheck.core.model import CallResult, Section, Status
@@ -51,6 +51,20 @@ def join_words(items: Sequence[str], last: str = "and") -> str:
 STATE_WORDS = {"good": "good", "degraded": "weak", "fail": "failing", "unknown": "not known"}
 # The overall answer of a check ("ready" | "limited" | "cannot" | "unknown"): a headline, and the
 # few words a tight space (a table cell, a terminal line) has for it.
+# What to do when a lesson alert says an activity got worse, in the policy's order (typing
+# first, then a phone, then the guide): (activity, state) -> one line.
+ALERT_ADVICE = {
+    ("sound", "fail"): "Type on the whiteboard meanwhile. If the sound does not come back, open "
+                       "“The lesson can't go on…”.",
+    ("sound", "degraded"): "Ask everyone at home to pause streaming and downloads, and close other programs.",
+    ("video", "fail"): "Turn the cameras off and carry on by voice and typing.",
+    ("video", "degraded"): "If the picture freezes, turn the cameras off.",
+    ("whiteboard", "fail"): "Refresh the whiteboard page. If it stays like this, open "
+                            "“The lesson can't go on…”.",
+    ("whiteboard", "degraded"): "Close other browser tabs and programs; refresh the whiteboard page "
+                                "if it lags.",
+}
+
 OVERALL_WORDS = {
     "ready": "Ready for the lesson",
     "limited": "The lesson can go ahead with limits",
@@ -64,6 +78,62 @@ OVERALL_SHORT = {
     "unknown": "Not sure yet",
 }
 OVERALL_TONE = {"ready": "good", "limited": "degraded", "cannot": "fail", "unknown": "unknown"}
+
+
+def answer(overall: str, failing: Collection[str] = ()) -> str:
+    """The one answer a tutor reads first, consistent with the cards: a check that can go ahead
+    only "with limits" because sound or the whiteboard fails is "Not ready" as it is (``failing``:
+    the activities found failing)."""
+    if overall == "limited" and failing:
+        if "whiteboard" in failing:
+            return "Not ready: the whiteboard will not work"
+        if "sound" in failing:
+            cameras = " and turn the cameras off" if "video" in failing else ""
+            return f"Not ready as it is: use a phone for sound{cameras}"
+        return "Ready with the cameras off"
+    return OVERALL_WORDS.get(overall, OVERALL_WORDS["unknown"])
+
+
+def short_answer(overall: str, failing: Collection[str] = ()) -> str:
+    """:func:`answer` in the few words a table cell or a terminal line has."""
+    if overall == "limited" and set(failing) - {"video"}:
+        return "Not ready"
+    return OVERALL_SHORT.get(overall, OVERALL_SHORT["unknown"])
+
+# Each measured figure in words a non-technical person knows: what it is called, and one line on
+# what it means for a lesson (shown on hover and focus beside the figure).
+FIGURE_WORDS = {
+    "download_mbps": ("Download speed", "How fast the lesson reaches you: the student's voice, picture and "
+                      "the whiteboard. Higher is better."),
+    "upload_mbps": ("Upload speed", "How fast what you send leaves this computer: your voice and your "
+                    "camera. Higher is better."),
+    "rtt_ms": ("Delay", "How long a message takes to get there and back. When it is long, you and the "
+               "student talk over each other. Lower is better."),
+    "jitter_ms": ("Delay variation", "How much that delay jumps about. When it jumps, voices break up and "
+                  "the picture stutters. Lower is better."),
+    "loss_pct": ("Lost data", "How much of what is sent never arrives. Lost data means gaps in the sound "
+                 "and frozen pictures. Lower is better."),
+    "rtt_increase_ms": ("Delay when busy", "How much longer the delay gets while the line is in full use "
+                        "(a download, a film). Large means someone else's use will spoil the lesson. "
+                        "Lower is better."),
+    "call_rtt_ms": ("A call's delay", "The delay a call-like stream of small packets saw, as sound "
+                    "in a lesson travels. Sound is judged by this one when it was measured. Lower is "
+                    "better."),
+    "call_jitter_ms": ("A call's delay variation", "How much the delay of that call-like stream "
+                       "jumped about. Lower is better."),
+    "call_loss_pct": ("A call's missed data", "How much of that call-like stream never arrived, or "
+                      "arrived too late to be played. Lower is better."),
+}
+# What is wrong, without a number, for the cards: (pseudo-)metric -> words after "…: ".
+PROBLEM_WORDS = {
+    "download_mbps": "the connection brings things in too slowly",
+    "upload_mbps": "the connection sends too slowly",
+    "rtt_ms": "everything arrives late",
+    "jitter_ms": "the delay keeps jumping about",
+    "loss_pct": "some of what is sent gets lost",
+    "rtt_increase_ms": "the line slows right down when it is busy",
+    "udp_ok": "this network blocks the direct route calls take, so they go through a slower relay",
+}
 
 OS_WORDS = {"linux": "Linux", "macos": "macOS", "windows": "Windows"}
 
@@ -113,6 +183,15 @@ def pct(value: float | None) -> str:
 def megabytes(value: float | None) -> str:
     """An amount of memory in MB (thousands separated), or a dash when not known."""
     return NOT_KNOWN if value is None else f"{value:,.0f} MB"
+
+
+def data_amount(size_bytes: float) -> str:
+    """Data moved over the network as people read it: "350 kB", "23 MB", "1.2 GB"."""
+    if size_bytes < 1_000_000:
+        return f"{max(1, round(size_bytes / 1000))} kB"
+    if size_bytes < 1_000_000_000:
+        return f"{number(size_bytes / 1e6)} MB"
+    return f"{number(size_bytes / 1e9)} GB"
 
 
 def ms(value: float | None) -> str:
@@ -200,6 +279,19 @@ def sortable_stamp(iso: str | None) -> str:
     if moment is None:
         return iso or ""
     return f"{moment:%Y-%m-%d %H:%M}" + (f" {moment:%z}" if moment.tzinfo else "")
+
+
+def age_words(seconds: float) -> str:
+    """How long ago, roughly: "just now", "4 minutes ago", "3 hours ago", "6 days ago"."""
+    if seconds < 90:
+        return "just now"
+    if seconds < 90 * 60:
+        n, name = round(seconds / 60), "minute"
+    elif seconds < 36 * 3600:
+        n, name = round(seconds / 3600), "hour"
+    else:
+        n, name = int(seconds // 86_400), "day"
+    return f"{n} {name}{'' if n == 1 else 's'} ago"
 
 
 def relative_time(iso: str | None, now: datetime | None = None) -> str:

@@ -46,6 +46,7 @@ class Answer:
     next: str
     outcome: str | None = None
     tried: str | None = None
+    offline_next: str | None = None  # where it leads instead when the check found no connection
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,12 @@ class Step:
     tried: str | None = None  # date steps ({date})
     error: str = ""  # date steps: when the date is outside the window
     action: str | None = None  # what the app offers here, e.g. "email_support"
+    found_notes: bool = False  # what the check found (the programs it names) comes first in the notes
 
     def targets(self) -> list[tuple[str, str | None]]:
         """(next step, outcome set on the way) for every way out of this step."""
         if self.answers:
-            return [(a.next, a.outcome) for a in self.answers]
+            return [(n, a.outcome) for a in self.answers for n in (a.next, a.offline_next) if n]
         return [(self.next, self.outcome)] if self.next else []
 
 
@@ -77,6 +79,7 @@ class ProcedureData:
     steps: Mapping[str, Step]
     outcomes: Mapping[str, str]
     defaults: Mapping[str, str]
+    support_outcomes: Mapping[str, str] = field(default_factory=dict)  # the outcomes for support staff
 
 
 @dataclass(frozen=True)
@@ -109,11 +112,12 @@ def _placeholders(text: str, where: str, allowed: tuple[str, ...]) -> str:
 def _answer(raw: Any, where: str) -> Answer:
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("value", "label", "next")):
         raise ProcedureError(f"{where}: an answer needs a value, a label and a next step")
-    if set(raw) - {"value", "label", "next", "outcome", "tried"}:
+    if set(raw) - {"value", "label", "next", "outcome", "tried", "offline_next"}:
         raise ProcedureError(f"{where}: unknown fields in an answer")
     _placeholders(raw["label"], where, ())
     _placeholders(raw.get("tried") or "", where, ())
-    return Answer(raw["value"], raw["label"], raw["next"], raw.get("outcome"), raw.get("tried"))
+    return Answer(raw["value"], raw["label"], raw["next"], raw.get("outcome"), raw.get("tried"),
+                  raw.get("offline_next"))
 
 
 def _step(step_id: str, raw: Any) -> Step:
@@ -131,7 +135,8 @@ def _step(step_id: str, raw: Any) -> Step:
     _placeholders(raw.get("tried") or "", where, ("date",))
     answers = tuple(_answer(a, where) for a in raw.get("answers", []))
     step = Step(step_id, raw["kind"], texts["title"], texts["text"], tuple(notes), texts["question"], answers,
-                raw.get("next"), raw.get("outcome"), raw.get("tried"), texts["error"], raw.get("action"))
+                raw.get("next"), raw.get("outcome"), raw.get("tried"), texts["error"], raw.get("action"),
+                bool(raw.get("found_notes", False)))
     if (step.kind == "question") != bool(answers):
         raise ProcedureError(f"{where}: questions, and only questions, have answers")
     if step.kind in ("info", "date") and not step.next:
@@ -175,11 +180,15 @@ def parse_procedure(data: Mapping[str, Any]) -> ProcedureData:
     if not isinstance(steps_raw, dict) or not steps_raw:
         raise ProcedureError(f"{FILE_NAME}: no [steps]")
     outcomes, defaults = data.get("outcomes", {}), data.get("defaults", {})
-    for name, table in (("outcomes", outcomes), ("defaults", defaults)):
+    for_support = data.get("outcomes_for_support", {})
+    tables = (("outcomes", outcomes), ("defaults", defaults), ("outcomes_for_support", for_support))
+    for name, table in tables:
         if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
             raise ProcedureError(f"{FILE_NAME}: [{name}] must map names to texts")
+    if missing := set(outcomes) - set(for_support):
+        raise ProcedureError(f"{FILE_NAME}: [outcomes_for_support] lacks {sorted(missing)}")
     proc = ProcedureData(str(data.get("start")), str(data.get("end")),
-                         {k: _step(k, v) for k, v in steps_raw.items()}, outcomes, defaults)
+                         {k: _step(k, v) for k, v in steps_raw.items()}, outcomes, defaults, for_support)
     _check_paths(proc)
     return proc
 
@@ -207,13 +216,18 @@ class Procedure:
     """One walk through the procedure for one lesson.
 
     ``lesson_start`` is the failed lesson's date or date-time (today when not given); it sets the
-    7-day window. ``clock`` gives the time each answer is recorded with.
+    7-day window. ``clock`` gives the time each answer is recorded with. What the last check
+    found changes the way: ``offline`` (no connection: the steps to get it back instead of the
+    quick fixes for a busy line) and ``found`` (what to do about the programs it named, shown
+    first among the quick fixes).
     """
 
     profile: OrganisationProfile | None = None
     lesson_start: date | datetime | None = None
     data: ProcedureData = field(default_factory=default_procedure)
     clock: Callable[[], datetime] = _now
+    offline: bool = False
+    found: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         started = self.clock()
@@ -254,8 +268,11 @@ class Procedure:
     @property
     def current(self) -> StepView:
         s = self.step
+        notes = tuple(self._fill(n) for n in s.notes)
+        if s.found_notes and self.found:
+            notes = (*self.found, *notes)
         return StepView(s.id, s.kind, self._fill(s.title), self._fill(s.text),
-                        tuple(self._fill(n) for n in s.notes), self._fill(s.question),
+                        notes, self._fill(s.question),
                         tuple((a.value, a.label) for a in s.answers), s.action)
 
     @property
@@ -272,8 +289,8 @@ class Procedure:
         tutor, for anything else; the procedure then stays where it was.
         """
         step, view = self.step, self.current
-        entry = ProcedureStepRecord(step=step.id, kind=step.kind, text=view.text, answer=value,
-                                    at=self.clock().isoformat(timespec="seconds"))
+        entry = ProcedureStepRecord(step=step.id, kind=step.kind, text=view.question or view.text,
+                                    answer=value, at=self.clock().isoformat(timespec="seconds"))
         if step.kind == "end":
             raise ProcedureError("the procedure is finished")
         if step.kind == "question":
@@ -282,6 +299,8 @@ class Procedure:
                 raise ProcedureError(f"choose one of: {', '.join(a.label for a in step.answers)}")
             entry.answer_text, entry.tried = chosen.label, chosen.tried
             target, outcome = chosen.next, chosen.outcome
+            if self.offline and chosen.offline_next:
+                target = chosen.offline_next
         elif step.kind == "date":
             day = self._agreed_date(value, step)
             entry.answer_text = describe_date(day)
@@ -339,3 +358,17 @@ class Procedure:
     def tried(self) -> list[str]:
         """What was tried, in order, in the tutor's voice (for the support e-mail)."""
         return [s.tried for s in self.record.steps if s.tried]
+
+
+def support_outcome(record: ProcedureRecord, data: ProcedureData | None = None) -> str:
+    """How the lesson ended, in the words for support staff (with the new day of a moved lesson);
+    "" while the guide has no outcome yet."""
+    data = data or default_procedure()
+    text = data.support_outcomes.get(record.outcome or "") or data.outcomes.get(record.outcome or "", "")
+    if text and record.outcome == "rearranged" and record.rearranged_to:
+        try:
+            day = describe_date(date.fromisoformat(record.rearranged_to))
+        except ValueError:
+            day = record.rearranged_to
+        text = text.rstrip(".") + f", to {day}."
+    return text

@@ -22,7 +22,8 @@ ECHO_REPLY_V6 = 129
 
 _HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 UNAVAILABLE_TEXT = (
-    "this system does not allow ping without administrator rights, so ICMP was not measured"
+    "this system allows ping only with administrator rights, so ping was not used (the other "
+    "measurements do not need it)"
 )
 
 

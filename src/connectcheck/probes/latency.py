@@ -742,7 +742,7 @@ def measure_latency(
     while any(run.thread.is_alive() for run in runs) and time.monotonic() < give_up_at:
         next(run for run in runs if run.thread.is_alive()).thread.join(0.1)
         sent = sum(min(run.sent, count) for run in runs)
-        report(progress, "latency", sent / planned, f"{sent} of {planned} probes sent")
+        report(progress, "latency", sent / planned, f"{sent} of {planned} test messages sent")
     report(progress, "latency", 1.0, "round trips measured")
     return [run.outcome() for run in runs]
 

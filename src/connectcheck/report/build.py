@@ -39,6 +39,7 @@ from connectcheck.core.words import (
     OS_WORDS,
     OVERALL_TONE,
     OVERALL_WORDS,
+    answer,
     call_words,
     join_words,
     number,
@@ -442,7 +443,10 @@ def identity_facts(settings: Settings, identity: Identity) -> list[Fact]:
 
 def _check_headline(result: CheckResult, assessment: Assessment, thresholds: Thresholds) -> Headline:
     overall = assessment.overall if assessment.overall in OVERALL_WORDS else "unknown"
-    tone, words = OVERALL_TONE[overall], OVERALL_WORDS[overall]
+    failing = {v.activity for v in assessment.verdicts if v.state == "fail"}
+    tone, words = OVERALL_TONE[overall], answer(overall, failing)
+    if overall == "limited" and failing - {"video"}:
+        tone = "fail"  # "Not ready as it is", like the red cards and the tray icon
     sentence = assessment.sentence
     if result.status is Status.CANCELLED:
         sentence += " (The check was cancelled before it finished.)"

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 from connectcheck.core.words import STATE_WORDS, limit_number, number
-from connectcheck.report.model import MeasurementRow, Timeline, TimelinePoint
+from connectcheck.report.model import MeasurementRow, ThresholdLine, Timeline, TimelinePoint
 
 FONT = "Segoe UI, Helvetica Neue, Arial, DejaVu Sans, sans-serif"
 INK, MUTED, GRID, PAPER = "#1f2933", "#5f6b76", "#d9dee3", "#ffffff"
@@ -205,9 +205,9 @@ class Panel:
 
 
 PANELS = (
-    Panel("Round trip (ms)", ("rtt_ms",), (LINE,), 10.0),
-    Panel("Jitter (ms)", ("jitter_ms",), (LINE,), 5.0),
-    Panel("Packet loss (%)", ("loss_pct",), (LINE,), 5.0),
+    Panel("Delay: the round trip (ms)", ("rtt_ms",), (LINE,), 10.0),
+    Panel("Delay variation: jitter (ms)", ("jitter_ms",), (LINE,), 5.0),
+    Panel("Lost data: packet loss (%)", ("loss_pct",), (LINE,), 5.0),
     Panel("This computer's traffic (Mbit/s): download, upload", ("down_mbps", "up_mbps"), (DOWN, UP), 1.0),
 )
 LEFT, RIGHT, PANEL_H, GAP, MARK_ROW = 40, 92, 88, 36, 17
@@ -237,18 +237,33 @@ def alert_moments(timeline: Timeline) -> list[int]:
     return numbers
 
 
-def _runs(points: Sequence[TimelinePoint], interval: float) -> list[tuple[float, float, str]]:
-    """(from, to, state) for each run of consecutive troubled samples: failing when at least a
-    third of the run failed, else weak (so that flickering states read as one stretch)."""
+def panel_state(value: float | None, lines: Sequence[ThresholdLine]) -> str | None:
+    """One metric's own state at one sample, by the panel's limit lines (beyond "fails" it fails,
+    beyond "good" it is weak); None when it has no value or the panel has no limits."""
+    good = next((v for ln in lines if ln.kind == "good" and (v := finite(ln.value)) is not None), None)
+    fail = next((v for ln in lines if ln.kind == "fail" and (v := finite(ln.value)) is not None), None)
+    if value is None or good is None or fail is None:
+        return None
+    return "fail" if value > fail else "degraded" if value > good else "good"
+
+
+def _runs(
+    points: Sequence[TimelinePoint], interval: float,
+    state_of: Callable[[TimelinePoint], str | None] = lambda p: p.state,
+) -> list[tuple[float, float, str]]:
+    """(from, to, state) for each run of consecutive troubled samples (troubled by ``state_of``:
+    a panel's own metric): failing when at least a third of the run failed, else weak (so that
+    flickering states read as one stretch)."""
     runs: list[tuple[float, float, list[str]]] = []
     for p in points:
         t = finite(p.t_s)
-        if t is None or p.state not in ("degraded", "fail"):
+        state = state_of(p)
+        if t is None or state not in ("degraded", "fail"):
             continue
         if runs and t - runs[-1][1] <= interval * 1.5:
-            runs[-1] = (runs[-1][0], t + interval, runs[-1][2] + [p.state])
+            runs[-1] = (runs[-1][0], t + interval, runs[-1][2] + [state])
         else:
-            runs.append((t, t + interval, [p.state]))
+            runs.append((t, t + interval, [state]))
     return [
         (a, b, "fail" if 3 * states.count("fail") >= len(states) else "degraded") for a, b, states in runs
     ]
@@ -349,7 +364,13 @@ def _panel(
 
     svg.text(0, top - 8, panel.title, 11.5, INK, bold=True)
     svg.rect(LEFT, top, right - LEFT, PANEL_H, "#fbfcfd", GRID)
-    for start, end, state in _runs(timeline.points, interval):
+    limits = [ln for ln in lines if ln.kind in ("good", "fail")]
+    key = panel.keys[0]  # shaded where this panel's own metric was weak or failing, not another's
+
+    def state_of(p: TimelinePoint) -> str | None:
+        return panel_state(finite(getattr(p, key)), limits) if len(panel.keys) == 1 else None
+
+    for start, end, state in _runs(timeline.points, interval, state_of):
         svg.rect(x_of(start), top, min(x_of(end), right) - x_of(start), PANEL_H, ZONE[state])
     for step in (0.5, 1.0):
         svg.line(LEFT, y_of(y_top * step), right, y_of(y_top * step), GRID, 0.8)

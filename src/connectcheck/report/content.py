@@ -241,9 +241,10 @@ def _timeline(report: Report) -> list[Block]:
     blocks: list[Block] = [
         Chart(
             timeline_chart(t),
-            "Shaded: stretches when a verdict was weak (amber) or failing "
-            "(red). Dashed: the most demanding activity's limits (green good, red failing) and "
-            "the best speed a check measured during the lesson. Numbered marks: the alerts below.",
+            "Shaded: stretches when that panel's measurement was weak (amber) or failing (red) for "
+            "the most demanding activity. Dashed: the most demanding activity's limits (green good, "
+            "red failing) and the best speed a check measured during the lesson. Numbered marks: the "
+            "alerts below.",
         )
     ]
     if t.alerts:

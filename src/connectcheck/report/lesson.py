@@ -23,8 +23,8 @@ from connectcheck.core.model import (
     MonitorSample,
     ProcedureRecord,
 )
-from connectcheck.core.words import clock, describe_date, join_words, number
-from connectcheck.policy.procedure import default_procedure
+from connectcheck.core.words import clock, join_words, number
+from connectcheck.policy.procedure import support_outcome
 from connectcheck.report.build import (
     PROGRAM_ROWS,
     Builder,
@@ -62,14 +62,6 @@ LESSON_VERDICT = {
     "degraded": "The connection was weak at times",
     "fail": "The connection failed during the lesson",
     "unknown": "Not enough measurements to tell",
-}
-OUTCOMES = {  # the procedure's outcomes, in words for support staff
-    "resolved": "The quick fixes worked and the lesson went on.",
-    "continued": "The lesson went on in a simpler way (by voice, typing or other work).",
-    "continued_phone": "The lesson went on with a phone for the sound.",
-    "rearranged": "The lesson was moved to another time, this once.",
-    "abandoned": "The lesson could not go on and was abandoned, after the tutor followed the steps.",
-    "not_this_procedure": "The lesson was stopped and reported (a first lesson, or a new place of teaching).",
 }
 TIMELINE_METRICS = ("rtt_ms", "jitter_ms", "loss_pct")
 SUSTAINED_S = 30.0  # a state held this long in the samples counts even without an alert
@@ -136,13 +128,7 @@ def _lesson_headline(lesson: LessonRecord, thresholds: Thresholds) -> Headline:
 
 
 def outcome_text(record: ProcedureRecord) -> str:
-    text = OUTCOMES.get(record.outcome or "") or default_procedure().outcomes.get(record.outcome or "", "")
-    if record.outcome == "rearranged" and record.rearranged_to:
-        try:
-            text = text.rstrip(".") + f", to {describe_date(datetime.fromisoformat(record.rearranged_to))}."
-        except ValueError:
-            text = text.rstrip(".") + f", to {record.rearranged_to}."
-    return text
+    return support_outcome(record)
 
 
 def _median(values: Sequence[float]) -> float | None:

@@ -15,7 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QIODevice, QMarginsF, QRectF, QSizeF, Qt
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QCoreApplication,
+    QIODevice,
+    QMarginsF,
+    QRectF,
+    QSizeF,
+    Qt,
+    QThread,
+)
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -25,6 +35,7 @@ from PySide6.QtGui import (
     QPainter,
     QPdfWriter,
     QPyTextObject,
+    QTextBlock,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
@@ -305,6 +316,24 @@ def _place_charts(doc: QTextDocument, count: int) -> None:
 KEEP_AFTER = {1: 80.0, 2: 80.0, 3: 50.0}  # room a heading needs below it on its page, in document units
 
 
+def _room_after(doc: QTextDocument, heading: QTextBlock, level: int, page: QSizeF) -> float:
+    """The room a heading needs below it: a few lines, or the whole of a chart that follows it (a
+    chart cannot be split, so a heading left above it would stand alone at the foot of a page),
+    with the chart's caption, whenever that fits on a page at all."""
+    layout = doc.documentLayout()
+    following = heading.next()
+    while following.isValid() and not following.text().strip():
+        following = following.next()
+    if not following.isValid() or "\ufffc" not in following.text():
+        return KEEP_AFTER[level]
+    caption = following.next()
+    needed = layout.blockBoundingRect(following).height()
+    if caption.isValid():
+        needed += layout.blockBoundingRect(caption).height()
+    heading_height = layout.blockBoundingRect(heading).height()
+    return needed if needed + heading_height < page.height() else KEEP_AFTER[level]
+
+
 def _keep_headings_with_next(doc: QTextDocument, page: QSizeF) -> None:
     """Move each heading that would end a page (its section on the next one) to the next page."""
     layout = doc.documentLayout()
@@ -314,7 +343,8 @@ def _keep_headings_with_next(doc: QTextDocument, page: QSizeF) -> None:
         if level in KEEP_AFTER:
             rect = layout.blockBoundingRect(block)
             page_end = (int(rect.top() // page.height()) + 1) * page.height()
-            if rect.top() % page.height() > 1 and rect.bottom() + KEEP_AFTER[level] > page_end:
+            room = _room_after(doc, block, level, page)
+            if rect.top() % page.height() > 1 and rect.bottom() + room > page_end:
                 fmt = block.blockFormat()
                 fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
                 QTextCursor(block).setBlockFormat(fmt)
@@ -339,9 +369,58 @@ def _footer(painter: QPainter, writer: QPdfWriter, text: str) -> None:
     )
 
 
+def layout_pages(text: str, svgs: list[str], page: QSizeF) -> tuple[QTextDocument, _Charts]:
+    """The rich text laid out on pages of ``page`` size, charts in place, headings kept with what
+    follows them (the chart handler is returned too: the document draws through it)."""
+    doc = QTextDocument()
+    font = QFont()
+    font.setFamilies(FONT_FAMILIES)
+    font.setPointSizeF(9.5)
+    doc.setDefaultFont(font)
+    doc.setDocumentMargin(0)
+    charts = _Charts(svgs, page.width())
+    doc.documentLayout().registerHandler(CHART_OBJECT, charts)
+    doc.setHtml(text)
+    _place_charts(doc, len(svgs))
+    doc.setPageSize(page)  # after the edits: it lays the whole document out again (edits leave it stale)
+    _keep_headings_with_next(doc, page)
+    return doc, charts
+
+
+class _Rendering(QThread):
+    """The rendering in a Qt thread of its own: the text layout starts timers, which need the
+    thread's event dispatcher (a plain Python thread has none, and Qt warns once per timer)."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self.report = report
+        self.pdf: bytes | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.pdf = _render(self.report)
+        except BaseException as exc:  # handed to the caller's thread as it was
+            self.error = exc
+
+
 def render_pdf(report: Report) -> bytes:
-    """The report as the bytes of an A4 PDF, its JSON attached."""
+    """The report as the bytes of an A4 PDF, its JSON attached. Safe on any thread (the export
+    runs on a worker thread): where the thread has no Qt event dispatcher it renders in a Qt
+    thread and waits for it."""
     _application()
+    if QThread.currentThread().eventDispatcher() is not None:
+        return _render(report)
+    job = _Rendering(report)
+    job.start()
+    job.wait()
+    if job.error is not None:
+        raise job.error
+    assert job.pdf is not None
+    return job.pdf
+
+
+def _render(report: Report) -> bytes:
     outline = document(report)
     text, svgs = rich_text(outline)
     buffer = QBuffer()
@@ -356,18 +435,7 @@ def render_pdf(report: Report) -> bytes:
 
     scale = DPI / DOC_DPI
     page = QSizeF(writer.width() / scale, writer.height() / scale - FOOTER_PX)
-    doc = QTextDocument()
-    font = QFont()
-    font.setFamilies(FONT_FAMILIES)
-    font.setPointSizeF(9.5)
-    doc.setDefaultFont(font)
-    doc.setDocumentMargin(0)
-    charts = _Charts(svgs, page.width())
-    doc.documentLayout().registerHandler(CHART_OBJECT, charts)
-    doc.setHtml(text)
-    _place_charts(doc, len(svgs))
-    doc.setPageSize(page)  # after the edits: it lays the whole document out again (edits leave it stale)
-    _keep_headings_with_next(doc, page)
+    doc, _charts = layout_pages(text, svgs, page)
     pages = max(1, doc.pageCount())
 
     painter = QPainter()

@@ -39,6 +39,7 @@ from connectcheck.ui.settings_dialog import SettingsDialog
 from connectcheck.ui.signals import emit
 from connectcheck.ui.status import StatusWindow
 from connectcheck.ui.tray import Tray, no_tray_reason
+from connectcheck.ui.widgets import place_on_screen
 from connectcheck.ui.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,10 @@ class App(QObject):
         monitor_factory: MonitorFactory = Monitor,
         monitor_options: OptionsFactory = MonitorOptions.from_settings,
         at_login: bool = False,
+        check_on_open: bool = True,
     ) -> None:
         super().__init__()
+        self.check_on_open = check_on_open  # opening the window checks when the last check is old
         self.log_path = log_path
         self.at_login = at_login
         self.prompts = prompts or Prompts()
@@ -90,7 +93,15 @@ class App(QObject):
         self.windows: dict[str, QWidget] = {}
         self.tray.open_requested.connect(self.open_status)
         self.controller.notify.connect(self.notify)
+        self.status.hidden_to_tray.connect(
+            lambda: self.notify("connectcheck is still running",
+                                "It stays in the tray: click its icon to open the window again.", "info")
+        )
         self.controller.check_finished.connect(self._check_finished)
+        self.controller.email_can_go.connect(
+            lambda text: self.status.notice_banner.show_message(
+                text, [("E-mail support…", self.actions["email"].trigger)], info=True)
+        )
         self._tray_deadline = 0.0
         self._started = 0.0
         self._tray_timer = QTimer(self)  # polls for a tray that comes up after the app
@@ -124,7 +135,7 @@ class App(QObject):
         self._started = time.monotonic()
         self._tray_deadline = self._started + (TRAY_WAIT_AT_LOGIN_S if self.at_login else TRAY_WAIT_S)
         if not self.at_login:
-            self.status.bring_forward()
+            self.open_status()
         self._place_tray()
         if self.controller.settings["app.start_at_login"]:  # the entry follows the app when it moves
             self.worker.run(
@@ -147,7 +158,14 @@ class App(QObject):
             self._up()
 
     def _up(self) -> None:
-        """The app is in place: now show what went wrong while starting."""
+        """The app is in place: now show what went wrong while starting, and ask once for the
+        support address when the profile does not carry it (at the first start, never in the
+        middle of a failed lesson)."""
+        settings = self.controller.settings
+        if not (self.at_login or settings["app.asked_support_address"] or settings.problems):
+            QTimer.singleShot(0, lambda: self.exporter.ask_support_address(self.status))
+        if not (self.at_login or settings["app.asked_start_at_login"] or settings.problems):
+            self._offer_start_at_login()
         problems = self.controller.problems
         if problems:
             for text in problems:
@@ -156,6 +174,38 @@ class App(QObject):
                 "\n\n".join(problems), [("Open settings", self.open_settings)]
             )
             self.status.bring_forward()
+
+    def _offer_start_at_login(self) -> None:
+        """Start at login is off until the tutor says yes: offer it once, at the first start."""
+        try:
+            if autostart.is_enabled():
+                return
+        except OSError:
+            return
+        self.status.offer_banner.show_message(
+            "connectcheck can start by itself when you log in, so that it is ready in the tray "
+            "before each lesson. Start it at login?",
+            [("Start at login", lambda: self._answer_start_at_login(True)),
+             ("Not now", lambda: self._answer_start_at_login(False))],
+            info=True, dismissable=False,
+        )
+
+    def _answer_start_at_login(self, yes: bool) -> None:
+        c = self.controller
+        settings = Settings(values=dict(c.settings.values), path=c.settings.path,
+                            file_was_bad=c.settings.file_was_bad)
+        settings.set("app.asked_start_at_login", True)
+        settings.set("app.start_at_login", yes)
+        problem = c.apply_settings(settings)
+        banner = self.status.offer_banner
+        if problem:
+            banner.show_message(problem, info=False)
+        elif yes:
+            banner.show_message("Done: connectcheck will start when you log in. You can change this "
+                                "in Settings, on the Start tab.", info=True)
+        else:
+            banner.show_message("connectcheck will not start at login. You can turn it on later in "
+                                "Settings, on the Start tab.", info=True)
 
     def handle_command(self, word: str) -> None:
         """A word from a later start of the app (see :mod:`single`)."""
@@ -167,7 +217,12 @@ class App(QObject):
     # --- showing ---
 
     def open_status(self) -> None:
+        """Bring the window forward; a quick check starts by itself when the last check is more
+        than a few minutes old (or there is none), so the window never shows a stale answer."""
         self.status.bring_forward()
+        if self.check_on_open and self.controller.wants_check_on_open():
+            log.info("the window opened on an old result: a quick check starts")
+            self.controller.start_check(CheckKind.QUICK)
 
     def show_advice(self) -> None:
         self.status.show_advice()
@@ -201,6 +256,7 @@ class App(QObject):
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = make()
+            place_on_screen(window)  # History is 620 px tall: never partly below a 768-pixel screen
             window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             window.destroyed.connect(lambda *_: self.windows.pop(key, None))
         window.show()
@@ -301,7 +357,8 @@ def make_application() -> QApplication:
     app.setDesktopFileName("connectcheck")
     app.setWindowIcon(icons.app_icon())
     app.setQuitOnLastWindowClosed(False)
-    app.setStyleSheet(style.STYLE_SHEET)
+    style.apply_theme(app)
+    style.follow_system(app)
     return app
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from connectcheck.assess import Thresholds
 from connectcheck.assess.compare import recent
@@ -32,7 +33,7 @@ from connectcheck.core.model import (
     Status,
 )
 from connectcheck.core.tasks import Progress
-from connectcheck.core.words import OVERALL_WORDS, relative_time
+from connectcheck.core.words import ALERT_ADVICE, OVERALL_WORDS, age_words, answer, parse_time, relative_time
 from connectcheck.history import History
 from connectcheck.monitor import Monitor, MonitorOptions
 from connectcheck.ui import autostart, icons
@@ -45,8 +46,40 @@ log = logging.getLogger(__name__)
 _OVERALL_ICON = {"ready": icons.GOOD, "limited": icons.DEGRADED, "cannot": icons.FAILING}
 _SAMPLE_ICON = {"fail": icons.FAILING, "degraded": icons.DEGRADED}
 
+OLD_AFTER_S = 15 * 60  # a result older than this is shown as old (faded icon, "checked … ago")
+CHECK_ON_OPEN_AFTER_S = 5 * 60  # opening the window checks again when the last check is older
+STALE_POLL_MS = 30_000
+ALERT_BATCH_MS = 400  # alerts this close together are told as one notification (the worst)
+NOTIFY_S = 10.0  # how long a notification stays on screen (the tray's NOTIFY_MS)
+_ALERT_RANK = {"fail": 3, "degraded": 2, "good": 1}
+EMAIL_CAN_GO = (
+    "The connection is back. If your message to support is still in your mail program's Outbox, "
+    "open the mail program and press Send. With webmail, paste the message (it is still on the "
+    "clipboard) or press “E-mail support…” again."
+)
+RECENT_LESSON_S = 3 * 3600  # a lesson stopped this recently is still the one the guide is about
+
 MonitorFactory = Callable[..., Monitor]  # called as Monitor(options=, history=, on_sample=, on_alert=)
 OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions]
+
+
+def _failing(r: CheckResult) -> set[str]:
+    """The activities a check found failing."""
+    return {v.activity for v in r.assessment.verdicts if v.state == "fail"} if r.assessment else set()
+
+
+def alert_notification(alert: LessonAlert, others: int = 0) -> tuple[str, str]:
+    """The title and text of a lesson alert's notification: what happened and what to do."""
+    worse = alert.state in ("fail", "degraded")
+    title = f"{ACTIVITY_WORDS.get(alert.activity, alert.activity.capitalize())}: " + (
+        VERDICT_WORDS.get(alert.state, alert.state).lower() if worse else "back to good"
+    )
+    text = alert.message
+    if todo := ALERT_ADVICE.get((alert.activity, alert.state)):
+        text += f"\n{todo}"
+    if others:
+        text += f"\n({others} more in connectcheck's window.)"
+    return title, text
 
 
 class Controller(QObject):
@@ -60,6 +93,7 @@ class Controller(QObject):
     alert_raised = Signal(object)  # LessonAlert
     notify = Signal(str, str, str)  # title, message, level ("info" | "warning"): a tray notification
     settings_changed = Signal()
+    email_can_go = Signal(str)  # an e-mail to support made offline: the connection is back (what to do)
 
     def __init__(
         self,
@@ -95,6 +129,20 @@ class Controller(QObject):
         self.alerts: list[LessonAlert] = []
         self.last_lesson: LessonRecord | None = None
         self.procedure_record: ProcedureRecord | None = None
+        self.procedure_lesson_id: int | None = None
+        self.clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
+        self._was_old = self.result_is_old()
+        self._age_timer = QTimer(self)  # an old result turns old in the tray without any event
+        self._age_timer.setInterval(STALE_POLL_MS)
+        self._age_timer.timeout.connect(self._age_tick)
+        self._age_timer.start()
+        self._pending_alerts: list[LessonAlert] = []
+        self._shown_alert: tuple[int, str, float] = (0, "", 0.0)  # rank, activity, on screen until
+        self._alert_timer = QTimer(self)
+        self._alert_timer.setSingleShot(True)
+        self._alert_timer.setInterval(ALERT_BATCH_MS)
+        self._alert_timer.timeout.connect(self._tell_alerts)
+        self.email_waiting = False  # an e-mail to support was made while offline: say when it can go
 
     # --- what is shown --------------------------------------------------------------------------
 
@@ -105,6 +153,37 @@ class Controller(QObject):
     @property
     def monitoring(self) -> bool:
         return self.monitor is not None
+
+    def result_age_s(self) -> float | None:
+        """How old the last check is, in seconds (None: there is none, or its time is unreadable)."""
+        r = self.last_result
+        started = parse_time(r.started_at) if r else None
+        if started is None:
+            return None
+        if started.tzinfo is None:
+            started = started.astimezone()
+        return max(0.0, (self.clock() - started).total_seconds())
+
+    def result_is_old(self) -> bool:
+        """True when the last check is too old to be shown as the state of the connection now
+        (never while checking or monitoring: then the state is current)."""
+        if self.checking or self.monitoring:
+            return False
+        age = self.result_age_s()
+        return age is not None and age > OLD_AFTER_S
+
+    def wants_check_on_open(self) -> bool:
+        """Opening the window should check by itself: no check yet, or the last is a few minutes old."""
+        if self.checking or self.monitoring:
+            return False
+        age = self.result_age_s()
+        return age is None or age > CHECK_ON_OPEN_AFTER_S
+
+    def _age_tick(self) -> None:
+        old = self.result_is_old()
+        if old != self._was_old or old:  # the tooltip's "… ago" moves on too
+            self._was_old = old
+            emit(self.changed)
 
     def icon_state(self) -> str:
         """The tray icon's state: checking, then the monitored lesson, then the last check."""
@@ -119,6 +198,8 @@ class Controller(QObject):
         if r.connectivity is Connectivity.OFFLINE:
             return icons.OFFLINE
         overall = r.assessment.overall if r.assessment else "unknown"
+        if overall == "limited" and _failing(r) - {"video"}:
+            return icons.FAILING  # sound or the whiteboard fails: red, like its card
         if overall in _OVERALL_ICON:
             return _OVERALL_ICON[overall]
         # "unknown": nothing wrong found by a quick check, or a check that got nowhere
@@ -150,12 +231,14 @@ class Controller(QObject):
         r = self.last_result
         if r is None:
             return "Not checked yet"
+        if self.result_is_old():
+            return f"Checked {age_words(self.result_age_s() or 0)}: check again before the lesson"
         if r.connectivity is Connectivity.OFFLINE:
             return "No connection"
         overall = r.assessment.overall if r.assessment else "unknown"
         if overall == "unknown" and r.connectivity is not Connectivity.UNKNOWN:
             return "Nothing wrong found so far"
-        return OVERALL_WORDS[overall]
+        return answer(overall, _failing(r))
 
     def last_check_words(self) -> str:
         r = self.last_result
@@ -163,7 +246,11 @@ class Controller(QObject):
             return "No check yet"
         kind = "quick check" if r.kind is CheckKind.QUICK else "full check"
         note = " (cancelled)" if r.status is Status.CANCELLED else ""
-        return f"Last {kind} {relative_time(r.started_at)}{note}"
+        then = ""
+        if self.result_is_old():
+            overall = r.assessment.overall if r.assessment else "unknown"
+            then = f". It said then: {OVERALL_WORDS[overall].lower()}; the connection may have changed since"
+        return f"Last {kind} {relative_time(r.started_at)}{note}{then}"
 
     def tooltip(self) -> str:
         lines = ["connectcheck", self.headline()]
@@ -245,6 +332,19 @@ class Controller(QObject):
         )
         emit(self.check_finished, result)
         emit(self.changed)
+        if result.connectivity in (Connectivity.ONLINE, Connectivity.LIMITED):
+            self._connection_back()
+
+    def _connection_back(self) -> None:
+        """Once the connection answers again after an e-mail to support was made offline, say
+        that it can go now (once) and how."""
+        if not self.email_waiting:
+            return
+        self.email_waiting = False
+        text = EMAIL_CAN_GO
+        log.info("the connection is back after an offline hand-off to support")
+        emit(self.notify, "The e-mail to support can go now", text, "info")
+        emit(self.email_can_go, text)
 
     def _check_failed(self, exc: BaseException) -> None:
         self._checking = False
@@ -270,7 +370,7 @@ class Controller(QObject):
         self.samples, self.alerts = [], []
         self.lesson_id = None
         self.lesson_started = datetime.now().astimezone()
-        self.procedure_record = None
+        self.procedure_record, self.procedure_lesson_id = None, None
         log.info("lesson monitoring starting")
         emit(self.monitoring_changed, True)
         emit(self.changed)
@@ -330,34 +430,92 @@ class Controller(QObject):
         self.samples.append(sample)
         emit(self.sample_added, sample)
         emit(self.changed)
+        if sample.rtt_ms is not None:  # something answered: the connection is there
+            self._connection_back()
 
     def _on_alert(self, alert: LessonAlert) -> None:
+        """An alert is listed at once; the notification waits ALERT_BATCH_MS for others that come
+        together, so that one notification tells the worst of them (see :meth:`_tell_alerts`)."""
         if self.monitor is None:
             return
         self.alerts.append(alert)
-        worse = alert.state in ("fail", "degraded")
-        title = f"{ACTIVITY_WORDS.get(alert.activity, alert.activity.capitalize())}: " + (
-            VERDICT_WORDS.get(alert.state, alert.state).lower() if worse else "back to good"
-        )
-        log.info("lesson alert: %s — %s", title, alert.message)
+        self._pending_alerts.append(alert)
+        log.info("lesson alert: %s %s — %s", alert.activity, alert.state, alert.message)
         emit(self.alert_raised, alert)
-        emit(self.notify, title, alert.message, "warning" if worse else "info")
         emit(self.changed)
+        if not self._alert_timer.isActive():
+            self._alert_timer.start()
+
+    def _tell_alerts(self) -> None:
+        """One notification at a time, worst first, saying what to do. A notification still on
+        screen is replaced only by news as bad or worse, or by news of the same activity (its
+        recovery); the others are in the window's list of alerts."""
+        pending, self._pending_alerts = self._pending_alerts, []
+        if not pending or self.monitor is None:
+            return
+        worst = max(pending, key=lambda a: (_ALERT_RANK.get(a.state, 0), -pending.index(a)))
+        rank = _ALERT_RANK.get(worst.state, 0)
+        now = time.monotonic()
+        shown_rank, shown_activity, until = self._shown_alert
+        if now < until and rank < shown_rank and worst.activity != shown_activity:
+            log.info("lesson alert not notified (worse news on screen): %s %s", worst.activity, worst.state)
+            return
+        self._shown_alert = (rank, worst.activity, now + NOTIFY_S)
+        title, text = alert_notification(worst, len(pending) - 1)
+        emit(self.notify, title, text, "warning" if worst.state in ("fail", "degraded") else "info")
 
     # --- the failed-lesson guide ----------------------------------------------------------------
 
+    def _recent_lesson(self) -> LessonRecord | None:
+        """The lesson monitored last, when it ended less than RECENT_LESSON_S ago."""
+        last = self.last_lesson
+        ended = parse_time(last.ended_at) if last is not None else None
+        if last is None or last.id is None or ended is None:
+            return None
+        if ended.tzinfo is None:
+            ended = ended.astimezone()
+        return last if (self.clock() - ended).total_seconds() < RECENT_LESSON_S else None
+
     def lesson_start(self) -> datetime | None:
-        """The start of the lesson the guide is about: the monitored one; None (today) otherwise."""
-        return self.lesson_started if self.monitoring else None
+        """The start of the lesson the guide is about: the monitored one, or the one that was
+        monitored until a moment ago; None (today) otherwise."""
+        if self.monitoring:
+            return self.lesson_started
+        recent = self._recent_lesson()
+        return parse_time(recent.started_at) if recent is not None else None
 
     def monitored_lesson_id(self) -> int | None:
-        """The history's id of the lesson being monitored, if any."""
-        return self.lesson_id if self.monitoring else None
+        """The history's id of the lesson the guide is about (as :meth:`lesson_start`)."""
+        if self.monitoring:
+            return self.lesson_id
+        recent = self._recent_lesson()
+        return recent.id if recent is not None else None
+
+    def lesson_for_support(self) -> int | None:
+        """The lesson whose report goes to support: the guide's, else the monitored or recent one."""
+        return self.procedure_lesson_id if self.procedure_record is not None and \
+            self.procedure_lesson_id is not None else self.monitored_lesson_id()
+
+    def found_offline(self) -> bool:
+        """The latest evidence says there is no connection: the last check (when current) found
+        none, or the lesson's last sample lost every probe."""
+        if self.monitoring and self.samples:
+            return self.samples[-1].loss_pct is not None and self.samples[-1].loss_pct >= 100
+        r = self.last_result
+        return r is not None and not self.result_is_old() and r.connectivity is Connectivity.OFFLINE
+
+    def found_programs(self, most: int = 3) -> tuple[str, ...]:
+        """What to do about the programs the last check (when current) named, for the guide."""
+        r = self.last_result
+        if r is None or r.assessment is None or self.result_is_old():
+            return ()
+        return tuple(a.action for a in r.assessment.advice if a.program)[:most]
 
     def keep_procedure(self, record: ProcedureRecord, lesson_id: int | None) -> None:
         """Remember the guide's record for the e-mail and the report, and with its lesson (the one
         monitored when the guide was opened) in the history."""
         self.procedure_record = record
+        self.procedure_lesson_id = lesson_id
         if self.history is not None and lesson_id is not None:
             self.worker.run(
                 lambda cancel: self.history.set_procedure(lesson_id, record),
@@ -365,11 +523,21 @@ class Controller(QObject):
                 name="history-procedure",
             )
 
+    def handed_off(self, record: ProcedureRecord | None) -> None:
+        """The guide's answers went to support in one e-mail: a later e-mail starts afresh (the
+        guide gives them again if the tutor sends from it again)."""
+        if record is not None and self.procedure_record is record:
+            self.procedure_record = None
+            self.procedure_lesson_id = None
+
     # --- settings -------------------------------------------------------------------------------
 
     def apply_settings(self, settings: Settings) -> str | None:
         """Save new settings and use them from now on; the problem in plain words, or None."""
-        login_changed = settings["app.start_at_login"] != self.settings["app.start_at_login"]
+        try:  # what the system does at login, not just the old setting (an entry removed by hand)
+            login_changed = settings["app.start_at_login"] != autostart.is_enabled()
+        except OSError:
+            login_changed = settings["app.start_at_login"] != self.settings["app.start_at_login"]
         try:
             kept = save_settings(settings)
         except OSError as exc:

@@ -10,12 +10,16 @@ over D-Bus), falling back to opening its folder.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+
+from connectcheck.core.paths import current_os
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,11 @@ def open_url(url: str) -> bool:
     return ok
 
 
+def copy_text(text: str) -> None:
+    """Put text on the clipboard (the support message, for webmail or when no mail program opened)."""
+    QGuiApplication.clipboard().setText(text)
+
+
 def open_folder(folder: Path) -> bool:
     return open_url(QUrl.fromLocalFile(str(folder)).toString())
 
@@ -89,3 +98,63 @@ def _freedesktop_show(path: Path) -> bool:
         return False
     reply = manager.call("ShowItems", [QUrl.fromLocalFile(str(path)).toString()], "")
     return not reply.errorName()
+
+
+# --- the system's own tools, opened from a piece of advice -----------------------------------------
+# tool -> system -> the ways to open it, first that exists wins: ("url", link) or ("run", argv)
+SYSTEM_TOOLS: dict[str, dict[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
+    "network": {
+        "windows": (("url", ("ms-settings:network-status",)),),
+        "macos": (("run", ("open", "/System/Library/PreferencePanes/Network.prefPane")),),
+        "linux": (
+            ("run", ("gnome-control-center", "wifi")),
+            ("run", ("kcmshell6", "kcm_networkmanagement")),
+            ("run", ("kcmshell5", "kcm_networkmanagement")),
+            ("run", ("nm-connection-editor",)),
+        ),
+    },
+    "tasks": {
+        "windows": (("run", ("taskmgr.exe",)),),
+        "macos": (("run", ("open", "-a", "Activity Monitor")),),
+        "linux": (
+            ("run", ("gnome-system-monitor",)),
+            ("run", ("plasma-systemmonitor",)),
+            ("run", ("ksysguard",)),
+            ("run", ("xfce4-taskmanager",)),
+            ("run", ("mate-system-monitor",)),
+            ("run", ("lxtask",)),
+        ),
+    },
+}
+TOOL_WORDS = {  # what the button says, and where to look when it cannot open the tool
+    "network": ("Open the network settings",
+                "open them from the system menu (usually the network icon near the clock)"),
+    "tasks": ("Show the programs running",
+              "close the programs from their own windows, or open the system's task manager"),
+}
+
+
+def system_tool(tool: str, os_name: str | None = None,
+                which: Callable[[str], str | None] = shutil.which) -> tuple[str, tuple[str, ...]] | None:
+    """How this system (or ``os_name``) opens one of its own tools ("network": the network and
+    Wi-Fi settings; "tasks": the task manager): ("url", (link,)) or ("run", argv); None when no
+    known way exists here (on Linux: none of the desktops' programs is installed)."""
+    os_name = os_name or current_os()
+    for kind, args in SYSTEM_TOOLS.get(tool, {}).get(os_name, ()):
+        if kind == "url" or os_name != "linux" or which(args[0]) is not None:  # Windows and macOS have theirs
+            return kind, args
+    return None
+
+
+def open_system_tool(tool: str) -> str | None:
+    """Open the system's tool; None when it was asked to open, else what to tell the tutor."""
+    way = system_tool(tool)
+    started = False
+    if way is not None:
+        kind, args = way
+        started = open_url(args[0]) if kind == "url" else QProcess.startDetached(args[0], list(args[1:]))[0]
+    if started:
+        return None
+    what, instead = TOOL_WORDS[tool]
+    log.warning("no way to %s here (%s)", what.lower(), way)
+    return f"connectcheck cannot {what[:1].lower() + what[1:]} on this system: {instead}."

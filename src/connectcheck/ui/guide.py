@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QColor, QFont, QTextCharFormat
 from PySide6.QtWidgets import (
+    QCalendarWidget,
     QDateEdit,
     QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -28,12 +31,13 @@ from PySide6.QtWidgets import (
 from connectcheck.core.words import describe_date
 from connectcheck.policy.procedure import NEXT, Procedure, ProcedureError, StepView
 from connectcheck.policy.rearrange import first_allowed_date, last_allowed_date
-from connectcheck.ui import icons, style
+from connectcheck.ui import desktop, icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.widgets import clear_layout
 
 WIDTH = 560
 MIN_HEIGHT = 460  # steady: the buttons do not jump about from one step to the next
+ENDS_LESSON = ("abandoned", "not_this_procedure")  # outcomes no key press may choose by itself
 
 
 class GuideDialog(QDialog):
@@ -50,7 +54,10 @@ class GuideDialog(QDialog):
         super().__init__(parent)
         self.controller = controller
         self.email_support = email_support
-        self.procedure = procedure or Procedure(controller.profile, controller.lesson_start())
+        self.procedure = procedure or Procedure(
+            controller.profile, controller.lesson_start(), offline=controller.found_offline(),
+            found=controller.found_programs(),
+        )
         self.lesson_id = controller.monitored_lesson_id()
         self.setWindowTitle("The lesson can't go on")
         self.setWindowIcon(icons.app_icon())
@@ -66,12 +73,14 @@ class GuideDialog(QDialog):
         notes_layout = QVBoxLayout(self.notes_frame)
         notes_layout.setContentsMargins(12, 10, 12, 10)
         notes_layout.addWidget(self.notes)
+        self.tools = QHBoxLayout()  # a step's own system tool, beside the tips it helps with
+        notes_layout.addLayout(self.tools)
         self.question = style.label()
         self.question.setFont(style.scaled_font(self, 1.0, bold=True))
         self.answers = QVBoxLayout()
         self.answers.setSpacing(8)
         self.error = style.label()
-        self.error.setStyleSheet(f"color: {style.STATE_COLOURS['fail']};")
+        style.set_tone(self.error, "fail")
         self.error.setAccessibleName("Problem")
         self.back = QPushButton("Back")
         self.back.setAccessibleName("Back to the previous step")
@@ -92,6 +101,7 @@ class GuideDialog(QDialog):
         layout.addStretch(1)
         layout.addLayout(bottom)
         self.date_edit: QDateEdit | None = None
+        self.tool_button: QPushButton | None = None  # the step's own system tool, if any
         self.show_step(self.procedure.current)
 
     # --- showing a step ---
@@ -104,7 +114,7 @@ class GuideDialog(QDialog):
         self.title.setText(view.title)
         self.text.setText(view.text)
         self.notes.setText(bullets(view.notes))
-        self.notes_frame.setVisible(bool(view.notes))
+        self.notes_frame.setVisible(bool(view.notes) or view.action in GUIDE_TOOLS)
         reminders = view.id == "donts"
         self.notes_frame.setAccessibleName("Please remember" if reminders else "Notes")
         self.notes_frame.setProperty("role", "reminder" if reminders else "card")
@@ -112,6 +122,8 @@ class GuideDialog(QDialog):
         self.notes_frame.style().polish(self.notes_frame)
         self.question.setText(view.question)
         self.question.setVisible(bool(view.question))
+        if view.action in GUIDE_TOOLS:
+            self._tool_row(GUIDE_TOOLS[view.action])
         if view.kind == "question":
             for value, caption in view.answers:
                 self._answer_button(caption, lambda _=False, v=value: self._answer(v))
@@ -120,16 +132,67 @@ class GuideDialog(QDialog):
         elif view.kind == "info":
             if view.action == "email_support":
                 self._answer_button("E-mail support…", self._email)
+            if view.action == "open_calendar" and self._calendar_url():
+                self._answer_button("Open the calendar", self._open_calendar)
             self._answer_button("Next", lambda _=False: self._answer(NEXT))
         else:  # the end
             self._answer_button("E-mail support…", self._email)
         self.back.setEnabled(bool(self.procedure.record.steps))
-        first = self._buttons()[0] if self._buttons() else None
-        if first is not None:
-            first.setDefault(True)
-            first.setFocus()
+        self._focus(view)
         self.setAccessibleDescription(f"{view.title}. {view.text} {view.question}".strip())
         self._fit()
+
+    def _focus(self, view: StepView) -> None:
+        """Keyboard focus on the first answer that does not end the lesson. On a question no
+        button is the default: Enter never answers it, least of all by abandoning the lesson."""
+        buttons = self._buttons()
+        for button in buttons:
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        if not buttons:
+            return
+        if view.kind == "question":
+            ending = {a.label for a in self.procedure.step.answers if a.outcome in ENDS_LESSON}
+            calm = [b for b in buttons if b.text() not in ending]
+            (calm or buttons)[0].setFocus()
+        else:  # Next, the agreed day, E-mail support: safe to take with Enter
+            buttons[-1 if view.kind == "info" else 0].setDefault(True)
+            buttons[-1 if view.kind == "info" else 0].setFocus()
+
+    def _tool_row(self, tool: str) -> None:
+        """A button that opens the system's own tool for this step (the network settings, the
+        task manager); where the system has none connectcheck knows, it says where to look."""
+        row = QWidget()
+        line = QHBoxLayout(row)
+        line.setContentsMargins(0, 4, 0, 0)
+        caption = desktop.TOOL_WORDS[tool][0]
+        button = QPushButton(caption)
+        button.setAccessibleName(caption)
+        told = style.label(role="secondary")
+        told.hide()
+
+        def open_tool(_checked: bool = False) -> None:
+            problem = desktop.open_system_tool(tool)
+            told.setText(problem or "")
+            told.setVisible(bool(problem))
+
+        button.clicked.connect(open_tool)
+        line.addWidget(button)
+        line.addWidget(told, 1)
+        line.addStretch(0)
+        button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self.tool_button = button
+        self.tools.addWidget(row)
+
+    def _calendar_url(self) -> str:
+        profile = self.controller.profile
+        return profile.calendar_url if profile else ""
+
+    def _open_calendar(self, _checked: bool = False) -> None:
+        if not desktop.open_url(self._calendar_url()):
+            url = self._calendar_url()
+            self.error.setText(f"The calendar could not be opened: open {url} in your browser.")
+            self.error.show()
 
     def _fit(self) -> None:
         """Tall enough for the step's wrapped text at the dialog's width (Qt's own size hint
@@ -166,6 +229,7 @@ class GuideDialog(QDialog):
         picker.setDateRange(_qdate(first), _qdate(last))
         picker.setDate(_qdate(min(last, max(first, date.today()))))
         picker.setAccessibleName(f"The agreed day, between {describe_date(first)} and {describe_date(last)}")
+        mark_allowed_days(picker.calendarWidget(), first, last)
         self.date_edit = picker
         row = QWidget()
         line = QHBoxLayout(row)
@@ -179,7 +243,9 @@ class GuideDialog(QDialog):
 
     def _clear_answers(self) -> None:
         clear_layout(self.answers)
+        clear_layout(self.tools)
         self.date_edit = None
+        self.tool_button = None
 
     # --- answering ---
 
@@ -210,6 +276,24 @@ def bullets(items: tuple[str, ...]) -> str:
     """A bulleted list as rich text, wrapped lines hanging under their text (items escaped)."""
     rows = "".join(f"<tr><td>•&nbsp;</td><td>{html.escape(item)}</td></tr>" for item in items)
     return f"<table cellspacing='3' cellpadding='0'>{rows}</table>"
+
+
+GUIDE_TOOLS = {"open_network": "network", "show_programs": "tasks"}  # a step's action -> system tool
+
+
+def mark_allowed_days(calendar: QCalendarWidget, first: date, last: date) -> None:
+    """In the calendar that opens, the days the policy allows stand out (bold, in the link colour)
+    and the others around them are greyed and struck through: they look as refused as they are."""
+    allowed, refused = QTextCharFormat(), QTextCharFormat()
+    allowed.setFontWeight(QFont.Weight.Bold)
+    allowed.setForeground(QColor(style.current().text_link))
+    refused.setForeground(QColor(style.current().text_secondary))
+    refused.setFontStrikeOut(True)
+    for offset in range(-45, (last - first).days + 46):  # the months the popup can show around them
+        day = first + timedelta(days=offset)
+        calendar.setDateTextFormat(_qdate(day), allowed if first <= day <= last else refused)
+    calendar.setToolTip(f"Only {describe_date(first)} to {describe_date(last)} can be chosen: the "
+                        "organisation's 7 days.")
 
 
 def _qdate(day: date) -> QDate:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from connectcheck.core.model import CheckKind, CheckResult, LessonRecord
-from connectcheck.core.words import OVERALL_SHORT, parse_time, stamp
+from connectcheck.core.words import FIGURE_WORDS, OVERALL_SHORT, parse_time, stamp
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.export import Exporter
@@ -49,7 +49,7 @@ def check_words(r: CheckResult) -> str:
         lines += [f"• {VERDICT_WORDS.get(v.state, v.state)}: {v.sentence}" for v in r.assessment.verdicts]
     lines.append(
         ", ".join(
-            f"{caption.lower()} {value(getattr(r.summary, key), unit)}" for key, caption, unit in NUMBERS
+            f"{FIGURE_WORDS[key][0].lower()} {value(getattr(r.summary, key), unit)}" for key, unit in NUMBERS
         )
     )
     return "\n".join(lines)

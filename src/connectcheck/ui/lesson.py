@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QPushButton,
     QSizePolicy,
@@ -31,15 +41,13 @@ from connectcheck.ui.controller import Controller
 from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, duration, plain, value
 
 Scale = Callable[[float], float]  # a value to a pixel position
+MAX_ALERT_ROWS = 8  # the alert list grows to this many rows before it scrolls
 
-RTT_COLOUR = QColor("#2e6fcf")
-JITTER_COLOUR = QColor("#8e44ad")
-LOSS_COLOUR = QColor("#c0392b")
-GRID_COLOUR = QColor("#e3e6ea")
-AXIS_TEXT = QColor("#5b6675")
-ALERT_COLOUR = QColor("#c0392b")
-LIMIT_COLOUR = QColor("#8a939d")
-RECOVERY_COLOUR = QColor("#1e8449")
+
+
+def colour(name: str) -> QColor:
+    """A colour of the palette in use (``style.current()``), by its field name."""
+    return QColor(getattr(style.current(), name))
 
 
 def worst_state(sample: MonitorSample) -> str:
@@ -53,9 +61,9 @@ def worst_state(sample: MonitorSample) -> str:
 def sample_words(sample: MonitorSample) -> str:
     """The latest sample in one line, units on every number."""
     parts = [
-        f"round trip {value(sample.rtt_ms, 'ms')}",
-        f"jitter {value(sample.jitter_ms, 'ms')}",
-        f"loss {value(sample.loss_pct, '%')}",
+        f"delay {value(sample.rtt_ms, 'ms')}",
+        f"delay variation {value(sample.jitter_ms, 'ms')}",
+        f"lost data {value(sample.loss_pct, '%')}",
     ]
     if sample.down_mbps is not None:
         parts.append(
@@ -78,8 +86,9 @@ def alert_words(alert: LessonAlert) -> str:
 class TimelineChart(QWidget):
     """Round trip, jitter and loss over the lesson, with the limits and the alerts."""
 
-    MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 12, 24, 34
+    MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM = 48, 12, 34
     STRIP = 8
+    LEGEND_ROW = 16
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,8 +108,8 @@ class TimelineChart(QWidget):
         """Draw the sound limits for round trip (good) and jitter (good) as reference lines."""
         self.limits = []
         if thresholds is not None and ("sound", "rtt_ms") in thresholds.limits:
-            self.limits.append(("round trip for sound", thresholds.limit("sound", "rtt_ms").good))
-            self.limits.append(("jitter for sound", thresholds.limit("sound", "jitter_ms").good))
+            self.limits.append(("delay for sound", thresholds.limit("sound", "rtt_ms").good))
+            self.limits.append(("delay variation for sound", thresholds.limit("sound", "jitter_ms").good))
         self.update()
 
     def set_data(self, samples: Sequence[MonitorSample], alerts: Sequence[LessonAlert]) -> None:
@@ -127,18 +136,24 @@ class TimelineChart(QWidget):
         span = duration(self.samples[-1].t_s)
         text = f"{len(self.samples)} samples over {span}."
         if rtts:
-            text += f" Round trip from {value(min(rtts), 'ms')} to {value(max(rtts), 'ms')}."
+            text += f" Delay from {value(min(rtts), 'ms')} to {value(max(rtts), 'ms')}."
         text += f" {len(self.alerts)} alerts. Latest: {sample_words(self.samples[-1])}."
         self.setAccessibleDescription(text)
 
     # --- drawing ---
 
+    def _small_font(self) -> QFont:
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        return small
+
     def _plot(self) -> QRectF:
+        top = 12 + len(self._legend_rows()) * self.LEGEND_ROW
         return QRectF(
             self.MARGIN_LEFT,
-            self.MARGIN_TOP,
+            top,
             max(10, self.width() - self.MARGIN_LEFT - self.MARGIN_RIGHT),
-            max(10, self.height() - self.MARGIN_TOP - self.MARGIN_BOTTOM - self.STRIP - 4),
+            max(10, self.height() - top - self.MARGIN_BOTTOM - self.STRIP - 4),
         )
 
     def _span_s(self) -> float:
@@ -157,7 +172,7 @@ class TimelineChart(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), QColor("#ffffff"))
+        p.fillRect(self.rect(), colour("bg_chart"))
         plot = self._plot()
         span, top = self._span_s(), self._top_ms()
 
@@ -169,9 +184,9 @@ class TimelineChart(QWidget):
 
         self._grid(p, plot, span, top, x, y)
         for label, ms in self.limits:
-            p.setPen(QPen(LIMIT_COLOUR, 1, Qt.PenStyle.DashLine))
+            p.setPen(QPen(colour("line_limit"), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(plot.left(), y(ms)), QPointF(plot.right(), y(ms)))
-            p.setPen(LIMIT_COLOUR)
+            p.setPen(colour("text_secondary"))
             p.drawText(
                 QRectF(plot.left(), y(ms) - 16, plot.width() - 4, 14),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
@@ -180,38 +195,36 @@ class TimelineChart(QWidget):
         self._line(
             p,
             [(x(s.t_s), y(s.rtt_ms)) if s.rtt_ms is not None else None for s in self.samples],
-            RTT_COLOUR,
+            colour("line_rtt"),
             2.0,
         )
         self._line(
             p,
             [(x(s.t_s), y(s.jitter_ms)) if s.jitter_ms is not None else None for s in self.samples],
-            JITTER_COLOUR,
+            colour("line_jitter"),
             1.4,
         )
         for s in self.samples:  # lost probes: a red tick up from the axis, its height the loss
             if s.loss_pct:
                 h = max(3.0, plot.height() * 0.25 * min(1.0, s.loss_pct / 20))
-                p.setPen(QPen(LOSS_COLOUR, 2.5))
+                p.setPen(QPen(colour("line_loss"), 2.5))
                 p.drawLine(QPointF(x(s.t_s), plot.bottom()), QPointF(x(s.t_s), plot.bottom() - h))
         self._strip(p, plot, x)
         self._alerts(p, plot, x)
         self._legend(p)
         if not self.samples:
-            p.setPen(AXIS_TEXT)
+            p.setPen(colour("text_secondary"))
             p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "The first sample comes in a few seconds.")
         p.end()
 
     def _grid(self, p: QPainter, plot: QRectF, span: float, top: float, x: Scale, y: Scale) -> None:
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
-        p.setFont(small)
+        p.setFont(self._small_font())
         for i in range(5):
             ms = top * i / 4
             yy = y(ms)
-            p.setPen(QPen(GRID_COLOUR, 1))
+            p.setPen(QPen(colour("line_grid"), 1))
             p.drawLine(QPointF(plot.left(), yy), QPointF(plot.right(), yy))
-            p.setPen(AXIS_TEXT)
+            p.setPen(colour("text_secondary"))
             p.drawText(
                 QRectF(0, yy - 8, self.MARGIN_LEFT - 6, 16),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
@@ -221,9 +234,9 @@ class TimelineChart(QWidget):
         t = 0.0
         while t <= span + 1:
             xx = x(t)
-            p.setPen(QPen(GRID_COLOUR, 1))
+            p.setPen(QPen(colour("line_grid"), 1))
             p.drawLine(QPointF(xx, plot.top()), QPointF(xx, plot.bottom()))
-            p.setPen(AXIS_TEXT)
+            p.setPen(colour("text_secondary"))
             label = "0" if t == 0 else f"{t / 60:g} min"
             box = QRectF(min(xx - 30, self.width() - 62), self.height() - 18, 60, 16)
             p.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
@@ -257,42 +270,73 @@ class TimelineChart(QWidget):
             right = x(self.samples[i + 1].t_s) if i + 1 < len(self.samples) else left + 3
             p.fillRect(
                 QRectF(left, top, max(2.0, right - left), self.STRIP),
-                QColor(style.STATE_COLOURS[worst_state(s)]),
+                QColor(style.current().fill_states[worst_state(s)]),
             )
 
     def _alerts(self, p: QPainter, plot: QRectF, x: Scale) -> None:
         for a in self.alerts:
             xx = x(a.t_s)
-            colour = RECOVERY_COLOUR if a.state == "good" else ALERT_COLOUR
-            p.setPen(QPen(colour, 1.5, Qt.PenStyle.DotLine))
+            mark = colour("line_recovery") if a.state == "good" else colour("line_alert")
+            p.setPen(QPen(mark, 1.5, Qt.PenStyle.DotLine))
             p.drawLine(QPointF(xx, plot.top()), QPointF(xx, plot.bottom()))
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(colour)
-            tri = QPainterPath()
-            tri.moveTo(xx - 5, plot.top() - 8)
-            tri.lineTo(xx + 5, plot.top() - 8)
-            tri.lineTo(xx, plot.top() - 1)
-            tri.closeSubpath()
-            p.drawPath(tri)
+            _triangle(p, xx, plot.top() - 1, mark)
+
+    LEGEND = (  # (words, what is drawn, colour field)
+        ("delay", "line", "line_rtt"),
+        ("delay variation", "line", "line_jitter"),
+        ("lost data", "tick", "line_loss"),
+        ("limit for sound", "dash", "line_limit"),
+        ("alert", "mark", "line_alert"),
+        ("good", "band", "good"),
+        ("weak", "band", "degraded"),
+        ("failing", "band", "fail"),
+    )
+
+    def _legend_rows(self) -> list[list[tuple[float, str, str, str]]]:
+        """The legend laid out in rows that fit the width: (x, words, kind, colour) per item."""
+        metrics = QFontMetricsF(self._small_font())
+        rows: list[list[tuple[float, str, str, str]]] = [[]]
+        xx = float(self.MARGIN_LEFT)
+        for words, kind, name in self.LEGEND:
+            width = 20 + metrics.horizontalAdvance(words) + 14
+            if rows[-1] and xx + width > self.width() - self.MARGIN_RIGHT:
+                rows.append([])
+                xx = float(self.MARGIN_LEFT)
+            rows[-1].append((xx, words, kind, name))
+            xx += width
+        return rows
 
     def _legend(self, p: QPainter) -> None:
-        xx = self.MARGIN_LEFT
-        for label, colour in (
-            ("round trip", RTT_COLOUR),
-            ("jitter", JITTER_COLOUR),
-            ("lost probes", LOSS_COLOUR),
-            ("limit for sound", LIMIT_COLOUR),
-        ):
-            p.setPen(
-                QPen(
-                    colour, 2.5, Qt.PenStyle.DashLine if label.startswith("limit") else Qt.PenStyle.SolidLine
-                )
-            )
-            p.drawLine(QPointF(xx, 10), QPointF(xx + 16, 10))
-            p.setPen(AXIS_TEXT)
-            width = p.fontMetrics().horizontalAdvance(label)
-            p.drawText(QPointF(xx + 20, 14), label)
-            xx += 20 + width + 16
+        strip = style.current().fill_states
+        for r, row in enumerate(self._legend_rows()):
+            base = 14 + r * self.LEGEND_ROW
+            for xx, words, kind, name in row:
+                if kind == "band":
+                    p.fillRect(QRectF(xx, base - 8, 16, self.STRIP), QColor(strip[name]))
+                elif kind == "mark":
+                    _triangle(p, xx + 8, base, colour(name))
+                elif kind == "tick":
+                    p.setPen(QPen(colour(name), 2.5))
+                    p.drawLine(QPointF(xx + 8, base), QPointF(xx + 8, base - 9))
+                else:
+                    style_ = Qt.PenStyle.DashLine if kind == "dash" else Qt.PenStyle.SolidLine
+                    p.setPen(QPen(colour(name), 2.5, style_))
+                    p.drawLine(QPointF(xx, base - 4), QPointF(xx + 16, base - 4))
+                p.setPen(colour("text_secondary"))
+                p.drawText(QPointF(xx + 20, base), words)
+
+
+def _triangle(p: QPainter, x: float, bottom: float, fill: QColor) -> None:
+    """The mark of an alert: a small triangle pointing down at ``(x, bottom)``."""
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(fill)
+    tri = QPainterPath()
+    tri.moveTo(x - 5, bottom - 7)
+    tri.lineTo(x + 5, bottom - 7)
+    tri.lineTo(x, bottom)
+    tri.closeSubpath()
+    p.drawPath(tri)
+    p.setBrush(Qt.BrushStyle.NoBrush)
 
 
 def _minute_step(span_s: float) -> float:
@@ -320,7 +364,9 @@ class LessonPanel(QWidget):
         self.chart = TimelineChart()
         self.alerts = QListWidget()
         self.alerts.setAccessibleName("Alerts during this lesson")
-        self.alerts.setMaximumHeight(90)
+        self.alerts.setWordWrap(True)  # whole lines, never cut at the right
+        self.alerts.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.alerts.setResizeMode(QListView.ResizeMode.Adjust)
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
@@ -359,6 +405,7 @@ class LessonPanel(QWidget):
         self.alerts.clear()
         for a in c.alerts:
             self.alerts.addItem(alert_words(a))
+        self.fit_alerts()
         if c.samples:
             self.latest.setText("Latest: " + sample_words(c.samples[-1]))
         self._status_text()
@@ -391,7 +438,23 @@ class LessonPanel(QWidget):
         self.chart.add_alert(alert)
         self.alerts.addItem(alert_words(alert))
         self.alerts.setVisible(True)
+        self.fit_alerts()
         self.alerts.scrollToBottom()
+
+    def fit_alerts(self) -> None:
+        """The list as tall as its wrapped lines, up to MAX_ALERT_ROWS (the newest in view beyond)."""
+        view = self.alerts
+        view.doItemsLayout()
+        rows = view.count()
+        shown = range(max(0, rows - MAX_ALERT_ROWS), rows)
+        heights = [view.visualItemRect(view.item(i)).height() for i in shown]
+        line = view.fontMetrics().lineSpacing() + 4
+        view.setFixedHeight(sum(h or line for h in heights) + 2 * view.frameWidth() + 4 if heights else line)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.alerts.count():
+            QTimer.singleShot(0, self.fit_alerts)  # the lines wrap anew at the new width
 
 
 def _lesson_words(started: str, ended: str | None, alerts: int) -> str:

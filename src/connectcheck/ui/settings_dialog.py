@@ -43,8 +43,10 @@ from connectcheck.assess.thresholds import (
 )
 from connectcheck.config.profile import ProfileError, available_profiles, load_profile
 from connectcheck.config.settings import SCHEMA, Option, Settings, validate_value
-from connectcheck.ui import icons, style
+from connectcheck.ui import autostart, icons, style
 from connectcheck.ui.controller import Controller
+
+NOT_SHOWN = {"app.asked_support_address", "app.asked_start_at_login"}  # the app's own memory, not a choice
 
 # section -> tab; sections not listed get a tab of their own
 TABS = {
@@ -59,6 +61,13 @@ TABS = {
     "app": "Start",
     SETTINGS_SECTION: "Thresholds",
 }
+# the tabs in order: the tutor's first, then the ones for support staff (each says so at its top)
+TAB_ORDER = ("Start", "Organisation", "Reports", "Monitoring", "History", "Measuring", "Thresholds")
+FOR_SUPPORT = {"Monitoring", "Measuring", "Thresholds"}
+FOR_SUPPORT_WORDS = (
+    "For support staff: the defaults suit almost every home connection. Change these only when "
+    "your organisation's support asks you to."
+)
 SECTION_TITLES = {
     "organisation": "Organisation",
     "network": "Servers and platform",
@@ -85,7 +94,6 @@ WORDS = {
     "pct": "(%)",
     "max": "largest",
 }
-PROBLEM_COLOUR = style.STATE_COLOURS["fail"]
 
 
 def caption(opt: Option) -> str:
@@ -130,7 +138,7 @@ def _decimals(default: float) -> int:
 def make_field(opt: Option) -> Field:
     """The editor that fits the option's type, range and choices."""
     problem = style.label()
-    problem.setStyleSheet(f"color: {PROBLEM_COLOUR};")
+    style.set_tone(problem, "fail")
     problem.hide()
     widget: QWidget
     if opt.type == "bool":
@@ -193,12 +201,14 @@ class SettingsDialog(QDialog):
         self._pages: dict[str, QVBoxLayout] = {}
         self._tab_index: dict[str, int] = {}
         thresholds = [o for o in SCHEMA if o.section == SETTINGS_SECTION]
+        for tab in TAB_ORDER:
+            self._page(tab)
         for opt in SCHEMA:
-            if opt.section != SETTINGS_SECTION:
+            if opt.section != SETTINGS_SECTION and opt.key not in NOT_SHOWN:
                 self._add(opt)
         self._thresholds_tab(thresholds)
         self.summary = style.label()
-        self.summary.setStyleSheet(f"color: {PROBLEM_COLOUR};")
+        style.set_tone(self.summary, "fail")
         self.summary.hide()
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -224,6 +234,8 @@ class SettingsDialog(QDialog):
             scroll.setWidget(inner)
             self._tab_index[tab] = self.tabs.addTab(scroll, tab)
             self._pages[tab] = page
+            if tab in FOR_SUPPORT:
+                page.addWidget(style.label(FOR_SUPPORT_WORDS, "secondary"))
             page.addStretch(1)
         return self._pages[tab]
 
@@ -239,6 +251,11 @@ class SettingsDialog(QDialog):
         box.addWidget(field.widget)
         box.addWidget(field.problem)
         box.addWidget(help_text)
+        if opt.key == "app.start_at_login":  # what is in place on this computer, not just the setting
+            self.login_state = style.label(role="secondary")
+            self.login_state.setAccessibleName("Start at login now")
+            box.addWidget(self.login_state)
+            field.widget.toggled.connect(self._show_login_state)  # type: ignore[attr-defined]
         form: QFormLayout = group.layout()  # type: ignore[assignment]
         if opt.type == "bool":
             form.addRow(box)
@@ -279,7 +296,7 @@ class SettingsDialog(QDialog):
                 name = QLabel(f"{metric.label[:1].upper()}{metric.label[1:]} ({metric.unit})")
                 grid.addWidget(name, row, 0)
                 problems = style.label()
-                problems.setStyleSheet(f"color: {PROBLEM_COLOUR};")
+                style.set_tone(problems, "fail")
                 problems.hide()
                 for col, bound in enumerate(BOUNDS, start=1):
                     key = f"{SETTINGS_SECTION}.{setting_key(activity_key, metric_key, bound)}"
@@ -301,8 +318,29 @@ class SettingsDialog(QDialog):
     # --- values ---
 
     def load(self, settings: Settings) -> None:
+        self.login_now = login_state()
         for key, field in self.fields.items():
             field.set(settings[key])
+        if self.login_now[0] is not None:  # the box shows what really happens at login
+            self.fields["app.start_at_login"].set(self.login_now[0])
+        self._show_login_state()
+
+    def _show_login_state(self, _ticked: bool = False) -> None:
+        """Say truthfully what happens at the next login, and what OK will change."""
+        now, where = self.login_now
+        ticked = bool(self.fields["app.start_at_login"].get())
+        if now is None:
+            text = f"Whether connectcheck starts at login could not be read here: {where}."
+        elif now and ticked:
+            text = f"Now: connectcheck starts when you log in ({where})."
+        elif now:
+            text = "Now connectcheck starts when you log in; after OK it will not."
+        elif ticked:
+            text = "After OK, connectcheck will start when you log in, ready in the tray before each lesson."
+        else:
+            text = ("Now: connectcheck does not start when you log in. Tick this so it is ready, in the "
+                    "tray, before each lesson.")
+        self.login_state.setText(text)
 
     def reset_thresholds(self) -> None:
         for field in self.fields.values():
@@ -365,6 +403,23 @@ class SettingsDialog(QDialog):
             tab = TABS.get(first.option.section, first.option.section.capitalize())
             self.tabs.setCurrentIndex(self._tab_index[tab])
             first.widget.setFocus()
+
+
+def login_state() -> tuple[bool | None, str]:
+    """(whether the app starts at login on this computer now, where that is set up, in words);
+    (None, the reason) when it cannot be read."""
+    try:
+        e = autostart.entry()
+        on = autostart.is_enabled()
+    except (OSError, ValueError) as exc:
+        return None, str(exc) or type(exc).__name__
+    where = {
+        "registry": "in the list of programs Windows starts for you",
+        "file": f"set up in {e.location}",
+    }[e.kind]
+    if e.os == "macos":
+        where = "set up as a login item of your Mac account"
+    return on, where
 
 
 def _range(opt: Option) -> str:

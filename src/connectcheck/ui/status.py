@@ -10,7 +10,7 @@ controller; nothing here waits on the network.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,17 +23,20 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from connectcheck.assess.advice import programs
+from connectcheck.assess.verdicts import plain_sentence
 from connectcheck.core.model import CheckKind, CheckResult, Status
 from connectcheck.core.tasks import Progress
-from connectcheck.core.words import call_words
-from connectcheck.ui import icons, style
+from connectcheck.core.words import FIGURE_WORDS, call_words, data_amount
+from connectcheck.ui import desktop, icons, style
 from connectcheck.ui.actions import Actions
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.lesson import LessonPanel
@@ -41,31 +44,45 @@ from connectcheck.ui.text import plain, unbroken, value
 from connectcheck.ui.widgets import Banner, Light, NumberTile, clear_layout
 
 ACTIVITIES = ("sound", "video", "whiteboard")
-# the key numbers: (Summary field, caption, unit)
-# (three a row: speed; the idle line; what the call-like stream saw, under the idle figures it
-# stands beside, which the sound verdict reads instead)
+# the key numbers, behind "Details": (Summary field, unit); their names and meanings in
+# core/words.FIGURE_WORDS. Three a row: speed; the idle line; what the call-like stream saw, under
+# the idle figures it stands beside, which the sound verdict reads instead.
 NUMBERS = (
-    ("download_mbps", "Download", "Mbit/s"),
-    ("upload_mbps", "Upload", "Mbit/s"),
-    ("rtt_increase_ms", "Added delay under load", "ms"),
-    ("rtt_ms", "Round trip", "ms"),
-    ("jitter_ms", "Jitter", "ms"),
-    ("loss_pct", "Packet loss", "%"),
-    ("call_rtt_ms", "A call's round trip", "ms"),
-    ("call_jitter_ms", "A call's jitter", "ms"),
-    ("call_loss_pct", "A call's packets missed", "%"),
+    ("download_mbps", "Mbit/s"),
+    ("upload_mbps", "Mbit/s"),
+    ("rtt_increase_ms", "ms"),
+    ("rtt_ms", "ms"),
+    ("jitter_ms", "ms"),
+    ("loss_pct", "%"),
+    ("call_rtt_ms", "ms"),
+    ("call_jitter_ms", "ms"),
+    ("call_loss_pct", "%"),
 )
 # the metric a call figure is judged as
 CALL_METRICS = {"call_rtt_ms": "rtt_ms", "call_jitter_ms": "jitter_ms", "call_loss_pct": "loss_pct"}
 PHASE_WORDS = {
     "starting": "Starting the check",
-    "latency": "Measuring delay, loss and the lesson platform",
+    "latency": "Measuring the delay, lost data and the lesson platform",
     "server": "Choosing a speed server",
     "download": "Measuring the download speed",
     "upload": "Measuring the upload speed",
     "done": "Finishing",
 }
 MAX_PROGRAMS = 6
+# a button beside a piece of advice (by its rule's key): the system's own tool it needs ...
+ADVICE_TOOLS = {
+    "offline": "network", "weak_wifi": "network", "udp_blocked": "network", "vpn": "network",
+    "pause_streaming": "tasks", "pause_game_launcher": "tasks", "pause_cloud_sync": "tasks",
+    "pause_updates": "tasks", "close_torrent": "tasks", "close_call_app": "tasks", "pause_program": "tasks",
+    "unnamed_traffic": "tasks", "computer_busy": "tasks",
+}
+# ... or one of the app's own actions: (caption, action)
+ADVICE_ACTIONS = {
+    "follow_procedure": ("Open “The lesson can't go on…”", "guide"),
+    "phone_for_sound": ("Open “The lesson can't go on…”", "guide"),
+    "full_check": ("Run a full check", "check"),
+}  # "check again" has its own button under the advice
+HINT = "Point at a figure, or move to it with Tab, to see what it means."
 
 
 def section_title(text: str) -> QLabel:
@@ -78,12 +95,16 @@ def section_title(text: str) -> QLabel:
 class StatusWindow(QMainWindow):
     """The main window. Closing it hides it while the tray icon stays; without a tray it quits."""
 
+    hidden_to_tray = Signal()  # the first time it is closed to the tray
+
     def __init__(self, controller: Controller, actions: Actions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.actions = actions
         self.quit_on_close = False  # set when there is no tray icon to come back from
+        self.told_hidden = False  # the first close says where the app went
         self.shown: tuple[CheckResult | None, bool] | None = None  # (result, checking) on show
+        self.advice_buttons: dict[str, QPushButton] = {}  # advice key -> the button that does it
         self.setWindowTitle("connectcheck")
         self.setWindowIcon(icons.app_icon())
         self._menus()
@@ -94,7 +115,8 @@ class StatusWindow(QMainWindow):
         self.tray_banner = Banner()
         self.problem_banner = Banner()
         self.notice_banner = Banner()
-        for banner in (self.tray_banner, self.problem_banner, self.notice_banner):
+        self.offer_banner = Banner()  # once, at the first start: start at login
+        for banner in (self.tray_banner, self.problem_banner, self.notice_banner, self.offer_banner):
             self.body.addWidget(banner)
         self._header()
         self._progress()
@@ -206,21 +228,57 @@ class StatusWindow(QMainWindow):
         self.results_box.addLayout(row)
 
     def _numbers(self) -> None:
-        self.results_box.addWidget(section_title("Measurements"))
+        """The figures behind "Details" (closed until opened; stays as the tutor left it): each
+        card's sentence with its numbers, the numbers with what each means, the check's notes."""
+        self.numbers_note = style.label(role="secondary")  # a quick or cancelled check: always shown
+        self.results_box.addWidget(self.numbers_note)
+        self.details_button = QToolButton()
+        self.details_button.setText("Details: the figures")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.details_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.details_button.setAutoRaise(True)
+        self.details_button.setAccessibleName("Details: the figures")
+        self.details_button.toggled.connect(self._show_details)
+        self.results_box.addWidget(self.details_button)
+        self.details = QWidget()
+        self.details.setAccessibleName("Details")
+        box = QVBoxLayout(self.details)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(8)
+        self.figures = style.label()
+        self.figures.setAccessibleName("What each part found, with the figures")
+        box.addWidget(self.figures)
         grid = QGridLayout()
         grid.setHorizontalSpacing(24)
         grid.setVerticalSpacing(10)
         self.tiles: dict[str, NumberTile] = {}
-        for i, (key, caption, _unit) in enumerate(NUMBERS):
-            tile = NumberTile(caption)
+        for i, (key, _unit) in enumerate(NUMBERS):
+            caption, meaning = FIGURE_WORDS[key]
+            tile = NumberTile(caption, meaning)
+            tile.explained.connect(self._explain)
             self.tiles[key] = tile
             grid.addWidget(tile, i // 3, i % 3)
-        self.results_box.addLayout(grid)
+        box.addLayout(grid)
         self.call_note = style.label(role="secondary")
         self.call_note.setAccessibleName("Call-like stream")
-        self.results_box.addWidget(self.call_note)
-        self.numbers_note = style.label(role="secondary")
-        self.results_box.addWidget(self.numbers_note)
+        box.addWidget(self.call_note)
+        self.meaning = style.label(HINT, "secondary")  # what the figure pointed at or focused means
+        self.meaning.setAccessibleName("What this figure means")
+        self.meaning.setMinimumHeight(self.meaning.fontMetrics().lineSpacing() * 2)
+        box.addWidget(self.meaning)
+        self.check_notes = style.label(role="secondary")
+        self.check_notes.setAccessibleName("Notes from the check")
+        box.addWidget(self.check_notes)
+        self.results_box.addWidget(self.details)
+        self.details.hide()
+
+    def _explain(self, text: str) -> None:
+        self.meaning.setText(text)
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.details_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _advice(self) -> None:
         self.advice_title = section_title("What to do now")
@@ -266,6 +324,7 @@ class StatusWindow(QMainWindow):
         row.setContentsMargins(style.MARGIN, 10, style.MARGIN, 10)
         self.check_button = QPushButton("Check now")
         self.check_button.setDefault(True)
+        self.check_button.setToolTip("A full check: about 15 seconds, with the speed test")
         self.check_button.clicked.connect(self.actions["check"].trigger)
         self.quick_button = QPushButton("Quick check")
         self.quick_button.clicked.connect(self.actions["quick"].trigger)
@@ -284,7 +343,9 @@ class StatusWindow(QMainWindow):
 
     def refresh(self) -> None:
         c = self.controller
-        self.state_icon.setPixmap(icons.render(icons.icon_file(c.icon_state()), 48))
+        old = c.result_is_old()
+        draw = icons.render_stale if old else icons.render
+        self.state_icon.setPixmap(draw(icons.icon_file(c.icon_state()), 48))
         self.state_icon.setAccessibleName(c.headline())
         self.headline.setText(c.headline())
         self.when.setText(c.last_check_words())
@@ -297,9 +358,14 @@ class StatusWindow(QMainWindow):
         if (c.last_result, c.checking) != self.shown:  # redrawn only when something changed
             self.show_result(c.last_result)
             self.shown = (c.last_result, c.checking)
-        self.results.setEnabled(not c.checking)  # greyed: the previous check, until this one is done
         if c.checking and c.last_result is not None:
             self.sentence.setText("Below: the previous check, until this one is done.")
+        elif old:
+            self.sentence.setText(
+                "This result is old and the connection may have changed since. Check now to know "
+                "how it is today; what it found then is below."
+            )
+        self.results.setEnabled(not c.checking and not old)  # greyed: not the connection as it is now
 
     def _place_lesson(self, monitoring: bool) -> None:
         """While a lesson is monitored its chart comes first, right under the state."""
@@ -320,28 +386,43 @@ class StatusWindow(QMainWindow):
     def show_result(self, r: CheckResult | None) -> None:
         a = r.assessment if r else None
         if r is None:
-            self.sentence.setText(
+            self.sentence.setText(unbroken(
                 "Check now to see whether sound, video and the whiteboard will work "
-                "in your lesson. A full check takes about 15 seconds."
-            )
+                f"in your lesson. A full check takes about 15 seconds. {self.data_words()}"
+            ))
         elif a is not None:
             self.sentence.setText(unbroken(a.sentence))
         else:
             self.sentence.setText(" ".join(r.notes) or "The check could not tell anything.")
         verdicts = {v.activity: v for v in a.verdicts} if a else {}
+        thresholds = self.controller.thresholds()
+        figures = []
         for activity, light in self.lights.items():
             v = verdicts.get(activity)
-            sentence = v.sentence if v else "Run a check to find out."
-            if v is not None and v.mos is not None:
-                sentence += f" Call quality on a quiet line: {v.mos:.1f} / 5."
-            light.set_verdict(v.state if v else "unknown", sentence)
+            if v is None:
+                light.set_verdict("unknown", "Run a check to find out.")
+                continue
+            detailed = v.sentence
+            if v.mos is not None and v.state == "good":  # never beside "Failing"
+                detailed += f" Call quality on a quiet line: {v.mos:.1f} / 5."
+            light.set_verdict(v.state, plain_sentence(v, thresholds), detailed)
+            figures.append(f"• {detailed}")
+        self.figures.setText(unbroken("\n".join(figures)))
+        self.figures.setVisible(bool(figures))
         self._show_numbers(r)
         self._show_advice(r)
         self._show_programs(r)
 
+    def data_words(self) -> str:
+        """How much data a full check may move, here and on a metered connection."""
+        s = self.controller.settings
+        full, metered = s["speed.data_limit_mb"], s["speed.metered_data_limit_mb"]
+        return (f"It moves up to {data_amount(full * 1e6)} of data, {data_amount(min(full, metered) * 1e6)} "
+                "on a connection the computer knows is metered (such as a phone's hotspot).")
+
     def _show_numbers(self, r: CheckResult | None) -> None:
         order = {"unknown": 0, "good": 1, "degraded": 2, "fail": 3}
-        for key, _caption, unit in NUMBERS:
+        for key, unit in NUMBERS:
             number = getattr(r.summary, key) if r else None
             # the worst state among the verdicts that judged this very number (sound judges
             # the call's figures, the other activities the idle ones)
@@ -364,13 +445,25 @@ class StatusWindow(QMainWindow):
                 )
             if r.status is Status.CANCELLED:
                 notes.append("The check was cancelled: what was measured until then is shown.")
-            notes += [plain(n) for n in r.notes]
+            if r.metered:
+                notes.append(f"This connection is metered ({plain(r.metered)}), so the check kept its data "
+                             f"small: it moved {data_amount(r.bytes_used)}.")
         self.numbers_note.setText(unbroken("\n".join(notes)))
         self.numbers_note.setVisible(bool(notes))
+        check_notes = [] if r is None else [
+            plain(n) for n in r.notes if not n.startswith("This connection is metered")]
+        if r is not None and r.bytes_used and not r.metered:
+            check_notes.append(f"This check moved {data_amount(r.bytes_used)} of data.")
+        self.check_notes.setText(unbroken("\n".join(check_notes)))
+        self.check_notes.setVisible(bool(check_notes))
+        self.details_button.setVisible(r is not None)
+        if r is None:
+            self.details_button.setChecked(False)
 
     def _show_advice(self, r: CheckResult | None) -> None:
         clear_layout(self.advice_box)
         advice = r.assessment.advice if r and r.assessment else []
+        self.advice_buttons = {}
         for item in advice:
             line = style.label(unbroken(f"{item.rank}. {item.action}"))
             line.setAccessibleName(f"Advice {item.rank}")
@@ -380,6 +473,8 @@ class StatusWindow(QMainWindow):
                 why = style.label(unbroken(f"Why: {item.evidence}"), "secondary")
                 why.setIndent(18)
                 self.advice_box.addWidget(why)
+            if (button := self._advice_button(item.key)) is not None:
+                self.advice_box.addWidget(button)
         self.advice_title.setVisible(bool(advice))
         changes = r.assessment.changes if r and r.assessment else []
         self.changes.setText(unbroken("\n".join(f"• {c}" for c in changes)))
@@ -387,9 +482,40 @@ class StatusWindow(QMainWindow):
         self.changes.setVisible(bool(changes))
         self.check_again.setVisible(r is not None)
 
+    def _advice_button(self, key: str) -> QWidget | None:
+        """The button that does what a piece of advice says, where one fits; a tool the system
+        cannot open here says so beside the button when pressed."""
+        tool = ADVICE_TOOLS.get(key)
+        caption = desktop.TOOL_WORDS[tool][0] if tool else ADVICE_ACTIONS.get(key, ("", ""))[0]
+        if not caption or any(b.text() == caption for b in self.advice_buttons.values()):
+            return None  # one button for one thing
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(18, 0, 0, 4)
+        button = QPushButton(caption)
+        button.setAccessibleDescription(f"For the advice above: {caption.lower()}")
+        told = style.label(role="secondary")
+        told.hide()
+        box.addWidget(button)
+        box.addWidget(told, 1)
+        box.addStretch(0 if told.isVisibleTo(row) else 1)
+        button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        if tool is not None:
+
+            def open_tool(_checked: bool = False, tool: str = tool, told: QLabel = told) -> None:
+                problem = desktop.open_system_tool(tool)
+                told.setText(problem or "")
+                told.setVisible(bool(problem))
+
+            button.clicked.connect(open_tool)
+        else:
+            button.clicked.connect(self.actions[ADVICE_ACTIONS[key][1]].trigger)
+        self.advice_buttons[key] = button
+        return row
+
     def _show_programs(self, r: CheckResult | None) -> None:
         local = r.local if r else None
-        rows = programs(local)[:MAX_PROGRAMS] if local is not None else []
+        rows = [p for p in programs(local) if not _idle(p)][:MAX_PROGRAMS] if local is not None else []
         self.programs.setRowCount(len(rows))
         for i, p in enumerate(rows):
             name = plain(p.app or p.name)
@@ -430,7 +556,9 @@ class StatusWindow(QMainWindow):
         self.controller.start_check(r.kind if r else CheckKind.QUICK)
 
     def _finished(self, result: CheckResult | None) -> None:
-        """Tell screen readers the outcome when a check ends (the window may not have focus)."""
+        """Bring the answer into view and tell screen readers the outcome when a check ends (the
+        window may not have focus)."""
+        self.scroll.verticalScrollBar().setValue(0)  # after Cancel too: the headline in view
         if result is None or not self.isVisible():
             return
         words = self.controller.headline()
@@ -460,3 +588,12 @@ class StatusWindow(QMainWindow):
             self.actions["quit"].trigger()
             return
         event.accept()  # hidden; the tray icon brings it back
+        if not self.told_hidden:
+            self.told_hidden = True
+            self.hidden_to_tray.emit()
+
+
+def _idle(p: object) -> bool:
+    """A program listed with 0 Mbit/s both ways says nothing useful (a rate not measured is kept)."""
+    down, up = getattr(p, "down_mbps", None), getattr(p, "up_mbps", None)
+    return down is not None and up is not None and down < 0.05 and up < 0.05

@@ -67,7 +67,8 @@ class Tray(QObject):
         self.controller = controller
         self.menu = build_menu(actions)
         self.state = controller.icon_state()
-        self.icon = QSystemTrayIcon(icons.tray_icon(self.state), self)
+        self.old = controller.result_is_old()  # drawn faded with a clock
+        self.icon = QSystemTrayIcon(icons.tray_icon(self.state, self.old), self)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
         self.icon.messageClicked.connect(self.open_requested)
@@ -87,10 +88,10 @@ class Tray(QObject):
         return self.icon.isVisible()
 
     def refresh(self) -> None:
-        state = self.controller.icon_state()
-        if state != self.state:
-            self.state = state
-            self.icon.setIcon(icons.tray_icon(state))
+        state, old = self.controller.icon_state(), self.controller.result_is_old()
+        if (state, old) != (self.state, self.old):
+            self.state, self.old = state, old
+            self.icon.setIcon(icons.tray_icon(state, old))
         self.icon.setToolTip(self.controller.tooltip())
 
     def notify(self, title: str, message: str, level: str = "info") -> bool:

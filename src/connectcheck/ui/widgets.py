@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QEnterEvent, QFocusEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from connectcheck.ui import icons, style
 from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, unbroken
+
+
+def place_on_screen(window: QWidget, title_bar: int = 40) -> None:
+    """Make a new top-level window fit the screen's free area (a 1366×768 laptop with its panel)
+    and centre it there, its title bar included, so no part opens below the screen's edge."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return
+    room = screen.availableGeometry()
+    width = min(window.width(), room.width() - 20)
+    height = min(window.height(), room.height() - title_bar - 20)
+    window.resize(width, height)
+    window.move(room.x() + (room.width() - width) // 2,
+                room.y() + title_bar + max(0, (room.height() - title_bar - height) // 2))
 
 
 def clear_layout(layout: QLayout) -> None:
@@ -102,24 +125,36 @@ class Light(QFrame):
         layout.addWidget(self.reason, 1, Qt.AlignmentFlag.AlignTop)
         self.set_verdict("unknown", "Run a check to find out.")
 
-    def set_verdict(self, state: str, sentence: str) -> None:
+    def set_verdict(self, state: str, sentence: str, figures: str = "") -> None:
+        """Show a state and its plain sentence; ``figures`` (the sentence with the numbers) is the
+        tooltip and what a screen reader reads after the sentence."""
         self.state_key = state
         self.icon.setPixmap(
             icons.render(icons.icon_file(icons.VERDICT_ICON.get(state, icons.UNCHECKED)), self.ICON_SIZE)
         )
         self.state.setText(VERDICT_WORDS.get(state, state))
-        self.state.setStyleSheet(f"color: {style.STATE_COLOURS.get(state, style.STATE_COLOURS['unknown'])};")
+        style.set_tone(self.state, state if state in ("good", "degraded", "fail") else "unknown")
         self.reason.setText(unbroken(sentence))
         name = ACTIVITY_WORDS.get(self.activity, self.activity)
         self.setAccessibleName(f"{name}: {VERDICT_WORDS.get(state, state)}")
-        self.setAccessibleDescription(sentence)
+        more = figures if figures and figures != sentence else ""
+        self.setAccessibleDescription(f"{sentence} {more}".strip())
+        self.setToolTip(unbroken(more))
 
 
-class NumberTile(QWidget):
-    """A measured number with what it is: "Download" over "18.2 Mbit/s"."""
+class NumberTile(QFrame):
+    """A measured number with what it is: "Download speed" over "18.2 Mbit/s", and one line on what it
+    means, shown on hover and when the tile has the keyboard focus (Tab)."""
 
-    def __init__(self, caption: str, parent: QWidget | None = None) -> None:
+    explained = Signal(str)  # "Delay: how long …" when pointed at or focused
+
+    def __init__(self, caption: str, meaning: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.meaning = meaning
+        self.setToolTip(meaning)
+        self.setAccessibleDescription(meaning)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus if meaning else Qt.FocusPolicy.NoFocus)
+        self.setProperty("role", "tile")
         self.caption = style.label(caption, "secondary", wrap=False)
         self.value = style.label("–", "number", wrap=False)
         layout = QVBoxLayout(self)
@@ -130,6 +165,13 @@ class NumberTile(QWidget):
 
     def set_value(self, text: str, state: str | None = None) -> None:
         self.value.setText(text)
-        colour = style.STATE_COLOURS.get(state or "", "")
-        self.value.setStyleSheet(f"color: {colour};" if state in ("degraded", "fail") else "")
+        style.set_tone(self.value, state if state in ("degraded", "fail") else None)
         self.setAccessibleName(f"{self.caption.text()}: {text}")
+
+    def focusInEvent(self, event: QFocusEvent) -> None:  # the keyboard's way to the meaning
+        super().focusInEvent(event)
+        self.explained.emit(f"{self.caption.text()}: {self.meaning}")
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        super().enterEvent(event)
+        self.explained.emit(f"{self.caption.text()}: {self.meaning}")
