@@ -45,6 +45,24 @@ def test_reading_files_by_their_contents_not_their_names(lesson_report, tmp_path
         assert load_report(tmp_path / name) == lesson_report
 
 
+def test_an_html_reports_data_block_is_found_in_its_bytes(lesson_report):
+    """The page's JSON is found as bytes and only it is decoded: the same report from the str, the
+    UTF-8 bytes, UTF-16 with its byte order mark, and a page whose text outside the block is not
+    UTF-8 (a Latin-1 footer added by a mail program); a block that is not UTF-8 or empty is refused."""
+    page = render_html(lesson_report)
+    assert loads_report(page) == loads_report(page.encode()) == lesson_report
+    assert loads_report(page.encode("utf-16")) == lesson_report
+    footer = page.encode().replace(b"</body>", "<p>Envoyé depuis mon téléphone</p></body>".encode("latin-1"))
+    assert loads_report(footer) == lesson_report
+    data = page.encode()
+    start = data.index(b">", data.index(b'id="connectcheck-report"')) + 1
+    end = data.index(b"</script", start)
+    with pytest.raises(ReportError, match="it is not text"):
+        loads_report(data[:start] + b'{"tutor_label": "\xff"}' + data[end:])
+    with pytest.raises(ReportError, match="damaged \\(not valid JSON"):
+        loads_report(data[:start] + data[end:])
+
+
 def test_a_newer_report_is_refused_with_a_clear_message(lesson_report):
     data = json.loads(dumps_report(lesson_report))
     data["schema_version"] = REPORT_SCHEMA_VERSION + 1

@@ -32,6 +32,8 @@ from connectcheck.report.model import (
 MAX_BYTES = 64 * 1024 * 1024  # far above any real report; a bigger file is not one
 MAX_DIGITS = 40  # digits of an integer in a report (Python's own limit words are not for support staff)
 _MARKER = f'id="{DATA_ID}"'
+_MARKER_BYTES = _MARKER.encode("ascii")
+_JSON_START = re.compile(rb"(?:\xef\xbb\xbf)?\s*\{")
 
 
 def load_report(path: Path) -> Report:
@@ -71,10 +73,15 @@ def report_data(data: bytes | str, name: str = "this file", *, strict: bool = Tr
             raise ReportError(f"{name} is too large to be a connectcheck report")
         if data.startswith(b"%PDF"):
             data = pdf_attachment(data, name)
+        block = _data_block(data, name)  # an HTML page's JSON, found without decoding the page
         try:
-            data = _decode(data)
+            data = _decode(data if block is None else block)
         except UnicodeDecodeError:
             raise ReportError(f"{name} is not a connectcheck report (it is not text)") from None
+        if block is not None:
+            parsed = _parse(data, name, strict)
+            check_format(parsed, name)
+            return parsed
     parsed = _parse(_json_text(data, name), name, strict)
     check_format(parsed, name)
     return parsed
@@ -165,6 +172,23 @@ def _decode(data: bytes) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return data.decode("utf-16")
     return data.decode("utf-8-sig")
+
+
+def _data_block(data: bytes, name: str) -> bytes | None:
+    """The bytes of the data block of an HTML report in UTF-8, found as bytes (the page around
+    it is neither decoded nor copied); None for anything else (JSON, UTF-16 text, no data
+    block), which is then read as text. ReportError when the block is cut off."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or _JSON_START.match(data):
+        return None
+    at = data.find(_MARKER_BYTES)
+    if at < 0:
+        return None
+    tag = data.rfind(b"<script", 0, at)
+    start = data.find(b">", at)
+    end = data.find(b"</script", start)
+    if tag < 0 or start < 0 or end < 0 or b">" in data[tag:at]:
+        raise ReportError(f"the report data in {name} is damaged (its data block is cut off)")
+    return data[start + 1 : end]
 
 
 def _json_text(text: str, name: str) -> str:
