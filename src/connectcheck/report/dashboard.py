@@ -140,7 +140,16 @@ def _troubled(timeline: dict[str, Any] | None, name: str) -> Counter[int]:
     base = start.weekday() * 24 + start.hour
     into = start.minute * 60 + start.second
     known, bad = frozenset(STATES), frozenset(BAD)
-    for i, p in enumerate(points):
+    try:  # the common case in a comprehension (a lesson has hundreds of samples)
+        states = [p["state"] for p in points]
+        if set(states) <= known:
+            times = [p.get("t_s") for p, s in zip(points, states, strict=True) if s in bad]
+            if all(type(t) in (int, float) and 0 <= t < 366 * 86_400 for t in times):
+                cells.update((base + int((into + t) // 3600)) % 168 for t in times)
+                return cells
+    except (TypeError, KeyError, IndexError, AttributeError):
+        pass
+    for i, p in enumerate(points):  # something is wrong: found again one sample at a time, to say where
         try:
             state = p["state"]
         except (TypeError, KeyError, IndexError):
@@ -228,14 +237,14 @@ def read_figures(path: Path, base: Path | None = None) -> Figures:
 def link_to(path: Path, base: Path | None) -> str:
     """A link from a page in ``base`` to ``path``: relative (``./…``, every part percent-encoded),
     or a ``file:`` address when there is no relative way (another drive on Windows)."""
-    path = Path(os.path.abspath(path))
+    full = os.path.abspath(path)
     if base is None:
-        return path.as_uri()
+        return Path(full).as_uri()
     try:
-        rel = Path(os.path.relpath(path, os.path.abspath(base)))
+        rel = os.path.relpath(full, os.path.abspath(base))
     except ValueError:
-        return path.as_uri()
-    return "./" + "/".join(quote(part, safe="") for part in rel.parts)
+        return Path(full).as_uri()
+    return "./" + "/".join(quote(part, safe="") for part in rel.split(os.sep))
 
 
 def report_paths(paths: Iterable[Path], skip: Path | None = None) -> Iterator[Path]:
@@ -298,7 +307,7 @@ class Group:
     tutors: set[str] | None = field(default_factory=set)  # None: not counted (hours, months, a tutor)
     files: Files = field(default_factory=Files)
 
-    def add(self, f: Figures, stamp: float) -> None:
+    def add(self, f: Figures, stamp: float, troubled: int | None = None) -> None:
         self.reports += 1
         if f.kind == "lesson":
             self.lessons += 1
@@ -309,7 +318,7 @@ class Group:
             self.causes[f.cause] += 1
         if f.improved is not None:
             self.rechecks[f.improved] += 1
-        self.troubled += sum(f.troubled.values())
+        self.troubled += sum(f.troubled.values()) if troubled is None else troubled
         if self.tutors is not None:
             self.tutors.add(f.tutor)
         self.files.add(stamp, f.name, f.link)
@@ -333,6 +342,14 @@ class Group:
 
 def _groups() -> dict[Any, Group]:
     return {}
+
+
+def _group(groups: dict[Any, Group], key: Any, tutors: bool) -> Group:
+    """The group of ``key``, made when it is the first (``tutors``: it counts its tutors)."""
+    g = groups.get(key)
+    if g is None:
+        g = groups[key] = Group() if tutors else Group(tutors=None)
+    return g
 
 
 @dataclass
@@ -368,22 +385,23 @@ class Dashboard:
             return False
         self._seen[f.key] = f.name
         stamp = f.when.timestamp() if f.when else 0.0
-        for groups, key in (
-            (self.by_cause, f.cause or "none"),
-            (self.by_provider, f.provider),
-            (self.by_connection, f.connection),
-            (self.by_provider_connection, (f.provider, f.connection)),
+        troubled = sum(f.troubled.values())
+        for groups, key, tutors in (
+            (self.by_cause, f.cause or "none", True),
+            (self.by_provider, f.provider, True),
+            (self.by_connection, f.connection, True),
+            (self.by_provider_connection, (f.provider, f.connection), True),
+            (self.by_tutor, f.tutor, False),
         ):
-            groups.setdefault(key, Group()).add(f, stamp)
-        self.by_tutor.setdefault(f.tutor, Group(tutors=None)).add(f, stamp)
-        self.all.add(f, stamp)
+            _group(groups, key, tutors).add(f, stamp, troubled)
+        self.all.add(f, stamp, troubled)
         if f.when is None:
             self.no_time += 1
         else:
-            self.by_month.setdefault(f.when.strftime("%Y-%m"), Group(tutors=None)).add(f, stamp)
+            _group(self.by_month, f.when.strftime("%Y-%m"), False).add(f, stamp, troubled)
             self.by_day[(f.when.date().isoformat(), f.kind)] += 1
             hour = f.when.weekday() * 24 + f.when.hour
-            self.by_start_hour.setdefault(hour, Group(tutors=None)).add(f, stamp)
+            _group(self.by_start_hour, hour, False).add(f, stamp, troubled)
             if f.kind == "check" and f.state == "fail":
                 self.failed_checks[hour] += 1
                 self.cells.setdefault(hour, Files()).add(stamp, f.name, f.link)
