@@ -93,7 +93,7 @@ def test_summarize_by_cause_tutor_connection_hour_weekday(folder):
     assert out.splitlines()[0].split()[:2] == ["connection", "reports"] and "Ethernet" in out
     _, out, _ = run("report", "summarize", str(folder), "--by", "hour", "--csv")
     hours = {r["hour"]: r for r in csv.DictReader(io.StringIO(out))}
-    assert int(hours["16:00–17:00"]["troubled samples"]) > 0 and hours["19:00–20:00"]["checks"] == "6"
+    assert int(hours["16:00–17:00"]["minutes with trouble"]) > 0 and hours["19:00–20:00"]["checks"] == "6"
     _, out, _ = run("report", "summarize", str(folder), "--by", "weekday", "--csv")
     days = [r["weekday"] for r in csv.DictReader(io.StringIO(out))]
     assert days[0] == "Monday" and "Thursday" in days

@@ -87,7 +87,9 @@ def test_reports_lessons_and_causes_are_counted_and_copies_once(tmp_path):
     assert dash.by_cause["other_program"].reports == 2  # the Steam check and the lesson
     assert set(dash.by_tutor) == {"Tutor A", "Tutor B", "Tutor L"}
     page = (tmp_path / OUTPUT_NAME).read_text(encoding="utf-8")
-    assert "Another program on this computer" in page and "67 %" in page  # 2 of the 3 that name a cause
+    assert "Another program on this computer" in page
+    assert "<td class='n'>100 %</td>" in page  # of the 2 reports with trouble (the calm check found no fault)
+    assert "1 report found no fault" in page
     links = [a["href"] for tag, a in parsed(page).tags if tag == "a"]
     assert "./lesson.html" in links and "./a-again.html" in links and "./b.html" in links
     assert "a.json" in page  # listed as a copy
@@ -105,11 +107,49 @@ def test_troubled_samples_are_placed_on_the_tutors_own_clock(tmp_path):
     export_report(report, tmp_path / "lesson.json")
     dash = read_reports([tmp_path])
     bad = [p for p in report.timeline.points if p.state in ("degraded", "fail")]
-    assert bad and sum(dash.samples) == len(bad)
+    seconds = len(bad) * report.timeline.interval_s  # each troubled sample counts the time it stands for
+    assert bad and sum(dash.troubled_s) == seconds
     thursday_4pm = 3 * 24 + 16  # 24 October 2024 16:00 +01:00, a Thursday; 50 minutes stay in that hour
-    assert dash.samples[thursday_4pm] == len(bad)
+    assert dash.troubled_s[thursday_4pm] == seconds
     rows = group_rows(dash, "weekday")
-    assert [r["group"] for r in rows] == ["Thursday"] and rows[0]["troubled samples"] == str(len(bad))
+    assert [r["group"] for r in rows] == ["Thursday"]
+    assert rows[0]["minutes with trouble"] == str(max(1, round(seconds / 60)))
+
+
+def test_lessons_sampled_at_different_intervals_add_up_in_minutes(tmp_path):
+    """A lesson sampled every second and the same lesson sampled every 5 s: the same minutes of
+    trouble each, not five times as many for the first."""
+    report = lesson_report(minutes=50)
+    assert report.timeline is not None
+    export_report(report, tmp_path / "a.json")
+    bad = [p for p in report.timeline.points if p.state in ("degraded", "fail")]
+    fast = dataclasses.replace(
+        report,
+        tutor_label="Tutor F",
+        timeline=dataclasses.replace(
+            report.timeline,
+            interval_s=report.timeline.interval_s / 5,
+            points=[dataclasses.replace(p, t_s=p.t_s / 5) for p in report.timeline.points for _ in range(5)],
+        ),
+    )
+    export_report(fast, tmp_path / "b.json")
+    dash = read_reports([tmp_path])
+    assert dash.all.reports == 2
+    assert dash.by_tutor["Tutor F"].troubled == pytest.approx(dash.by_tutor["Tutor L"].troubled)
+    assert dash.by_tutor["Tutor L"].troubled == pytest.approx(len(bad) * report.timeline.interval_s)
+    page = render_dashboard(dash)
+    assert "minutes with trouble" in page and "samples" not in page.split("<h2>When trouble happens")[1][:400]
+
+
+def test_a_damaged_interval_between_samples_is_said(tmp_path):
+    report = lesson_report()
+    interval = '"interval_s": ' + repr(report.timeline.interval_s)
+    data = dumps_report(report).replace(interval, '"interval_s": -1')
+    assert '"interval_s": -1' in data
+    (tmp_path / "odd.json").write_text(data)
+    dash = read_reports([tmp_path])
+    why = "the report in odd.json is damaged: $.timeline.interval_s is not a time between samples"
+    assert dash.unreadable == [("odd.json", why)]
 
 
 def test_failed_checks_fill_the_grid_where_they_started(tmp_path):

@@ -53,6 +53,7 @@ LISTED = 300  # files not read / duplicates listed by name (all are counted)
 MAX_NAME = 120  # characters of a file name, tutor label or provider shown
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 BAD = ("degraded", "fail")
+DEFAULT_INTERVAL_S = 5.0  # a timeline without its interval: the monitor's usual one (as assess/cause)
 OTHER_PROVIDERS = f"other providers (each with fewer than {MIN_TUTORS} tutors here)"
 NO_PROVIDER = "provider not named"
 NO_TUTOR = "no tutor label"
@@ -77,7 +78,7 @@ class Figures:
     improved: bool | None  # did a re-check after the advice find things better
     provider: str | None
     connection: str  # "Wi-Fi 5 GHz", "Ethernet", "mobile", "not known"
-    troubled: Counter[int]  # hour of the week (weekday × 24 + hour) → troubled samples
+    troubled: Counter[int]  # hour of the week (weekday × 24 + hour) → seconds of troubled samples
     key: bytes  # the same check or lesson gives the same key
 
 
@@ -130,6 +131,21 @@ def _connection(checks: list[Any], name: str) -> str:
 
 
 def _troubled(timeline: dict[str, Any] | None, name: str) -> Counter[int]:
+    """Seconds of the lesson when an activity was weak or failing, by the hour of the week: each
+    such sample counts the seconds it stands for (the timeline's interval; monitors may sample
+    every second or every few), so lessons sampled differently add up in the same unit."""
+    cells = _troubled_samples(timeline, name)
+    if not cells or timeline is None:
+        return cells
+    interval = _field(timeline, "interval_s", (int, float), name, "$.timeline")
+    if interval is None:
+        interval = DEFAULT_INTERVAL_S
+    elif not 0 < interval <= 3600:
+        raise _damaged(name, "$.timeline.interval_s", "is not a time between samples")
+    return Counter({hour: n * interval for hour, n in cells.items()})
+
+
+def _troubled_samples(timeline: dict[str, Any] | None, name: str) -> Counter[int]:
     cells: Counter[int] = Counter()
     if not timeline:
         return cells
@@ -303,11 +319,11 @@ class Group:
     states: Counter[str] = field(default_factory=Counter)
     causes: Counter[str] = field(default_factory=Counter)
     rechecks: Counter[bool] = field(default_factory=Counter)  # True: better after the advice
-    troubled: int = 0  # troubled samples
+    troubled: float = 0.0  # seconds of troubled samples
     tutors: set[str] | None = field(default_factory=set)  # None: not counted (hours, months, a tutor)
     files: Files = field(default_factory=Files)
 
-    def add(self, f: Figures, stamp: float, troubled: int | None = None) -> None:
+    def add(self, f: Figures, stamp: float, troubled: float | None = None) -> None:
         self.reports += 1
         if f.kind == "lesson":
             self.lessons += 1
@@ -365,7 +381,7 @@ class Dashboard:
     by_month: dict[str, Group] = field(default_factory=_groups)
     by_day: Counter[tuple[str, str]] = field(default_factory=Counter)  # (date, kind) → reports
     by_start_hour: dict[int, Group] = field(default_factory=_groups)  # hour of the week the report started
-    samples: list[int] = field(default_factory=lambda: [0] * 168)  # troubled samples per hour of the week
+    troubled_s: list[float] = field(default_factory=lambda: [0.0] * 168)  # seconds of trouble by hour of week
     failed_checks: list[int] = field(default_factory=lambda: [0] * 168)
     cells: dict[int, Files] = field(default_factory=dict)  # reports behind each hour of the week
     unreadable: list[tuple[str, str]] = field(default_factory=list)
@@ -406,7 +422,7 @@ class Dashboard:
                 self.failed_checks[hour] += 1
                 self.cells.setdefault(hour, Files()).add(stamp, f.name, f.link)
         for hour, n in f.troubled.items():
-            self.samples[hour] += n
+            self.troubled_s[hour] += n
             self.cells.setdefault(hour, Files()).add(stamp, f.name, f.link)
         return True
 
@@ -501,6 +517,7 @@ h3 { font-size: 15px; margin: 16px 0 6px; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; }
 th, td { text-align:left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: 12px; color: var(--muted); font-weight: 600; }
+td:first-child { min-width: 110px; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 details summary { cursor: pointer; color: var(--muted); font-size: 12.5px; }
 details ul { margin: 4px 0; padding-left: 18px; font-size: 12.5px; }
@@ -642,6 +659,11 @@ def _day(key: str) -> str:
     return f"{day.day} {describe_date(day).split(' ')[2][:3]}"
 
 
+def _minutes(seconds: float) -> int:
+    """Seconds as whole minutes, a little trouble (under half a minute) as 1 rather than none."""
+    return max(1, round(seconds / 60)) if seconds > 0 else 0
+
+
 def _compact(n: int) -> str:
     """A count short enough for a grid cell: 987, 9.9k, 15k."""
     return str(n) if n < 1000 else f"{n / 1000:.1f}k" if n < 9950 else f"{n / 1000:.0f}k"
@@ -681,36 +703,45 @@ def _grid(values: list[int], what: str, colour: tuple[int, int, int]) -> str:
 
 def _when_trouble(dash: Dashboard) -> str:
     out = [
-        "<h3>Troubled samples during monitored lessons</h3>",
-        "<p class='muted'>Samples where an activity was weak or failing, by the hour of the tutor's own "
-        "clock they were taken.</p>",
-        _grid(dash.samples, "troubled samples", (179, 38, 30)),
+        "<h3>Trouble during monitored lessons</h3>",
+        "<p class='muted'>Minutes of monitored lessons when sound, video or another activity was weak or "
+        "failing, by the hour of the tutor's own clock.</p>",
+        _grid([_minutes(v) for v in dash.troubled_s], "minutes with trouble", (179, 38, 30)),
         "<h3>Failed checks</h3>",
         "<p class='muted'>Checks whose answer was that the lesson cannot go ahead, by the hour they "
         "started.</p>",
         _grid(dash.failed_checks, "failed checks", (58, 110, 165)),
     ]
-    busiest = sorted(range(168), key=lambda h: (-(dash.samples[h] + dash.failed_checks[h]), h))[:10]
+    busiest = sorted(range(168), key=lambda h: (-dash.troubled_s[h], -dash.failed_checks[h], h))[:10]
     rows = "".join(
         f"<tr><td>{DAYS[h // 24]} {h % 24:02d}:00–{h % 24 + 1:02d}:00</td>"
-        f"<td class='n'>{dash.samples[h]:,}</td>"
+        f"<td class='n'>{_minutes(dash.troubled_s[h]):,}</td>"
         f"<td class='n'>{dash.failed_checks[h]:,}</td><td>{_files(dash.cells.get(h, Files()))}</td></tr>"
         for h in busiest
-        if dash.samples[h] or dash.failed_checks[h]
+        if dash.troubled_s[h] or dash.failed_checks[h]
     )
     if rows:
         out.append(
-            "<h3>The most troubled hours</h3><table><tr><th>when</th><th class='n'>troubled samples</th>"
+            "<h3>The most troubled hours</h3><table><tr><th>when</th><th class='n'>minutes with trouble</th>"
             f"<th class='n'>failed checks</th><th>reports</th></tr>{rows}</table>"
         )
     return "".join(out)
 
 
 def _causes_section(dash: Dashboard) -> str:
-    with_cause = {k: g for k, g in dash.by_cause.items() if k != "none"}
+    with_cause = {k: g for k, g in dash.by_cause.items() if k not in ("none", "no_fault")}
     total = sum(g.reports for g in with_cause.values())
+    notes = [
+        f"{g.reports:,} {'report' if g.reports == 1 else 'reports'} {what}"
+        for g, what in (
+            (dash.by_cause.get("no_fault"), "found no fault"),
+            (dash.by_cause.get("none"), "named no cause"),
+        )
+        if g is not None
+    ]
+    note = f"<p class='muted'>{'; '.join(notes)}: not in this table.</p>" if notes else ""
     if not total:
-        return "<p class='muted'>No report names a likely cause.</p>"
+        return "<p class='muted'>No report names a likely cause of trouble.</p>" + note
     top = max(g.reports for g in with_cause.values())
     rows = "".join(
         f"<tr><td>{_t(CAUSE_TITLES.get(k, k))}</td><td class='n'>{g.reports:,}</td>"
@@ -718,9 +749,9 @@ def _causes_section(dash: Dashboard) -> str:
         f"<td class='n'>{len(g.tutors):,}</td><td>{_files(g.files)}</td></tr>"
         for k, g in sorted(with_cause.items(), key=lambda x: (-x[1].reports, x[0]))
     )
-    none = dash.by_cause.get("none")
-    note = f"<p class='muted'>{none.reports:,} reports name no cause.</p>" if none else ""
     return (
+        "<p class='muted'>The likely cause each report with trouble names; the share is of those "
+        f"{total:,} reports.</p>"
         "<table><tr><th>likely cause</th><th class='n'>reports</th><th class='n'>share</th><th></th>"
         f"<th class='n'>tutors</th><th>reports</th></tr>{rows}</table>{note}"
     )
@@ -776,8 +807,10 @@ def _not_read(dash: Dashboard) -> str:
         out.append(
             f"<p>{dash.duplicates_count:,} files are another copy of a check or lesson already counted "
             "(the same report saved twice, or as HTML and PDF) and are counted once.</p>"
+            "<details><summary>the copies</summary>"
             f"<table><tr><th>file</th><th>same check or lesson as</th></tr>{rows}</table>"
             + (f"<p class='muted'>… and {more:,} more.</p>" if more else "")
+            + "</details>"
         )
     return "".join(out) or "<p class='muted'>Every file was read.</p>"
 
@@ -804,8 +837,8 @@ def render_dashboard(dash: Dashboard, built_at: datetime | None = None) -> str:
         ("Reports and lessons over time", _over_time(dash)),
         ("Likely causes", _causes_section(dash)),
         ("When trouble happens", _when_trouble(dash)),
-        ("Per tutor", _tutors(dash)),
         ("Per provider and connection", _providers(dash)),
+        ("Per tutor", _tutors(dash)),
         ("Files not read, and copies", _not_read(dash)),
     ]
     body = "".join(f"<section><h2>{title}</h2>{html}</section>" for title, html in sections)
@@ -864,14 +897,14 @@ BY_COLUMNS = (
     "failing",
     "weak",
     "good",
-    "troubled samples",
+    "minutes with trouble",
     "tutors",
     "likely causes",
     "better after advice",
 )
 
 
-def _row(name: str, g: Group, samples: int | None = None) -> dict[str, str]:
+def _row(name: str, g: Group, troubled_s: float | None = None) -> dict[str, str]:
     done = g.rechecks[True] + g.rechecks[False]
     return {
         "group": one_line(name),
@@ -881,7 +914,7 @@ def _row(name: str, g: Group, samples: int | None = None) -> dict[str, str]:
         "failing": str(g.states["fail"]),
         "weak": str(g.states["degraded"]),
         "good": str(g.states["good"]),
-        "troubled samples": str(g.troubled if samples is None else samples),
+        "minutes with trouble": str(_minutes(g.troubled if troubled_s is None else troubled_s)),
         "tutors": "" if g.tutors is None else str(len(g.tutors)),
         "likely causes": ", ".join(f"{CAUSE_TITLES.get(k, k)} ({c})" for k, c in _troubles(g)[:3]),
         "better after advice": f"{g.rechecks[True]} of {done}" if done else "",
@@ -891,7 +924,7 @@ def _row(name: str, g: Group, samples: int | None = None) -> dict[str, str]:
 def group_rows(dash: Dashboard, by: str) -> list[dict[str, str]]:
     """The rows of one grouping (``BY``): a row per cause, tutor, provider (named only with at
     least MIN_TUTORS tutors), connection, hour of the day or weekday. For hours and weekdays a
-    report counts where it started, its troubled samples where they were taken."""
+    report counts where it started, its minutes with trouble where they were."""
     if by == "cause":
         items = sorted(dash.by_cause.items(), key=lambda x: (-x[1].reports, x[0]))
         return [_row("no cause named" if k == "none" else CAUSE_TITLES.get(k, k), g) for k, g in items]
@@ -911,9 +944,9 @@ def group_rows(dash: Dashboard, by: str) -> list[dict[str, str]]:
             for h in hours:
                 if h in dash.by_start_hour:
                     g.merge(dash.by_start_hour[h])
-            samples = sum(dash.samples[h] for h in hours)
-            if g.reports or samples:
-                rows.append(_row(f"{n:02d}:00–{n + 1:02d}:00" if by == "hour" else DAYS[n], g, samples))
+            troubled = sum(dash.troubled_s[h] for h in hours)
+            if g.reports or troubled:
+                rows.append(_row(f"{n:02d}:00–{n + 1:02d}:00" if by == "hour" else DAYS[n], g, troubled))
         return rows
     raise ValueError(f"no grouping {by!r}: one of {', '.join(BY)}")
 
