@@ -214,7 +214,7 @@ def _summary_row(report: Report, name: str) -> dict[str, str]:
 
 
 NUMERIC = ("download", "upload", "round trip", "jitter", "loss", "troubled", "alerts", "reports", "lessons",
-           "checks", "failing", "weak", "good", "troubled samples", "tutors")
+           "checks", "failing", "weak", "good", "minutes with trouble", "tutors")
 
 
 def format_rows(rows: Sequence[dict[str, str]], columns: Sequence[str] = COLUMNS) -> str:
