@@ -375,14 +375,17 @@ def loaded(ok):
         app.quit()
     QTimer.singleShot(1500, grab)
 view.loadFinished.connect(loaded)
-view.load(QUrl.fromLocalFile(sys.argv[1]))
+url = QUrl.fromLocalFile(sys.argv[1])
+if len(sys.argv) > 5:
+    url.setFragment(sys.argv[5])  # a section of the page (its id), scrolled to by the browser itself
+view.load(url)
 view.show()
 QTimer.singleShot(30000, app.quit)
 app.exec()
 """
 
 
-def screenshot(page: Path, png: Path, width: int = 1200, height: int = 2400) -> str:
+def screenshot(page: Path, png: Path, width: int = 1200, height: int = 2400, section: str = "") -> str:
     """The page as a browser engine (Qt WebEngine, Chromium's) draws it; why not, when it cannot."""
     try:
         import PySide6.QtWebEngineWidgets  # noqa: F401
@@ -394,8 +397,9 @@ def screenshot(page: Path, png: Path, width: int = 1200, height: int = 2400) -> 
         QTWEBENGINE_CHROMIUM_FLAGS="--no-sandbox --disable-gpu",
         QTWEBENGINE_DISABLE_SANDBOX="1",
     )
+    where = [section] if section else []
     done = subprocess.run(
-        [sys.executable, "-c", SHOT, str(page), str(png), str(width), str(height)],
+        [sys.executable, "-c", SHOT, str(page), str(png), str(width), str(height), *where],
         env=env,
         capture_output=True,
         text=True,
@@ -403,7 +407,7 @@ def screenshot(page: Path, png: Path, width: int = 1200, height: int = 2400) -> 
     )
     if not png.exists():
         return f"Qt WebEngine could not draw the page: {done.stderr.strip()[-300:]}"
-    return f"drawn by Qt WebEngine {width}×{height}: {png}"
+    return f"drawn by Qt WebEngine {width}×{height}{f' at #{section}' if section else ''}: {png.name}"
 
 
 def main() -> None:
@@ -445,15 +449,11 @@ def main() -> None:
             print(n, made, {k: v for k, v in m.items() if k != "unreadable"}, flush=True)
             rows.append((n, made, making, m))
             if n == args.reports and args.screenshot:
-                shots.append(screenshot(page, Path(args.screenshot).resolve()))
-                shots.append(
-                    screenshot(
-                        page,
-                        Path(args.screenshot).resolve().with_name(Path(args.screenshot).stem + "-whole.png"),
-                        1200,
-                        16000,
-                    )
-                )
+                png = Path(args.screenshot).resolve()
+                shots.append(screenshot(page, png))  # the top: tiles, over time, causes, the grids
+                for section, height in (("providers", 1600), ("tutors", 1300), ("not-read", 1000)):
+                    where = png.with_name(f"{png.stem}-{section}.png")
+                    shots.append(screenshot(page, where, 1200, height, section))
     took = time.time() - began
     lines = [
         "## The support desk's page over many reports",

@@ -524,6 +524,7 @@ details ul { margin: 4px 0; padding-left: 18px; font-size: 12.5px; }
 a { color: #1d5fa8; overflow-wrap: anywhere; }
 .s-good { color: var(--good); } .s-degraded { color: #8a5700; } .s-fail { color: var(--fail); }
 svg text { font: 11px "Segoe UI", Arial, "DejaVu Sans", sans-serif; fill: var(--ink); }
+.contents { font-size: 13px; }
 .warn { background:#fbefd9; border-radius:6px; padding:8px 12px; }
 """
 
@@ -834,14 +835,17 @@ def render_dashboard(dash: Dashboard, built_at: datetime | None = None) -> str:
         )
     )
     sections = [
-        ("Reports and lessons over time", _over_time(dash)),
-        ("Likely causes", _causes_section(dash)),
-        ("When trouble happens", _when_trouble(dash)),
-        ("Per provider and connection", _providers(dash)),
-        ("Per tutor", _tutors(dash)),
-        ("Files not read, and copies", _not_read(dash)),
+        ("over-time", "Reports and lessons over time", _over_time(dash)),
+        ("causes", "Likely causes", _causes_section(dash)),
+        ("when", "When trouble happens", _when_trouble(dash)),
+        ("providers", "Per provider and connection", _providers(dash)),
+        ("tutors", "Per tutor", _tutors(dash)),
+        ("not-read", "Files not read, and copies", _not_read(dash)),
     ]
-    body = "".join(f"<section><h2>{title}</h2>{html}</section>" for title, html in sections)
+    body = "".join(f'<section id="{key}"><h2>{title}</h2>{html}</section>' for key, title, html in sections)
+    contents = "<p class='contents'>On this page: " + " · ".join(
+        f'<a href="#{key}">{title}</a>' for key, title, _ in sections
+    ) + "</p>"
     when = f"{describe_date(built_at)} {built_at:%H:%M}"
     no_time = f" {dash.no_time:,} reports have no time and are left out of the times." if dash.no_time else ""
     return (
@@ -856,7 +860,7 @@ def render_dashboard(dash: Dashboard, built_at: datetime | None = None) -> str:
         "<h1>Reports over many lessons</h1>"
         f"<p class='muted'>{a.reports:,} reports, {span}; page made {when}. Times are on each tutor's own "
         f"clock. Links open the report files beside this page.{no_time}</p>"
-        f"<div class='tiles'>{tiles}</div>{body}"
+        f"<div class='tiles'>{tiles}</div>{contents}{body}"
         f"<p class='muted'>Made by connectcheck from {files:,} "
         f"files; each figure links its newest {FILES_SHOWN} reports.</p>"
         "</main></body></html>\n"
