@@ -102,6 +102,29 @@ def test_full_check_measures_both_directions_with_loaded_latency(stun, web, pki,
     assert fractions[-1] == 1.0 and max(fractions) == 1.0
 
 
+def test_a_check_through_speedtest_net_keeps_the_providers_name_not_the_address(stun, web, pki):
+    """speedtest.net's configuration answer names the client's provider (and its address): the
+    check keeps the name only; an organisation server names none."""
+    with LabSpeedServer(isp="  Example   Broadband  ") as srv:
+        o = options(CheckKind.FULL, stun, web, pki)
+        o.speed = SpeedConfig(source="speedtest", speedtest_base_url=srv.speedtest_base_url, time_limit_s=1.5,
+                              data_limit_bytes=50_000_000)
+        result = run_check(o)
+        assert srv.stats.requests["speedtest-config.php"] == 1
+        assert result.bandwidth and result.bandwidth[0].server.source == "speedtest"
+        assert result.provider == "Example Broadband"
+        assert "10.0.0.2" not in model.dumps(result)  # the address in the same answer
+
+        # the next check uses the remembered server, and fetches only the configuration again
+        again = run_check(o)
+        assert again.provider == "Example Broadband"
+        assert srv.stats.requests["speedtest-config.php"] == 2
+        assert srv.stats.requests.get("speedtest-servers-static.php", 0) <= 1
+    with LabSpeedServer() as org:
+        plain = run_check(options(CheckKind.FULL, stun, web, pki, org))
+    assert plain.provider is None and "speedtest-config.php" not in org.stats.requests
+
+
 def test_a_metered_connection_gets_a_small_data_cap_and_says_so(stun, web, pki, speed):
     """On a connection the system calls metered (a phone's hotspot) the speed test moves at most
     the metered limit, over the real loopback transfer, and the result says why; otherwise the

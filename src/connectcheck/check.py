@@ -52,7 +52,7 @@ from connectcheck.probes.igd import measure_router
 from connectcheck.probes.latency import LatencySampler, LatencyTarget, measure_latency_one_at_a_time
 from connectcheck.probes.nat import measure_nat
 from connectcheck.probes.reachability import check_endpoints
-from connectcheck.probes.speed import SpeedConfig, SpeedSession
+from connectcheck.probes.speed import PROVIDER_TIME_S, SpeedConfig, SpeedSession
 from connectcheck.probes.targets import choose_primary, idle_targets
 
 # Approximate bytes on the wire for the small probes (IP and transport headers included), so
@@ -418,6 +418,7 @@ class Check:
         except Exception as exc:
             r.sections["server"] = _crashed(exc, started)
         r.engine = "classic" if o.speed.engine == "classic" else "adaptive"
+        r.provider = session.provider(min(PROVIDER_TIME_S, max(0.1, deadline.remaining() - 3.0)))
         if session.server is None:
             for direction in ("download", "upload"):
                 r.sections[direction] = Section(Status.SKIPPED, "no speed server could be used")

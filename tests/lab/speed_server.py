@@ -58,7 +58,7 @@ OVERSIZE_BYTES = 10 * MIB
 
 _CONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <settings>
-<client ip="10.0.0.2" lat="50.7236" lon="-3.5275" isp="Lab ISP" isprating="3.7" rating="0"
+<client ip="10.0.0.2" lat="50.7236" lon="-3.5275" isp="{isp}" isprating="3.7" rating="0"
  ispdlavg="0" ispulavg="0" loggedin="0" country="GB"/>
 <server-config threadcount="4" ignoreids="" notonmap="" forcepingid="" preferredserverid=""/>
 <download testlength="{down_s}" initialtest="250K" mintestsize="250K" threadsperurl="4"/>
@@ -183,7 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_random(size, chunked=bool(self.server.chunked), ctype="image/jpeg")
         elif name == "speedtest-config.php":
             self._reply(200, _CONFIG_XML.format(down_s=self.server.speedtest_test_s,
-                                                up_s=self.server.speedtest_test_s), "text/xml")
+                                                up_s=self.server.speedtest_test_s,
+                                                isp=_xml_escape(self.server.owner.isp)), "text/xml")
         elif name in ("speedtest-servers-static.php", "speedtest-servers.php"):
             self._reply(200, _servers_xml(self.server.speedtest_entries()), "text/xml")
         else:
@@ -414,14 +415,17 @@ class LabSpeedServer:
     ``extra_speedtest_servers`` are more ``<server>`` entries (see :func:`speedtest_server_entry`);
     ``throttle_mbps`` paces each download response and each upload body the server reads (a
     slow server without a shaped link; for uploads TCP flow control slows the client down).
+    ``isp`` is the provider ``speedtest-config.php`` names for the client's network, as
+    speedtest.net's own configuration answer does (``<client ip=… isp="…">``).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, faults: dict[str, str] | None = None,
                  chunked: bool | None = None, tls: tuple[str, str] | None = None,
                  public_host: str | None = None, speedtest_test_s: int = 10,
                  extra_speedtest_servers: list[dict[str, str]] | None = None,
-                 throttle_mbps: float | None = None) -> None:
+                 throttle_mbps: float | None = None, isp: str = "Lab ISP") -> None:
         self.host = host
+        self.isp = isp  # the provider speedtest-config.php names for the client's network
         self._port = port
         self.faults: dict[str, str] = {}
         for path, kind in (faults or {}).items():

@@ -21,6 +21,7 @@ from connectcheck.probes.servers import (
     normalize_url,
     ping_server,
     plan,
+    provider_from_config,
     run_bounded,
     save_cached_server,
 )
@@ -142,6 +143,24 @@ def test_the_seam_points_speedtest_cli_at_the_lab():
         closest = client.speedtest.get_closest_servers()
         assert closest[0]["url"] == srv.speedtest_upload_url
         assert client.plumbing.bytes > 1000  # the config and the list were counted
+
+
+def test_the_provider_is_read_from_speedtest_nets_configuration():
+    with LabSpeedServer(isp="Lab\tFibre <b>Ltd</b>") as srv:
+        f = finder(srv)
+        f.find(Candidate("speedtest", protocol="speedtest"), Deadline(5))
+        assert f.provider == "Lab Fibre <b>Ltd</b>"  # tidied, kept as text (escaped where shown)
+    assert provider_from_config({"client": {"ip": "203.0.113.9", "isp": ""}}) is None
+    assert provider_from_config({"client": {"ip": "203.0.113.9"}}) is None
+    assert provider_from_config(None) is None
+    assert provider_from_config({"client": {"isp": "x" * 500}}) == "x" * 80
+
+
+def test_a_provider_that_cannot_be_fetched_is_recorded_not_raised():
+    with LabSpeedServer(faults={"speedtest-config.php": "403"}) as srv:
+        f = finder(srv)
+        assert f.learn_provider(Deadline(2)) is None
+        assert "the internet provider's name could not be had" in f.tried[-1]
 
 
 def test_search_picks_the_fastest_of_the_nearest_and_remembers_it():

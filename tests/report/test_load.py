@@ -45,6 +45,24 @@ def test_reading_files_by_their_contents_not_their_names(lesson_report, tmp_path
         assert load_report(tmp_path / name) == lesson_report
 
 
+def test_an_html_reports_data_block_is_found_in_its_bytes(lesson_report):
+    """The page's JSON is found as bytes and only it is decoded: the same report from the str, the
+    UTF-8 bytes, UTF-16 with its byte order mark, and a page whose text outside the block is not
+    UTF-8 (a Latin-1 footer added by a mail program); a block that is not UTF-8 or empty is refused."""
+    page = render_html(lesson_report)
+    assert loads_report(page) == loads_report(page.encode()) == lesson_report
+    assert loads_report(page.encode("utf-16")) == lesson_report
+    footer = page.encode().replace(b"</body>", "<p>Envoyé depuis mon téléphone</p></body>".encode("latin-1"))
+    assert loads_report(footer) == lesson_report
+    data = page.encode()
+    start = data.index(b">", data.index(b'id="connectcheck-report"')) + 1
+    end = data.index(b"</script", start)
+    with pytest.raises(ReportError, match="it is not text"):
+        loads_report(data[:start] + b'{"tutor_label": "\xff"}' + data[end:])
+    with pytest.raises(ReportError, match="damaged \\(not valid JSON"):
+        loads_report(data[:start] + data[end:])
+
+
 def test_a_newer_report_is_refused_with_a_clear_message(lesson_report):
     data = json.loads(dumps_report(lesson_report))
     data["schema_version"] = REPORT_SCHEMA_VERSION + 1
@@ -94,7 +112,8 @@ def test_a_newer_report_inside_html_is_refused_too(lesson_report):
         (b'{"format": "connectcheck-report", "schema_version": "one"}', "format version is missing or wrong"),
         (b'{"format": "connectcheck-report", "schema_version": 1, "kind": ', "damaged \\(not valid JSON"),
         (b'{"kind": "full", "started_at": "x", "summary": {}}', "a single check's result, not a report"),
-        (b"%PDF-1.4 ...", "is a PDF: support tools read the report's .html or .json file"),
+        (b"%PDF-1.4 ...", "the PDF is cut off"),
+        (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n", "PDF without connectcheck report data"),
         (b"\xff\xfe\x00\x01garbage", "it is not text"),
         (
             b"<!DOCTYPE html><html><body>Forwarded message</body></html>",
@@ -129,3 +148,61 @@ def test_missing_and_folder_paths(tmp_path):
         load_report(tmp_path / "nothing.html")
     with pytest.raises(ReportError, match="is a folder, not a report"):
         load_report(tmp_path)
+
+
+# --- the PDF carries its JSON ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdf_bytes(lesson_report):
+    from connectcheck.report.pdf import render_pdf
+
+    return render_pdf(lesson_report)
+
+
+def test_the_pdf_gives_back_the_report_it_was_made_from(lesson_report, pdf_bytes, tmp_path):
+    """The JSON Qt attached to the PDF (deflated, its length an indirect object) is read back without
+    Qt or any PDF library."""
+    path = tmp_path / "lesson.pdf"
+    path.write_bytes(pdf_bytes)
+    assert load_report(path) == lesson_report
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d[: len(d) // 2], "the PDF is cut off"),
+        (
+            lambda d: d.replace(b"/Filter /FlateDecode\n/Length", b"/Filter /LZWDecode\n/Length"),
+            "packed in a way",
+        ),
+        (lambda d: d.replace(b"/EF <</F ", b"/EF <</F 9"), "the file attached to the PDF is missing"),
+    ],
+)
+def test_a_damaged_pdf_says_what_is_wrong(pdf_bytes, damage, message):
+    damaged = damage(pdf_bytes)
+    assert damaged != pdf_bytes
+    with pytest.raises(ReportError, match=message):
+        loads_report(damaged, "lesson.pdf")
+
+
+def test_a_pdf_attachment_that_inflates_beyond_any_report_is_refused(monkeypatch, lesson_report, pdf_bytes):
+    import connectcheck.report.load as load
+
+    assert len(dumps_report(lesson_report).encode()) > len(pdf_bytes)
+    monkeypatch.setattr(load, "MAX_BYTES", len(pdf_bytes))  # the file passes, its attachment does not
+    with pytest.raises(ReportError, match="too large to be a connectcheck report"):
+        loads_report(pdf_bytes, "lesson.pdf")
+
+
+def test_every_cause_the_judge_can_name_is_read_back():
+    """A report is refused when a vocabulary field holds a word outside its choices: every cause
+    assess/cause can give must be one of them (line_unsteady and network_blocks_udp were not)."""
+    from connectcheck.assess.cause import TITLES
+    from connectcheck.core.model import Cause
+    from connectcheck.report.model import Report
+
+    for key, title in TITLES.items():
+        report = Report()
+        report.headline.cause = Cause(key=key, title=title)
+        assert loads_report(dumps_report(report)).headline.cause.key == key

@@ -41,6 +41,7 @@ class ScriptedPrompts(Prompts):
 
     def __init__(self) -> None:
         self.paths: list = []
+        self.folders: list = []
         self.texts: list = []
         self.asked: list[tuple[str, str]] = []
         self.informed: list[tuple[str, str, bool]] = []
@@ -48,6 +49,10 @@ class ScriptedPrompts(Prompts):
     def save_path(self, parent, title, suggested, filters):
         self.asked.append(("save_path", str(suggested)))
         return self.paths.pop(0) if self.paths else None
+
+    def folder(self, parent, title, start):
+        self.asked.append(("folder", str(start)))
+        return self.folders.pop(0) if self.folders else None
 
     def text(self, parent, title, label, value=""):
         self.asked.append(("text", label))

@@ -38,6 +38,7 @@ MENU = [
     "E-mail support…",
     None,
     "History",
+    "Open reports…",
     "Settings",
     "About connectcheck",
     None,

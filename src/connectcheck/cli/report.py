@@ -2,11 +2,14 @@
 
     connectcheck report export [--lesson last|ID] [--format html|pdf|json] [PATH]
     connectcheck report show FILE [--full]
-    connectcheck report summarize FILE... [--csv]
+    connectcheck report summarize FILE... [--by cause|tutor|provider|connection|hour|weekday] [--csv]
+    connectcheck report dashboard PATH... [-o FILE]
 
-``show`` and ``summarize`` read a report's ``.html`` (its embedded data) or ``.json``;
-``summarize`` also takes folders and, where the shell does not expand them (Windows), patterns
-such as ``reports/*.html``.
+``show`` and ``summarize`` read a report's ``.html`` (its embedded data), ``.json`` or ``.pdf``
+(its attached data); ``summarize`` also takes folders and, where the shell does not expand them
+(Windows), patterns such as ``reports/*.html``. ``summarize --by`` groups the reports (one row per
+cause, tutor, provider, connection, hour or weekday) as the ``dashboard`` page does, which is one
+self-contained HTML page over all the reports in the folders given (``report/dashboard``).
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from connectcheck.cli.common import (
 )
 from connectcheck.config.settings import Settings
 from connectcheck.core.model import LessonRecord
+from connectcheck.report.dashboard import BY, OUTPUT_NAME
 from connectcheck.report.model import ReportError
 
-READABLE = (".html", ".htm", ".json")
+READABLE = (".html", ".htm", ".json", ".pdf")
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +71,7 @@ def register(subparsers: Any) -> None:
     show = actions.add_parser(
         "show",
         help="print a report's summary in the terminal",
-        description="Print a report (its .html or .json file) as text.",
+        description="Print a report (its .html, .json or .pdf file) as text.",
     )
     show.add_argument("file", metavar="FILE")
     show.add_argument("--full", action="store_true", help="also print the details of each check")
@@ -83,7 +87,30 @@ def register(subparsers: Any) -> None:
     summarize.add_argument(
         "--csv", action="store_true", help="write CSV (for a spreadsheet) instead of a table"
     )
+    summarize.add_argument(
+        "--by",
+        choices=BY,
+        help="one row per group instead of per report (a provider is named only with at least "
+        "5 different tutors)",
+    )
     summarize.set_defaults(func=cmd_summarize)
+
+    dashboard = actions.add_parser(
+        "dashboard",
+        help="one HTML page over many reports: causes, when trouble happens, tutors, providers",
+        description="Read every report (.html, .json, .pdf) in the folders and files given and write one "
+        "self-contained HTML page over them: reports over time, likely causes, an hour × weekday grid, "
+        "per tutor, per provider and connection. Copies of the same report are counted once; files "
+        "that cannot be read are listed with the reason.",
+    )
+    dashboard.add_argument("paths", nargs="+", metavar="PATH")
+    dashboard.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help=f"the page to write (default: {OUTPUT_NAME} in the first folder given, or here)",
+    )
+    dashboard.set_defaults(func=cmd_dashboard)
 
     report.set_defaults(func=lambda args, out, err: _usage(report, err))
 
@@ -175,8 +202,10 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from connectcheck.report import load_report
     from connectcheck.report.summary import format_rows, rows_csv, summary_row
 
-    rows, failed = [], 0
     files = report_files(args.files)
+    if args.by:
+        return _summarize_by(files, args.by, args.csv, out, err)
+    rows, failed = [], 0
     for path in files:
         try:
             rows.append(summary_row(load_report(path), path.name))
@@ -189,3 +218,56 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rows.sort(key=lambda r: r["when"])
     out.write(rows_csv(rows) if args.csv else format_rows(rows))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _tell_refused(dash: Any, err: TextIO) -> None:
+    for name, why in dash.unreadable:
+        print(f"connectcheck: {why if name in why else f'{name}: {why}'}", file=err)
+    more = dash.unreadable_count - len(dash.unreadable)
+    if more:
+        print(f"connectcheck: … and {more:,} more files could not be read", file=err)
+
+
+def _summarize_by(files: list[Path], by: str, as_csv: bool, out: TextIO, err: TextIO) -> int:
+    from connectcheck.report.dashboard import BY_COLUMNS, group_note, group_rows, read_reports
+    from connectcheck.report.summary import format_rows, rows_csv
+
+    if not files:
+        print("connectcheck: no report files found there", file=err)
+        return EXIT_FAILED
+    dash = read_reports(files, base=Path.cwd())
+    _tell_refused(dash, err)
+    rows = group_rows(dash, by)
+    columns = (by, *BY_COLUMNS[1:])
+    rows = [{by: r["group"], **{c: r[c] for c in BY_COLUMNS[1:]}} for r in rows]
+    out.write(rows_csv(rows, columns) if as_csv else format_rows(rows, columns))
+    print(f"connectcheck: {group_note(dash)}", file=err)
+    return EXIT_FAILED if dash.unreadable_count else EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from connectcheck.report.dashboard import build_dashboard, group_note
+
+    paths = [Path(p) for p in args.paths]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"there is no file or folder {missing[0]}")
+    if args.output:
+        target = Path(args.output)
+        if target.is_dir():
+            target = target / OUTPUT_NAME
+    else:
+        target = (paths[0] if paths[0].is_dir() else Path.cwd()) / OUTPUT_NAME
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"{target} does not end in .html")
+    try:
+        dash = build_dashboard(paths, target)
+    except OSError as exc:
+        print(f"connectcheck: the page could not be written to {target} ({exc.strerror or exc})", file=err)
+        return EXIT_FAILED
+    _tell_refused(dash, err)
+    if not dash.all.reports and not dash.unreadable_count:
+        print("connectcheck: no report files found there", file=err)
+        return EXIT_FAILED
+    print(f"Page written to {target} ({group_note(dash)})", file=out)
+    return EXIT_OK

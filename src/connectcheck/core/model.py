@@ -521,6 +521,9 @@ class CheckResult:
     bandwidth: list[BandwidthResult] = field(default_factory=list)
     engine: str | None = None  # "adaptive" | "classic"
     speed_servers_tried: list[str] = field(default_factory=list)  # how the speed server was chosen
+    # the internet provider of the network the check ran on, by name only, as the speed service
+    # named it (speedtest.net's configuration answer); never the address it also gives
+    provider: str | None = None
     bytes_used: int = 0  # all bytes the check moved (both directions, all probes)
     metered: str | None = None  # why the connection was taken as metered (its data capped); None: it was not
     notes: list[str] = field(default_factory=list)  # plain-words remarks of the check

@@ -303,6 +303,22 @@ def make_speedtest(cancel: threading.Event, *, base_url: str | None = None,
     return SpeedtestClient(st, shutdown, plumbing, timeout_s)
 
 
+PROVIDER_CHARS = 80  # a provider's name is a few words; anything longer is cut
+
+
+def provider_from_config(config: Any) -> str | None:
+    """The internet provider speedtest.net names for the client's network in its configuration
+    answer (``<client ip=… isp="…">``, as speedtest-cli keeps it in ``config["client"]``): the
+    name only, spaces tidied, at most :data:`PROVIDER_CHARS` characters; None when it gives none.
+    The client's address, which the same answer holds, is never read."""
+    client = config.get("client") if isinstance(config, dict) else None
+    isp = client.get("isp") if isinstance(client, dict) else None
+    if not isinstance(isp, str):
+        return None
+    name = " ".join(isp.split())[:PROVIDER_CHARS].strip()
+    return name or None
+
+
 def speedtest_entry(server: SpeedServer) -> dict[str, Any]:
     """The server as speedtest-cli describes one (its ``best`` dictionary)."""
     return {"url": server.url, "name": server.name or "", "sponsor": "", "id": "0",
@@ -434,6 +450,7 @@ class ServerFinder:
     tried: list[str] = field(default_factory=list)
     bytes_used: int = 0
     client: SpeedtestClient | None = None  # speedtest-cli, when a search built it
+    provider: str | None = None  # the client's internet provider, when speedtest.net named it
 
     def find(self, cand: Candidate, deadline: Deadline) -> SpeedServer:
         """A server of ``cand`` that answers; :class:`ServerUnavailable` (recorded) if none.
@@ -488,7 +505,19 @@ class ServerFinder:
             except Exception as exc:
                 raise ServerUnavailable(speedtest_error_words(exc, timeout)) from None
             self.bytes_used += self.client.plumbing.bytes
+            self.provider = provider_from_config(getattr(self.client.speedtest, "config", None))
         return self.client
+
+    def learn_provider(self, deadline: Deadline) -> str | None:
+        """The client's internet provider as speedtest.net names it: from the configuration the
+        search fetched, or fetched now (one small request) when a remembered server made the
+        search unnecessary. None when it cannot be had in time; never raises but Cancelled."""
+        if self.client is None:
+            try:
+                self.speedtest_client(deadline)
+            except ServerUnavailable as exc:
+                self.tried.append(f"speedtest.net: the internet provider's name could not be had ({exc})")
+        return self.provider
 
     def _search(self, deadline: Deadline) -> SpeedServer:
         client = self.speedtest_client(deadline)

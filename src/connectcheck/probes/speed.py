@@ -30,6 +30,7 @@ from connectcheck.probes.servers import SOURCE_LABEL, Candidate, ServerFinder, S
 
 FIRST_DIRECTION_SHARE = 2 / 3
 MIN_RETRY_S = 1.5  # a fallback server is only tried with at least this much time left
+PROVIDER_TIME_S = 2.0  # at most this long to fetch speedtest.net's configuration for the provider's name
 
 
 @dataclass
@@ -109,6 +110,19 @@ class SpeedSession:
         if self.server is None:
             section.status, section.error = self._no_server_status(deadline)
         return section
+
+    def provider(self, time_limit_s: float = PROVIDER_TIME_S) -> str | None:
+        """The client's internet provider by name, as speedtest.net's configuration names it:
+        fetched (one small request, within ``time_limit_s``) when the server came from
+        speedtest.net but was remembered from an earlier check; known already when the search or
+        the classic engine fetched the configuration. None when no speedtest.net configuration
+        was or could be had (the organisation's and Cloudflare-style servers do not name it)."""
+        if self.server is not None and self.server.source == "speedtest" and not self.cancel.is_set():
+            try:
+                return self._finder.learn_provider(Deadline(time_limit_s, self.cancel))
+            except Cancelled:
+                return self._finder.provider
+        return self._finder.provider
 
     def measure(self, direction: str) -> BandwidthResult:
         """Measure ``direction`` with the configured engine; falls back to the next source

@@ -384,6 +384,9 @@ def _speed_facts(result: CheckResult) -> list[Fact]:
             servers.append(text)
     if servers:
         out.append(Fact("speed_servers", "Speed server", "; ".join(servers)))
+    if result.provider:
+        named = f"{result.provider} (as the speed service named it)"
+        out.append(Fact("provider", "Internet provider", named))
     if result.summary.latency_target:
         out.append(Fact("latency_target", "Round trips measured to", result.summary.latency_target))
     urls = [e.url for e in result.reachability]
@@ -485,6 +488,7 @@ def build_check_report(
     result = b.without_command_lines(result)
     r = b.report
     r.kind, r.started_at, r.ended_at, r.checks = "check", result.started_at, _ended(result), [result]
+    r.provider = result.provider
     assessment = b.gather("assessment", lambda: b.assessment(result))
     if assessment is not None:
         r.headline = (

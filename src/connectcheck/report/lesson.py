@@ -355,6 +355,7 @@ def build_lesson_report(
         lesson_end(lesson),
         list(lesson.checks),
     )
+    r.provider = next((c.provider for c in reversed(lesson.checks) if c.provider), None)
     no_check = "No check was run during this lesson."
     chosen = b.gather("assessment", lambda: _worst_check(lesson.checks, b), empty=no_check)
     r.headline = b.gather("headline", lambda: _lesson_headline(lesson, b.thresholds)) or r.headline

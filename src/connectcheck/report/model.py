@@ -265,6 +265,9 @@ class Report:
     app_version: str = ""
     tutor_label: str | None = None
     organisation: str | None = None
+    # the internet provider's name as the speed service named it in the check(s) behind the report
+    # (``CheckResult.provider``): the name only, never an address
+    provider: str | None = None
     headline: Headline = field(default_factory=Headline)
     measurements: Measurements | None = None
     timeline: Timeline | None = None

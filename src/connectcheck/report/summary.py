@@ -218,12 +218,14 @@ def _summary_row(report: Report, name: str) -> dict[str, str]:
     }
 
 
-def format_rows(rows: Sequence[dict[str, str]]) -> str:
+NUMERIC = ("download", "upload", "round trip", "jitter", "loss", "troubled", "alerts", "reports", "lessons",
+           "checks", "failing", "weak", "good", "minutes with trouble", "tutors")
+
+
+def format_rows(rows: Sequence[dict[str, str]], columns: Sequence[str] = COLUMNS) -> str:
     """Rows as an aligned table for the terminal."""
-    header = list(COLUMNS)
-    numeric = [
-        c in ("download", "upload", "round trip", "jitter", "loss", "troubled", "alerts") for c in header
-    ]
+    header = list(columns)
+    numeric = [c in NUMERIC for c in header]
     lines = table([header, *([one_line(r.get(c, "")) for c in header] for r in rows)], numeric, indent="")
     counts = cause_counts(rows)
     if counts:
@@ -248,11 +250,11 @@ def _spreadsheet_safe(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
-def rows_csv(rows: Sequence[dict[str, str]]) -> str:
-    """Rows as CSV (a header line, then one line per report)."""
+def rows_csv(rows: Sequence[dict[str, str]], columns: Sequence[str] = COLUMNS) -> str:
+    """Rows as CSV (a header line, then one line per report or group)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     for r in rows:
-        writer.writerow([_spreadsheet_safe(one_line(r.get(c, ""))) for c in COLUMNS])
+        writer.writerow([_spreadsheet_safe(one_line(r.get(c, ""))) for c in columns])
     return out.getvalue()

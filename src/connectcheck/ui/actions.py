@@ -47,6 +47,11 @@ COMMANDS = (
     Command("email", "E-mail support…", "Write to support with the report attached"),
     Command("history", "History", "Past checks and monitored lessons", "Ctrl+H"),
     Command(
+        "reports",
+        "Open reports…",
+        "For the support desk: one page over a folder of reports (causes, when, tutors, providers)",
+    ),
+    Command(
         "settings",
         "Settings",
         "Organisation, measuring, thresholds, privacy, start at login",
@@ -73,6 +78,7 @@ TRAY_MENU = (
     "email",
     None,
     "history",
+    "reports",
     "settings",
     "about",
     None,

@@ -34,6 +34,7 @@ from connectcheck.ui.desktop import Prompts
 from connectcheck.ui.export import Exporter
 from connectcheck.ui.guide import GuideDialog
 from connectcheck.ui.history_window import HistoryWindow
+from connectcheck.ui.reports_page import ReportsPage
 from connectcheck.ui.settings_dialog import SettingsDialog
 from connectcheck.ui.signals import emit
 from connectcheck.ui.status import StatusWindow
@@ -88,6 +89,7 @@ class App(QObject):
         self.status = StatusWindow(self.controller, self.actions)
         self.tray = Tray(self.controller, self.actions, self)
         self.exporter = Exporter(self.controller, self.prompts)
+        self.reports_page = ReportsPage(self.controller, self.prompts)
         self.windows: dict[str, QWidget] = {}
         self.tray.open_requested.connect(self.open_status)
         self.controller.notify.connect(self.notify)
@@ -120,6 +122,7 @@ class App(QObject):
             "export": lambda: self.exporter.export_check(self.status),
             "email": lambda: self.exporter.email_support(self.status),
             "history": self.open_history,
+            "reports": lambda: self.reports_page.open_reports(self.status),
             "settings": self.open_settings,
             "about": self.open_about,
             "quit": self.quit,

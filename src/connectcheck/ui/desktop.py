@@ -32,6 +32,11 @@ class Prompts:
         chosen, _ = QFileDialog.getSaveFileName(parent, title, str(suggested), filters)
         return Path(chosen) if chosen else None
 
+    def folder(self, parent: QWidget | None, title: str, start: Path) -> Path | None:
+        """A folder to read; None when the user cancelled."""
+        chosen = QFileDialog.getExistingDirectory(parent, title, str(start))
+        return Path(chosen) if chosen else None
+
     def text(self, parent: QWidget | None, title: str, label: str, value: str = "") -> str | None:
         """One line of text; None when the user cancelled."""
         answer, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, value)

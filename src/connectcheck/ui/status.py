@@ -167,7 +167,7 @@ class StatusWindow(QMainWindow):
         for title, keys in (
             ("&connectcheck", ("check", "quick", "cancel", None, "settings", None, "quit")),
             ("&Lesson", ("monitor", "advice", "guide")),
-            ("&Report", ("export", "email", None, "history")),
+            ("&Report", ("export", "email", None, "history", "reports")),
             ("&Help", ("about",)),
         ):
             menu = bar.addMenu(title)
