@@ -860,3 +860,28 @@ def test_a_history_path_that_is_a_fifo_is_left_alone_at_once(db):
     for h in (History(db), History(db, read_only=True)):
         assert not h.available and "is not a file" in h.problem
         h.close()
+
+
+def test_the_list_knows_which_activities_failed_so_it_can_say_what_the_window_says(db):
+    """A check that can go ahead only "with limits" because sound fails is "Not ready" in the window;
+    the list reads the failing activities from the stored result to say the same."""
+    from connectcheck.core.model import ActivityVerdict
+    from connectcheck.core.words import short_answer
+
+    h = History(db)
+    limited = a_check(overall="limited")
+    limited.assessment.verdicts = [ActivityVerdict("sound", "fail", "Sound fails."),
+                                   ActivityVerdict("video", "fail", "Video fails."),
+                                   ActivityVerdict("whiteboard", "good", "Fine.")]
+    cameras = a_check(overall="limited")
+    cameras.assessment.verdicts = [ActivityVerdict("video", "fail", "Video fails.")]
+    ids = [h.add_check(x) for x in (limited, cameras, a_check())]
+    listed = {c.id: c for c in h.checks()}
+    assert listed[ids[0]].failing == ("sound", "video")
+    assert listed[ids[1]].failing == ("video",) and listed[ids[2]].failing == ()
+    assert [short_answer(listed[i].overall, listed[i].failing) for i in ids] == [
+        "Not ready", "With limits", "Ready"]
+    # a stored result that is not JSON any more is listed all the same, with nothing failing read
+    h._write(lambda c: c.execute("UPDATE checks SET result = '{not json' WHERE id = ?", (ids[2],)))
+    assert {c.id: c.failing for c in h.checks()}[ids[2]] == ()
+    h.close()

@@ -163,6 +163,7 @@ class CheckSummary:
     rtt_ms: float | None
     lesson_id: int | None
     schema_version: int
+    failing: tuple[str, ...] = ()  # the activities the check found failing (the headline needs them)
 
     @property
     def readable(self) -> bool:
@@ -626,8 +627,11 @@ class History:
         """The newest checks first (the last recorded first, whatever a clock stamped on them)."""
         rows = self._read(
             "SELECT id, started_at, kind, overall, download_mbps, upload_mbps, rtt_ms, lesson_id,"
-            " schema_version FROM checks ORDER BY id DESC LIMIT ?", (limit,))
-        return [CheckSummary(*row) for row in rows]
+            " schema_version, CASE WHEN json_valid(result) THEN (SELECT group_concat(json_extract(v.value,"
+            " '$.activity'), ',') FROM json_each(result, '$.assessment.verdicts') AS v"
+            " WHERE json_extract(v.value, '$.state') = 'fail') END"
+            " FROM checks ORDER BY id DESC LIMIT ?", (limit,))
+        return [CheckSummary(*row[:9], failing=tuple(row[9].split(",")) if row[9] else ()) for row in rows]
 
     def check(self, check_id: int) -> CheckResult:
         """A stored check; raises the model's ModelError (e.g. NewerVersionError) when it cannot be read."""

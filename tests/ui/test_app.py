@@ -403,3 +403,15 @@ def test_about_lists_each_component_with_its_licence_from_its_package(make_app):
     assert found["psutil"].licence == "BSD-3-Clause" and found["psutil"].text
     assert found["psutil"].text.splitlines()[0] in text  # the licence file itself, not only its name
     assert about.licences.isReadOnly() and about.licences.isVisibleTo(about)
+
+
+def test_the_history_list_says_not_ready_like_the_window(make_app, qtbot):
+    from tests.ui.conftest import failing_result
+
+    app = make_app()
+    result = failing_result()
+    assert result.assessment.overall == "limited"  # can go ahead only with limits: sound fails
+    app.controller.history.add_check(result)
+    window = app.open_history()
+    qtbot.waitUntil(lambda: window.checks.topLevelItemCount() == 1, timeout=3000)
+    assert window.checks.topLevelItem(0).text(2) == "Not ready"

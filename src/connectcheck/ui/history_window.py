@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from connectcheck.core.model import CheckKind, CheckResult, LessonRecord
-from connectcheck.core.words import FIGURE_WORDS, OVERALL_SHORT, parse_time, stamp
+from connectcheck.core.words import FIGURE_WORDS, parse_time, short_answer, stamp
 from connectcheck.ui import icons, style
 from connectcheck.ui.controller import Controller
 from connectcheck.ui.export import Exporter
@@ -152,7 +152,7 @@ class HistoryWindow(QWidget):
         checks, lessons = lists
         self.checks.clear()
         for c in checks:
-            overall = OVERALL_SHORT.get(c.overall or "unknown", "") if c.readable else NEWER
+            overall = short_answer(c.overall or "unknown", c.failing) if c.readable else NEWER
             item = QTreeWidgetItem(
                 [
                     stamp(c.started_at, weekday=True),
