@@ -205,12 +205,14 @@ def test_a_report_gives_the_same_one_answer_as_the_window(settings):
 
     result = check(rtt_increase_ms=150, upload_mbps=0.5)  # sound and video fail, the whiteboard works
     h = build_check_report(result, settings, system=SYSTEM).headline
-    assert h.verdict == "Not ready as it is: use a phone for sound and turn the cameras off"
+    assert h.verdict == ("Not ready as it is: your internet line is unsteady — use a phone for sound "
+                         "and turn the cameras off")  # the likely cause named, as in the window
     assert h.state == "fail"
     assert h.sentence.startswith("Sound will not work well over this connection")
     assert "go ahead" not in h.sentence
     video_only = build_check_report(check(upload_mbps=0.2), settings, system=SYSTEM).headline
-    assert video_only.verdict == "Ready with the cameras off" and video_only.state == "degraded"
+    assert video_only.verdict == "Ready with the cameras off (your internet line is too slow)"
+    assert video_only.state == "degraded"
 
 
 def test_a_check_report_shows_the_call_stream_and_the_figures_sound_was_judged_on(pki, settings):

@@ -64,7 +64,8 @@ def test_the_menu_holds_every_command_in_order(make_app):
         (good_result, icons.GOOD, "Ready for the lesson"),
         (quick_result, icons.GOOD, "Nothing wrong found so far"),
         (degraded_result, icons.DEGRADED, "with limits"),
-        (failing_result, icons.FAILING, "Not ready as it is: use a phone for sound and turn the cameras off"),
+        (failing_result, icons.FAILING,
+         "Not ready as it is: your internet line is unsteady — use a phone for sound"),
         (offline_result, icons.OFFLINE, "No connection"),
     ],
 )

@@ -91,17 +91,39 @@ OVERALL_SHORT = {
 OVERALL_TONE = {"ready": "good", "limited": "degraded", "cannot": "fail", "unknown": "unknown"}
 
 
-def answer(overall: str, failing: Collection[str] = ()) -> str:
+# The likely cause (assess/cause keys) in the few words a headline has, said to the tutor.
+CAUSE_HEADLINE = {
+    "weak_wifi": "your Wi-Fi is weak",
+    "others_at_home": "someone else at home is using the line",
+    "other_program": "a program on this computer is using the line",
+    "computer_overloaded": "this computer is overloaded",
+    "line_too_slow": "your internet line is too slow",
+    "line_unsteady": "your internet line is unsteady",
+    "network_blocks_udp": "this network blocks calls",
+    "platform_unreachable": "the lesson platform cannot be reached",
+    "no_connection": "there is no internet connection",
+}
+
+
+def answer(overall: str, failing: Collection[str] = (), cause: str | None = None) -> str:
     """The one answer a tutor reads first, consistent with the cards: a check that can go ahead
     only "with limits" because sound or the whiteboard fails is "Not ready" as it is (``failing``:
-    the activities found failing)."""
+    the activities found failing). Where the likely cause is known (``cause``: its key), the answer
+    names it: "Not ready: your Wi-Fi is weak"."""
+    why = CAUSE_HEADLINE.get(cause or "")
     if overall == "limited" and failing:
         if "whiteboard" in failing:
-            return "Not ready: the whiteboard will not work"
+            return f"Not ready: {why}, so the whiteboard will not work" if why else \
+                "Not ready: the whiteboard will not work"
         if "sound" in failing:
             cameras = " and turn the cameras off" if "video" in failing else ""
-            return f"Not ready as it is: use a phone for sound{cameras}"
-        return "Ready with the cameras off"
+            head = f"Not ready as it is: {why}" if why else "Not ready as it is"
+            return f"{head}{' — ' if why else ': '}use a phone for sound{cameras}"
+        return f"Ready with the cameras off ({why})" if why else "Ready with the cameras off"
+    if why and overall == "cannot":
+        return f"Not ready: {why}"
+    if why and overall == "limited":
+        return f"Can go ahead with limits: {why}"
     return OVERALL_WORDS.get(overall, OVERALL_WORDS["unknown"])
 
 

@@ -441,10 +441,11 @@ def identity_facts(settings: Settings, identity: Identity) -> list[Fact]:
 # --- a check ----------------------------------------------------------------------------------------------
 
 
-def _check_headline(result: CheckResult, assessment: Assessment, thresholds: Thresholds) -> Headline:
+def _check_headline(result: CheckResult, assessment: Assessment, thresholds: Thresholds,
+                    cause: str | None = None) -> Headline:
     overall = assessment.overall if assessment.overall in OVERALL_WORDS else "unknown"
     failing = {v.activity for v in assessment.verdicts if v.state == "fail"}
-    tone, words = OVERALL_TONE[overall], answer(overall, failing)
+    tone, words = OVERALL_TONE[overall], answer(overall, failing, cause)
     if overall == "limited" and failing - {"video"}:
         tone = "fail"  # "Not ready as it is", like the red cards and the tray icon
     sentence = assessment.sentence
@@ -491,10 +492,12 @@ def build_check_report(
     r.provider = result.provider
     assessment = b.gather("assessment", lambda: b.assessment(result))
     if assessment is not None:
+        cause = b.gather("cause", lambda: check_cause(result, assessment))
         r.headline = (
-            b.gather("headline", lambda: _check_headline(result, assessment, b.thresholds)) or r.headline
+            b.gather("headline", lambda: _check_headline(result, assessment, b.thresholds,
+                                                         cause.key if cause else None)) or r.headline
         )
-        r.headline.cause = b.gather("cause", lambda: check_cause(result, assessment))
+        r.headline.cause = cause
         r.measurements = b.gather(
             "measurements",
             lambda: check_measurements(

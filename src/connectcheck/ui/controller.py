@@ -17,6 +17,7 @@ from datetime import datetime
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from connectcheck.assess import Thresholds
+from connectcheck.assess.cause import check_cause
 from connectcheck.assess.compare import recent
 from connectcheck.check import CheckOptions, run_check
 from connectcheck.config.profile import OrganisationProfile
@@ -66,6 +67,17 @@ OptionsFactory = Callable[[Settings, OrganisationProfile | None], MonitorOptions
 def _failing(r: CheckResult) -> set[str]:
     """The activities a check found failing."""
     return {v.activity for v in r.assessment.verdicts if v.state == "fail"} if r.assessment else set()
+
+
+def _cause_key(r: CheckResult) -> str | None:
+    """The likely cause's key, for the headline (None: not known, or judging it failed)."""
+    if r.assessment is None:
+        return None
+    try:
+        return check_cause(r, r.assessment).key
+    except Exception:  # the headline never fails for the cause's sake; the cause section says more
+        log.exception("the likely cause could not be judged for the headline")
+        return None
 
 
 def alert_notification(alert: LessonAlert, others: int = 0) -> tuple[str, str]:
@@ -238,7 +250,7 @@ class Controller(QObject):
         overall = r.assessment.overall if r.assessment else "unknown"
         if overall == "unknown" and r.connectivity is not Connectivity.UNKNOWN:
             return "Nothing wrong found so far"
-        return answer(overall, _failing(r))
+        return answer(overall, _failing(r), _cause_key(r))
 
     def last_check_words(self) -> str:
         r = self.last_result
