@@ -180,3 +180,30 @@ def test_settings_history_and_about(theme, make_app):
         check_window(dialog, theme, f"settings tab {dialog.tabs.tabText(i)}")
     for opened in (app.open_history(), app.open_about()):
         check_window(opened, theme, opened.windowTitle())
+
+
+def test_the_path_picture_follows_the_theme_with_readable_text(theme, make_app):
+    """The path picture is drawn in the window's theme: every text colour in its SVG (link names,
+    states, figures, "broken here") against the box or card it sits on, at least 4.5:1; and the
+    card it is painted on is the theme's, not the report's white."""
+    import re
+
+    from connectcheck.core.model import LinkEvidence
+    from connectcheck.report.charts import path_chart
+    from connectcheck.ui.widgets import path_colours
+
+    p = style.current()
+    c = path_colours(p)
+    links = [LinkEvidence(key, state, "12 ms") for key, state in
+             (("computer", "good"), ("wifi", "degraded"), ("router", "unknown"), ("line", "fail"),
+              ("platform", "good"))]
+    svg = path_chart(links, "line", colours=c)
+    texts = set(re.findall(r'<text [^>]*fill="(#[0-9a-f]{6})"', svg))
+    assert texts and texts <= {c.ink, c.muted, *c.tone.values()}
+    for state, fill in c.zone.items():  # the words inside each box: its name and its state
+        for colour in (c.ink, c.tone[state]):
+            assert style.contrast(colour, fill) >= 4.5, (theme, state, colour, fill)
+    for colour in (c.ink, c.tone["fail"]):  # figures and "broken here" under the boxes, on the card
+        assert style.contrast(colour, p.bg_card) >= 4.5, (theme, colour)
+    if theme == "dark":
+        assert style.luminance(p.bg_card) < 0.2 and "#ffffff" not in svg

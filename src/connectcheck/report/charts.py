@@ -446,31 +446,44 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def path_chart(links: Sequence[LinkEvidence], broken: str = "", *, wired: bool = False) -> str:
+@dataclass(frozen=True)
+class PathColours:
+    """The path picture's colours: the report's light ones by default; the window passes its theme's."""
+
+    ink: str = INK
+    muted: str = MUTED
+    tone: dict[str, str] = field(default_factory=lambda: dict(TONE))  # each state's word and edge
+    zone: dict[str, str] = field(default_factory=lambda: dict(ZONE))  # each state's box fill
+
+
+def path_chart(links: Sequence[LinkEvidence], broken: str = "", *, wired: bool = False,
+               colours: PathColours | None = None) -> str:
     """The five links as boxes joined by arrows, each coloured by what was measured on it, with its
     figure beneath; the broken one drawn thicker and marked "broken here"."""
+    c = colours or PathColours()
     n = max(1, len(links))
     gap, height = 26.0, 112.0
     box_w = (WIDTH - gap * (n - 1)) / n
     svg = Svg(WIDTH, height, "Where the problem is: " + " → ".join(
         _link_label(link.link, wired) for link in links))
     for i, link in enumerate(links):
-        state = link.state if link.state in TONE else "unknown"
+        state = link.state if link.state in c.tone else "unknown"
         x = i * (box_w + gap)
         marked = link.link == broken
-        svg.rect(x + 1, 8, box_w - 2, 46, ZONE[state], TONE[state] if not marked else TONE["fail"], rx=6)
+        edge = c.tone["fail"] if marked else c.tone[state]
+        svg.rect(x + 1, 8, box_w - 2, 46, c.zone[state], edge, rx=6)
         if marked:
-            svg.rect(x + 3, 10, box_w - 6, 42, "none", TONE["fail"], rx=5)
-        svg.text(x + box_w / 2, 28, _link_label(link.link, wired), 12, INK, "middle", bold=True)
-        svg.text(x + box_w / 2, 45, STATE_WORDS.get(state, state), 10.5, TONE[state], "middle")
+            svg.rect(x + 3, 10, box_w - 6, 42, "none", c.tone["fail"], rx=5)
+        svg.text(x + box_w / 2, 28, _link_label(link.link, wired), 12, c.ink, "middle", bold=True)
+        svg.text(x + box_w / 2, 45, STATE_WORDS.get(state, state), 10.5, c.tone[state], "middle")
         for row, words in enumerate(_figure_lines(link.figure)):
-            svg.text(x + box_w / 2, 70 + 13 * row, words, 10.5, INK, "middle")
+            svg.text(x + box_w / 2, 70 + 13 * row, words, 10.5, c.ink, "middle")
         if marked:
-            svg.text(x + box_w / 2, 104, "broken here", 10.5, TONE["fail"], "middle", bold=True)
+            svg.text(x + box_w / 2, 104, "broken here", 10.5, c.tone["fail"], "middle", bold=True)
         if i < n - 1:
             ax = x + box_w
-            svg.line(ax + 3, 31, ax + gap - 5, 31, MUTED, 1.6)
-            svg.polyline([(ax + gap - 10, 26), (ax + gap - 4, 31), (ax + gap - 10, 36)], MUTED, 1.6)
+            svg.line(ax + 3, 31, ax + gap - 5, 31, c.muted, 1.6)
+            svg.polyline([(ax + gap - 10, 26), (ax + gap - 4, 31), (ax + gap - 10, 36)], c.muted, 1.6)
     return svg.render()
 
 

@@ -167,6 +167,14 @@ def luminance(colour: str) -> float:
     return 0.2126 * channel(c.red()) + 0.7152 * channel(c.green()) + 0.0722 * channel(c.blue())
 
 
+def blend(base: str, tint: str, share: float) -> str:
+    """``base`` with ``share`` (0..1) of ``tint`` mixed in, as ``#rrggbb``."""
+    a, b = QColor(base), QColor(tint)
+    mix = [round(x + (y - x) * share) for x, y in ((a.red(), b.red()), (a.green(), b.green()),
+                                                     (a.blue(), b.blue()))]
+    return "#{:02x}{:02x}{:02x}".format(*mix)
+
+
 def contrast(foreground: str, background: str) -> float:
     """The WCAG 2 contrast ratio of two colours, 1 to 21."""
     a, b = sorted((luminance(foreground), luminance(background)), reverse=True)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from connectcheck.report.charts import PathColours
 from connectcheck.ui import icons, style
 from connectcheck.ui.text import ACTIVITY_WORDS, VERDICT_WORDS, unbroken
 
@@ -177,6 +178,14 @@ class NumberTile(QFrame):
         self.explained.emit(f"{self.caption.text()}: {self.meaning}")
 
 
+def path_colours(p: style.Palette) -> PathColours:
+    """The path picture in the window's theme: state words in the theme's state colours, each box a
+    light tint of its state over the card (dark mode: a dark one), text in the theme's text colour."""
+    words = {s: p.state_text(s) for s in ("good", "degraded", "fail", "unknown")}
+    return PathColours(ink=p.text, muted=p.text_secondary, tone=words,
+                       zone={s: style.blend(p.bg_card, colour, 0.16) for s, colour in words.items()})
+
+
 class PathPicture(QWidget):
     """The five links of the path (the report's own picture, report/charts.path_chart), drawn to the
     window's width; its accessible description says each link's state in words."""
@@ -201,7 +210,8 @@ class PathPicture(QWidget):
         self.setVisible(bool(self.links))
         if not self.links:
             return
-        self._renderer.load(QByteArray(path_chart(self.links, broken, wired=wired).encode("utf-8")))
+        self._renderer.load(QByteArray(path_chart(self.links, broken, wired=wired,
+                                                  colours=path_colours(style.current())).encode("utf-8")))
         words = {**LINK_WORDS, **({"wifi": CABLE_WORD} if wired else {})}
         self.setAccessibleDescription("; ".join(
             f"{words[x.link]}: {STATE_WORDS.get(x.state, x.state)}{', ' + x.figure if x.figure else ''}"
@@ -223,6 +233,6 @@ class PathPicture(QWidget):
             return
         painter = QPainter(self)
         height = min(self.height(), self.heightForWidth(self.width()))
-        painter.fillRect(self.rect(), QColor("#ffffff"))
+        painter.fillRect(self.rect(), QColor(style.current().bg_card))
         self._renderer.render(painter, QRectF(0, 0, self.width(), height))
         painter.end()
