@@ -55,14 +55,18 @@ def test_the_router_is_found_and_its_round_trip_is_the_wifi_segments_alone():
     """The computer reads 10.77.3.1 from its own /proc/net/route; the round trip to it is the
     Wi-Fi's (the line's 40 ms is beyond it), and with ping allowed ICMP is used."""
     require_lab(loss=True, delay=True)
-    with HomeLab(LinkSpec(rtt_ms=40), WifiSpec(rtt_ms=10, jitter_ms=2), ping_allowed=True) as lab:
+    line, wifi = LinkSpec(rtt_ms=40), WifiSpec(rtt_ms=10, jitter_ms=2)
+    with HomeLab(line, wifi, ping_allowed=True) as lab:
         _start_gateway_services(lab)
         hop = _hop(lab, count=200)
         server = json.loads(lab.pc_python(RTTS.format(host=lab.server_ip, port=ECHO_PORT, count=100)))
     assert (hop["gateway"], hop["interface"], hop["source"]) == ("10.77.3.1", "cclp0", "proc_net_route")
     assert hop["method"] == "icmp" and hop["status"] == "ok"
-    assert 10 <= hop["idle"]["rtt_ms_median"] <= 11.5
-    assert 50 <= _median(server) <= 52.5
+    # the FIFO model's median (9.57 ms for 10 ms with 2 ms of jitter: the delay is right-skewed),
+    # plus the relay's own passes (under a millisecond)
+    assert -0.5 <= hop["idle"]["rtt_ms_median"] - wifi.expected_rtt_ms() <= 1.5
+    # the line's fixed 40 ms beyond the router, and the Wi-Fi's again
+    assert -0.5 <= _median(server) - (line.expected_rtt_ms() + wifi.expected_rtt_ms()) <= 2.5
 
 
 def test_wifi_delay_jitter_and_loss_reach_the_routers_own_replies():
