@@ -35,7 +35,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from tests.lab.delay_relay import fifo_delay_ms, one_way_delay_ms
 from tests.lab.netlab import (
     NAMESPACES,
     RTR_CLIENT_IF,
@@ -50,6 +49,7 @@ from tests.lab.netlab import (
     _ip_batch,
     _run,
     _sysctl,
+    relay_message,
     tbf_params,
 )
 
@@ -246,11 +246,7 @@ class HomeLab(NetLab):
             _ip_batch([f"link set {WIFI_TUN} up", f"route add default dev {WIFI_TUN} table {WIFI_TABLE}",
                        "rule add pref 100 lookup local", "rule del pref 0"], ns=GW)
         # The same relay and delay model as the line's (a Wi-Fi link keeps packet order too).
-        message: dict[str, float | int | str] = {"model": wifi.delay_model}
-        if wifi.delay_model == "fifo":
-            message["base_ms"], message["tail_ms"] = fifo_delay_ms(wifi.rtt_ms, wifi.jitter_ms)
-        else:
-            message["base_ms"], message["spread_ms"] = one_way_delay_ms(wifi.rtt_ms, wifi.jitter_ms)
+        message = relay_message(wifi.delay_model, wifi.rtt_ms, wifi.jitter_ms)
         if wifi.seed is not None or self.wifi_seed is None:
             self.wifi_seed = wifi.seed if wifi.seed is not None else random.SystemRandom().randrange(2**32)
             message["seed"] = self.wifi_seed

@@ -102,17 +102,21 @@ def _resolver(on: bool) -> None:
         shutil.rmtree(NETNS_ETC)
 
 
+def _start_router(lab: HomeLab, line: LinkSpec) -> None:
+    """The home router's DNS forwarder and web page, and its IGD counting the line's real traffic."""
+    gw = lab.gateway_ip
+    lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80"], ns="gateway")
+    lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", gw, "--wan", GW_WAN_IF,
+               "--line-down-mbit", str(line.down_mbit or 1000), "--line-up-mbit", str(line.up_mbit or 1000)],
+              ns="gateway")
+
+
 def run_fault(fault: Fault, folder: Path, quick: bool = False) -> Outcome:
     """Build the lab for ``fault``, run the check on this computer, read the report's JSON."""
     _resolver(True)
     try:
         with HomeLab(fault.line, fault.wifi) as lab:
-            gw = lab.gateway_ip
-            lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80"],
-                      ns="gateway")
-            lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", gw, "--wan", GW_WAN_IF,
-                       "--line-down-mbit", str(fault.line.down_mbit or 1000),
-                       "--line-up-mbit", str(fault.line.up_mbit or 1000)], ns="gateway")
+            _start_router(lab, fault.line)
             services = start_services(lab, folder)
             if fault.setup is not None:
                 fault.setup(lab, services)
@@ -209,12 +213,7 @@ def run_lesson(fault: LessonFault, folder: Path, calm_s: float = 20.0, minutes: 
     fault in ``calm_s`` after the start, and read the cause from `connectcheck report export`."""
     env = {k: v for k, v in os.environ.items() if k != "CONNECTCHECK_HOME_ROUTER"}
     with HomeLab(fault.line, WifiSpec()) as lab:
-        gw = lab.gateway_ip
-        lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80"],
-                  ns="gateway")
-        lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", gw, "--wan", GW_WAN_IF,
-                   "--line-down-mbit", str(fault.line.down_mbit or 1000),
-                   "--line-up-mbit", str(fault.line.up_mbit or 1000)], ns="gateway")
+        _start_router(lab, fault.line)
         services = start_services(lab, folder)
         argv = [sys.executable, "-m", "connectcheck", "monitor", "--json", "--minutes", str(minutes),
                 "--label", fault.name, "--stun", services.stun, "--platform", services.platform_url,

@@ -76,6 +76,16 @@ class LabError(RuntimeError):
     """The lab could not be built or changed (the message says which command failed)."""
 
 
+def relay_message(delay_model: str, rtt_ms: float, jitter_ms: float) -> dict[str, float | int | str]:
+    """The delay relay's control message for a link of ``rtt_ms`` and ``jitter_ms`` in ``delay_model``."""
+    message: dict[str, float | int | str] = {"model": delay_model}
+    if delay_model == "fifo":
+        message["base_ms"], message["tail_ms"] = fifo_delay_ms(rtt_ms, jitter_ms)
+    else:
+        message["base_ms"], message["spread_ms"] = one_way_delay_ms(rtt_ms, jitter_ms)
+    return message
+
+
 @dataclass
 class LinkSpec:
     """What the emulated link does. Rates in Mbit/s (None = unshaped), times in ms.
@@ -492,11 +502,7 @@ class NetLab:
             return
         if self._relay is None:
             self._start_relay()
-        message: dict[str, float | int | str] = {"model": spec.delay_model}
-        if spec.delay_model == "fifo":
-            message["base_ms"], message["tail_ms"] = fifo_delay_ms(spec.rtt_ms, spec.jitter_ms)
-        else:
-            message["base_ms"], message["spread_ms"] = one_way_delay_ms(spec.rtt_ms, spec.jitter_ms)
+        message = relay_message(spec.delay_model, spec.rtt_ms, spec.jitter_ms)
         if spec.seed is not None or self.seed is None:
             self.seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**32)
             message["seed"] = self.seed
