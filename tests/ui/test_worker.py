@@ -121,3 +121,68 @@ def test_sync_worker_still_brings_other_threads_calls_to_the_gui_thread(qtbot):
     thread.join()
     qtbot.waitUntil(lambda: bool(seen), timeout=2000)
     assert seen == [gui]
+
+
+def test_a_worker_dropped_while_its_thread_finishes_does_not_crash_the_app(qtbot, qapp):
+    # The worker's own thread often holds its last reference: a QObject owned by the worker was
+    # then destroyed off the GUI thread while its queued outcome was being delivered (a
+    # segmentation fault within a hundred rounds). The poster belongs to the application.
+    outcomes = []
+    for _ in range(300):
+        worker = Worker()
+        started = threading.Event()
+
+        def work(cancel, started=started):
+            started.set()
+            cancel.wait(10)
+            return "stopped"
+
+        worker.run(work, done=outcomes.append)
+        assert started.wait(2)
+        assert worker.shutdown(2.0) == []
+        del worker
+        qapp.processEvents()
+    qtbot.waitUntil(lambda: len(outcomes) == 300, timeout=5000)
+    assert set(outcomes) == {"stopped"}
+
+
+def test_workers_share_one_poster_owned_by_the_application(qtbot, qapp):
+    first, second = Worker(), Worker()
+    assert first._poster is second._poster
+    assert first._poster.parent() is qapp
+
+
+class _Witness:
+    """Records the thread its last reference was dropped in."""
+
+    def __init__(self, seen: list[int]) -> None:
+        self.seen = seen
+
+    def __del__(self) -> None:
+        self.seen.append(threading.get_ident())
+
+
+def test_the_works_and_callbacks_last_references_go_on_the_gui_thread(qtbot):
+    # A controller or window held only by the work's closure must not be destroyed in the
+    # worker's thread (a QObject destroyed off its thread can crash the app).
+    gui = threading.get_ident()
+    released = []
+    outcomes = []
+    worker = Worker()
+    for fails in (False, True):
+        in_work, in_done = _Witness(released), _Witness(released)
+
+        def work(cancel, held=in_work, fails=fails):
+            time.sleep(0.05)  # the test has dropped its own references by now
+            if fails:
+                raise ValueError("no answer")
+            return "ok"
+
+        def finished(value, held=in_done):
+            outcomes.append(value if isinstance(value, str) else repr(value))
+
+        worker.run(work, done=finished, failed=finished)
+        del work, finished, in_work, in_done
+        qtbot.waitUntil(lambda n=2 * (1 + fails): len(released) == n, timeout=3000)
+    assert outcomes == ["ok", "ValueError('no answer')"]
+    assert released == [gui] * 4

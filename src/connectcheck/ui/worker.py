@@ -16,12 +16,13 @@ that do not need real threads (as MusicBrainz Picard's ``FakeThreadPool`` does).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from connectcheck.ui.signals import emit, emit_steals_true
 
@@ -53,17 +54,58 @@ class Job:
 
 
 class _Poster(QObject):
-    """Lives on the GUI thread; a callable emitted from any thread is called there."""
+    """Lives on the GUI thread; a call handed to it from any thread is made there.
 
-    posted = Signal(object)
+    The call travels in a queue, not in the signal: the thread that hands it over keeps no
+    reference to it once :meth:`hand_over` returns, so whatever the call holds (a window's bound
+    method, a controller in a closure) is released on the GUI thread, never in the worker's.
+    """
+
+    posted = Signal()
 
     def __init__(self) -> None:
         super().__init__()
+        self._box: queue.SimpleQueue[list[Any]] = queue.SimpleQueue()
         self.posted.connect(self._call, Qt.ConnectionType.QueuedConnection)
 
-    @Slot(object)
-    def _call(self, fn: Callable[[], None]) -> None:
-        fn()
+    def hand_over(self, parcel: list[Any]) -> None:
+        """Queue ``parcel`` (``[fn, *args]``) for the GUI thread and empty the caller's list."""
+        self._box.put(parcel[:])
+        parcel.clear()
+        emit(self.posted)
+
+    @Slot()
+    def _call(self) -> None:
+        try:
+            parcel = self._box.get_nowait()
+        except queue.Empty:  # pragma: no cover - one signal is emitted per parcel
+            return
+        fn, *args = parcel
+        parcel.clear()
+        fn(*args)
+
+
+_posters: dict[int, _Poster] = {}
+
+
+def _shared_poster() -> _Poster:
+    """The one poster of this application, owned by the application (created on the GUI thread).
+
+    A poster per worker was destroyed wherever the worker's last reference went, and that was
+    often the worker's own thread, just after it had posted its outcome: the QObject died off its
+    thread while the GUI thread was delivering the queued call to it (a segmentation fault, one
+    run in a few hundred). Owned by the application, it is never destroyed before the app is.
+    """
+    app = QCoreApplication.instance()
+    key = id(app)
+    poster = _posters.get(key)
+    if poster is None:
+        poster = _Poster()
+        if app is not None:
+            poster.setParent(app)  # the C++ object belongs to the app, not to the wrapper
+            app.destroyed.connect(lambda *_: _posters.pop(key, None))
+        _posters[key] = poster
+    return poster
 
 
 class Worker:
@@ -75,7 +117,7 @@ class Worker:
 
     def __init__(self, on_error: ErrorFn | None = None) -> None:
         emit_steals_true()  # measured here, on the GUI thread, before any thread emits
-        self._poster = _Poster()
+        self._poster = _shared_poster()
         self._gui_thread = threading.get_ident()
         self.on_error = on_error or _log_error
         self._jobs: set[Job] = set()
@@ -93,14 +135,19 @@ class Worker:
         job = Job(name)
         with self._lock:
             self._jobs.add(job)
+        # The work and its callbacks sit in a list the thread empties when it hands the outcome
+        # over, so that their last references (often a window's or a controller's) are dropped
+        # on the GUI thread.
+        calls: list[Any] = [work, done, failed]
 
         def body() -> None:
             try:
-                result = work(job.cancel)
+                calls.append(calls[0](job.cancel))
             except Exception as exc:
-                self._returned(job, lambda e=exc: self._fail(failed, e))
+                calls[:] = [self._fail, calls[2], exc, calls[0]]
             else:
-                self._returned(job, lambda: done(result) if done else None)
+                calls[:] = [_deliver, calls[1], calls[3], calls[0]]
+            self._returned(job, calls)
 
         self._start(body, name)
         return job
@@ -110,7 +157,7 @@ class Worker:
 
     def to_gui(self, fn: Callable[..., Any]) -> Callable[..., None]:
         """A thread-safe stand-in for ``fn``: calling it queues ``fn(*args)`` on the GUI thread."""
-        return lambda *args: self._post(lambda: fn(*args))
+        return lambda *args: self._post([fn, *args])
 
     def shutdown(self, timeout_s: float = 2.0) -> list[str]:
         """Cancel every running job and wait up to ``timeout_s`` in all; the names of those
@@ -122,20 +169,28 @@ class Worker:
         end = time.monotonic() + timeout_s
         return [job.name for job in jobs if not job.wait(max(0.0, end - time.monotonic()))]
 
-    def _returned(self, job: Job, outcome: Callable[[], None]) -> None:
+    def _returned(self, job: Job, parcel: list[Any]) -> None:
         job._returned.set()
         with self._lock:
             self._jobs.discard(job)
-        self._post(outcome)
+        self._post(parcel)
 
-    def _fail(self, failed: ErrorFn | None, exc: BaseException) -> None:
+    def _fail(self, failed: ErrorFn | None, exc: BaseException, _work: object = None) -> None:
         (failed or self.on_error)(exc)
 
-    def _post(self, fn: Callable[[], None]) -> None:
+    def _post(self, parcel: list[Any]) -> None:
+        """Hand ``parcel`` (``[fn, *args]``) to the GUI thread; ``parcel`` is emptied."""
         try:
-            emit(self._poster.posted, fn)
+            self._poster.hand_over(parcel)
         except RuntimeError:  # the app is shutting down and the poster is gone
+            parcel.clear()
             log.debug("dropped a call to the GUI thread after shutdown")
+
+
+def _deliver(done: Callable[[Any], None] | None, result: Any, _work: object = None) -> None:
+    """Call ``done(result)``; ``_work`` only rides along to be released on the GUI thread."""
+    if done is not None:
+        done(result)
 
 
 class SyncWorker(Worker):
@@ -145,11 +200,13 @@ class SyncWorker(Worker):
     def _start(self, body: Callable[[], None], name: str) -> None:
         body()
 
-    def _post(self, fn: Callable[[], None]) -> None:
+    def _post(self, parcel: list[Any]) -> None:
         if threading.get_ident() == self._gui_thread:
-            fn()
+            fn, *args = parcel
+            parcel.clear()
+            fn(*args)
         else:
-            super()._post(fn)
+            super()._post(parcel)
 
 
 def _log_error(exc: BaseException) -> None:
