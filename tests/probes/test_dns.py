@@ -150,3 +150,12 @@ def wait_until(predicate, timeout_s=5.0):
     while not predicate() and _time.monotonic() < end:
         _time.sleep(0.02)
     return predicate()
+
+
+def test_the_address_a_dns_filter_gives_for_a_blocked_name_leads_nowhere():
+    # Pi-hole, AdGuard Home and NextDNS answer a blocked name with 0.0.0.0 (and :: for IPv6)
+    results = resolve_hosts(["0.0.0.0", "::", "127.0.0.1"], timeout_s=2.0, cancel=threading.Event())
+    assert [r.status for r in results] == [Status.ERROR, Status.ERROR, Status.OK]
+    assert results[0].error == ("the name server answered 0.0.0.0, the address a DNS filter gives for a "
+                                "name it blocks, so the name leads nowhere")
+    assert results[1].addresses == ["::"]

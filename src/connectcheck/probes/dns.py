@@ -31,6 +31,11 @@ _POLL_S = 0.05  # how often the waiting side looks at the lookups and the cancel
 MAX_PENDING = 16  # lookups (threads) waiting for the resolver at once, across all callers
 _pending: dict[tuple[str, int | None, int], _Lookup] = {}
 _pending_lock = threading.Lock()
+# The address DNS filters (Pi-hole, AdGuard, NextDNS, many routers' parental controls) give by
+# default for a name they block: no server can be there, so the name is as good as not found.
+SINKHOLES = frozenset({"0.0.0.0", "::"})
+SINKHOLE_TEXT = ("the name server answered {address}, the address a DNS filter gives for a name it "
+                 "blocks, so the name leads nowhere")
 _NOT_FOUND = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
@@ -118,6 +123,9 @@ class _Lookup:
         if not addresses:
             return DnsResult(self.host, Status.ERROR, "the name server gave no address for the name",
                              self.elapsed_ms)
+        if all(a in SINKHOLES for a in addresses):
+            return DnsResult(self.host, Status.ERROR, SINKHOLE_TEXT.format(address=addresses[0]),
+                             self.elapsed_ms, addresses)
         return DnsResult(self.host, Status.OK, None, self.elapsed_ms, addresses)
 
 
