@@ -1,6 +1,7 @@
 """Lesson monitoring: the options, the monitor's thread with fast fake samplers, and real runs
 against loopback STUN and TCP servers (the judging itself: tests/assess/test_lesson.py)."""
 
+import functools
 import socket
 import sqlite3
 import threading
@@ -8,15 +9,24 @@ import time
 
 import pytest
 
-from connectcheck.assess.lesson import LessonJudge, LocalTraffic
+from connectcheck.assess.lesson import LessonJudge, LocalTraffic, NamesReading
 from connectcheck.assess.thresholds import default_thresholds
 from connectcheck.config.profile import load_profile
 from connectcheck.config.settings import defaults
 from connectcheck.core.model import Connectivity, LocalFindings, ProcessUsage, Section, Status
 from connectcheck.core.model import InterfaceUsage as Card
 from connectcheck.history import History
-from connectcheck.monitor import HomeWatch, MediaPathProbe, Monitor, MonitorOptions, traffic_from
+from connectcheck.monitor import (
+    HomeWatch,
+    MediaPathProbe,
+    Monitor,
+    MonitorOptions,
+    NameWatch,
+    platform_names,
+    traffic_from,
+)
 from connectcheck.probes import igd
+from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.firsthop import UNKNOWN_TEXT, HopPorts
 from tests.assess.test_lesson import stun_burst
 from tests.lab.endpoints import BlackHole
@@ -484,3 +494,59 @@ def _eventually(predicate, timeout_s=10.0):
     while not predicate() and time.monotonic() < end:
         time.sleep(0.02)
     return predicate()
+
+
+def test_the_platforms_names_are_those_of_its_addresses_that_are_not_numbers():
+    urls = ["https://lessons.example/", "wss://lessons.example/ws", "https://127.0.0.1:8443/",
+            "https://[::1]/", "stun:stun.example:3478", "https://[broken/"]
+    assert platform_names(urls) == ["lessons.example", "stun.example"]
+
+
+def test_the_names_are_looked_up_through_the_real_resolver(tmp_path):
+    watch = NameWatch(MonitorOptions(platform_urls=["http://localhost:8080/"]))
+    reading = watch(threading.Event())
+    assert (reading.ok, reading.failed, reading.error) == (True, [], None)
+    assert NameWatch(MonitorOptions(platform_urls=["https://127.0.0.1/"]))(threading.Event()).ok is None
+
+
+def test_names_are_looked_up_again_every_half_minute_and_every_sample_while_one_fails(monkeypatch):
+    filtered, asked = set(), []
+
+    def resolver(host, port, *args, **kw):  # the system's resolver, as a filter on it answers
+        asked.append(host)
+        if host in filtered:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 0))]
+
+    now = [1000.0]
+    monkeypatch.setattr("connectcheck.monitor.time.monotonic", lambda: now[0])
+    watch = NameWatch(MonitorOptions(platform_urls=["https://lessons.example/"], names_every_s=30.0),
+                      lookup=functools.partial(resolve_hosts, resolver=resolver))
+    cancel = threading.Event()
+    assert watch(cancel).ok is True and asked == ["lessons.example"]
+    now[0] += 5.0
+    filtered.add("lessons.example")
+    assert watch(cancel).ok is True and len(asked) == 1  # the last lookup stands for half a minute
+    now[0] += 25.0
+    reading = watch(cancel)
+    assert reading.ok is False and reading.failed == ["lessons.example"] and len(asked) == 2
+    assert reading.error and reading.error.startswith("lessons.example: ")
+    now[0] += 5.0
+    assert watch(cancel).ok is False and len(asked) == 3  # while it fails: at every sample
+    filtered.clear()
+    now[0] += 5.0
+    assert watch(cancel).ok is True and len(asked) == 4
+
+
+def test_a_lesson_whose_platform_name_stops_resolving_fails_every_activity(tmp_path):
+    got = Collect()
+    gone = NamesReading(ok=False, failed=["p"], error="p: not found")
+    answers = iter([NamesReading(ok=True)] * 3 + [gone] * 100)
+    monitor = Monitor(options=fast_options(), history=None, on_sample=got.sample, on_alert=got.alert,
+                      probe=Script([stun_burst([20.0] * 10)]), local=None,
+                      names=lambda cancel: next(answers))
+    monitor.start()
+    got.wait_for(6)
+    record = monitor.stop()
+    assert [s.names_ok for s in record.samples[:4]] == [True, True, True, False]
+    assert record.samples[0].states == GOOD and set(record.samples[3].states.values()) == {"fail"}

@@ -5,9 +5,9 @@ Each sample is
 
 * a short burst of ``probes`` round trips on the media path: STUN over UDP to the server the
   check would choose (the one answering best), or TCP connects to the lesson platform when UDP
-  is blocked. Names are looked up only when the target is chosen (at the start, every
+  is blocked. Its names are looked up only when the target is chosen (at the start, every
   ``reselect_s``, and when the target stops answering): the bursts themselves go to the address
-  found, so monitoring costs no DNS traffic;
+  found;
 * this computer's traffic on the default network card and the program moving the most
   (:class:`~connectcheck.local.LocalSampler`, which reads local counters and sends nothing);
 * the home router (:class:`HomeWatch`, when ``home_router`` is not "off"): as many probes as the
@@ -15,6 +15,11 @@ Each sample is
   forwarder, or a connection to its web page, chosen once as the check chooses it), and, when
   ``router_counters`` is on, one reading of its UPnP byte counters, so that the household's rate
   since the sample before, less this computer's own, is other devices' use of the line;
+* the lesson platform's names (:class:`NameWatch`), looked up through this computer's resolver, as
+  the browser looks them up, every ``names_every_s`` (15 s), and at every sample while one cannot
+  be found: a network whose name service stops giving the platform (a filter switched on, a
+  router's DNS that fails) leaves the call route answering by address, but the browser cannot
+  reach the platform. A few hundred bytes a minute;
 * the states of sound, video and the whiteboard, and the alerts due, judged by
   :class:`~connectcheck.assess.lesson.LessonJudge` (how: :mod:`connectcheck.assess.lesson`).
 
@@ -24,6 +29,7 @@ them to its thread), and a callback that raises is logged, never the end of moni
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -32,8 +38,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from connectcheck.assess.lesson import Burst, HomeReading, LessonJudge, LocalTraffic
+from connectcheck.assess.lesson import Burst, HomeReading, LessonJudge, LocalTraffic, NamesReading
 from connectcheck.assess.thresholds import Thresholds
 from connectcheck.check import CheckOptions
 from connectcheck.config.profile import OrganisationProfile
@@ -55,6 +62,7 @@ from connectcheck.history import History, HistoryError
 from connectcheck.local import LocalSampler, find_gateway
 from connectcheck.local.sampler import STEP_S
 from connectcheck.probes import igd
+from connectcheck.probes.dns import resolve_hosts
 from connectcheck.probes.firsthop import NO_GATEWAY_TEXT, UNKNOWN_TEXT, HopPorts, choose_target
 from connectcheck.probes.latency import LatencyTarget, measure_latency
 from connectcheck.probes.targets import choose_primary, latency_targets
@@ -93,6 +101,8 @@ class MonitorOptions:
     icmp: bool = True  # ping the router where the system allows it without privileges
     router_ports: HopPorts = field(default_factory=HopPorts)  # its DNS forwarder and web page (tests: others)
     igd_location: str | None = None  # the router's UPnP description, known (tests); None: SSDP search
+    names_every_s: float = 15.0  # the platform's names looked up again (every sample while one fails)
+    names_timeout_s: float = 2.0  # a name not found within this counts as not found
 
     @property
     def loss_window_s(self) -> float:
@@ -131,6 +141,7 @@ class MonitorOptions:
 ProbeFn = Callable[[threading.Event], Burst]
 LocalFn = Callable[[threading.Event], LocalTraffic]
 HomeFn = Callable[[threading.Event], HomeReading]
+NamesFn = Callable[[threading.Event], NamesReading]
 HOP_TIMEOUT_S = 0.5  # a home router answers in milliseconds: a probe unanswered after this is lost
 IGD_FIND_S = 2.5  # the UPnP search and the router's description, once (beside a burst)
 IGD_READ_S = 1.0  # one reading of the counters
@@ -274,6 +285,58 @@ class HomeWatch:
             self._igd, self._reading = None, None
 
 
+def platform_names(urls: list[str]) -> list[str]:
+    """The host names of the platform's addresses (addresses given as numbers need no lookup)."""
+    names: list[str] = []
+    for url in urls:
+        scheme, _, rest = url.partition(":")
+        if "://" not in url and scheme.lower() in ("stun", "stuns", "turn", "turns"):
+            url = f"//{rest}"  # stun:host:port (RFC 7064) has no "//"
+        try:
+            host = urlsplit(url if "://" in url or url.startswith("//") else f"//{url}").hostname
+        except ValueError:
+            continue
+        if not host or host in names:
+            continue
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            names.append(host)
+    return names
+
+
+class NameWatch:
+    """The platform's names, looked up through this computer's resolver every ``names_every_s``,
+    and at every sample while one of them cannot be found. Between two lookups the last one
+    stands (the browser, too, uses what it found until it looks again)."""
+
+    def __init__(self, options: MonitorOptions,
+                 lookup: Callable[..., list] = resolve_hosts) -> None:
+        self.options = options
+        self.names = platform_names(options.platform_urls)
+        self._lookup = lookup
+        self._last: NamesReading = NamesReading()
+        self._looked_at = -math.inf
+
+    def __call__(self, cancel: threading.Event) -> NamesReading:
+        o = self.options
+        if not self.names:
+            return NamesReading()
+        due = self._last.ok is not True or time.monotonic() - self._looked_at >= o.names_every_s
+        if not due:
+            return self._last
+        results = self._lookup(self.names, timeout_s=o.names_timeout_s, cancel=cancel)
+        if cancel.is_set():
+            return self._last
+        self._looked_at = time.monotonic()
+        failed = [r for r in results if r.status is not Status.OK]
+        self._last = NamesReading(
+            ok=not failed, failed=[r.host for r in failed],
+            error=join_words([f"{r.host}: {r.error}" for r in failed], last="; ") or None,
+        )
+        return self._last
+
+
 def traffic_from(findings: LocalFindings) -> LocalTraffic:
     """The default card's rates and the busiest program, from a local sample."""
     default = [i for i in findings.interfaces if i.is_default]
@@ -323,9 +386,10 @@ def _now_iso() -> str:
 class Monitor:
     """Monitors a lesson in a thread of its own, from :meth:`start` to :meth:`stop`.
 
-    ``probe``, ``local`` and ``home`` replace the default samplers (:class:`MediaPathProbe`,
-    :class:`TrafficWatch`, :class:`HomeWatch`); a ``local`` with a ``step()`` method has it called
-    every second between samples. ``clock`` gives the lesson's time (``t_s``); the schedule runs on real time.
+    ``probe``, ``local``, ``home`` and ``names`` replace the default samplers
+    (:class:`MediaPathProbe`, :class:`TrafficWatch`, :class:`HomeWatch`, :class:`NameWatch`); a
+    ``local`` with a ``step()`` method has it called every second between samples. ``clock``
+    gives the lesson's time (``t_s``); the schedule runs on real time.
     Samples, alerts and the lesson go into ``history`` when there is one; if it fails, monitoring
     goes on and :attr:`history_problem` says why. What could not be written (a full disk, a file
     held by another program) is kept in order and written with the next sample that can be, or
@@ -336,7 +400,7 @@ class Monitor:
     def __init__(self, *, options: MonitorOptions, history: History | None,
                  on_sample: Callable[[MonitorSample], None], on_alert: Callable[[LessonAlert], None],
                  probe: ProbeFn | None = None, local: LocalFn | None = None, home: HomeFn | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 names: NamesFn | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.options = options
         self.history = history
         self.on_sample = on_sample
@@ -346,6 +410,7 @@ class Monitor:
         self._probe = probe
         self._local = local
         self._home = home
+        self._names = names
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -384,7 +449,8 @@ class Monitor:
             self.options)
         self._stop = threading.Event()
         self._t0 = self._clock()
-        self._thread = threading.Thread(target=self._run, args=(probe, local, home, self._stop),
+        names = self._names if self._names is not None else NameWatch(self.options)
+        self._thread = threading.Thread(target=self._run, args=(probe, local, home, names, self._stop),
                                         name="lesson-monitor", daemon=True)
         self._thread.start()
         return self.lesson_id
@@ -415,13 +481,14 @@ class Monitor:
 
     # --- the thread ----------------------------------------------------------------------------------
 
-    def _run(self, probe: ProbeFn, local: LocalFn | None, home: HomeFn | None, stop: threading.Event) -> None:
+    def _run(self, probe: ProbeFn, local: LocalFn | None, home: HomeFn | None, names: NamesFn | None,
+             stop: threading.Event) -> None:
         judge = LessonJudge(self.options)
         step = getattr(local, "step", None)
         next_at = time.monotonic()
         while not stop.is_set():
             try:
-                self._sample(probe, local, home, stop, judge)
+                self._sample(probe, local, home, names, stop, judge)
             except Exception:  # a bug costs one sample, never the monitoring
                 log.exception("a monitoring sample failed")
             next_at += self.options.interval_s
@@ -432,26 +499,34 @@ class Monitor:
                 if step is not None:
                     self._guarded("the local sampler's step", step)
 
-    def _sample(self, probe: ProbeFn, local: LocalFn | None, home: HomeFn | None, stop: threading.Event,
-                judge: LessonJudge) -> None:
+    def _sample(self, probe: ProbeFn, local: LocalFn | None, home: HomeFn | None, names: NamesFn | None,
+                stop: threading.Event, judge: LessonJudge) -> None:
         """Take one sample, keep it, and pass it and the alerts it brings to the callbacks."""
         t_s = round(self._clock() - self._t0, 3)
         router: list[HomeReading | None] = [None]
-        beside = None
-        if home is not None:  # the router is probed at the same time as the media path
+        found: list[NamesReading | None] = [None]
+        beside = []  # the router and the names at the same time as the media path
+        if home is not None:
             def watch() -> None:
                 router[0] = self._guarded("the router", home, stop)  # type: ignore[assignment]
 
-            beside = threading.Thread(target=watch, name="lesson-router", daemon=True)
-            beside.start()
+            beside.append(threading.Thread(target=watch, name="lesson-router", daemon=True))
+        if names is not None:
+            def look() -> None:
+                found[0] = self._guarded("the platform's names", names, stop)  # type: ignore[assignment]
+
+            beside.append(threading.Thread(target=look, name="lesson-names", daemon=True))
+        for thread in beside:
+            thread.start()
         burst = self._guarded("the probe", probe, stop) or Burst(
             connectivity=Connectivity.UNKNOWN, error="the round trips could not be measured (see the log)")
-        if beside is not None:
-            beside.join(self.options.burst_limit_s + IGD_FIND_S + IGD_READ_S)
+        end = time.monotonic() + self.options.burst_limit_s + IGD_FIND_S + IGD_READ_S
+        for thread in beside:
+            thread.join(max(0.0, end - time.monotonic()))
         traffic = self._guarded("the local sampler", local, stop) if local is not None else None
         if stop.is_set():
             return
-        sample, alerts = judge.judge(t_s, _now_iso(), burst, traffic or LocalTraffic(), router[0])
+        sample, alerts = judge.judge(t_s, _now_iso(), burst, traffic or LocalTraffic(), router[0], found[0])
         with self._lock:
             self._record.samples.append(sample)
             self._record.alerts.extend(alerts)

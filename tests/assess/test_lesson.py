@@ -6,6 +6,7 @@ from connectcheck.assess.lesson import (
     Burst,
     LessonJudge,
     LocalTraffic,
+    NamesReading,
     judge_light,
     light_thresholds,
     loss_bound_pct,
@@ -187,3 +188,17 @@ def test_a_light_summary_is_judged_without_a_check_result():
     assert verdicts["sound"] == "fail"
     offline = judge_light(Summary(), Connectivity.OFFLINE, light_thresholds(default_thresholds()))
     assert {v.state for v in offline} == {"fail"}
+
+
+def test_platform_names_not_found_fail_every_activity_and_the_alert_says_why():
+    names = NamesReading(ok=False, failed=["platform.test"], error="platform.test: the name does not exist")
+    judge_ = LessonJudge(MonitorOptions(alert_after_s=10))
+    out = [judge_.judge(i * 5.0, "2026-11-29T10:00:00+00:00", stun_burst([20.0] * 10), LocalTraffic(), None,
+                        names if i >= 2 else NamesReading(ok=True)) for i in range(6)]
+    assert out[1][0].states == GOOD and out[1][0].names_ok is True
+    sample = out[2][0]
+    assert sample.names_ok is False and set(sample.states.values()) == {"fail"}
+    assert sample.rtt_ms == 20.0 and "platform.test: the name does not exist" in (sample.error or "")
+    alerts = [a for _, got in out for a in got]
+    assert alerts and all("the lesson platform's address could not be looked up" in a.message for a in alerts)
+    assert judge([stun_burst([20.0] * 10)])[0][0].names_ok is None  # not looked up: not judged

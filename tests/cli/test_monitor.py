@@ -26,6 +26,8 @@ from connectcheck.history import History
 from tests.lab.stun_server import StunServer
 
 ROOT = Path(__file__).resolve().parents[2]
+# The platform by address: the profile's own names would be looked up (a query to a public DNS)
+MONITOR = ["monitor", "--platform", "https://127.0.0.1:9/"]
 CHILD = """
 import sys
 from connectcheck import cli
@@ -45,7 +47,7 @@ def now_iso():
 
 def test_monitor_prints_a_line_per_sample_and_keeps_the_lesson():
     with StunServer() as stun:
-        code, out, err = run(["monitor", "--minutes", "0.07", "--stun", stun.address,
+        code, out, err = run([*MONITOR, "--minutes", "0.07", "--stun", stun.address,
                               "--set", "monitor.interval_s=2", "--label", "maths"])
     assert code == EXIT_OK, err
     lines = out.splitlines()
@@ -64,7 +66,7 @@ def test_monitor_prints_a_line_per_sample_and_keeps_the_lesson():
 
 def test_monitor_json_gives_samples_alerts_and_the_end_as_json_lines():
     with StunServer(drop_every=2) as lossy:
-        code, out, err = run(["monitor", "--json", "--minutes", "0.12", "--stun", lossy.address,
+        code, out, err = run([*MONITOR, "--json", "--minutes", "0.12", "--stun", lossy.address,
                               "--set", "monitor.interval_s=2", "--set", "monitor.alert_after_s=5",
                               "--set", "latency.timeout_ms=300"])
     assert code == EXIT_OK, err
@@ -86,7 +88,7 @@ def test_monitor_json_gives_samples_alerts_and_the_end_as_json_lines():
 def test_ctrl_c_ends_monitoring_and_the_lesson_is_kept():
     with StunServer() as stun:
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, "monitor", "--stun", stun.address, "--set", "monitor.interval_s=2",
+            [sys.executable, "-c", CHILD, *MONITOR, "--stun", stun.address, "--set", "monitor.interval_s=2",
              "--label", "interrupted"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             first = child.stdout.readline()
@@ -198,7 +200,7 @@ def test_a_damaged_history_is_reported_and_a_fresh_one_used():
 def test_logout_or_a_closed_terminal_ends_monitoring_and_the_lesson_is_kept(signum):
     with StunServer() as stun:
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, "monitor", "--stun", stun.address, "--set", "monitor.interval_s=2",
+            [sys.executable, "-c", CHILD, *MONITOR, "--stun", stun.address, "--set", "monitor.interval_s=2",
              "--label", signum.name], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert "RTT" in child.stdout.readline()

@@ -7,7 +7,8 @@
   hurt the lesson), so the download, upload and loaded-latency limits are left out of the
   judgement altogether: they neither make a state "good" nor "fail". Each activity takes the worst
   of its three known metrics, with the check's own rules around them (nothing answered at all:
-  every activity fails; UDP blocked: sound and video at best degraded). Round trip and jitter are
+  every activity fails; the platform's names not found: every activity fails; UDP blocked: sound
+  and video at best degraded). Round trip and jitter are
   the burst's own. Loss is judged over the last ``loss_window_s`` (:class:`LossWindow`, 30 s,
   some 60 probes by default), because one burst of 10 probes can only say 0 %, 10 %, 20 %…; and
   since one lost probe in 60 is no proof of 1.7 % loss, the value judged is the lowest loss rate
@@ -32,7 +33,7 @@ from typing import Protocol
 
 from connectcheck.assess.cause import cause_limits
 from connectcheck.assess.thresholds import Thresholds, default_thresholds
-from connectcheck.assess.verdicts import CONNECTIVITY, UDP, judge_activities
+from connectcheck.assess.verdicts import CONNECTIVITY, PLATFORM, UDP, judge_activities
 from connectcheck.core.model import (
     ActivityVerdict,
     Connectivity,
@@ -99,6 +100,15 @@ class HomeReading:
     @property
     def answered(self) -> list[float]:
         return [r for r in self.rtt_ms_samples if r is not None]
+
+
+@dataclass
+class NamesReading:
+    """The lesson platform's names looked up through this computer's resolver (the browser's)."""
+
+    ok: bool | None = None  # None: not looked up (no names, or not yet)
+    failed: list[str] = field(default_factory=list)  # the names that could not be found
+    error: str | None = None  # why, in plain words
 
 
 @dataclass
@@ -247,6 +257,9 @@ def _reason(v: MetricVerdict, activity: str, thresholds: Thresholds, lost: int, 
         return "nothing answered: the connection seems to be down"
     if v.metric == UDP:
         return "this network blocks the direct route calls take (UDP), so they go through a slower relay"
+    if v.metric == PLATFORM:
+        return ("the lesson platform's address could not be looked up, so the browser cannot reach it "
+                "(the network's name service, or a filter on it, does not give it)")
     limit = _limit_words(v.metric, thresholds, activity)
     if v.metric == "loss_pct":
         return f"{lost} of the last {sent} test packets were lost ({limit})"
@@ -284,11 +297,12 @@ class LessonJudge:
         self._loss = LossWindow(options.loss_window_s)
         self._method: str | None = None
 
-    def judge(self, t_s: float, at: str, burst: Burst, traffic: LocalTraffic, home: HomeReading | None = None
-              ) -> tuple[MonitorSample, list[LessonAlert]]:
+    def judge(self, t_s: float, at: str, burst: Burst, traffic: LocalTraffic, home: HomeReading | None = None,
+              names: NamesReading | None = None) -> tuple[MonitorSample, list[LessonAlert]]:
         """The sample taken at ``t_s`` (``at``: wall-clock time) and the alerts it makes due;
         ``home``: the home router beside the burst (it is kept in the sample; the states judge the
-        media path only)."""
+        media path only); ``names``: the platform's names as last looked up (when they cannot be
+        found, every activity fails, as in the check: the browser cannot reach the platform)."""
         rtts = burst.rtt_ms_samples
         answered = [r for r in rtts if r is not None]  # the burst's own median and jitter are kept
         if burst.method is not None and burst.method != self._method:  # another path, other losses
@@ -306,12 +320,15 @@ class LessonJudge:
             top_program=traffic.top_program, top_program_mbps=traffic.top_program_mbps,
             window_loss_pct=round(100.0 * lost / sent, 3) if sent else None,
             method=burst.method, target=burst.target, udp_ok=burst.udp_ok,
-            error="; ".join(e for e in (burst.error, traffic.error) if e) or None,
+            error="; ".join(e for e in (burst.error, traffic.error, names.error if names else None) if e)
+            or None,
+            names_ok=names.ok if names is not None else None,
         )
         if home is not None:
             home_into(sample, home, traffic)
         summary = Summary(rtt_ms=sample.rtt_ms, jitter_ms=sample.jitter_ms,
-                          loss_pct=loss_bound_pct(lost, sent), udp_ok=burst.udp_ok)
+                          loss_pct=loss_bound_pct(lost, sent), udp_ok=burst.udp_ok,
+                          platform_reachable=False if sample.names_ok is False else None)
         verdicts = {v.activity: v for v in judge_light(summary, burst.connectivity, self._light)}
         sample.states = {name: v.state for name, v in verdicts.items()}
         alerts = []

@@ -743,6 +743,9 @@ class MonitorSample:
     hop_method: str | None = None  # "icmp" | "dns" | "tcp"
     # Other devices at home, from the router's counters since the sample before (None: not told).
     others_mbps: float | None = None
+    # The lesson platform's names, as last looked up through this computer's resolver (None: not
+    # looked up; False: at least one could not be found, so the browser cannot reach the platform).
+    names_ok: bool | None = None
 
 
 @dataclass
