@@ -389,3 +389,44 @@ def test_a_lesson_whose_call_route_got_blocked_names_the_network():
     assert (c.key, c.broken) == ("network_blocks_udp", "router")
     assert c.sentence.startswith("The network stopped letting the lesson's call through its usual route")
     assert {x.link: (x.state, x.figure) for x in c.links}["router"] == ("fail", "blocks calls (UDP)")
+
+
+def test_a_lesson_whose_platform_names_stopped_resolving_names_the_platform():
+    lesson = with_router(episode("others"), during=(1.2, 0.3, 0.0))
+    for s in lesson.samples:
+        s.names_ok = True
+        if any(v != "good" for v in s.states.values()):
+            s.names_ok, s.states = False, dict.fromkeys(s.states, "fail")
+            s.rtt_ms, s.jitter_ms, s.loss_pct = 21.0, 0.5, 0.0  # the call route by address: clean
+    c = lesson_cause(lesson, None, None)
+    assert (c.key, c.broken) == ("platform_unreachable", "platform")
+    assert c.sentence.startswith("The lesson platform's address could not be looked up for")
+    assert "the call route still answered by address: 21 ms, jitter 0.5 ms, 0 % lost" in c.evidence
+    links = {x.link: x for x in c.links}
+    assert (links["platform"].state, links["platform"].figure) == ("fail", "its address not found")
+    assert links["wifi"].state == "good"
+
+
+def _with_call(lesson, calm_down, troubled_down):
+    """The lesson's own call in each sample: what this computer received, and the browser's rate."""
+    for s in lesson.samples:
+        bad = any(v != "good" for v in s.states.values())
+        s.down_mbps, s.up_mbps = (troubled_down if bad else calm_down), 0.8
+        s.top_program, s.top_program_mbps = "Firefox", s.down_mbps + 0.8
+        s.others_mbps = 0.1
+    return lesson
+
+
+def test_a_lesson_whose_own_call_no_longer_fits_the_line_names_the_line_as_too_slow():
+    lesson = _with_call(with_router(episode("others"), during=(1.3, 0.3, 0.0)), 1.5, 1.1)
+    c = lesson_cause(lesson, None, None)
+    assert (c.key, c.broken) == ("line_too_slow", "line")
+    assert c.sentence.startswith("The line stopped carrying the lesson's own call: this computer received "
+                                 "about 1.1 Mbit/s, against 1.5 Mbit/s when the lesson ran smoothly")
+    assert "the router counted 0.1 Mbit/s used by other devices" in c.evidence
+    assert {x.link: x.state for x in c.links}["line"] in ("degraded", "fail")
+
+
+def test_a_call_that_keeps_its_rate_on_a_troubled_line_is_the_line_being_unsteady_not_slow():
+    lesson = _with_call(with_router(episode("others"), during=(1.3, 0.3, 0.0)), 1.5, 1.45)
+    assert lesson_cause(lesson, None, None).key == "line_unsteady"

@@ -59,6 +59,8 @@ LIMIT_RANGES = {
     "hop_loss_pct": (0.1, 100.0),
     "hop_queue_ms": (1.0, 10_000.0),
     "others_mbps": (0.0, 1000.0),
+    "lesson_mbps": (0.0, 1000.0),
+    "starved_share": (0.0, 1.0),
 }
 
 
@@ -80,6 +82,8 @@ class CauseLimits:
     hop_loss_pct: float
     hop_queue_ms: float  # the router's round trip growing this much under load: the Wi-Fi is the bottleneck
     others_mbps: float  # other devices moving this much by the router's counters
+    lesson_mbps: float  # a lesson receiving this much when it ran smoothly had a call to carry
+    starved_share: float  # receiving this share of that or less while troubled: the line is too slow
 
 
 def parse_cause_limits(data: dict[str, Any], where: str = FILE_NAME) -> CauseLimits:
@@ -593,6 +597,7 @@ class _Lesson:
         rtts = sorted(s.rtt_ms for s in lesson.samples if s.rtt_ms is not None)
         self.floor = rtts[len(rtts) // 10] if rtts else None
         self.calm_traffic = statistics.median([t for s in calm if (t := _traffic(s)) is not None] or [0.0])
+        self.calm_down = statistics.median([s.down_mbps for s in calm if s.down_mbps is not None] or [0.0])
         # A program's rate over every calm sample: where it was not the busiest it counts as idle, so
         # that a moment or two of calm while it ran does not make its rate the baseline.
         names = {s.top_program for s in calm if s.top_program}
@@ -627,6 +632,17 @@ class _Lesson:
             and traffic <= self.calm_traffic + cause_limits().quiet_mbps
         )
 
+    def starved(self, s: MonitorSample) -> bool:
+        """The lesson's own download fell well below what it was when the lesson ran smoothly,
+        with no program here busier than then: the line no longer carries the lesson."""
+        limits = cause_limits()
+        return (
+            self.calm_down >= limits.lesson_mbps
+            and s.down_mbps is not None
+            and s.down_mbps <= limits.starved_share * self.calm_down
+            and not self.busy_program(s)
+        )
+
     def hop_trouble(self, s: MonitorSample) -> list[str]:
         """What the probes to the home router beside this sample's burst say against the Wi-Fi."""
         if not _hop_answered(s):
@@ -644,6 +660,8 @@ class _Lesson:
         """What most likely troubled this sample: a cause key ("other_program:<name>"), or None."""
         if _lost(s):
             return "no_connection"
+        if s.names_ok is False:  # the call route answers by address; the browser needs the names
+            return "platform_unreachable"
         if s.udp_ok is False:  # the calls' own route blocked: nothing further along explains it
             return "network_blocks_udp"
         if self.busy_program(s):
@@ -652,6 +670,8 @@ class _Lesson:
             return "others_at_home"
         if self.hop_trouble(s) or (self.hop_lossy and _hop_answered(s)):
             return "weak_wifi"
+        if _hop_answered(s) and self.starved(s):
+            return "line_too_slow"  # the router reached cleanly, the lesson's own traffic does not fit
         if _hop_answered(s):
             return "line_unsteady"  # the router reached cleanly beside a troubled burst
         if self.hop_measured:
@@ -672,6 +692,18 @@ class _Lesson:
                  f"the home router still answered in {router} of them: the line was down"
                  if router else ("the home router did not answer either" if self.hop_measured else "")],
             )
+        if reason == "platform_unreachable":
+            media = [s for s in samples if s.rtt_ms is not None]
+            hop = [s for s in samples if _hop_answered(s)]
+            return _cause(
+                reason,
+                f"The lesson platform's address could not be looked up for {lasted} ({when}) while the "
+                "internet still answered: the network's name service (a filter on it, or the home "
+                "router's DNS) no longer gives the platform, so the browser cannot reach it.",
+                [f"the platform's names were not found in {len(samples)} samples",
+                 f"the call route still answered by address: {_figures(media)}" if media else "",
+                 f"the home router answered in {_figures(hop, hop=True)}" if hop else ""],
+            )
         if reason == "network_blocks_udp":
             return _cause(
                 reason,
@@ -690,6 +722,22 @@ class _Lesson:
                 [f"the home router answered in {hop} then", *self._calm_hop(),
                  *([f"{number(self.hop_loss or 0.0)} % of the probes to the router were lost while the "
                     "lesson was troubled"] if self.hop_lossy else [])],
+            )
+        if reason == "line_too_slow":
+            received = statistics.median(s.down_mbps or 0.0 for s in samples)
+            others = [s.others_mbps for s in samples if s.others_mbps is not None]
+            return _cause(
+                reason,
+                "The line stopped carrying the lesson's own call: this computer received about "
+                f"{quantity(received, 'Mbit/s')}, against {quantity(self.calm_down, 'Mbit/s')} when the "
+                f"lesson ran smoothly, while the home router answered cleanly ({when}). The line (or the "
+                "provider's network at this hour) is too slow for the lesson.",
+                [f"this computer received {quantity(received, 'Mbit/s')} then, "
+                 f"{quantity(self.calm_down, 'Mbit/s')} when the lesson ran smoothly",
+                 f"the lesson's connection: {_figures(samples)}",
+                 f"the home router meanwhile: {_figures(samples, hop=True)}",
+                 f"the router counted {quantity(statistics.median(others), 'Mbit/s')} used by other devices"
+                 if others else "the router's counters were not read, so other devices were not ruled out"],
             )
         if reason == "line_unsteady":
             return _cause(
@@ -801,7 +849,12 @@ class _Lesson:
                                         "(the router was not measured)")
         platform = LinkEvidence("platform")
         tcp = [s for s in samples if s.method == "tcp"]
-        if tcp:
+        unnamed = sum(s.names_ok is False for s in samples)
+        if unnamed:
+            platform.state, platform.figure = "fail", "its address not found"
+            platform.evidence.append(f"the platform's names could not be looked up in {unnamed} of "
+                                     f"{len(samples)} samples")
+        elif tcp:
             answered = sum(not _lost(s) for s in tcp)
             platform.state = "good" if answered == len(tcp) else ("fail" if not answered else "degraded")
             platform.figure = f"answered {answered} of {len(tcp)} times"
