@@ -312,7 +312,11 @@ def test_full_check_over_an_emulated_home_link(tmp_path):
     assert s["latency_target"] == f"stun {ip}:3478"
     assert abs(s["rtt_ms"] - spec.expected_rtt_ms()) <= max(3.0, 0.1 * spec.expected_rtt_ms()) + 2.0
     down, up = spec.goodput_ceiling_mbps("download"), spec.goodput_ceiling_mbps("upload")
-    assert 0.85 * down <= s["download_mbps"] <= 1.05 * down
+    # Above the ceiling by up to the benchmark's 10 %: a download counts the bytes that arrived in
+    # order, and with a dozen streams filling a 100 ms queue, losses hold some back and release them
+    # at once (windows of 4.6 then 14.1 Mbit/s on this 10 Mbit/s line); a 2-3 s span that starts
+    # in a hold and ends after a release reads high (18 runs: 0.97-1.06 of the ceiling).
+    assert 0.85 * down <= s["download_mbps"] <= 1.10 * down
     assert 0.85 * up <= s["upload_mbps"] <= 1.05 * up
     # the bloated queue shows under load: the loaded RTT rises by a good part of its 100 ms
     assert 20 <= s["rtt_increase_ms"] <= 200
