@@ -202,3 +202,38 @@ def test_platform_names_not_found_fail_every_activity_and_the_alert_says_why():
     alerts = [a for _, got in out for a in got]
     assert alerts and all("the lesson platform's address could not be looked up" in a.message for a in alerts)
     assert judge([stun_burst([20.0] * 10)])[0][0].names_ok is None  # not looked up: not judged
+
+
+# --- the line filled with the lesson's own traffic -------------------------------------------------
+
+
+def fill_lesson(calm, after, *, program=None, program_mbps=None):
+    """Six calm samples (20 ms, ``calm`` Mbit/s received), then six with ``after`` = (rtt, Mbit/s)."""
+    judge_ = LessonJudge(MonitorOptions(alert_after_s=10))
+    out = []
+    for i in range(12):
+        rtt, down = (20.0, calm) if i < 6 else after
+        traffic = LocalTraffic(down_mbps=down, up_mbps=0.8, top_program=program if i >= 6 else None,
+                               top_program_mbps=program_mbps if i >= 6 else None)
+        out.append(judge_.judge(i * 5.0, "2026-11-29T10:00:00+00:00", stun_burst([rtt] * 10), traffic))
+    return out
+
+
+def test_a_line_full_with_the_lesson_alone_weakens_video_and_the_alert_says_so():
+    out = fill_lesson(1.56, (62.0, 1.21))
+    assert [s.states["video"] for s, _ in out[:6]] == ["good"] * 6
+    after = [s.states for s, _ in out[6:]]
+    assert all(states == {**GOOD, "video": "degraded"} for states in after)  # sound and board unhurt
+    alerts = [a for _, got in out for a in got]
+    assert [a.activity for a in alerts] == ["video"]
+    assert "receives 1.2 Mbit/s of the lesson, down from 1.6 Mbit/s" in alerts[0].message
+    assert "the line is full" in alerts[0].message
+
+
+def test_a_full_line_needs_the_fall_the_queue_and_a_lesson_worth_carrying():
+    assert all(s.states == GOOD for s, _ in fill_lesson(1.56, (62.0, 1.50)))  # no real fall in the rate
+    assert all(s.states == GOOD for s, _ in fill_lesson(1.56, (32.0, 1.21)))  # no standing queue
+    assert all(s.states == GOOD for s, _ in fill_lesson(0.2, (62.0, 0.05)))  # no call to carry
+    # a program busy here: the download is not the lesson's alone, the rule keeps out of it
+    busy = fill_lesson(1.56, (62.0, 1.21), program="steam", program_mbps=5.0)
+    assert all(s.states == GOOD for s, _ in busy)

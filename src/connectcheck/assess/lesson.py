@@ -9,7 +9,11 @@
   of its three known metrics, with the check's own rules around them (nothing answered at all:
   every activity fails; the platform's names not found: every activity fails; UDP blocked: sound
   and video at best degraded). Round trip and jitter are
-  the burst's own. Loss is judged over the last ``loss_window_s`` (:class:`LossWindow`, 30 s,
+  the burst's own. One rule sees the line's rate after all, without a speed test (:class:`LineFill`):
+  when this computer receives well below what it did while the lesson ran with the round trip at
+  its floor, while the round trip stands a queue above that floor and no program here is busy,
+  the line is full with the lesson alone and no longer carries its video in full: video at best
+  degraded. Loss is judged over the last ``loss_window_s`` (:class:`LossWindow`, 30 s,
   some 60 probes by default), because one burst of 10 probes can only say 0 %, 10 %, 20 %…; and
   since one lost probe in 60 is no proof of 1.7 % loss, the value judged is the lowest loss rate
   those probes are consistent with (:func:`loss_bound_pct`, the one-sided 90 % Wilson bound): one
@@ -156,6 +160,69 @@ def loss_bound_pct(lost: int, sent: int, z: float = WILSON_Z) -> float | None:
     return round(max(0.0, (centre - margin) / (1 + z2n)) * 100, 3)
 
 
+LESSON_RATE = "lesson_rate"  # the metric key of :class:`LineFill`'s finding
+
+
+@dataclass(frozen=True)
+class Starved:
+    """The lesson's traffic no longer fits the line: received now, received while calm, the queue."""
+
+    down_mbps: float
+    calm_mbps: float
+    queue_ms: float
+
+
+class LineFill:
+    """Whether the line has filled up with the lesson's own traffic (see the module notes).
+
+    The floor is the lowest tenth of the round trips so far; "calm" samples are those within half a
+    queue of it, with no program here busy, and their download (the last ``keep`` of them) is the
+    lesson's own rate when it fitted. Limits from ``causes.toml``: ``queue_ms``, ``lesson_mbps``,
+    ``starved_share``, ``busy_program_mbps``.
+    """
+
+    def __init__(self, keep: int = 24, min_calm: int = 3) -> None:
+        self._rtts: deque[float] = deque(maxlen=720)
+        self._calm: deque[float] = deque(maxlen=keep)
+        self._min_calm = min_calm
+
+    def update(self, rtt_ms: float | None, down_mbps: float | None,
+               program_mbps: float | None) -> Starved | None:
+        """Take one sample; what it shows when the lesson no longer fits the line, else None."""
+        if rtt_ms is None or down_mbps is None:
+            return None
+        limits = cause_limits()
+        if (program_mbps or 0.0) >= limits.busy_program_mbps:
+            return None  # the download is the program's as much as the lesson's
+        self._rtts.append(rtt_ms)
+        ordered = sorted(self._rtts)
+        floor = ordered[len(ordered) // 10]
+        if rtt_ms - floor <= limits.queue_ms / 2:
+            self._calm.append(down_mbps)
+            return None
+        if len(self._calm) < self._min_calm:
+            return None
+        calm = statistics.median(self._calm)
+        if (calm >= limits.lesson_mbps and down_mbps <= limits.starved_share * calm
+                and rtt_ms - floor >= limits.queue_ms):
+            return Starved(down_mbps, calm, rtt_ms - floor)
+        return None
+
+
+def _starved_video(verdicts: dict[str, ActivityVerdict], starved: Starved) -> None:
+    """Video at best degraded when the line no longer carries the lesson (the finding in its reasons)."""
+    video = verdicts.get("video")
+    if video is None:
+        return
+    finding = MetricVerdict(metric=LESSON_RATE, state=State.DEGRADED, value=starved.down_mbps,
+                            good=starved.calm_mbps)
+    rank = severity(video.state)
+    if rank is None or rank < 1:
+        verdicts["video"] = replace(video, state=State.DEGRADED, deciding=[finding])
+    elif rank == 1:
+        verdicts["video"] = replace(video, deciding=[*video.deciding, finding])
+
+
 def light_thresholds(thresholds: Thresholds) -> Thresholds:
     """The thresholds with only the metrics a light sample measures."""
     metrics = {k: m for k, m in thresholds.metrics.items() if k in LIGHT_METRICS}
@@ -260,6 +327,10 @@ def _reason(v: MetricVerdict, activity: str, thresholds: Thresholds, lost: int, 
     if v.metric == PLATFORM:
         return ("the lesson platform's address could not be looked up, so the browser cannot reach it "
                 "(the network's name service, or a filter on it, does not give it)")
+    if v.metric == LESSON_RATE:
+        return (f"this computer now receives {quantity(v.value or 0.0, 'Mbit/s')} of the lesson, down "
+                f"from {quantity(v.good or 0.0, 'Mbit/s')} while it ran smoothly, and the delay has risen: "
+                "the line is full and no longer carries the lesson's video in full")
     limit = _limit_words(v.metric, thresholds, activity)
     if v.metric == "loss_pct":
         return f"{lost} of the last {sent} test packets were lost ({limit})"
@@ -296,6 +367,7 @@ class LessonJudge:
         self._gate = AlertGate(after_s=options.alert_after_s, gap_s=options.alert_gap_s)
         self._loss = LossWindow(options.loss_window_s)
         self._method: str | None = None
+        self._fill = LineFill()
 
     def judge(self, t_s: float, at: str, burst: Burst, traffic: LocalTraffic, home: HomeReading | None = None,
               names: NamesReading | None = None) -> tuple[MonitorSample, list[LessonAlert]]:
@@ -330,6 +402,9 @@ class LessonJudge:
                           loss_pct=loss_bound_pct(lost, sent), udp_ok=burst.udp_ok,
                           platform_reachable=False if sample.names_ok is False else None)
         verdicts = {v.activity: v for v in judge_light(summary, burst.connectivity, self._light)}
+        starved = self._fill.update(sample.rtt_ms, sample.down_mbps, sample.top_program_mbps)
+        if starved is not None:
+            _starved_video(verdicts, starved)
         sample.states = {name: v.state for name, v in verdicts.items()}
         alerts = []
         for d in self._gate.update(t_s, sample.states):
