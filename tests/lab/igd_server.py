@@ -6,7 +6,11 @@ Variants copy what real routers do wrong: ``honest``; ``stuck`` (counters pinned
 ``zero`` (always 0); ``wrap`` (32-bit counters that go round a moment after the start);
 ``above_line`` (a line rate far below what moves); ``packets_only`` (byte counters refused with
 UPnP error 401, packet counters answered); ``bomb`` (a description with an entity-expansion bomb);
-``huge`` (a description of 1 MB).
+``huge`` (a description of 1 MB). Every variant refuses ``GetAddonInfos`` (UPnP error 401, as
+routers other than AVM's do) except the FRITZ!Box ones, which answer it in the layout of real
+FRITZ!OS answers (tests/probes/corpus/igd): ``fritz`` with the 64-bit counters beside the 32-bit
+ones, which go round a moment after the start as in ``wrap``; ``fritz_32`` with the 32-bit ones
+only (older FRITZ!OS), going round the same way.
 
 Its WANIPConnection answers ``GetExternalIPAddress`` with the WAN card's own IPv4 address (or the
 one given, as a provider's carrier-grade NAT would hand out 100.64.x.x); every other action there
@@ -29,7 +33,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-VARIANTS = ("honest", "stuck", "zero", "wrap", "above_line", "packets_only", "bomb", "huge")
+VARIANTS = ("honest", "stuck", "zero", "wrap", "above_line", "packets_only", "bomb", "huge",
+            "fritz", "fritz_32")
 SERVICE = "urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1"
 CONNECTION = "urn:schemas-upnp-org:service:WANIPConnection:1"
 DEVICE = "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
@@ -92,7 +97,8 @@ class Counters:
         self.line = (line_down_bps, line_up_bps)
         rx, tx, _, _ = source()
         # wrap: go round 200 kB after the start
-        self.offset = (TOP - rx - 200_000, TOP - tx - 200_000) if variant == "wrap" else (0, 0)
+        wraps = variant in ("wrap", "fritz", "fritz_32")
+        self.offset = (TOP - rx - 200_000, TOP - tx - 200_000) if wraps else (0, 0)
 
     def bytes(self) -> tuple[int, int] | None:
         if self.variant == "packets_only":
@@ -103,6 +109,26 @@ class Counters:
             return 0, 0
         rx, tx, _, _ = self.source()
         return (rx + self.offset[0]) % 2**32, (tx + self.offset[1]) % 2**32
+
+    def addon(self) -> dict[str, object] | None:
+        """A FRITZ!Box's GetAddonInfos answer (None: the action is refused)."""
+        if self.variant not in ("fritz", "fritz_32"):
+            return None
+        rx, tx, prx, ptx = self.source()
+        wide = rx + self.offset[0], tx + self.offset[1]
+        values: dict[str, object] = {
+            "NewByteSendRate": 0, "NewByteReceiveRate": 0, "NewPacketSendRate": 0, "NewPacketReceiveRate": 0,
+            "NewTotalBytesSent": wide[1] % 2**32, "NewTotalBytesReceived": wide[0] % 2**32,
+            "NewAutoDisconnectTime": 0, "NewIdleDisconnectTime": 0,
+            "NewDNSServer1": "192.0.2.53", "NewDNSServer2": "192.0.2.54",
+            "NewVoipDNSServer1": "0.0.0.0", "NewVoipDNSServer2": "0.0.0.0",
+            "NewUpnpControlEnabled": 1, "NewRoutedBridgedModeBoth": 1,
+        }
+        if self.variant == "fritz":
+            values["NewX_AVM_DE_TotalBytesSent64"] = wide[1]
+            values["NewX_AVM_DE_TotalBytesReceived64"] = wide[0]
+            values["NewX_AVM_DE_WANAccessType"] = "Ethernet"
+        return values
 
     def packets(self) -> tuple[int, int]:
         _, _, prx, ptx = self.source()
@@ -169,6 +195,8 @@ def make_handler(counters: Counters, calls: list[str]) -> type[BaseHTTPRequestHa
                 got = counters.packets()
                 values = {"NewTotalPacketsReceived": got[0]} if name.endswith("Received") else {
                     "NewTotalPacketsSent": got[1]}
+            elif name == "GetAddonInfos":
+                values = counters.addon()
             elif name == "GetCommonLinkProperties":
                 down, up = counters.link()
                 values = {"NewWANAccessType": "Ethernet", "NewLayer1UpstreamMaxBitRate": up,

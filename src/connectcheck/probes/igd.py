@@ -3,7 +3,13 @@
 SSDP discovery on the home network (one M-SEARCH to 239.255.255.250:1900), the router's device
 description, then only the read-only actions of ``WANCommonInterfaceConfig``:
 ``GetTotalBytesReceived``, ``GetTotalBytesSent``, ``GetCommonLinkProperties`` (the line's rates)
-and, to tell "only packets move" apart, ``GetTotalPacketsReceived``. Two readings ``window_s``
+and, to tell "only packets move" apart, ``GetTotalPacketsReceived``. A FRITZ!Box (AVM) also answers
+``GetAddonInfos``, asked first: one request gives both counters, and on FRITZ!OS that has them its
+64-bit ones (``NewX_AVM_DE_TotalBytesReceived64``/``Sent64``), which do not go round at 4 GiB as the
+standard 32-bit ones do every few minutes on a fast line; a router without it answers a UPnP fault
+and the standard actions are used. (Its ``NewByteReceiveRate`` is the box's own average over a
+period it does not state, so the rate is still taken from two readings over a known window, the
+one this computer's own traffic is counted over.) Two readings ``window_s``
 apart give the household's internet rate; the check takes this computer's own rate off it.
 No action that changes the router is ever sent: :data:`READ_ONLY_ACTIONS` is checked before
 every request.
@@ -61,8 +67,10 @@ WAN_CONNECTIONS = ("urn:schemas-upnp-org:service:WANIPConnection:",
                    "urn:schemas-upnp-org:service:WANPPPConnection:")
 READ_ONLY_ACTIONS = frozenset({
     "GetTotalBytesReceived", "GetTotalBytesSent", "GetTotalPacketsReceived", "GetTotalPacketsSent",
-    "GetCommonLinkProperties", "GetExternalIPAddress",
+    "GetCommonLinkProperties", "GetExternalIPAddress", "GetAddonInfos",
 })
+ADDON_WIDE = ("NewX_AVM_DE_TotalBytesReceived64", "NewX_AVM_DE_TotalBytesSent64")
+ADDON_NARROW = ("NewTotalBytesReceived", "NewTotalBytesSent")
 SHARED_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598)
 MAX_SSDP_BYTES = 2048
 MAX_XML_BYTES = 64 * 1024
@@ -293,6 +301,12 @@ def call(igd: Igd, action: str, deadline: Deadline, service: tuple[str, str] | N
     body = soap_body(action, kind)
     status, answer = http_exchange(url, deadline, body, (
         ("Content-Type", 'text/xml; charset="utf-8"'), ("SOAPAction", f'"{kind}#{action}"')))
+    return parse_answer(status, answer, action)
+
+
+def parse_answer(status: int, answer: bytes, action: str) -> dict[str, str]:
+    """The out-arguments in a router's answer to ``action``; raises IgdError (a UPnP fault, an
+    answer that is not XML or has no result)."""
     root = parse_xml(answer)
     if status != 200:
         code = _text(root, "errorCode")
@@ -361,9 +375,26 @@ class Reading:
     at: float
     received: int
     sent: int
+    wide: bool = False  # 64-bit counters (FRITZ!Box): they do not go round, and 4294967295 is a count
 
 
-def read_counters(igd: Igd, deadline: Deadline) -> Reading:
+def addon_reading(values: dict[str, str], at: float) -> Reading:
+    """The counters in a GetAddonInfos answer: the 64-bit ones where the box gives both, else the
+    standard 32-bit ones; raises IgdError when neither pair is numbers."""
+    for names, wide in ((ADDON_WIDE, True), (ADDON_NARROW, False)):
+        if all(values.get(name, "").isdigit() for name in names):
+            return Reading(at, int(values[names[0]]), int(values[names[1]]), wide)
+    raise IgdError("the router's GetAddonInfos has no byte counters")
+
+
+def read_counters(igd: Igd, deadline: Deadline, addon: list[bool] | None = None) -> Reading:
+    """One reading of the router's byte counters. ``addon``: a one-item list saying whether to ask
+    GetAddonInfos first; set to False when the router does not answer it (asked once)."""
+    if addon is not None and addon[0]:
+        try:
+            return addon_reading(call(igd, "GetAddonInfos", deadline), time.monotonic())
+        except IgdError:
+            addon[0] = False  # not a FRITZ!Box, or one without it: the standard actions from now on
     received = _counter(call(igd, "GetTotalBytesReceived", deadline), "NewTotalBytesReceived")
     sent = _counter(call(igd, "GetTotalBytesSent", deadline), "NewTotalBytesSent")
     return Reading(time.monotonic(), received, sent)
@@ -376,7 +407,10 @@ def judge(first: Reading, second: Reading, line_down_mbps: float | None, line_up
     out.window_s = round(window, 3)
     if window <= 0:
         return _lie(out, "stuck", "the router's two readings came at the same moment")
-    if COUNTER_TOP in (first.received, first.sent, second.received, second.sent):
+    if first.wide != second.wide:
+        return _lie(out, "wrap", "its two readings came from different counters")
+    wide = first.wide
+    if not wide and COUNTER_TOP in (first.received, first.sent, second.received, second.sent):
         return _lie(out, "stuck", "its counters are pinned at 4294967295")
     if first.received == first.sent == second.received == second.sent == 0:
         return _lie(out, "zero", "its counters always say 0")
@@ -385,6 +419,8 @@ def judge(first: Reading, second: Reading, line_down_mbps: float | None, line_up
                                 (first.sent, second.sent, line_up_mbps)):
         delta = after - before
         if delta < 0:
+            if wide:  # a 64-bit counter does not go round: it was reset
+                return _lie(out, "wrap", "a counter went back during the reading")
             wrapped = after + 2**32 - before
             if before <= COUNTER_TOP and wrapped * 8 / window / 1e6 <= (line or float("inf")) * LINE_MARGIN:
                 delta = wrapped  # a 32-bit counter went round during the reading
@@ -428,8 +464,9 @@ def measure_router(
         except IgdError:
             pass  # the rates are a help, not a need
         out.wan_side = read_wan_side(igd, deadline)
+        addon = [True]
         try:
-            first = read_counters(igd, deadline)
+            first = read_counters(igd, deadline, addon)
         except IgdError as exc:
             try:
                 call(igd, "GetTotalPacketsReceived", deadline)
@@ -437,7 +474,7 @@ def measure_router(
                 raise exc from None
             return _lie(out, "packets_only", "it counts packets but not bytes")
         deadline.wait(min(window_s, max(0.0, deadline.remaining() - 0.5)))
-        second = read_counters(igd, deadline)
+        second = read_counters(igd, deadline, addon)
         return judge(first, second, out.line_down_mbps, out.line_up_mbps, out)
     except Cancelled:
         out.status, out.error = Status.CANCELLED, "cancelled"
