@@ -401,8 +401,36 @@ def test_nmcli_networks_around_on_real_rows(sample):
     found = wifi.parse_nmcli_scan(corpus_text(sample), tuple(sample["fields"].split(":")))
     assert found.status is Status.OK and _heard(found) == sample["heard"]
     _no_names(found, corpus_text(sample))
-    assert wifi.NMCLI_SCAN_FIELDS == tuple(BY_FILE["nmcli/t_dev-wifi-list_wifiheatmapper.txt"]["fields"]
-                                           .split(":"))  # what connectcheck asks for is the captured shape
+    captured = {f for s in SAMPLES if s["command"].startswith("nmcli") and "fields" in s
+                for f in s["fields"].split(":")}
+    assert set(wifi.NMCLI_SCAN_FIELDS) <= captured  # every field connectcheck asks for, seen in real rows
+
+
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+@pytest.mark.parametrize("sample", samples("nmcli -t dev wifi list") + samples("nmcli -g all dev wifi list"))
+def test_nmcli_networks_around_in_the_fields_connectcheck_asks_for(sample):
+    """The real rows, their columns picked in the order connectcheck asks for them (nmcli prints the
+    fields it is asked for in that order, escaped as in the rows), read back: the same radios. The
+    sample without FREQ gets it from the channel plan, as nmcli fills it."""
+    fields = sample["fields"].split(":")
+    rows = [wifi._nmcli_fields(line) for line in corpus_text(sample).splitlines() if line.strip()]
+
+    def pick(row: list[str], name: str) -> str:
+        if name in fields:
+            return row[fields.index(name)]
+        mhz = wifi.channel_to_mhz(int(row[fields.index("CHAN")]), None)
+        return f"{mhz:.0f} MHz"
+
+    text = "\n".join(":".join(_escaped(pick(row, name)) for name in wifi.NMCLI_SCAN_FIELDS) for row in rows)
+    found = wifi.parse_nmcli_scan(text)
+    assert found.status is Status.OK and _heard(found) == sample["heard"]
+
+
+def test_a_6_ghz_radio_is_placed_by_its_frequency_not_its_channel_number():
+    assert wifi.band_of(5, None, 5975.0) == 6.0 and wifi.band_of(5, None, None) == 2.4
 
 
 @pytest.mark.parametrize("sample", [s for s in samples("system_profiler SPAirPortDataType -json")

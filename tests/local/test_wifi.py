@@ -162,7 +162,17 @@ HERE = RECORDED.parent
 
 def test_linux_reads_the_networks_around_from_nmclis_cached_scan(tmp_path):
     scan = ("nmcli", "-t", "-f", ",".join(wifi.NMCLI_SCAN_FIELDS), "device", "wifi", "list", "--rescan", "no")
-    run = Replay({scan: ["corpus/nmcli/t_dev-wifi-list_wifiheatmapper.txt"],
+    # the captured rows (nmcli's default fields) with FREQ put in after CHAN, as nmcli prints it when asked
+    captured = (HERE / "corpus/nmcli/t_dev-wifi-list_wifiheatmapper.txt").read_text(encoding="utf-8")
+    at = wifi.NMCLI_SCAN_FIELDS.index("FREQ")
+    rows = []
+    for line in filter(str.strip, captured.splitlines()):
+        parts = line.split(":")  # the escaped colons of the BSSID are split too: count from the end
+        chan = parts[-5]
+        rows.append(":".join([*parts[:-5], chan, f"{wifi.channel_to_mhz(int(chan)):.0f} MHz", *parts[-4:]]))
+    assert at == wifi.NMCLI_SCAN_FIELDS.index("CHAN") + 1 and len(wifi.NMCLI_SCAN_FIELDS) - at == 5
+    (tmp_path / "scan.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = Replay({scan: [str(tmp_path / "scan.txt")],
                   ("nmcli",): ["recorded/nmcli_connected.txt"], ("iw",): ["recorded/iw_link_connected.txt"]},
                  folder=HERE)
     info = wifi.read_linux(run, sys_net=_sysfs(tmp_path, ("wlp2s0", True)), proc_wireless=tmp_path / "none")

@@ -144,10 +144,11 @@ def parse_nmcli(text: str) -> WifiInfo | None:
     return WifiInfo(interface=rows[0][5] or None, connected=False)
 
 
-# The fields connectcheck asks nmcli for when it reads the networks around: those of the captured
-# output in tests/local/corpus (nmcli's own default terse fields), SSID and BSSID read only to be
-# skipped. CHAN alone places channels 1–14 on 2.4 GHz (see band_of).
-NMCLI_SCAN_FIELDS = ("IN-USE", "BSSID", "SSID", "MODE", "CHAN", "RATE", "SIGNAL", "BARS", "SECURITY")
+# The fields connectcheck asks nmcli for when it reads the networks around: nmcli's own default terse
+# fields (the captured output in tests/local/corpus) and FREQ, whose terse form ("5260 MHz") another
+# captured output shows; SSID and BSSID read only to be skipped. FREQ places the band for sure: CHAN
+# alone puts the 6 GHz channels 1, 5, 9 and 13 on 2.4 GHz (see band_of).
+NMCLI_SCAN_FIELDS = ("IN-USE", "BSSID", "SSID", "MODE", "CHAN", "FREQ", "RATE", "SIGNAL", "BARS", "SECURITY")
 
 
 def parse_nmcli_scan(text: str, fields: tuple[str, ...] = NMCLI_SCAN_FIELDS) -> WifiNeighbours:
