@@ -22,6 +22,8 @@ from tests.lab.netlab import LinkSpec, _run
 from tests.lab.services import STUN_PORT, LabServices, start_services
 
 PLATFORM_NAME = "platform.lab.test"  # looked up through the home router's DNS, which knows no name
+# While this file exists, the router's DNS blocks the platform's name as a filter does (0.0.0.0)
+DNS_FILTER_FLAG = Path("/tmp/connectcheck-lab-dns-filter")
 NETNS_ETC = Path("/etc/netns/ccl-pc")  # ip netns exec binds these over /etc in the pc namespace
 
 
@@ -94,7 +96,8 @@ class Outcome:
 
 
 def _resolver(on: bool) -> None:
-    """The pc namespace's resolver: the home router (which answers every name with NXDOMAIN)."""
+    """The pc namespace's resolver: the home router (which answers NXDOMAIN for every name it was not
+    given)."""
     if on:
         NETNS_ETC.mkdir(parents=True, exist_ok=True)
         (NETNS_ETC / "resolv.conf").write_text("nameserver 10.77.3.1\noptions timeout:1 attempts:1\n")
@@ -102,10 +105,14 @@ def _resolver(on: bool) -> None:
         shutil.rmtree(NETNS_ETC)
 
 
-def _start_router(lab: HomeLab, line: LinkSpec) -> None:
-    """The home router's DNS forwarder and web page, and its IGD counting the line's real traffic."""
+def _start_router(lab: HomeLab, line: LinkSpec, *, names_platform: bool = False) -> None:
+    """The home router's DNS forwarder and web page, and its IGD counting the line's real traffic.
+    ``names_platform``: its DNS gives the platform's name the server's address, until
+    :data:`DNS_FILTER_FLAG` appears."""
     gw = lab.gateway_ip
-    lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80"], ns="gateway")
+    names = ["--name", f"{PLATFORM_NAME}={lab.server_ip}", "--filter-when", str(DNS_FILTER_FLAG)]
+    lab.spawn([sys.executable, "-m", "tests.lab.gateway", "--host", gw, "--http-port", "80",
+               *(names if names_platform else [])], ns="gateway")
     lab.spawn([sys.executable, "-m", "tests.lab.igd_server", "--host", gw, "--wan", GW_WAN_IF,
                "--line-down-mbit", str(line.down_mbit or 1000), "--line-up-mbit", str(line.up_mbit or 1000)],
               ns="gateway")
@@ -154,6 +161,8 @@ class LessonFault:
     expected_link: str
     change: Callable[[HomeLab], None]  # the fault, applied ``calm_s`` into the lesson
     line: LinkSpec = field(default_factory=lambda: LinkSpec(down_mbit=20, up_mbit=5, rtt_ms=20, queue_ms=15))
+    by_name: bool = False  # the platform addressed by its name, which the router's DNS gives
+    start: Callable[[HomeLab], None] | None = None  # before the lesson (e.g. the lesson's own call)
 
 
 def _wifi_impaired(lab: HomeLab) -> None:
@@ -180,6 +189,22 @@ def _udp_blocked(lab: HomeLab) -> None:
     _block_udp(lab, None)  # type: ignore[arg-type]
 
 
+def _lesson_call(lab: HomeLab) -> None:
+    """The lesson's own call, 1.5 Mbit/s down and 0.8 up, from before the monitoring starts."""
+    call = [sys.executable, "-m", "tests.lab.call_stream"]
+    lab.spawn([*call, "serve", "--host", lab.server_ip, "--port", "5300"])
+    lab.spawn([*call, "run", "--host", lab.server_ip, "--port", "5300"], ns="pc")
+    time.sleep(1.0)
+
+
+def _line_slows(lab: HomeLab) -> None:
+    lab.set_link(LinkSpec(down_mbit=1.2, up_mbit=0.4, rtt_ms=20, queue_ms=15))
+
+
+def _dns_filter_on(lab: HomeLab) -> None:
+    DNS_FILTER_FLAG.touch()
+
+
 def _nothing(lab: HomeLab) -> None:
     """A calm lesson: nothing changes."""
 
@@ -193,6 +218,10 @@ LESSON_FAULTS = [
     LessonFault("a program here starts saturating the line midway", "other_program", "computer",
                 _program_streams, line=LinkSpec(down_mbit=8, up_mbit=2, rtt_ms=20)),
     LessonFault("the router starts blocking UDP midway", "network_blocks_udp", "router", _udp_blocked),
+    LessonFault("the line gets too slow for the lesson's call midway", "line_too_slow", "line", _line_slows,
+                start=_lesson_call),
+    LessonFault("a DNS filter starts blocking the platform's name midway", "platform_unreachable", "platform",
+                _dns_filter_on, by_name=True),
     LessonFault("a calm lesson", "no_fault", "", _nothing),
 ]
 
@@ -212,16 +241,28 @@ def run_lesson(fault: LessonFault, folder: Path, calm_s: float = 20.0, minutes: 
     """Build the home lab, monitor a lesson on this computer (`connectcheck monitor`), bring the
     fault in ``calm_s`` after the start, and read the cause from `connectcheck report export`."""
     env = {k: v for k, v in os.environ.items() if k != "CONNECTCHECK_HOME_ROUTER"}
-    with HomeLab(fault.line, WifiSpec()) as lab:
-        _start_router(lab, fault.line)
-        services = start_services(lab, folder)
-        argv = [sys.executable, "-m", "connectcheck", "monitor", "--json", "--minutes", str(minutes),
-                "--label", fault.name, "--stun", services.stun, "--platform", services.platform_url,
-                "--set", f"monitor.interval_s={interval_s}"]
-        proc = lab.spawn(argv, ns="pc", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(calm_s)
-        fault.change(lab)
-        out, err = proc.communicate(timeout=minutes * 60 + 60)
+    DNS_FILTER_FLAG.unlink(missing_ok=True)
+    _resolver(fault.by_name)
+    try:
+        with HomeLab(fault.line, WifiSpec()) as lab:
+            _start_router(lab, fault.line, names_platform=fault.by_name)
+            services = start_services(lab, folder)
+            if fault.start is not None:
+                fault.start(lab)
+            platform = services.platform_url
+            if fault.by_name:
+                platform = platform.replace(lab.server_ip, PLATFORM_NAME)
+            argv = [sys.executable, "-m", "connectcheck", "monitor", "--json", "--minutes", str(minutes),
+                    "--label", fault.name, "--stun", services.stun, "--platform", platform,
+                    "--set", f"monitor.interval_s={interval_s}"]
+            proc = lab.spawn(argv, ns="pc", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+            time.sleep(calm_s)
+            fault.change(lab)
+            out, err = proc.communicate(timeout=minutes * 60 + 60)
+    finally:
+        _resolver(False)
+        DNS_FILTER_FLAG.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise RuntimeError(f"connectcheck monitor failed ({proc.returncode}): {err[-3000:]}")
     samples = [line for line in map(json.loads, out.splitlines()) if line.get("type") == "sample"]
