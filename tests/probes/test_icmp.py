@@ -1,5 +1,7 @@
-"""Unprivileged ICMP echo: packet encoding, and a real ping where the system allows it."""
+"""Unprivileged ICMP echo: packet encoding, and a real ping where the system allows it; on Windows,
+IcmpSendEcho's layout, its reply's decoding and the prober that runs it."""
 
+import ctypes
 import json
 import os
 import shutil
@@ -8,6 +10,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -102,3 +105,111 @@ def test_unprivileged_ping_really_measures_where_it_is_allowed():
     result = json.loads(proc.stdout)
     assert result["status"] == "ok", result["error"]
     assert result["samples"] == 10 and result["median"] < 100
+
+
+# --- Windows: IcmpSendEcho (its calls cannot be made here; the layout, the decoding and the prober) --
+
+
+def test_the_echo_reply_structure_has_the_sdk_layout():
+    """ICMP_ECHO_REPLY: 40 bytes with Data at 16 and Options at 24 on 64-bit Windows (the same
+    alignment rules as this 64-bit Linux for these types), 28 bytes on 32-bit."""
+    wide = ctypes.sizeof(ctypes.c_void_p) == 8
+    assert ctypes.sizeof(icmp.IcmpEchoReply) == (40 if wide else 28)
+    assert icmp.IcmpEchoReply.Data.offset == 16 and icmp.IcmpEchoReply.Options.offset == (24 if wide else 20)
+    assert icmp.reply_buffer_size(32) >= ctypes.sizeof(icmp.IcmpEchoReply) + 32 + 8
+
+
+def test_the_address_is_given_as_windows_keeps_an_ipaddr():
+    assert icmp.ipaddr_value("192.168.1.1") == 0x0101A8C0
+    assert icmp.ipaddr_value("10.0.0.138") == 0x8A00000A
+
+
+class _FakeIpHelper:
+    """Stands in for iphlpapi.dll: IcmpSendEcho answers by writing a reply as Windows documents it."""
+
+    def __init__(self, status=0, count=1, handle=5):
+        self.status, self.count, self.handle, self.closed, self.asked = status, count, handle, [], []
+
+        def create():
+            return self.handle
+
+        def close(handle):
+            self.closed.append(handle)
+            return 1
+
+        def send(handle, address, request, size, options, reply, reply_size, timeout_ms):
+            self.asked.append((address, size, reply_size, timeout_ms))
+            answer = icmp.IcmpEchoReply(Address=address, Status=self.status, RoundTripTime=1, DataSize=size)
+            ctypes.memmove(reply, ctypes.byref(answer), ctypes.sizeof(answer))
+            return self.count
+
+        self.IcmpCreateFile, self.IcmpCloseHandle, self.IcmpSendEcho = create, close, send
+
+
+def test_windows_echo_reads_the_reply_status_and_always_closes_its_handle():
+    helper = _FakeIpHelper()
+    took, why = icmp.WindowsEcho(helper).echo("192.168.1.1", b"x" * 32, 0.5)
+    assert took is not None and took >= 0 and why is None
+    assert helper.asked == [(0x0101A8C0, 32, icmp.reply_buffer_size(32), 500)] and helper.closed == [5]
+    # timed out: no reply counted, or the reply says so
+    assert icmp.WindowsEcho(_FakeIpHelper(count=0)).echo("192.168.1.1", b"x", 0.5) == (None, None)
+    assert icmp.WindowsEcho(_FakeIpHelper(status=11010)).echo("192.168.1.1", b"x", 0.5) == (None, None)
+    took, why = icmp.WindowsEcho(_FakeIpHelper(status=11003)).echo("192.168.1.1", b"x", 0.5)
+    assert took is None and "could not be reached" in why
+    assert icmp.WindowsEcho(_FakeIpHelper(handle=None)).echo("192.168.1.1", b"x", 0.5)[1] == (
+        "Windows' ping service could not be opened")
+
+
+def test_no_windows_echo_away_from_windows():
+    if sys.platform != "win32":
+        assert icmp.system_echo() is None
+
+
+class _UdpEcho:
+    """A real round trip per echo: a datagram to a UDP echo server on 127.0.0.1 and back; every
+    ``drop``-th echo gets no answer, and an address ending in .9 is "unreachable"."""
+
+    def __init__(self, drop=0):
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.server.bind(("127.0.0.1", 0))
+        self.drop, self.n, self.lock = drop, 0, threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                data, peer = self.server.recvfrom(2048)
+            except OSError:
+                return
+            self.server.sendto(data, peer)
+
+    def echo(self, address, payload, timeout_s):
+        if address.endswith(".9"):
+            return None, "the computer could not be reached (the router said so)"
+        with self.lock:
+            self.n += 1
+            lost = bool(self.drop) and self.n % self.drop == 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout_s)
+            started = time.perf_counter()
+            s.sendto(payload if not lost else b"", ("127.0.0.1", 9 if lost else self.server.getsockname()[1]))
+            try:
+                s.recv(2048)
+            except OSError:
+                return None, None
+            return time.perf_counter() - started, None
+
+
+def test_the_system_echo_prober_measures_through_the_usual_loop(monkeypatch):
+    echo = _UdpEcho(drop=5)
+    monkeypatch.setattr(icmp, "system_echo", lambda: echo)
+    try:
+        [result] = measure_latency([LatencyTarget("icmp", "127.0.0.1")], count=20, interval_s=0.01,
+                                   timeout_s=0.3, time_limit_s=5.0, cancel=threading.Event())
+        [refused] = measure_latency([LatencyTarget("icmp", "127.0.0.9")], count=3, interval_s=0.01,
+                                    timeout_s=0.3, time_limit_s=5.0, cancel=threading.Event())
+    finally:
+        echo.server.close()
+    assert result.status is Status.OK and result.samples_sent == 20 and result.samples == 16
+    assert result.loss_pct == 20.0 and 0 < result.rtt_ms_median < 50
+    assert refused.samples == 0 and "could not be reached" in (refused.error or "")

@@ -9,7 +9,7 @@ bottleneck, a router path that stays flat while the internet path grows means th
 How to reach it, in order of preference (the first that answers is used for the whole check):
 
 * ICMP echo where it needs no privileges (:mod:`.icmp`: Linux when ``ping_group_range`` allows,
-  macOS always);
+  macOS always, Windows through its IP Helper's ``IcmpSendEcho``);
 * a DNS query to the router's DNS forwarder (home routers forward DNS; repeated queries for one
   name are answered from its cache, so they time the router, not the line);
 * a TCP connect to its web page (port 80, then 443).

@@ -21,6 +21,7 @@ The bounded socket operations it uses live in :mod:`.net`, shared with the other
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import math
@@ -299,6 +300,78 @@ class _IcmpProber(_DatagramProber):
         if reply is None or not reply[1].startswith(self._token):
             return None
         return reply[0]
+
+
+class _SystemEchoProber(_Prober):
+    """ICMP echo through the system's own blocking call (Windows' IcmpSendEcho, see
+    :class:`connectcheck.probes.icmp.WindowsEcho`): each probe in a thread of its own, which wakes
+    the loop through a socket pair when its answer is in. The round trip is the call's own time,
+    taken in its thread, added to the time the probe was sent."""
+
+    def __init__(self, address: SockAddr, echo: icmp.EchoFn, timeout_s: float) -> None:
+        super().__init__()
+        self.address, self.timeout_s = address[0], timeout_s
+        self._echo = echo
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._payload = os.urandom(8) + bytes(24)
+        self._keys = itertools.count()
+        self._lock = threading.Lock()
+        self._answers: list[tuple[Hashable, float | None, str | None]] = []
+        self._sent: dict[Hashable, float] = {}
+        self._closed = False
+
+    def readers(self) -> list[socket.socket]:
+        return [self._wake_r]
+
+    def send(self) -> tuple[Hashable, float] | None:
+        key = next(self._keys)
+        sent_at = time.perf_counter()
+        self._sent[key] = sent_at
+        self.bytes_used += len(self._payload) + 8 + 20
+        threading.Thread(target=self._one, args=(key,), daemon=True, name="icmp-echo").start()
+        return key, sent_at
+
+    def _one(self, key: Hashable) -> None:
+        try:
+            took, why = self._echo(self.address or "", self._payload, self.timeout_s)
+        except Exception as exc:  # the system call failed: the probe fails, the loop goes on
+            took, why = None, f"the echo could not be sent ({exc})"
+        with self._lock:
+            if self._closed:
+                return
+            self._answers.append((key, took, why))
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+
+    def collect(self, readable: list[socket.socket], writable: list[socket.socket]) -> list[Outcome]:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(512):
+                pass
+        with self._lock:
+            answers, self._answers = self._answers, []
+        done = self._take_ready()
+        for key, took, why in answers:
+            sent_at = self._sent.pop(key, None)
+            if sent_at is None:
+                continue  # given up on already
+            if took is not None:
+                self.bytes_used += len(self._payload) + 8 + 20
+                done.append((key, sent_at + took))
+            elif why is not None:
+                self.error = why
+                done.append((key, None))
+            # nothing back in time: left to the loop's own timeout
+        return done
+
+    def forget(self, key: Hashable) -> None:
+        self._sent.pop(key, None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._wake_r.close()
+        self._wake_w.close()
 
 
 _DNS_HEADER = struct.Struct("!HHHHHH")  # id, flags, questions, answers, authority, additional
@@ -675,6 +748,11 @@ def _open_prober(target: LatencyTarget, deadline: Deadline, timeout_s: float,
             return _HttpProber(target.url or "", family, address, deadline, timeout_s, ca_file)
         if target.method == "dns":
             return _DnsProber(family, address, target.question)
+        echo = icmp.system_echo()
+        if echo is not None:  # Windows: no ICMP socket, but the IP Helper's echo (IPv4)
+            if family != socket.AF_INET:
+                raise icmp.IcmpUnavailable(icmp.WINDOWS_UNAVAILABLE_TEXT)
+            return _SystemEchoProber(address, echo.echo, timeout_s)
         return _IcmpProber(family, address)
     except icmp.IcmpUnavailable as exc:
         raise _SetupFailed(Status.UNAVAILABLE, str(exc)) from exc
