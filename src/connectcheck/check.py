@@ -95,6 +95,7 @@ CLASSIC_CHECK_S = 60.0
 # tests, which must never probe the router of the machine they run on.
 HOME_ROUTER_ENV = "CONNECTCHECK_HOME_ROUTER"
 FIRST_HOP_S = 3.0  # the longest the idle first-hop measurement may take (it runs beside the others)
+METERED_WAIT_S = 10.0  # the longest the speed test waits for the system to say whether it is metered
 ROUTER_WINDOW_S = 1.0  # between the two readings of the router's counters
 FIRST_HOP_PROBES = 60  # 20 ms apart: the idle first hop ends well inside the idle phase
 NAT_S = 1.0  # the longest the NAT mapping test may take (beside the idle phase)
@@ -279,6 +280,31 @@ class Check:
         self.progress = _Progress(progress, weights)
         self.result = CheckResult(kind=options.kind, started_at=datetime.now().astimezone().isoformat(
             timespec="seconds"), app_version=__version__)
+        self._metered: list[Metered | None] = []  # asked beside the idle phase (see _ask_metered)
+        self._metered_thread: threading.Thread | None = None
+
+    def _ask_metered(self) -> None:
+        """Whether the connection is metered, asked beside the idle phase for a full check (Windows
+        asks PowerShell, which takes a second to start): the speed test waits for it only if it is
+        not in by then."""
+        ask = self.options.metered
+        if self.options.kind is not CheckKind.FULL or ask is None:
+            return
+
+        def run() -> None:
+            try:
+                self._metered.append(ask())
+            except Exception as exc:  # the system's answer is a help, never a reason to fail
+                self._metered.append(Metered(None, f"the system could not be asked ({exc})"))
+
+        self._metered_thread = threading.Thread(target=run, daemon=True, name="check-metered")
+        self._metered_thread.start()
+
+    def _metered_answer(self) -> Metered | None:
+        if self._metered_thread is None:
+            return self.options.metered() if self.options.metered is not None else None
+        self._metered_thread.join(METERED_WAIT_S)
+        return self._metered[0] if self._metered else None
 
     # --- the phases ------------------------------------------------------------------------
 
@@ -359,7 +385,7 @@ class Check:
         """The speed test's config; on a metered connection (a phone's hotspot) its data is capped,
         and the result says so."""
         o = self.options
-        found = o.metered() if o.metered is not None else None
+        found = self._metered_answer()
         if found is None or not found.metered or o.speed.data_limit_bytes <= o.metered_data_limit_bytes:
             return o.speed
         r = self.result
@@ -694,6 +720,7 @@ class Check:
         try:
             quick_span = (o.time_limit_s if o.kind is CheckKind.QUICK
                           else min(_FULL_IDLE_BUDGET_S, o.time_limit_s / 3))
+            self._ask_metered()
             home = self._start_home_evidence(min(FIRST_HOP_S, quick_span * _QUICK_SHARE))
             self._idle_phase(deadline.sub(quick_span))
             self._finish_home_evidence(home)
