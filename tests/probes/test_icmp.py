@@ -173,15 +173,27 @@ class _UdpEcho:
         self.server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.server.bind(("127.0.0.1", 0))
         self.drop, self.n, self.lock = drop, 0, threading.Lock()
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self):
-        while True:
+        while not self.stopping.is_set():
             try:
                 data, peer = self.server.recvfrom(2048)
+                if not self.stopping.is_set():
+                    self.server.sendto(data, peer)
             except OSError:
                 return
-            self.server.sendto(data, peer)
+
+    def close(self):
+        """Stop the server's thread before its socket closes, so the thread never sends through a
+        closed (or, worse, reused) descriptor."""
+        self.stopping.set()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker:
+            waker.sendto(b"", self.server.getsockname())
+        self.thread.join(timeout=5)
+        self.server.close()
 
     def echo(self, address, payload, timeout_s):
         if address.endswith(".9"):
@@ -209,7 +221,7 @@ def test_the_system_echo_prober_measures_through_the_usual_loop(monkeypatch):
         [refused] = measure_latency([LatencyTarget("icmp", "127.0.0.9")], count=3, interval_s=0.01,
                                     timeout_s=0.3, time_limit_s=5.0, cancel=threading.Event())
     finally:
-        echo.server.close()
+        echo.close()
     assert result.status is Status.OK and result.samples_sent == 20 and result.samples == 16
     assert result.loss_pct == 20.0 and 0 < result.rtt_ms_median < 50
     assert refused.samples == 0 and "could not be reached" in (refused.error or "")
