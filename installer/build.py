@@ -191,16 +191,29 @@ def run_frozen(argv: list[str], *, env: dict[str, str] | None = None, timeout: f
                           cwd=cwd or tempfile.gettempdir(), check=False)
 
 
-def smoke_tests(fig: Figures, folder: Path) -> None:
+def smoke_tests(fig: Figures, folder: Path, carried: str | None = None) -> None:
+    """Both programs' smoke tests; with ``carried`` (the profile given with --profile), each must say
+    it runs with that profile and knows the support address, in a fresh home with no settings."""
     for program in (bundle.CLI, bundle.APP):
-        started = time.monotonic()
-        done = run_frozen([str(folder / f"{program}{EXE}"), "--smoke-test"])
-        took = time.monotonic() - started
+        with tempfile.TemporaryDirectory(prefix="connectcheck-home-") as home:
+            env = clean_env(HOME=home, XDG_CONFIG_HOME=str(Path(home) / ".config"),
+                            XDG_DATA_HOME=str(Path(home) / ".local" / "share"),
+                            APPDATA=str(Path(home) / "AppData" / "Roaming"),
+                            LOCALAPPDATA=str(Path(home) / "AppData" / "Local")) if carried else None
+            started = time.monotonic()
+            done = run_frozen([str(folder / f"{program}{EXE}"), "--smoke-test"], env=env)
+            took = time.monotonic() - started
         if done.returncode != 0 or done.stderr.strip():
             raise BuildError(f"{program} --smoke-test failed (exit {done.returncode}):\n"
                              f"{done.stdout}{done.stderr}")
         print("\n".join(f"    {line}" for line in done.stdout.splitlines()))
         fig.add(f"{program} --smoke-test", f"passed, {took:.2f} s from start to exit")
+        if carried is not None:
+            said = f"(profile {carried}, support address known)"
+            if said not in done.stdout:
+                raise BuildError(f"{program} does not run with the carried profile: no {said!r} in\n"
+                                 f"{done.stdout}")
+            fig.add(f"{program}: the carried profile", f"{carried} is the default, its support address known")
 
 
 def start_time(fig: Figures, folder: Path) -> None:
@@ -475,7 +488,7 @@ def main() -> int:
             if LINUX:
                 folder = unpack(make_archive(fig, folder, version), Path(tmp))
                 print(f"checking the unpacked archive in {folder}...", flush=True)
-            smoke_tests(fig, folder)
+            smoke_tests(fig, folder, args.profile.stem if args.profile is not None else None)
             start_time(fig, folder)
             lab_checks(fig, folder)
             if LINUX:

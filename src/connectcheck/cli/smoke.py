@@ -84,7 +84,8 @@ def step_resources(ctx: Context) -> str:
                if not icons.icon_file(s, template=t).is_file()]
     expect(not missing, f"icons are missing: {', '.join(missing)}")
     ctx.made["settings"] = settings
-    return f"{paths.resource_dir()} (profile {profile.id})"
+    support = "support address known" if profile.support_email else "no support address"
+    return f"{paths.resource_dir()} (profile {profile.id}, {support})"
 
 
 def step_samples(ctx: Context) -> str:
