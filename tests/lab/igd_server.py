@@ -96,9 +96,11 @@ class Counters:
         self.external = external  # the WAN side's IPv4 address as the router reports it
         self.line = (line_down_bps, line_up_bps)
         rx, tx, _, _ = source()
-        # wrap: go round 200 kB after the start
+        # wrap: go round 200 kB after the start; the others count from 1 kB, as a router does from
+        # its start, so the whole 32-bit range lies ahead (this machine's own counter may sit near it)
         wraps = variant in ("wrap", "fritz", "fritz_32")
-        self.offset = (TOP - rx - 200_000, TOP - tx - 200_000) if wraps else (0, 0)
+        self.offset = ((TOP - rx - 200_000, TOP - tx - 200_000) if wraps
+                       else (1000 - rx % 2**32, 1000 - tx % 2**32))
 
     def bytes(self) -> tuple[int, int] | None:
         if self.variant == "packets_only":
