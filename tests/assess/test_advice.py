@@ -216,7 +216,7 @@ def test_a_slow_way_to_the_router_is_told_to_move_nearer_or_use_a_cable():
     a = assess_check(r)
     wifi = next(x for x in a.advice if x.key == "wifi_path")
     assert "cable" in wifi.action and "5 GHz" in wifi.action
-    assert wifi.evidence == ("The home router itself takes 24 ms, jitter 9 ms, 3.3 % lost to answer, "
+    assert wifi.evidence == ("The home router itself takes 24 ms, varying by 9 ms, 3.3 % lost to answer, "
                              "before the internet is even reached.")
     r.first_hop.idle.rtt_ms_median, r.first_hop.idle.jitter_ms, r.first_hop.idle.loss_pct = 2.0, 0.3, 0.0
     assert "wifi_path" not in keys(assess_check(r))

@@ -224,8 +224,8 @@ def test_a_lesson_whose_router_was_slow_and_jittery_to_reach_names_the_wifi():
     c = lesson_cause(with_router(episode("others"), during=(38.0, 11.0, 0.0)), None, None)
     assert (c.key, c.broken) == ("weak_wifi", "wifi")
     assert "the Wi-Fi (or the cable) inside the home was the weak link (16:35–16:40)" in c.sentence
-    assert c.evidence[0] == "the home router answered in 38 ms, jitter 11 ms, 0 % lost then"
-    assert c.evidence[1] == "1.2 ms, jitter 0.3 ms, 0 % lost when the lesson ran smoothly"
+    assert c.evidence[0] == "the home router answered in 38 ms, varies 11 ms, 0 % lost then"
+    assert c.evidence[1] == "1.2 ms, varies 0.3 ms, 0 % lost when the lesson ran smoothly"
     links = {x.link: x for x in c.links}
     assert links["wifi"].state == "degraded" and links["wifi"].figure.startswith("38 ms")
     assert links["router"].state == "good" and links["line"].state == "good"
@@ -243,7 +243,7 @@ def test_a_router_that_loses_probes_over_the_trouble_names_the_wifi_though_one_b
 def test_a_lesson_whose_router_answered_cleanly_throughout_names_the_line_not_someone_at_home():
     c = lesson_cause(with_router(episode("others"), during=(1.4, 0.4, 0.0)), None, None)
     assert (c.key, c.broken) == ("line_unsteady", "line")
-    assert c.evidence[1] == "the home router meanwhile: 1.4 ms, jitter 0.4 ms, 0 % lost"
+    assert c.evidence[1] == "the home router meanwhile: 1.4 ms, varies 0.4 ms, 0 % lost"
     assert {x.link: x.state for x in c.links}["wifi"] == "good"
     assert {x.link: x.state for x in c.links}["line"] in ("degraded", "fail")
 
@@ -317,7 +317,7 @@ def test_a_slow_jittery_way_to_the_router_is_the_wifi_with_its_figures():
                               "its answers vary by 12 ms (jitter)"]
     links = {link.link: link for link in c.links}
     assert [link.link for link in c.links] == ["computer", "wifi", "router", "line", "platform"]
-    assert links["wifi"].state == "degraded" and links["wifi"].figure == "22 ms, jitter 12 ms, 4 % lost"
+    assert links["wifi"].state == "degraded" and links["wifi"].figure == "22 ms, varies 12 ms, 4 % lost"
 
 
 def test_the_router_queue_growing_under_load_makes_the_wifi_the_bottleneck():
@@ -401,7 +401,7 @@ def test_a_lesson_whose_platform_names_stopped_resolving_names_the_platform():
     c = lesson_cause(lesson, None, None)
     assert (c.key, c.broken) == ("platform_unreachable", "platform")
     assert c.sentence.startswith("The lesson platform's address could not be looked up for")
-    assert "the call route still answered by address: 21 ms, jitter 0.5 ms, 0 % lost" in c.evidence
+    assert "the call route still answered by address: 21 ms, varies 0.5 ms, 0 % lost" in c.evidence
     links = {x.link: x for x in c.links}
     assert (links["platform"].state, links["platform"].figure) == ("fail", "its address not found")
     assert links["wifi"].state == "good"

@@ -96,7 +96,7 @@ def test_the_terminal_shows_the_first_hop_the_routers_counters_and_the_path_in_w
     assert [p.split()[0] for p in path] == ["This", "Wi-Fi", "Router", "Broadband", "Lesson"]
     assert path[3].startswith("  Broadband line   [FAIL]  packet loss 4 %")
     assert path[3].endswith("<- broken here")
-    assert path[1] == "  Wi-Fi            [ OK ]  0.4 ms, jitter 0.1 ms, 0 % lost"
+    assert path[1] == "  Wi-Fi            [ OK ]  0.4 ms, varies 0.1 ms, 0 % lost"
 
 
 def test_a_router_that_does_not_tell_and_a_slow_way_to_it_are_said_in_words():

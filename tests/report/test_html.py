@@ -247,7 +247,7 @@ def test_the_path_picture_marks_the_broken_link_with_its_figure(lab_check, setti
     svg = svg[: svg.index("</svg>")]
     second = "Cable" if r.local.connection_type == "ethernet" else "Wi-Fi"  # this machine's own link
     for words in ("This computer", second, "Router", "Broadband line", "Lesson platform", "broken here",
-                  "31 ms, jitter 9 ms,"):
+                  "31 ms, varies 9 ms,"):
         assert words in svg
     assert f"The problem is on the link marked: {second}." in audit(page).text
     assert "192.168.1.1" not in page  # the router's address is masked like every address

@@ -288,7 +288,7 @@ def test_the_path_picture_shows_where_the_problem_is(make_app, qtbot):
     assert w.path.isVisibleTo(w) and [x.link for x in w.path.links] == [
         "computer", "wifi", "router", "line", "platform"]
     described = w.path.accessibleDescription()
-    assert "35 ms, jitter 14 ms, 5 % lost" in described and "(broken here)" in described
+    assert "35 ms, varies 14 ms, 5 % lost" in described and "(broken here)" in described
     w.resize(720, 900)
     w.show()
     qtbot.waitExposed(w)

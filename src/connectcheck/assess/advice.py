@@ -388,7 +388,7 @@ def words(result: CheckResult, verdicts: list[ActivityVerdict], overall_sentence
     if hop["first_hop.rtt_ms"] is not None:
         parts = [quantity(hop["first_hop.rtt_ms"], "ms")]
         if hop["first_hop.jitter_ms"] is not None:
-            parts.append(f"jitter {quantity(hop['first_hop.jitter_ms'], 'ms')}")
+            parts.append(f"varying by {quantity(hop['first_hop.jitter_ms'], 'ms')}")
         if hop["first_hop.loss_pct"] is not None:
             parts.append(f"{quantity(hop['first_hop.loss_pct'], '%')} lost")
         if hop["first_hop.queue_ms"] is not None:

@@ -244,7 +244,7 @@ CAUSE_LINKS = {
 def _hop_figure(x: LatencyResult) -> str:
     parts = [quantity(x.rtt_ms_median, "ms") if x.rtt_ms_median is not None else ""]
     if x.jitter_ms is not None:
-        parts.append(f"jitter {quantity(x.jitter_ms, 'ms')}")
+        parts.append(f"varies {quantity(x.jitter_ms, 'ms')}")
     if x.loss_pct is not None:
         parts.append(f"{number(x.loss_pct)} % lost")
     return ", ".join(p for p in parts if p)
@@ -881,7 +881,7 @@ def _figures(samples: Sequence[MonitorSample], hop: bool = False) -> str:
                for s in samples)
     parts = [quantity(statistics.median(rtt), "ms")] if rtt else []
     if jit:
-        parts.append(f"jitter {quantity(statistics.median(jit), 'ms')}")
+        parts.append(f"varies {quantity(statistics.median(jit), 'ms')}")
     if sent:
         parts.append(f"{number(100.0 * lost / sent)} % lost")
     return ", ".join(parts)
@@ -938,9 +938,9 @@ def _unclear_lesson(bad: list[MonitorSample]) -> str:
     jitters = [s.jitter_ms for s in bad if s.jitter_ms is not None]
     parts = []
     if losses:
-        parts.append(f"packet loss up to {number(max(losses))} %")
+        parts.append(f"lost data up to {number(max(losses))} %")
     if jitters:
-        parts.append(f"jitter up to {number(max(jitters))} ms")
+        parts.append(f"delay varying by up to {number(max(jitters))} ms")
     seen = f" ({join_words(parts)})" if parts else ""
     return (
         f"The connection was troubled{seen}, but neither this computer nor the measurements point at "
