@@ -241,13 +241,18 @@ CAUSE_LINKS = {
 }
 
 
+def _round_trip_words(rtt_ms: float | None, jitter_ms: float | None, loss_pct: float | None) -> str:
+    """'22 ms, varies 12 ms, 4 % lost', leaving out what was not measured."""
+    parts = [quantity(rtt_ms, "ms")] if rtt_ms is not None else []
+    if jitter_ms is not None:
+        parts.append(f"varies {quantity(jitter_ms, 'ms')}")
+    if loss_pct is not None:
+        parts.append(f"{number(loss_pct)} % lost")
+    return ", ".join(parts)
+
+
 def _hop_figure(x: LatencyResult) -> str:
-    parts = [quantity(x.rtt_ms_median, "ms") if x.rtt_ms_median is not None else ""]
-    if x.jitter_ms is not None:
-        parts.append(f"varies {quantity(x.jitter_ms, 'ms')}")
-    if x.loss_pct is not None:
-        parts.append(f"{number(x.loss_pct)} % lost")
-    return ", ".join(p for p in parts if p)
+    return _round_trip_words(x.rtt_ms_median, x.jitter_ms, x.loss_pct)
 
 
 def wifi_trouble(result: CheckResult) -> list[str]:
@@ -879,12 +884,8 @@ def _figures(samples: Sequence[MonitorSample], hop: bool = False) -> str:
     sent = sum(s.hop_probes if hop else s.probes for s in samples)
     lost = sum((s.hop_probes if hop else s.probes) * ((s.hop_loss_pct if hop else s.loss_pct) or 0.0) / 100
                for s in samples)
-    parts = [quantity(statistics.median(rtt), "ms")] if rtt else []
-    if jit:
-        parts.append(f"varies {quantity(statistics.median(jit), 'ms')}")
-    if sent:
-        parts.append(f"{number(100.0 * lost / sent)} % lost")
-    return ", ".join(parts)
+    return _round_trip_words(statistics.median(rtt) if rtt else None, statistics.median(jit) if jit else None,
+                             100.0 * lost / sent if sent else None)
 
 
 def _lesson_broken(key: str, samples: Sequence[MonitorSample]) -> str:
